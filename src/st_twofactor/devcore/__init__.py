@@ -1,0 +1,226 @@
+"""The embedded development core: a SuperTokens core for development and tests.
+
+It speaks the core's HTTP API (CDI 5.4) for the recipes st-twofactor uses, backed
+by SQLite, served from its own thread so that the SDK's blocking calls (the JWKS
+fetch) never wait on the app's event loop.
+
+**This is a development and test server.** Production apps point
+``connection_uri`` at a real SuperTokens core.
+
+>>> with DevCore() as core:          # doctest: +SKIP
+...     init(supertokens_config=SupertokensConfig(connection_uri=core.url), ...)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from types import ModuleType, TracebackType
+from typing import Any
+
+from . import (
+    _core_routes,
+    _emailpassword,
+    _emailverification,
+    _keys,
+    _metadata,
+    _paid,
+    _passwordless,
+    _roles,
+    _sessions,
+    _thirdparty,
+    _user_routes,
+    _users,
+)
+from . import _config as core_config
+from ._db import MEMORY, Database
+from ._http import CoreError, CoreHTTPServer, LoggedRequest, RequestLog, Routes, make_handler_class
+
+__all__ = ["DevCore", "LoggedRequest"]
+
+log = logging.getLogger("st_twofactor.devcore")
+
+_MODULES: tuple[ModuleType, ...] = (
+    _core_routes,
+    _users,
+    _keys,
+    _sessions,
+    _user_routes,
+    _emailpassword,
+    _thirdparty,
+    _passwordless,
+    _emailverification,
+    _metadata,
+    _roles,
+    _paid,
+)
+
+
+class DevCore:
+    """A SuperTokens-compatible core on 127.0.0.1, in a thread of this process.
+
+    :param db: SQLite file path, or ``":memory:"`` (the default) for a throwaway core.
+    :param port: TCP port; 0 picks a free one (read it back from :attr:`url`).
+    :param licensed: answer the paid features (TOTP, MFA, account linking) as a
+        core with a license key would; without it they answer HTTP 402, as the
+        real core does.
+    :param api_keys: when given, every request must carry one of them in ``api-key``.
+    :param clock: seconds since the epoch; injectable so tests can move time.
+    """
+
+    def __init__(
+        self,
+        db: str = MEMORY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        licensed: bool = False,
+        api_keys: list[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.licensed = licensed
+        self.api_keys = list(api_keys or [])
+        self.clock = clock
+        self.request_log = RequestLog()
+        self.routes = Routes()
+        self.db = Database(db)
+        for module in _MODULES:
+            schema = getattr(module, "SCHEMA", "")
+            if schema:
+                self.db.create_schema(schema)
+            module_routes = getattr(module, "routes", None)
+            if module_routes is not None:
+                self.routes.merge(module_routes)
+        self._host = host
+        self._port = port
+        self._server: CoreHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._app_configs: dict[str, dict[str, Any]] = {}
+        self._config_lock = threading.Lock()
+
+    # -- lifecycle --
+
+    def start(self) -> DevCore:
+        if self._server is not None:
+            return self
+        self._server = CoreHTTPServer((self._host, self._port), make_handler_class(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="st-twofactor-devcore", daemon=True
+        )
+        self._thread.start()
+        where = "in memory" if self.db.path == MEMORY else self.db.path
+        log.warning(
+            "st-twofactor development core on %s (database %s): for development and "
+            "tests only; use a real SuperTokens core in production",
+            self.url,
+            where,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop serving and close the database."""
+        self.stop()
+        self.db.close()
+
+    def __enter__(self) -> DevCore:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:3567`` (the public app)."""
+        if self._server is None:
+            raise RuntimeError("the development core is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def app_url(self, app_id: str) -> str:
+        """The connection URI of one app of this core."""
+        return f"{self.url}/appid-{app_id}"
+
+    def create_app(self, app_id: str | None = None, **config: Any) -> str:
+        """Create (or update) an app with the given core config; returns its connection URI.
+
+        Each test can use its own app, isolated from the others in one long-running core.
+        """
+        app_id = app_id or "t" + secrets.token_hex(6)
+        updates = core_config.validate(config)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT core_config FROM apps WHERE app_id=?", (app_id,)).fetchone()
+            current = json.loads(row["core_config"]) if row is not None else {}
+            current.update(updates)
+            conn.execute(
+                "INSERT INTO apps (app_id, core_config) VALUES (?, ?) ON CONFLICT(app_id)"
+                " DO UPDATE SET core_config=excluded.core_config",
+                (app_id, json.dumps(current)),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO tenants (app_id, tenant_id, config) VALUES (?, 'public', '{}')",
+                (app_id,),
+            )
+        self.forget_app_config(app_id)
+        return self.app_url(app_id)
+
+    # -- used by route handlers --
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def app_config(self, app_id: str) -> dict[str, Any]:
+        """The effective core config of an app (defaults plus its overrides)."""
+        with self._config_lock:
+            cached = self._app_configs.get(app_id)
+        if cached is not None:
+            return cached
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT core_config FROM apps WHERE app_id=?", (app_id,)).fetchone()
+        config = core_config.merged(json.loads(row["core_config"]) if row is not None else {})
+        with self._config_lock:
+            self._app_configs[app_id] = config
+        return config
+
+    def forget_app_config(self, app_id: str) -> None:
+        with self._config_lock:
+            self._app_configs.pop(app_id, None)
+
+    def check_api_key(self, given: str | None) -> None:
+        if not self.api_keys:
+            return
+        if given is None or not any(secrets.compare_digest(given, k) for k in self.api_keys):
+            raise CoreError(401, "Invalid API key")
+
+    def check_app_and_tenant(self, app_id: str, tenant_id: str) -> None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM tenants WHERE app_id=? AND tenant_id=?", (app_id, tenant_id)
+            ).fetchone()
+        if row is None:
+            raise CoreError(
+                400,
+                f"AppId or tenantId not found => TenantIdentifier(appId={app_id}, "
+                f"tenantId={tenant_id})",
+            )
+
+    def requests(self, app_id: str | None = None) -> list[LoggedRequest]:
+        """The requests answered so far (optionally for one app), oldest first."""
+        return self.request_log.entries(app_id)

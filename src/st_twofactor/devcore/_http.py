@@ -1,0 +1,299 @@
+"""Routing and the HTTP server of the development core.
+
+Paths follow the real core: an optional ``/appid-<id>`` prefix, then an optional
+``/<tenantId>`` prefix for tenant-scoped routes, then the route itself. Errors
+are answered as the core answers them: plain text with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from . import DevCore
+
+log = logging.getLogger("st_twofactor.devcore")
+
+MAX_BODY_BYTES = 1_000_000
+_APP_PREFIX = re.compile(r"^/appid-([A-Za-z0-9-]+)(/.*)?$")
+_TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+
+
+class CoreError(Exception):
+    """An error answered to the client as ``status`` with a plain-text message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad_request(message: str) -> CoreError:
+    return CoreError(400, message)
+
+
+def not_found() -> CoreError:
+    return CoreError(404, "Not Found")
+
+
+def license_error() -> CoreError:
+    return CoreError(402, "License Error")
+
+
+@dataclass
+class Request:
+    """One parsed request, handed to a route handler."""
+
+    core: DevCore
+    method: str
+    path: str
+    app_id: str
+    tenant_id: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str]
+
+    def json(self) -> dict[str, Any]:
+        """The JSON object body, or a 400 like the real core's."""
+        if not isinstance(self.body, dict):
+            raise bad_request("Invalid Json Input")
+        return self.body
+
+    # -- typed field readers: each answers a 400 naming the field when it is wrong --
+
+    def field(self, name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
+        body = self.json()
+        value = body.get(name)
+        if value is None:
+            if required:
+                raise bad_request(f"Field name '{name}' is invalid in JSON input")
+            return None
+        if isinstance(value, bool) and kind is not bool and bool not in _as_tuple(kind):
+            raise bad_request(f"Field name '{name}' is invalid in JSON input")
+        if not isinstance(value, kind):
+            raise bad_request(f"Field name '{name}' is invalid in JSON input")
+        return value
+
+    def str_field(self, name: str, *, required: bool = True) -> Any:
+        return self.field(name, str, required=required)
+
+    def param(self, name: str, *, required: bool = True) -> str | None:
+        values = self.query.get(name)
+        if not values:
+            if required:
+                raise bad_request(f"Field name '{name}' is missing in GET request")
+            return None
+        return values[0]
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+Handler = Callable[[Request], Any]
+
+
+@dataclass
+class Route:
+    handler: Handler
+    tenant_scoped: bool
+
+
+@dataclass
+class Routes:
+    """A table of routes; each recipe module fills its own and the core merges them."""
+
+    table: dict[tuple[str, str], Route] = field(default_factory=dict)
+
+    def add(self, method: str, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            key = (method, path)
+            if key in self.table:
+                raise ValueError(f"route {method} {path} is defined twice")
+            self.table[key] = Route(handler, tenant)
+            return handler
+
+        return decorate
+
+    def get(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+        return self.add("GET", path, tenant=tenant)
+
+    def post(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+        return self.add("POST", path, tenant=tenant)
+
+    def put(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, tenant=tenant)
+
+    def delete(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+        return self.add("DELETE", path, tenant=tenant)
+
+    def merge(self, other: Routes) -> None:
+        for key, route in other.table.items():
+            if key in self.table:
+                raise ValueError(f"route {key[0]} {key[1]} is defined twice")
+            self.table[key] = route
+
+    def resolve(self, method: str, path: str) -> tuple[Route, str]:
+        """Find the route for ``path`` (app prefix already removed) and its tenant."""
+        path = path.rstrip("/") or "/"
+        route = self._lookup(method, path)
+        if route is not None:
+            return route, "public"
+        head, _, rest = path[1:].partition("/")
+        if _TENANT_ID.match(head):
+            sub = "/" + rest if rest else "/"
+            route = self._lookup(method, sub)
+            if route is not None and route.tenant_scoped:
+                return route, head
+        if any(p == path for (_, p) in self.table):
+            raise CoreError(405, "Method not supported")
+        raise not_found()
+
+    def _lookup(self, method: str, path: str) -> Route | None:
+        return self.table.get((method, path))
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the core saw it; used to count core calls per flow."""
+
+    time: float
+    method: str
+    path: str
+    app_id: str
+    tenant_id: str
+    status: int
+
+
+class RequestLog:
+    """A bounded, thread-safe log of the requests the core answered."""
+
+    def __init__(self, maxlen: int = 100_000) -> None:
+        self._entries: deque[LoggedRequest] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def add(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, app_id: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [e for e in self._entries if app_id is None or e.app_id == app_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _split_app(path: str) -> tuple[str, str]:
+    match = _APP_PREFIX.match(path)
+    if match is None:
+        return "public", path
+    return match.group(1), match.group(2) or "/"
+
+
+def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to one core."""
+
+    class CoreRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "st-twofactor-devcore"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            log.debug("%s " + format, self.address_string(), *args)
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
+
+        def _dispatch(self, method: str) -> None:
+            url = urlsplit(self.path)
+            app_id, rest = _split_app(url.path)
+            tenant_id = "public"
+            status = 500
+            try:
+                body = self._read_body()
+                route, tenant_id = core.routes.resolve(method, rest)
+                core.check_api_key(self.headers.get("api-key"))
+                core.check_app_and_tenant(app_id, tenant_id)
+                request = Request(
+                    core=core,
+                    method=method,
+                    path=rest,
+                    app_id=app_id,
+                    tenant_id=tenant_id,
+                    query=parse_qs(url.query),
+                    body=body,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                result = route.handler(request)
+                status = 200
+                if isinstance(result, str):
+                    self._send(200, result.encode(), "text/plain; charset=utf-8")
+                else:
+                    self._send(200, json.dumps(result).encode(), "application/json; charset=utf-8")
+            except CoreError as error:
+                status = error.status
+                self._send(error.status, error.message.encode(), "text/plain; charset=utf-8")
+            except Exception:
+                log.exception("devcore: internal error on %s %s", method, url.path)
+                self._send(500, b"Internal Error", "text/plain; charset=utf-8")
+            finally:
+                core.request_log.add(
+                    LoggedRequest(time.time(), method, rest, app_id, tenant_id, status)
+                )
+
+        def _read_body(self) -> Any:
+            length_header = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                self.close_connection = True
+                raise bad_request("Chunked request bodies are not supported")
+            try:
+                length = int(length_header) if length_header else 0
+            except ValueError:
+                self.close_connection = True
+                raise bad_request("Invalid Content-Length") from None
+            if length < 0 or length > MAX_BODY_BYTES:
+                self.close_connection = True
+                raise CoreError(413, "Request body too large")
+            raw = self.rfile.read(length) if length else b""
+            if not raw.strip():
+                return None
+            try:
+                return json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise bad_request("Invalid Json Input") from None
+
+        def _send(self, status: int, payload: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+    return CoreRequestHandler
+
+
+class CoreHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128

@@ -1,0 +1,159 @@
+"""The user model shared by the auth recipes (emailpassword, thirdparty, passwordless).
+
+The free core has no account linking, so every user has exactly one login method
+and its recipe user id is its user id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    recipe_id TEXT NOT NULL,
+    email TEXT,
+    phone_number TEXT,
+    third_party_id TEXT,
+    third_party_user_id TEXT,
+    password_hash TEXT,
+    time_joined INTEGER NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS users_email ON users (app_id, email);
+CREATE INDEX IF NOT EXISTS users_phone ON users (app_id, phone_number);
+CREATE INDEX IF NOT EXISTS users_time ON users (app_id, time_joined);
+CREATE TABLE IF NOT EXISTS user_tenants (
+    app_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (app_id, tenant_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS verified_emails (
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    PRIMARY KEY (app_id, user_id, email)
+);
+"""
+
+
+def new_user_id() -> str:
+    return str(uuid.uuid4())
+
+
+def insert_user(
+    conn: sqlite3.Connection,
+    *,
+    app_id: str,
+    tenant_id: str,
+    recipe_id: str,
+    time_joined: int,
+    email: str | None = None,
+    phone_number: str | None = None,
+    third_party_id: str | None = None,
+    third_party_user_id: str | None = None,
+    password_hash: str | None = None,
+    user_id: str | None = None,
+) -> str:
+    """Insert a user with its single login method; returns the new user id."""
+    user_id = user_id or new_user_id()
+    conn.execute(
+        "INSERT INTO users (app_id, user_id, recipe_id, email, phone_number, third_party_id,"
+        " third_party_user_id, password_hash, time_joined) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            app_id,
+            user_id,
+            recipe_id,
+            email,
+            phone_number,
+            third_party_id,
+            third_party_user_id,
+            password_hash,
+            time_joined,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO user_tenants (app_id, tenant_id, user_id) VALUES (?,?,?)",
+        (app_id, tenant_id, user_id),
+    )
+    return user_id
+
+
+def get_row(conn: sqlite3.Connection, app_id: str, user_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM users WHERE app_id=? AND user_id=?", (app_id, user_id)
+    ).fetchone()
+    return row
+
+
+def tenant_ids(conn: sqlite3.Connection, app_id: str, user_id: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=? ORDER BY tenant_id",
+        (app_id, user_id),
+    ).fetchall()
+    return [r["tenant_id"] for r in rows]
+
+
+def in_tenant(conn: sqlite3.Connection, app_id: str, tenant_id: str, user_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM user_tenants WHERE app_id=? AND tenant_id=? AND user_id=?",
+        (app_id, tenant_id, user_id),
+    ).fetchone()
+    return row is not None
+
+
+def is_email_verified(conn: sqlite3.Connection, app_id: str, user_id: str, email: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM verified_emails WHERE app_id=? AND user_id=? AND email=?",
+        (app_id, user_id, email),
+    ).fetchone()
+    return row is not None
+
+
+def user_json(conn: sqlite3.Connection, app_id: str, user_id: str) -> dict[str, Any] | None:
+    """The user as the core's ``authRecipeUser`` JSON, or None when unknown."""
+    row = get_row(conn, app_id, user_id)
+    if row is None:
+        return None
+    return row_to_json(conn, row)
+
+
+def row_to_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    app_id, user_id = row["app_id"], row["user_id"]
+    tenants = tenant_ids(conn, app_id, user_id)
+    email, phone = row["email"], row["phone_number"]
+    third_party = None
+    if row["third_party_id"] is not None:
+        third_party = {"id": row["third_party_id"], "userId": row["third_party_user_id"]}
+    verified = email is not None and is_email_verified(conn, app_id, user_id, email)
+    if row["recipe_id"] == "passwordless":
+        # Passwordless proves ownership of the contact it signed in with.
+        verified = True
+    login_method: dict[str, Any] = {
+        "tenantIds": tenants,
+        "recipeUserId": user_id,
+        "verified": verified,
+        "timeJoined": row["time_joined"],
+        "recipeId": row["recipe_id"],
+    }
+    if email is not None:
+        login_method["email"] = email
+    if phone is not None:
+        login_method["phoneNumber"] = phone
+    if third_party is not None:
+        login_method["thirdParty"] = third_party
+    return {
+        "id": user_id,
+        "isPrimaryUser": False,
+        "tenantIds": tenants,
+        "timeJoined": row["time_joined"],
+        "emails": [email] if email is not None else [],
+        "phoneNumbers": [phone] if phone is not None else [],
+        "thirdParty": [third_party] if third_party is not None else [],
+        "webauthn": {"credentialIds": []},
+        "loginMethods": [login_method],
+    }
