@@ -1,0 +1,161 @@
+"""The one configuration object of st-twofactor.
+
+Every setting is keyword-only, has a documented default, and is checked when the
+object is made: a bad value raises :class:`~st_twofactor.errors.ConfigurationError`
+(a ``ValueError``) whose message says what to change. Settings that loosen a
+security default (more skew, more attempts, a longer code lifetime) are allowed
+but logged as a warning, as SECURITY-REQUIREMENTS asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .events import EventHook
+    from .store import Store
+
+log = logging.getLogger("st_twofactor")
+
+FACTOR_IDS = ("totp", "otp-email", "otp-phone", "recovery-code")
+"""The factor ids st-twofactor knows, in SuperTokens' naming."""
+
+RequiredPolicy = Union[
+    bool, Callable[[str, str, dict[str, Any]], Union[bool, Awaitable[bool]]]
+]
+"""``True``/``False`` for everyone, or ``(user_id, tenant_id, user_context) -> bool``
+(sync or async) to decide per user, e.g. admins only."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoFactorConfig:
+    """How st-twofactor behaves. All times are in seconds.
+
+    :param required: who must complete a second factor (default: everyone).
+    :param factors: the enabled factor ids, a subset of :data:`FACTOR_IDS`.
+    :param secret_keys: key(s) that encrypt TOTP secrets at rest and sign
+        remember-device tokens; the first encrypts, all decrypt (rotation). Required
+        unless ``development`` is true.
+    :param development: allow running without ``secret_keys`` (a fixed, logged,
+        insecure development key is used) and write e-mailed/SMS codes to the log.
+    :param issuer: the name authenticator apps show; defaults to the SDK's app name.
+    :param totp_skew: time steps accepted either side of now (default 1, at most 2).
+    :param totp_digits: 6 (default) to 8.
+    :param step_up_window: how recent a 2FA must be to change factors (default 300).
+    :param max_failures: consecutive failures of a factor before a lockout (default 5).
+    :param lockout: how long a lockout lasts (default 900).
+    :param max_failures_per_hour: hard cap per account and factor (default 100).
+    :param otp_code_lifetime: lifetime of e-mail/SMS codes (default 600, at most 600
+        without a warning).
+    :param otp_max_attempts: tries per e-mail/SMS code (default 5).
+    :param recovery_code_count: codes per set (default 10).
+    :param remember_device: offer "remember this device" (default off).
+    :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
+    :param store: where users' 2FA state lives (default: SuperTokens user metadata).
+    :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
+    :param clock: seconds since the epoch; injected in tests.
+    """
+
+    required: RequiredPolicy = True
+    factors: Sequence[str] = ("totp", "otp-email", "recovery-code")
+    secret_keys: Sequence[str] = ()
+    development: bool = False
+    issuer: str | None = None
+    totp_skew: int = 1
+    totp_digits: int = 6
+    step_up_window: float = 300.0
+    max_failures: int = 5
+    lockout: float = 900.0
+    max_failures_per_hour: int = 100
+    otp_code_lifetime: float = 600.0
+    otp_max_attempts: int = 5
+    recovery_code_count: int = 10
+    remember_device: bool = False
+    remember_device_for: float = 30 * 24 * 3600.0
+    store: Store | None = None
+    on_event: EventHook | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.secret_keys, str):
+            object.__setattr__(self, "secret_keys", (self.secret_keys,))
+        object.__setattr__(self, "secret_keys", tuple(self.secret_keys))
+        object.__setattr__(self, "factors", tuple(self.factors))
+        self._validate()
+        if self.store is None:
+            # One store per config: its per-user locks must be shared by every part
+            # of the library that this config wires up.
+            from .store import UserMetadataStore
+
+            object.__setattr__(self, "store", UserMetadataStore())
+
+    @property
+    def state_store(self) -> Store:
+        """The store in use (never None after construction)."""
+        assert self.store is not None
+        return self.store
+
+    def _validate(self) -> None:
+        if not (isinstance(self.required, bool) or callable(self.required)):
+            raise ConfigurationError(
+                "required must be True, False or a callable (user_id, tenant_id, user_context)"
+            )
+        unknown = [f for f in self.factors if f not in FACTOR_IDS]
+        if unknown or not self.factors:
+            raise ConfigurationError(
+                f"factors must be a non-empty subset of {FACTOR_IDS}; got {list(self.factors)}"
+            )
+        if self.factors == ("recovery-code",):
+            raise ConfigurationError(
+                "recovery codes are a fallback: enable at least one of totp, otp-email, otp-phone"
+            )
+        if not self.secret_keys and not self.development:
+            raise ConfigurationError(
+                "secret_keys is required outside development: pass secret_keys=[...] "
+                "(e.g. from an environment variable) or development=True for local use"
+            )
+        if any(not isinstance(k, str) or len(k) < 16 for k in self.secret_keys):
+            raise ConfigurationError("each secret key must be a string of at least 16 characters")
+        _check_int("totp_skew", self.totp_skew, 0, 2)
+        _check_int("totp_digits", self.totp_digits, 6, 8)
+        _check_int("max_failures", self.max_failures, 1, 20)
+        _check_int("max_failures_per_hour", self.max_failures_per_hour, 1, 1000)
+        _check_int("otp_max_attempts", self.otp_max_attempts, 1, 20)
+        _check_int("recovery_code_count", self.recovery_code_count, 1, 100)
+        for name in ("step_up_window", "lockout", "otp_code_lifetime", "remember_device_for"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if self.issuer is not None and (not self.issuer or ":" in self.issuer):
+            raise ConfigurationError("issuer must be a non-empty name without ':'")
+        self._warn_if_loosened()
+
+    def _warn_if_loosened(self) -> None:
+        loosened = []
+        if self.totp_skew > 1:
+            loosened.append(f"totp_skew={self.totp_skew} (default 1)")
+        if self.max_failures > 5:
+            loosened.append(f"max_failures={self.max_failures} (default 5)")
+        if self.max_failures_per_hour > 100:
+            loosened.append(f"max_failures_per_hour={self.max_failures_per_hour} (default 100)")
+        if self.otp_code_lifetime > 600:
+            loosened.append(f"otp_code_lifetime={self.otp_code_lifetime} (default 600)")
+        if self.otp_max_attempts > 5:
+            loosened.append(f"otp_max_attempts={self.otp_max_attempts} (default 5)")
+        if self.lockout < 900:
+            loosened.append(f"lockout={self.lockout} (default 900)")
+        if loosened:
+            log.warning("st-twofactor: security defaults loosened: %s", ", ".join(loosened))
+        if self.development:
+            log.warning("st-twofactor: development mode; do not use it in production")
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigurationError(f"{name} must be an integer from {low} to {high}; got {value!r}")
