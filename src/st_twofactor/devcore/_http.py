@@ -278,8 +278,12 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
             if not raw.strip():
                 return None
             try:
-                return json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+                body = json.loads(raw)
+                # A lone surrogate (JSON "\ud800") parses but cannot be stored or
+                # hashed as UTF-8: refuse it here rather than fail in a handler.
+                json.dumps(body, ensure_ascii=False).encode()
+                return body
+            except (ValueError, UnicodeError, RecursionError):
                 raise bad_request("Invalid Json Input") from None
 
         def _send(self, status: int, payload: bytes, content_type: str) -> None:
