@@ -1,7 +1,10 @@
 """The user model shared by the auth recipes (emailpassword, thirdparty, passwordless).
 
 The free core has no account linking, so every user has exactly one login method
-and its recipe user id is its user id.
+and its recipe user id is its user id. With a license, account linking groups
+recipe users under a primary user (table ``user_links``: one row per linked recipe
+user, the primary user's own row pointing at itself); such a user is answered as
+the primary user with one login method per linked recipe user.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ CREATE TABLE IF NOT EXISTS user_tenants (
     user_id TEXT NOT NULL,
     PRIMARY KEY (app_id, tenant_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS user_links (
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    primary_user_id TEXT NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS user_links_primary ON user_links (app_id, primary_user_id);
 CREATE TABLE IF NOT EXISTS verified_emails (
     app_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -114,15 +124,76 @@ def is_email_verified(conn: sqlite3.Connection, app_id: str, user_id: str, email
     return row is not None
 
 
+def primary_user_id(conn: sqlite3.Connection, app_id: str, user_id: str) -> str | None:
+    """The primary user a recipe user belongs to (itself if primary), or None if unlinked."""
+    row = conn.execute(
+        "SELECT primary_user_id FROM user_links WHERE app_id=? AND user_id=?", (app_id, user_id)
+    ).fetchone()
+    return None if row is None else str(row["primary_user_id"])
+
+
+def linked_rows(conn: sqlite3.Connection, app_id: str, primary_id: str) -> list[sqlite3.Row]:
+    """The recipe users linked to a primary user, oldest first."""
+    return conn.execute(
+        "SELECT u.* FROM users u JOIN user_links l ON l.app_id=u.app_id AND l.user_id=u.user_id"
+        " WHERE u.app_id=? AND l.primary_user_id=? ORDER BY u.time_joined, u.user_id",
+        (app_id, primary_id),
+    ).fetchall()
+
+
 def user_json(conn: sqlite3.Connection, app_id: str, user_id: str) -> dict[str, Any] | None:
-    """The user as the core's ``authRecipeUser`` JSON, or None when unknown."""
+    """The user as the core's ``authRecipeUser`` JSON, or None when unknown.
+
+    A linked recipe user id answers its primary user, as the real core does.
+    """
     row = get_row(conn, app_id, user_id)
-    if row is None:
-        return None
-    return row_to_json(conn, row)
+    if row is not None:
+        return row_to_json(conn, row)
+    # A primary user whose own login method was unlinked (deleted) lives on in its links.
+    members = linked_rows(conn, app_id, user_id)
+    return _primary_json(conn, user_id, members) if members else None
 
 
 def row_to_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    primary_id = primary_user_id(conn, row["app_id"], row["user_id"])
+    if primary_id is None:
+        method = _login_method_json(conn, row)
+        return _user_with_methods(row["user_id"], False, [method])
+    return _primary_json(conn, primary_id, linked_rows(conn, row["app_id"], primary_id))
+
+
+def _primary_json(
+    conn: sqlite3.Connection, primary_id: str, members: list[sqlite3.Row]
+) -> dict[str, Any]:
+    methods = [_login_method_json(conn, member) for member in members]
+    return _user_with_methods(primary_id, True, methods)
+
+
+def _user_with_methods(
+    user_id: str, is_primary: bool, methods: list[dict[str, Any]]
+) -> dict[str, Any]:
+    def distinct(key: str) -> list[Any]:
+        values: list[Any] = []
+        for method in methods:
+            if key in method and method[key] not in values:
+                values.append(method[key])
+        return values
+
+    tenants = sorted({t for method in methods for t in method["tenantIds"]})
+    return {
+        "id": user_id,
+        "isPrimaryUser": is_primary,
+        "tenantIds": tenants,
+        "timeJoined": min(method["timeJoined"] for method in methods),
+        "emails": distinct("email"),
+        "phoneNumbers": distinct("phoneNumber"),
+        "thirdParty": distinct("thirdParty"),
+        "webauthn": {"credentialIds": []},
+        "loginMethods": methods,
+    }
+
+
+def _login_method_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     app_id, user_id = row["app_id"], row["user_id"]
     tenants = tenant_ids(conn, app_id, user_id)
     email, phone = row["email"], row["phone_number"]
@@ -146,14 +217,4 @@ def row_to_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         login_method["phoneNumber"] = phone
     if third_party is not None:
         login_method["thirdParty"] = third_party
-    return {
-        "id": user_id,
-        "isPrimaryUser": False,
-        "tenantIds": tenants,
-        "timeJoined": row["time_joined"],
-        "emails": [email] if email is not None else [],
-        "phoneNumbers": [phone] if phone is not None else [],
-        "thirdParty": [third_party] if third_party is not None else [],
-        "webauthn": {"credentialIds": []},
-        "loginMethods": [login_method],
-    }
+    return login_method
