@@ -20,6 +20,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeAlias
 
 from .errors import ConfigurationError
 
@@ -115,7 +116,7 @@ class Refused:
     retry_after_ms: int
 
 
-Decision = Allowed | Refused
+Decision: TypeAlias = Allowed | Refused
 
 
 def check(policy: ThrottlePolicy, state: ThrottleState, factor: str, now: float) -> Decision:

@@ -1,0 +1,158 @@
+"""Typed events for notification and audit (S9), and the hook that receives them.
+
+An application passes one hook, sync or async, and matches on the event classes, e.g. to
+e-mail the user when a factor is added or a recovery code is used. Events never carry a
+secret, code or token, only ids, factor ids and counts, so they are safe to log.
+
+:func:`emit` never lets a failing hook break a login: the error is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import ClassVar, TypeAlias
+
+__all__ = [
+    "DeviceRemembered",
+    "Event",
+    "EventHook",
+    "FactorEnrolled",
+    "FactorRemoved",
+    "LockedOut",
+    "RecoveryCodeUsed",
+    "RecoveryCodesRegenerated",
+    "TwoFactorEvent",
+    "VerificationFailed",
+    "VerificationSucceeded",
+    "emit",
+    "log_event",
+]
+
+log = logging.getLogger("st_twofactor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Fields common to every event: whose account, and when (Unix time)."""
+
+    kind: ClassVar[str] = "event"
+    level: ClassVar[int] = logging.INFO
+
+    user_id: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorEnrolled(Event):
+    """A factor was added (for TOTP: a device was verified). Worth telling the user."""
+
+    kind: ClassVar[str] = "factor_enrolled"
+    factor: str
+    device_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorRemoved(Event):
+    """A factor (or one TOTP device) was removed. Worth telling the user."""
+
+    kind: ClassVar[str] = "factor_removed"
+    factor: str
+    device_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationSucceeded(Event):
+    """A second factor was verified."""
+
+    kind: ClassVar[str] = "verification_succeeded"
+    factor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationFailed(Event):
+    """A second-factor code was wrong; ``attempts_left`` before a lockout, when known."""
+
+    kind: ClassVar[str] = "verification_failed"
+    level: ClassVar[int] = logging.WARNING
+    factor: str
+    attempts_left: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockedOut(Event):
+    """A factor is refused after too many failures, for ``retry_after_ms``."""
+
+    kind: ClassVar[str] = "locked_out"
+    level: ClassVar[int] = logging.WARNING
+    factor: str
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryCodeUsed(Event):
+    """A recovery code was redeemed; ``codes_left`` remain. Worth telling the user."""
+
+    kind: ClassVar[str] = "recovery_code_used"
+    level: ClassVar[int] = logging.WARNING
+    codes_left: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryCodesRegenerated(Event):
+    """A new set of ``count`` recovery codes replaced the old one."""
+
+    kind: ClassVar[str] = "recovery_codes_regenerated"
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceRemembered(Event):
+    """A remember-device token was issued, valid until ``expires_at`` (Unix time)."""
+
+    kind: ClassVar[str] = "device_remembered"
+    expires_at: float
+
+
+TwoFactorEvent: TypeAlias = (
+    FactorEnrolled
+    | FactorRemoved
+    | VerificationSucceeded
+    | VerificationFailed
+    | LockedOut
+    | RecoveryCodeUsed
+    | RecoveryCodesRegenerated
+    | DeviceRemembered
+)
+"""Every event st-twofactor emits, for exhaustive ``match`` statements."""
+
+EventHook: TypeAlias = Callable[[Event], Awaitable[None] | None]
+"""Receives each event; may be sync or async. Keep sync hooks fast: they run on the loop."""
+
+
+def log_event(event: Event) -> None:
+    """The default hook: one line on the ``st_twofactor`` logger.
+
+    Field values are logged with ``repr`` so a user-chosen device name cannot forge log
+    lines; events hold no secrets, so nothing is masked.
+    """
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    details = " ".join(f"{name}={value!r}" for name, value in fields.items())
+    log.log(event.level, "st-twofactor %s %s", event.kind, details)
+
+
+async def emit(hook: EventHook | None, event: Event) -> None:
+    """Deliver ``event`` to ``hook`` (the default logger when ``None``).
+
+    Any exception from the hook is logged and swallowed: notification is best-effort and
+    must never turn a successful login into an error.
+    """
+    try:
+        result = (hook or log_event)(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("st-twofactor event hook failed on %s for user %r", event.kind, event.user_id)
