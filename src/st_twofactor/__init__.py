@@ -1,7 +1,40 @@
-"""Two-factor authentication for supertokens-python apps on the free SuperTokens core."""
+"""Two-factor authentication for supertokens-python apps on the free SuperTokens core.
+
+The public API is declared here. Framework helpers live in :mod:`st_twofactor.fastapi`,
+:mod:`st_twofactor.flask` and :mod:`st_twofactor.django`, which are not imported by
+this module, so an app never pulls in a framework it does not use.
+"""
 
 from __future__ import annotations
 
 from .__about__ import __version__
+from .claim import (
+    CLAIM_KEY,
+    SecondFactorClaim,
+    completed_at,
+    make_second_factor_claim,
+    mark_completed,
+    recently_completed,
+)
+from .config import FACTOR_IDS, TwoFactorConfig
+from .errors import ConfigurationError, TwoFactorError
+from .recipes import build_recipe_list
+from .session_override import override_session_functions, with_2fa, without_2fa
 
-__all__ = ["__version__"]
+__all__ = [
+    "CLAIM_KEY",
+    "FACTOR_IDS",
+    "ConfigurationError",
+    "SecondFactorClaim",
+    "TwoFactorConfig",
+    "TwoFactorError",
+    "__version__",
+    "build_recipe_list",
+    "completed_at",
+    "make_second_factor_claim",
+    "mark_completed",
+    "override_session_functions",
+    "recently_completed",
+    "with_2fa",
+    "without_2fa",
+]

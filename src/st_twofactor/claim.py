@@ -1,0 +1,179 @@
+"""The second-factor claim: "has this session completed 2FA?", carried in the access token.
+
+The claim is a SuperTokens :class:`BooleanClaim` stored in the signed access token
+payload as ``{"2fa-completed": {"v": <bool>, "t": <ms since epoch>}}``. ``v`` is
+``False`` when a first factor creates the session and becomes ``True`` when a second
+factor is verified *in that session* (:func:`mark_completed`); ``t`` is when the value
+was set, which is what step-up checks (:func:`completed_at`, :func:`recently_completed`)
+compare against.
+
+The claim's ``fetch_value`` always answers ``False``: the SDK refetches a claim that is
+missing from a payload, so a session made before the library was installed (or by code
+that bypassed the session override) is treated as *not* completed, never as completed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.constants import protected_props
+from supertokens_python.recipe.session.interfaces import (
+    ClaimValidationResult,
+    SessionClaimValidator,
+    SessionContainer,
+)
+from supertokens_python.types import RecipeUserId
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "CLAIM_KEY",
+    "SecondFactorClaim",
+    "completed_at",
+    "make_second_factor_claim",
+    "mark_completed",
+    "recently_completed",
+]
+
+CLAIM_KEY = "2fa-completed"
+"""The default key of the claim in the access token payload. It must match the claim
+id the frontend checks (SuperTokens' frontend SDKs read claims by this key)."""
+
+
+def _not_completed(
+    user_id: str,
+    recipe_user_id: RecipeUserId,
+    tenant_id: str,
+    current_payload: dict[str, Any],
+    user_context: dict[str, Any],
+) -> bool:
+    """The value of a claim the SDK has to (re)fetch: never completed.
+
+    Completion is only ever recorded by :func:`mark_completed` in the session itself;
+    a refetch happens for sessions that lack the claim, and those are not completed.
+    """
+    return False
+
+
+def make_second_factor_claim(key: str = CLAIM_KEY) -> BooleanClaim:
+    """Make a second-factor claim stored under ``key`` in the access token payload.
+
+    Use it when the frontend expects another claim id than ``"2fa-completed"``; pass
+    the returned claim everywhere this library takes ``claim=`` (one claim object per app).
+
+    :raises ConfigurationError: ``key`` is empty or a name the SDK reserves
+        (``sub``, ``exp``, ``sessionHandle``...).
+    """
+    if not isinstance(key, str) or not key.strip():
+        raise ConfigurationError("the claim key must be a non-empty string, e.g. '2fa-completed'")
+    if key in protected_props:
+        raise ConfigurationError(
+            f"the claim key {key!r} is reserved by SuperTokens' access token; choose another "
+            f"(reserved: {sorted(protected_props)})"
+        )
+    return BooleanClaim(key=key, fetch_value=_not_completed)
+
+
+SecondFactorClaim: BooleanClaim = make_second_factor_claim()
+"""The claim ``"2fa-completed"``: ``False`` after a first factor, ``True`` after a second."""
+
+
+def completed_at(
+    payload: dict[str, Any], *, claim: BooleanClaim = SecondFactorClaim
+) -> float | None:
+    """When 2FA was completed in the session with this access token payload.
+
+    :returns: seconds since the epoch, or ``None`` when the claim is missing, not
+        ``True``, or malformed (which all mean "not completed").
+    """
+    entry = payload.get(claim.key)
+    if not isinstance(entry, dict) or entry.get("v") is not True:
+        return None
+    set_at = entry.get("t")
+    if isinstance(set_at, bool) or not isinstance(set_at, (int, float)):
+        return None
+    return set_at / 1000.0
+
+
+class _RecentlyCompleted(SessionClaimValidator):
+    """Valid when the claim is ``True`` and was set at most ``max_age`` seconds ago.
+
+    Unlike the SDK's ``has_value(True, max_age)``, it never asks for a refetch: a refetch
+    would write ``False`` into the session and so downgrade it for every route, while a
+    stale 2FA must only fail the route that asks for a fresh one.
+    """
+
+    def __init__(self, claim: BooleanClaim, max_age: float, now: Callable[[], float]) -> None:
+        super().__init__(claim.key)
+        self.claim = claim
+        self._second_factor_claim = claim
+        self._max_age = max_age
+        self._now = now
+
+    def should_refetch(self, payload: dict[str, Any], user_context: dict[str, Any]) -> bool:
+        return False
+
+    async def validate(
+        self, payload: dict[str, Any], user_context: dict[str, Any]
+    ) -> ClaimValidationResult:
+        value = self._second_factor_claim.get_value_from_payload(payload, user_context)
+        if value is not True:
+            return ClaimValidationResult(
+                is_valid=False,
+                reason={
+                    "message": "value does not exist" if value is None else "wrong value",
+                    "expectedValue": True,
+                    "actualValue": value,
+                },
+            )
+        set_at = completed_at(payload, claim=self._second_factor_claim)
+        age = None if set_at is None else self._now() - set_at
+        if age is None or age > self._max_age:
+            return ClaimValidationResult(
+                is_valid=False,
+                reason={
+                    "message": "expired",
+                    "ageInSeconds": age,
+                    "maxAgeInSeconds": self._max_age,
+                },
+            )
+        return ClaimValidationResult(is_valid=True)
+
+
+def recently_completed(
+    max_age: float,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    now: Callable[[], float] = time.time,
+) -> SessionClaimValidator:
+    """A claim validator for step-up: 2FA completed within the last ``max_age`` seconds.
+
+    Its id is the claim's key, so a failure reaches the frontend as an invalid
+    ``"2fa-completed"`` claim with reason ``"expired"``.
+
+    :raises ConfigurationError: ``max_age`` is not a positive number.
+    """
+    if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age <= 0:
+        raise ConfigurationError(f"max_age must be a positive number of seconds; got {max_age!r}")
+    return _RecentlyCompleted(claim, float(max_age), now)
+
+
+async def mark_completed(
+    session: SessionContainer,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    now: Callable[[], float] = time.time,
+    user_context: dict[str, Any] | None = None,
+) -> None:
+    """Record in ``session`` that its second factor was just verified.
+
+    The claim is set to ``True`` with the current time in the *existing* session (same
+    session handle, new access token sent with the response): the user stays signed in
+    and no second session is made.
+    """
+    update = claim.add_to_payload_({}, True, user_context)
+    update[claim.key]["t"] = int(now() * 1000)
+    await session.merge_into_access_token_payload(update, user_context)

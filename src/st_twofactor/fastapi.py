@@ -1,0 +1,88 @@
+"""FastAPI helpers: route dependencies that require, or skip, the second factor.
+
+::
+
+    from st_twofactor.fastapi import require_2fa, verify_session_without_2fa
+
+    @app.get("/api/orders")
+    async def orders(session: SessionContainer = Depends(require_2fa())): ...
+
+    @app.post("/api/transfer")  # step-up: 2FA done in the last 5 minutes
+    async def transfer(session: SessionContainer = Depends(require_2fa(max_age=300))): ...
+
+    @app.get("/api/2fa-setup")  # works before 2FA is complete
+    async def setup(session: SessionContainer = Depends(verify_session_without_2fa())): ...
+
+Failures are raised as the SDK's errors and answered by its middleware
+(``app.add_middleware(get_middleware())``): 401 without a session, 403 with
+``claimValidationErrors`` when the 2FA is missing or too old.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from supertokens_python.recipe.session import SessionContainer
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.framework.fastapi import verify_session
+
+from .claim import SecondFactorClaim
+from .session_override import with_2fa, without_2fa
+
+__all__ = ["require_2fa", "verify_session_without_2fa"]
+
+
+def require_2fa(
+    max_age: float | None = None,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    anti_csrf_check: bool | None = None,
+    check_database: bool = False,
+    now: Callable[[], float] = time.time,
+) -> Callable[[Request], Awaitable[SessionContainer]]:
+    """A dependency giving the session of a user who completed 2FA.
+
+    :param max_age: step-up: also require the 2FA to be at most this many seconds old
+        (403 on this route only; the session stays valid elsewhere).
+    :param claim: the app's claim, when not :data:`SecondFactorClaim`.
+    :param anti_csrf_check: passed to the SDK's ``verify_session``.
+    :param check_database: passed to the SDK's ``verify_session`` (also catches revoked
+        sessions before their access token expires, at the cost of a core call).
+    :param now: the clock used for ``max_age``.
+    """
+    verify = verify_session(
+        anti_csrf_check=anti_csrf_check,
+        session_required=True,
+        check_database=check_database,
+        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now),
+    )
+
+    async def dependency(request: Request) -> SessionContainer:
+        session = await verify(request)
+        if session is None:  # cannot happen with session_required=True
+            raise RuntimeError("verify_session returned no session")
+        return session
+
+    return dependency
+
+
+def verify_session_without_2fa(
+    *,
+    session_required: bool = True,
+    claim: BooleanClaim = SecondFactorClaim,
+    anti_csrf_check: bool | None = None,
+    check_database: bool = False,
+) -> Callable[[Request], Awaitable[SessionContainer | None]]:
+    """A dependency like the SDK's ``verify_session()`` that does not require 2FA.
+
+    For routes that must work between the first and the second factor: enrolment,
+    the 2FA status, sign-out. Every other claim validator still applies.
+    """
+    return verify_session(
+        anti_csrf_check=anti_csrf_check,
+        session_required=session_required,
+        check_database=check_database,
+        override_global_claim_validators=without_2fa(claim),
+    )

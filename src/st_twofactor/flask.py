@@ -1,0 +1,102 @@
+"""Flask helpers: view decorators that require, or skip, the second factor.
+
+::
+
+    from st_twofactor.flask import get_session, require_2fa, verify_session_without_2fa
+
+    @app.get("/api/orders")
+    @require_2fa()
+    def orders():
+        user_id = get_session().get_user_id()
+        ...
+
+    @app.post("/api/transfer")
+    @require_2fa(max_age=300)  # step-up: 2FA done in the last 5 minutes
+    def transfer(): ...
+
+    @app.get("/api/2fa-setup")
+    @verify_session_without_2fa()  # works before 2FA is complete
+    def setup(): ...
+
+As with the SDK's ``verify_session``, the session is in ``flask.g.supertokens`` (read it
+with :func:`get_session`); failures answer 401 without a session and 403 with
+``claimValidationErrors`` when the 2FA is missing or too old.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g
+from supertokens_python.recipe.session import SessionContainer
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.framework.flask import verify_session
+
+from .claim import SecondFactorClaim
+from .session_override import with_2fa, without_2fa
+
+__all__ = ["get_session", "require_2fa", "verify_session_without_2fa"]
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def require_2fa(
+    max_age: float | None = None,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    anti_csrf_check: bool | None = None,
+    check_database: bool = False,
+    now: Callable[[], float] = time.time,
+) -> Callable[[_View], _View]:
+    """A view decorator that lets through only sessions that completed 2FA.
+
+    :param max_age: step-up: also require the 2FA to be at most this many seconds old
+        (403 on this view only; the session stays valid elsewhere).
+    :param claim: the app's claim, when not :data:`SecondFactorClaim`.
+    :param anti_csrf_check: passed to the SDK's ``verify_session``.
+    :param check_database: passed to the SDK's ``verify_session``.
+    :param now: the clock used for ``max_age``.
+    """
+    return verify_session(
+        anti_csrf_check=anti_csrf_check,
+        session_required=True,
+        check_database=check_database,
+        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now),
+    )
+
+
+def verify_session_without_2fa(
+    *,
+    session_required: bool = True,
+    claim: BooleanClaim = SecondFactorClaim,
+    anti_csrf_check: bool | None = None,
+    check_database: bool = False,
+) -> Callable[[_View], _View]:
+    """Like the SDK's ``verify_session()``, without the second-factor check.
+
+    For views that must work between the first and the second factor: enrolment,
+    the 2FA status, sign-out. Every other claim validator still applies.
+    """
+    return verify_session(
+        anti_csrf_check=anti_csrf_check,
+        session_required=session_required,
+        check_database=check_database,
+        override_global_claim_validators=without_2fa(claim),
+    )
+
+
+def get_session() -> SessionContainer:
+    """The session verified for the current request by one of these decorators.
+
+    :raises RuntimeError: no session was verified (the view is not decorated, or
+        ``session_required=False`` and the request had none).
+    """
+    session: SessionContainer | None = getattr(g, "supertokens", None)
+    if session is None:
+        raise RuntimeError(
+            "no verified session: decorate the view with require_2fa() or "
+            "verify_session_without_2fa()"
+        )
+    return session

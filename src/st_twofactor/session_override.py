@@ -1,0 +1,240 @@
+"""The session recipe override: put the claim in new sessions and enforce it everywhere.
+
+Use it in an existing app's ``init()``::
+
+    session.init(override=SessionOverrideConfig(functions=override_session_functions(config)))
+
+It follows the SDK's override shape (take the original implementation, wrap two of its
+functions, return it), so it composes with an app's own override in either order::
+
+    functions=lambda impl: my_override(override_session_functions(config)(impl))
+    functions=lambda impl: override_session_functions(config)(my_override(impl))
+
+What it changes:
+
+- ``create_new_session`` (a first-factor sign-in or sign-up) writes the claim into the
+  new access token: ``False`` unless the policy says this user need not do 2FA *and* the
+  user has no factor enrolled. A value for the claim passed in by the caller is
+  overwritten, so no code path can create a pre-completed session by accident.
+- ``get_global_claim_validators`` adds ``claim.validators.has_value(True)``, so every
+  ``verify_session()`` answers 403 (invalid claim) until the second factor is verified.
+
+Routes that must work before 2FA (enrolment, the 2FA status, sign-out) opt out with
+:func:`without_2fa`, or the framework helpers built on it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.interfaces import (
+    RecipeInterface,
+    SessionClaimValidator,
+    SessionContainer,
+)
+from supertokens_python.types import MaybeAwaitable, RecipeUserId
+
+from .claim import SecondFactorClaim, recently_completed
+
+if TYPE_CHECKING:
+    from .config import TwoFactorConfig
+
+__all__ = [
+    "ClaimValidatorsOverride",
+    "SessionFunctionsOverride",
+    "override_session_functions",
+    "with_2fa",
+    "without_2fa",
+]
+
+SessionFunctionsOverride = Callable[[RecipeInterface], RecipeInterface]
+"""The shape of ``SessionOverrideConfig(functions=...)``."""
+
+ClaimValidatorsOverride = Callable[
+    [list[SessionClaimValidator], SessionContainer, dict[str, Any]],
+    list[SessionClaimValidator],
+]
+"""The shape of ``verify_session(override_global_claim_validators=...)``."""
+
+
+def override_session_functions(
+    config: TwoFactorConfig | None = None, *, claim: BooleanClaim = SecondFactorClaim
+) -> SessionFunctionsOverride:
+    """Make the session override for ``SessionOverrideConfig(functions=...)``.
+
+    :param config: the app's :class:`~st_twofactor.config.TwoFactorConfig`; its
+        ``required`` policy and state store decide the claim's initial value. Without a
+        config everyone must do 2FA (the claim always starts ``False``) and no store is
+        read: the legacy guide's behaviour, needing no secret key.
+    :param claim: the claim to use (see :func:`~st_twofactor.claim.make_second_factor_claim`).
+    """
+
+    def override(original_implementation: RecipeInterface) -> RecipeInterface:
+        original_create_new_session = original_implementation.create_new_session
+        original_get_global_claim_validators = original_implementation.get_global_claim_validators
+
+        async def create_new_session(
+            user_id: str,
+            recipe_user_id: RecipeUserId,
+            access_token_payload: dict[str, Any] | None,
+            session_data_in_database: dict[str, Any] | None,
+            disable_anti_csrf: bool | None,
+            tenant_id: str,
+            user_context: dict[str, Any],
+        ) -> SessionContainer:
+            value = await _initial_value(
+                config,
+                user_id=user_id,
+                recipe_user_id=recipe_user_id,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+            payload = claim.add_to_payload_(dict(access_token_payload or {}), value, user_context)
+            return await original_create_new_session(
+                user_id=user_id,
+                recipe_user_id=recipe_user_id,
+                access_token_payload=payload,
+                session_data_in_database=session_data_in_database,
+                disable_anti_csrf=disable_anti_csrf,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+
+        def get_global_claim_validators(
+            tenant_id: str,
+            user_id: str,
+            recipe_user_id: RecipeUserId,
+            claim_validators_added_by_other_recipes: list[SessionClaimValidator],
+            user_context: dict[str, Any],
+        ) -> MaybeAwaitable[list[SessionClaimValidator]]:
+            # Stay synchronous when the wrapped function is (the SDK's default is), so an
+            # app override wrapped around this one can use the result as a plain list.
+            validators = original_get_global_claim_validators(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                recipe_user_id=recipe_user_id,
+                claim_validators_added_by_other_recipes=claim_validators_added_by_other_recipes,
+                user_context=user_context,
+            )
+            if inspect.isawaitable(validators):
+                return _add_later(validators, claim)
+            return _with_validator(validators, claim)
+
+        original_implementation.create_new_session = create_new_session  # type: ignore[method-assign]
+        original_implementation.get_global_claim_validators = get_global_claim_validators  # type: ignore[method-assign]
+        return original_implementation
+
+    return override
+
+
+async def _initial_value(
+    config: TwoFactorConfig | None,
+    *,
+    user_id: str,
+    recipe_user_id: RecipeUserId,
+    tenant_id: str,
+    user_context: dict[str, Any],
+) -> bool:
+    """The claim's value in a session a first factor is creating.
+
+    ``True`` only for a user the policy exempts from 2FA who has no factor enrolled (a
+    user who enrolled one opted in, and is asked for it). Everything else starts at
+    ``False``. This is the one place that decides it, so that later rules (such as a
+    remembered device) extend it here.
+    """
+    if config is None:
+        return False
+    if await _is_required(config, user_id, tenant_id, user_context):
+        return False
+    return not await _has_enrolled_factor(config, user_id, user_context)
+
+
+async def _is_required(
+    config: TwoFactorConfig, user_id: str, tenant_id: str, user_context: dict[str, Any]
+) -> bool:
+    """Apply the ``required`` policy (a bool, or a sync or async callable)."""
+    policy = config.required
+    if isinstance(policy, bool):
+        return policy
+    answer = policy(user_id, tenant_id, user_context)
+    if inspect.isawaitable(answer):
+        answer = await answer
+    # Anything but an explicit False (None, a truthy object by mistake) means required:
+    # a policy bug must fail closed.
+    return answer is not False
+
+
+async def _has_enrolled_factor(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any]
+) -> bool:
+    """Whether the user has any second factor enrolled, according to the state store."""
+    state = await config.state_store.load(user_id, user_context)
+    return bool(state.factor_ids())
+
+
+def _with_validator(
+    validators: list[SessionClaimValidator], claim: BooleanClaim
+) -> list[SessionClaimValidator]:
+    if any(_is_for(v, claim) for v in validators):
+        return list(validators)
+    return [*validators, claim.validators.has_value(True)]
+
+
+async def _add_later(
+    validators: Awaitable[list[SessionClaimValidator]], claim: BooleanClaim
+) -> list[SessionClaimValidator]:
+    return _with_validator(await validators, claim)
+
+
+def _is_for(validator: SessionClaimValidator, claim: BooleanClaim) -> bool:
+    return validator.claim is claim or validator.id == claim.key
+
+
+def without_2fa(claim: BooleanClaim = SecondFactorClaim) -> ClaimValidatorsOverride:
+    """An ``override_global_claim_validators`` for routes that work before 2FA.
+
+    ``verify_session(override_global_claim_validators=without_2fa())`` still needs a
+    valid session (401 without one) and keeps every other claim validator; it drops
+    only the second-factor check. Use it for enrolment, 2FA status and sign-out routes.
+    """
+
+    def override(
+        global_validators: list[SessionClaimValidator],
+        session: SessionContainer,
+        user_context: dict[str, Any],
+    ) -> list[SessionClaimValidator]:
+        return [v for v in global_validators if not _is_for(v, claim)]
+
+    return override
+
+
+def with_2fa(
+    max_age: float | None = None,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    now: Callable[[], float] = time.time,
+) -> ClaimValidatorsOverride:
+    """An ``override_global_claim_validators`` that requires a completed 2FA.
+
+    Without ``max_age`` it makes sure the claim's validator is present, so the route is
+    protected even in an app that did not install :func:`override_session_functions`.
+    With ``max_age`` (step-up) it replaces that validator with
+    :func:`~st_twofactor.claim.recently_completed`: a 2FA older than ``max_age`` seconds
+    fails this route with 403 and leaves the session valid for every other route.
+    """
+    step_up = None if max_age is None else recently_completed(max_age, claim=claim, now=now)
+
+    def override(
+        global_validators: list[SessionClaimValidator],
+        session: SessionContainer,
+        user_context: dict[str, Any],
+    ) -> list[SessionClaimValidator]:
+        if step_up is None:
+            return _with_validator(global_validators, claim)
+        return [*(v for v in global_validators if not _is_for(v, claim)), step_up]
+
+    return override
