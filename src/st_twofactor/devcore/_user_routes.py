@@ -1,9 +1,339 @@
-"""(to be written)"""
+"""The core's user routes: get, list, count, find by account info, delete.
+
+Also hosts two things the auth recipes share:
+
+- the ``/recipe/user`` router: that path belongs to several recipes at once
+  (emailpassword, thirdparty, passwordless) and, like the real core, the
+  development core picks the handler by the ``rid`` header (emailpassword when
+  the header is missing or unknown). Recipes register with
+  :func:`recipe_user_handler` instead of declaring the route themselves.
+- :func:`normalise_email`, the core's e-mail normalisation (trim, lower-case).
+"""
 
 from __future__ import annotations
 
-from ._http import Routes
+import base64
+import binascii
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from ._http import Handler, Request, Routes, bad_request
+from ._users import row_to_json, user_json
 
 SCHEMA = ""
 
 routes = Routes()
+
+RECIPE_IDS = ("emailpassword", "thirdparty", "passwordless", "webauthn")
+MAX_PAGE = 500  # the real core's USER_PAGINATION_LIMIT
+MAX_SEARCH_RESULTS = 1000
+DEFAULT_RID = "emailpassword"
+
+_recipe_user_handlers: dict[tuple[str, str], Handler] = {}
+
+
+def normalise_email(email: str) -> str:
+    """The real core's e-mail normalisation: surrounding spaces removed, lower case."""
+    return email.strip().lower()
+
+
+def recipe_user_handler(method: str, rid: str) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for ``method /recipe/user`` when the request's ``rid`` is ``rid``."""
+
+    def decorate(handler: Handler) -> Handler:
+        key = (method, rid)
+        if key in _recipe_user_handlers:
+            raise ValueError(f"/recipe/user {method} for rid {rid} is defined twice")
+        _recipe_user_handlers[key] = handler
+        return handler
+
+    return decorate
+
+
+def _dispatch_recipe_user(req: Request) -> Any:
+    rid = req.headers.get("rid", DEFAULT_RID)
+    handler = _recipe_user_handlers.get((req.method, rid))
+    if handler is None:
+        handler = _recipe_user_handlers.get((req.method, DEFAULT_RID))
+    if handler is None:
+        raise bad_request(f"No /recipe/user {req.method} handler for rid '{rid}'")
+    return handler(req)
+
+
+routes.get("/recipe/user", tenant=True)(_dispatch_recipe_user)
+routes.put("/recipe/user")(_dispatch_recipe_user)
+
+
+# -- query-parameter readers, answering 400 as the real core does --
+
+
+def _bool_param(req: Request, name: str, *, required: bool) -> bool | None:
+    value = req.param(name, required=required)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise bad_request(f"'{name}' should be either 'true' or 'false'")
+    return value == "true"
+
+
+def _int_param(req: Request, name: str) -> int | None:
+    value = req.param(name, required=False)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(f"Field name '{name}' must be an int in the GET request") from None
+
+
+def _recipe_ids_param(req: Request) -> list[str]:
+    value = req.param("includeRecipeIds", required=False)
+    if value is None:
+        return []
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    for recipe_id in ids:
+        if recipe_id not in RECIPE_IDS:
+            raise bad_request(f"Unknown recipe ID: {recipe_id}")
+    return ids
+
+
+def _recipe_filter(recipe_ids: list[str]) -> tuple[str, list[Any]]:
+    if not recipe_ids:
+        return "", []
+    return f" AND u.recipe_id IN ({','.join('?' * len(recipe_ids))})", list(recipe_ids)
+
+
+_TENANT_USERS = (
+    "SELECT u.* FROM users u JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
+    " WHERE u.app_id=? AND t.tenant_id=?"
+)
+
+
+# -- get one user --
+
+
+@routes.get("/user/id")
+def get_user_by_id(req: Request) -> dict[str, Any]:
+    user_id = req.param("userId")
+    with req.core.db.transaction() as conn:
+        user = user_json(conn, req.app_id, str(user_id))
+    if user is None:
+        return {"status": "UNKNOWN_USER_ID_ERROR"}
+    return {"status": "OK", "user": user}
+
+
+# -- find by account info --
+
+
+@routes.get("/users/by-accountinfo", tenant=True)
+def users_by_account_info(req: Request) -> dict[str, Any]:
+    email = req.param("email", required=False)
+    phone = req.param("phoneNumber", required=False)
+    tp_id = req.param("thirdPartyId", required=False)
+    tp_user_id = req.param("thirdPartyUserId", required=False)
+    union = _bool_param(req, "doUnionOfAccountInfo", required=True)
+    if (tp_id is None) != (tp_user_id is None):
+        raise bad_request(
+            "If 'thirdPartyId' is provided, 'thirdPartyUserId' must also be provided,"
+            " and vice versa"
+        )
+    criteria: list[tuple[str, list[Any]]] = []
+    if email is not None:
+        criteria.append(("u.email=?", [normalise_email(email)]))
+    if phone is not None:
+        criteria.append(("u.phone_number=?", [phone.strip()]))
+    if tp_id is not None:
+        criteria.append(("(u.third_party_id=? AND u.third_party_user_id=?)", [tp_id, tp_user_id]))
+    if not criteria:
+        return {"status": "OK", "users": []}
+    joiner = " OR " if union else " AND "
+    where = joiner.join(c for c, _ in criteria)
+    args: list[Any] = [req.app_id, req.tenant_id]
+    for _, values in criteria:
+        args.extend(values)
+    with req.core.db.transaction() as conn:
+        rows = conn.execute(
+            f"{_TENANT_USERS} AND ({where}) ORDER BY u.time_joined ASC, u.user_id ASC", args
+        ).fetchall()
+        users = [row_to_json(conn, row) for row in rows]
+    return {"status": "OK", "users": users}
+
+
+# -- list and count --
+
+
+def _decode_pagination_token(token: str) -> tuple[str, int]:
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+        user_id, time_joined = decoded.split(";")
+        return user_id, int(time_joined)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_request("invalid pagination token") from None
+
+
+def _encode_pagination_token(user_id: str, time_joined: int) -> str:
+    return base64.b64encode(f"{user_id};{time_joined}".encode()).decode()
+
+
+def _search_tags(req: Request, name: str) -> list[str]:
+    value = req.param(name, required=False)
+    if value is None:
+        return []
+    return [tag.strip().lower() for tag in value.split(";") if tag.strip()]
+
+
+def _like_prefix(tag: str) -> str:
+    escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _search_condition(req: Request) -> tuple[str, list[Any]] | None:
+    """The dashboard search (``email``, ``phone``, ``provider`` tags), or None when absent.
+
+    Every given kind of tag must match (any of its values, by prefix; an e-mail
+    tag also matches the domain after ``@``), as the real core's search does.
+    """
+    emails = _search_tags(req, "email")
+    phones = _search_tags(req, "phone")
+    providers = _search_tags(req, "provider")
+    if not (emails or phones or providers):
+        return None
+    parts: list[str] = []
+    args: list[Any] = []
+    if emails:
+        ors = []
+        for tag in emails:
+            ors.append("u.email LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\'")
+            args.extend([_like_prefix(tag), "%@" + _like_prefix(tag)])
+        parts.append("(" + " OR ".join(ors) + ")")
+    for column, tags in (("u.phone_number", phones), ("u.third_party_id", providers)):
+        if tags:
+            parts.append("(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for _ in tags) + ")")
+            args.extend(_like_prefix(tag) for tag in tags)
+    return " AND " + " AND ".join(parts), args
+
+
+@routes.get("/users", tenant=True)
+def list_users(req: Request) -> dict[str, Any]:
+    recipe_ids = _recipe_ids_param(req)
+    token = req.param("paginationToken", required=False)
+    limit = _int_param(req, "limit")
+    order = req.param("timeJoinedOrder", required=False) or "ASC"
+    if order not in ("ASC", "DESC"):
+        raise bad_request("timeJoinedOrder can be either ASC OR DESC")
+    search = _search_condition(req)
+    if limit is None:
+        limit = 100
+    elif limit > MAX_PAGE and search is None:
+        raise bad_request(f"max limit allowed is {MAX_PAGE}")
+    elif limit < 1:
+        raise bad_request("limit must a positive integer with min value 1")
+    with req.core.db.transaction() as conn:
+        if search is not None:
+            return {"status": "OK", "users": _search_users(conn, req, order, search)}
+        return _page_of_users(conn, req, recipe_ids, order, limit, token)
+
+
+def _search_users(
+    conn: sqlite3.Connection, req: Request, order: str, search: tuple[str, list[Any]]
+) -> list[dict[str, Any]]:
+    condition, args = search
+    rows = conn.execute(
+        f"{_TENANT_USERS}{condition} ORDER BY u.time_joined {order}, u.user_id DESC LIMIT ?",
+        [req.app_id, req.tenant_id, *args, MAX_SEARCH_RESULTS],
+    ).fetchall()
+    return [row_to_json(conn, row) for row in rows]
+
+
+def _page_of_users(
+    conn: sqlite3.Connection,
+    req: Request,
+    recipe_ids: list[str],
+    order: str,
+    limit: int,
+    token: str | None,
+) -> dict[str, Any]:
+    """One page, ordered by time joined then user id (descending), as the real core pages."""
+    sql = _TENANT_USERS
+    args: list[Any] = [req.app_id, req.tenant_id]
+    recipe_sql, recipe_args = _recipe_filter(recipe_ids)
+    sql += recipe_sql
+    args += recipe_args
+    if token is not None:
+        user_id, time_joined = _decode_pagination_token(token)
+        beyond = ">" if order == "ASC" else "<"
+        sql += f" AND (u.time_joined {beyond} ? OR (u.time_joined = ? AND u.user_id <= ?))"
+        args += [time_joined, time_joined, user_id]
+    sql += f" ORDER BY u.time_joined {order}, u.user_id DESC LIMIT ?"
+    rows = conn.execute(sql, [*args, limit + 1]).fetchall()
+    result: dict[str, Any] = {
+        "status": "OK",
+        "users": [row_to_json(conn, row) for row in rows[:limit]],
+    }
+    if len(rows) > limit:
+        result["nextPaginationToken"] = _encode_pagination_token(
+            rows[limit]["user_id"], rows[limit]["time_joined"]
+        )
+    return result
+
+
+_COUNT_APP = "SELECT COUNT(*) AS n FROM users u WHERE u.app_id=?"
+_COUNT_TENANT = (
+    "SELECT COUNT(*) AS n FROM users u JOIN user_tenants t"
+    " ON t.app_id=u.app_id AND t.user_id=u.user_id WHERE u.app_id=? AND t.tenant_id=?"
+)
+
+
+@routes.get("/users/count", tenant=True)
+def count_users(req: Request) -> dict[str, Any]:
+    recipe_ids = _recipe_ids_param(req)
+    all_tenants = (req.param("includeAllTenants", required=False) or "").lower() == "true"
+    recipe_sql, recipe_args = _recipe_filter(recipe_ids)
+    if all_tenants:
+        sql, args = _COUNT_APP + recipe_sql, [req.app_id, *recipe_args]
+    else:
+        sql, args = _COUNT_TENANT + recipe_sql, [req.app_id, req.tenant_id, *recipe_args]
+    with req.core.db.transaction() as conn:
+        row = conn.execute(sql, args).fetchone()
+    return {"status": "OK", "count": row["n"]}
+
+
+# -- delete --
+
+
+def _user_keyed_tables(conn: sqlite3.Connection) -> list[str]:
+    """Every table with ``app_id`` and ``user_id`` columns, whichever module created it."""
+    names = [
+        r["name"]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    ]
+    keyed = []
+    for name in names:
+        columns = {c["name"] for c in conn.execute(f'PRAGMA table_info("{name}")').fetchall()}
+        if {"app_id", "user_id"} <= columns:
+            keyed.append(name)
+    return keyed
+
+
+def delete_user_data(conn: sqlite3.Connection, app_id: str, user_id: str) -> None:
+    """Delete the user and everything keyed by it, in every module's tables.
+
+    The real core removes a user's sessions, metadata, roles, e-mail verification
+    state, TOTP devices and so on with the user. Finding the tables by their
+    columns keeps this right as modules add tables, without a list to maintain.
+    """
+    for table in _user_keyed_tables(conn):
+        sql = f'DELETE FROM "{table}" WHERE app_id=? AND user_id=?'  # noqa: S608
+        conn.execute(sql, (app_id, user_id))
+
+
+@routes.post("/user/remove")
+def remove_user(req: Request) -> dict[str, Any]:
+    user_id = req.str_field("userId")
+    req.field("removeAllLinkedAccounts", bool, required=False)
+    with req.core.db.transaction() as conn:
+        delete_user_data(conn, req.app_id, user_id)
+    return {"status": "OK"}
