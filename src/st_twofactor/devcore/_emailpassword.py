@@ -18,7 +18,11 @@ import sqlite3
 from typing import Any
 
 from ._http import Request, Routes, bad_request
-from ._user_routes import normalise_email, recipe_user_handler
+from ._user_routes import (
+    email_taken_by_another_primary_user,
+    normalise_email,
+    recipe_user_handler,
+)
 from ._users import get_row, insert_user, user_json
 
 SCHEMA = """
@@ -165,6 +169,11 @@ def update_user(req: Request) -> dict[str, Any]:
         if email is not None:
             if _email_taken_in_user_tenants(conn, req.app_id, user_id, email):
                 return {"status": "EMAIL_ALREADY_EXISTS_ERROR"}
+            if email_taken_by_another_primary_user(conn, req.app_id, user_id, email):
+                return {
+                    "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",
+                    "reason": "New email is associated with another primary user ID",
+                }
             conn.execute(
                 "UPDATE users SET email=? WHERE app_id=? AND user_id=?",
                 (email, req.app_id, user_id),

@@ -11,7 +11,11 @@ import sqlite3
 from typing import Any
 
 from ._http import Request, Routes, bad_request
-from ._user_routes import normalise_email, recipe_user_handler
+from ._user_routes import (
+    email_taken_by_another_primary_user,
+    normalise_email,
+    recipe_user_handler,
+)
 from ._users import get_row, insert_user, user_json
 
 SCHEMA = """
@@ -67,6 +71,13 @@ def sign_in_up(req: Request) -> dict[str, Any]:
             )
         else:
             user_id = row["user_id"]
+            if row["email"] != email and email_taken_by_another_primary_user(
+                conn, req.app_id, user_id, email
+            ):
+                return {
+                    "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",
+                    "reason": "Email already associated with another primary user.",
+                }
             if row["email"] != email:
                 conn.execute(
                     "UPDATE users SET email=? WHERE app_id=? AND user_id=?",

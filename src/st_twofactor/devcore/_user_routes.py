@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._http import Handler, Request, Routes, bad_request
-from ._users import row_to_json, user_json
+from ._users import primary_user_id, user_json
 
 SCHEMA = ""
 
@@ -101,13 +101,29 @@ def _recipe_ids_param(req: Request) -> list[str]:
 def _recipe_filter(recipe_ids: list[str]) -> tuple[str, list[Any]]:
     if not recipe_ids:
         return "", []
-    return f" AND u.recipe_id IN ({','.join('?' * len(recipe_ids))})", list(recipe_ids)
+    return f" AND m.recipe_id IN ({','.join('?' * len(recipe_ids))})", list(recipe_ids)
 
 
-_TENANT_USERS = (
-    "SELECT u.* FROM users u JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
-    " WHERE u.app_id=? AND t.tenant_id=?"
+# The real core lists, counts and pages "primary or recipe users": a linked recipe
+# user counts as its primary user, joined when the first of them joined. ``m`` is
+# every recipe user of the app with ``pid``, the id it is answered as; ``g`` gives
+# each such user its time joined. Arguments: the app id, then (with _IN_TENANT)
+# the app id and tenant id.
+_MEMBERS = (
+    "WITH m AS (SELECT u.*, COALESCE(l.primary_user_id, u.user_id) AS pid FROM users u"
+    " LEFT JOIN user_links l ON l.app_id=u.app_id AND l.user_id=u.user_id WHERE u.app_id=?),"
+    " g AS (SELECT pid, MIN(time_joined) AS tj FROM m GROUP BY pid) "
 )
+_IN_TENANT = " JOIN user_tenants t ON t.app_id=? AND t.user_id=m.user_id AND t.tenant_id=?"
+# (S608: these queries are composed of constants; values always go in as ? arguments.)
+_TENANT_USERS = _MEMBERS + "SELECT DISTINCT g.pid, g.tj FROM m JOIN g ON g.pid=m.pid" + _IN_TENANT  # noqa: S608
+
+
+def _users_of(
+    conn: sqlite3.Connection, app_id: str, rows: list[sqlite3.Row]
+) -> list[dict[str, Any]]:
+    users = (user_json(conn, app_id, row["pid"]) for row in rows)
+    return [user for user in users if user is not None]
 
 
 # -- get one user --
@@ -126,6 +142,18 @@ def get_user_by_id(req: Request) -> dict[str, Any]:
 # -- find by account info --
 
 
+def _has_all(
+    user: dict[str, Any], email: str | None, phone: str | None, third_party: dict[str, str] | None
+) -> bool:
+    """Whether the user's login methods, together, carry every given piece of account info."""
+    methods = user["loginMethods"]
+    return (
+        (email is None or any(m.get("email") == email for m in methods))
+        and (phone is None or any(m.get("phoneNumber") == phone for m in methods))
+        and (third_party is None or any(m.get("thirdParty") == third_party for m in methods))
+    )
+
+
 @routes.get("/users/by-accountinfo", tenant=True)
 def users_by_account_info(req: Request) -> dict[str, Any]:
     email = req.param("email", required=False)
@@ -138,25 +166,28 @@ def users_by_account_info(req: Request) -> dict[str, Any]:
             "If 'thirdPartyId' is provided, 'thirdPartyUserId' must also be provided,"
             " and vice versa"
         )
+    email = normalise_email(email) if email is not None else None
+    phone = phone.strip() if phone is not None else None
+    third_party = {"id": tp_id, "userId": tp_user_id} if tp_id and tp_user_id else None
     criteria: list[tuple[str, list[Any]]] = []
     if email is not None:
-        criteria.append(("u.email=?", [normalise_email(email)]))
+        criteria.append(("m.email=?", [email]))
     if phone is not None:
-        criteria.append(("u.phone_number=?", [phone.strip()]))
-    if tp_id is not None:
-        criteria.append(("(u.third_party_id=? AND u.third_party_user_id=?)", [tp_id, tp_user_id]))
+        criteria.append(("m.phone_number=?", [phone]))
+    if third_party is not None:
+        criteria.append(("(m.third_party_id=? AND m.third_party_user_id=?)", [tp_id, tp_user_id]))
     if not criteria:
         return {"status": "OK", "users": []}
-    joiner = " OR " if union else " AND "
-    where = joiner.join(c for c, _ in criteria)
-    args: list[Any] = [req.app_id, req.tenant_id]
+    where = " OR ".join(c for c, _ in criteria)
+    args: list[Any] = [req.app_id, req.app_id, req.tenant_id]
     for _, values in criteria:
         args.extend(values)
     with req.core.db.transaction() as conn:
-        rows = conn.execute(
-            f"{_TENANT_USERS} AND ({where}) ORDER BY u.time_joined ASC, u.user_id ASC", args
-        ).fetchall()
-        users = [row_to_json(conn, row) for row in rows]
+        rows = conn.execute(f"{_TENANT_USERS} WHERE ({where})", args).fetchall()
+        users = _users_of(conn, req.app_id, rows)
+    if not union:
+        users = [user for user in users if _has_all(user, email, phone, third_party)]
+    users.sort(key=lambda user: user["timeJoined"])
     return {"status": "OK", "users": users}
 
 
@@ -191,8 +222,9 @@ def _like_prefix(tag: str) -> str:
 def _search_condition(req: Request) -> tuple[str, list[Any]] | None:
     """The dashboard search (``email``, ``phone``, ``provider`` tags), or None when absent.
 
-    Every given kind of tag must match (any of its values, by prefix; an e-mail
-    tag also matches the domain after ``@``), as the real core's search does.
+    A login method must match every kind of tag given (any of its values, by
+    prefix; an e-mail tag also matches the domain after ``@``), which is what the
+    real core's per-recipe search amounts to.
     """
     emails = _search_tags(req, "email")
     phones = _search_tags(req, "phone")
@@ -204,10 +236,10 @@ def _search_condition(req: Request) -> tuple[str, list[Any]] | None:
     if emails:
         ors = []
         for tag in emails:
-            ors.append("u.email LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\'")
+            ors.append("m.email LIKE ? ESCAPE '\\' OR m.email LIKE ? ESCAPE '\\'")
             args.extend([_like_prefix(tag), "%@" + _like_prefix(tag)])
         parts.append("(" + " OR ".join(ors) + ")")
-    for column, tags in (("u.phone_number", phones), ("u.third_party_id", providers)):
+    for column, tags in (("m.phone_number", phones), ("m.third_party_id", providers)):
         if tags:
             parts.append("(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for _ in tags) + ")")
             args.extend(_like_prefix(tag) for tag in tags)
@@ -238,12 +270,13 @@ def list_users(req: Request) -> dict[str, Any]:
 def _search_users(
     conn: sqlite3.Connection, req: Request, order: str, search: tuple[str, list[Any]]
 ) -> list[dict[str, Any]]:
+    """All matching users (up to a cap), unpaged, as the real core answers a search."""
     condition, args = search
     rows = conn.execute(
-        f"{_TENANT_USERS}{condition} ORDER BY u.time_joined {order}, u.user_id DESC LIMIT ?",
-        [req.app_id, req.tenant_id, *args, MAX_SEARCH_RESULTS],
+        f"{_TENANT_USERS} WHERE 1=1{condition} ORDER BY g.tj {order}, g.pid DESC LIMIT ?",
+        [req.app_id, req.app_id, req.tenant_id, *args, MAX_SEARCH_RESULTS],
     ).fetchall()
-    return [row_to_json(conn, row) for row in rows]
+    return _users_of(conn, req.app_id, rows)
 
 
 def _page_of_users(
@@ -255,33 +288,27 @@ def _page_of_users(
     token: str | None,
 ) -> dict[str, Any]:
     """One page, ordered by time joined then user id (descending), as the real core pages."""
-    sql = _TENANT_USERS
-    args: list[Any] = [req.app_id, req.tenant_id]
     recipe_sql, recipe_args = _recipe_filter(recipe_ids)
-    sql += recipe_sql
-    args += recipe_args
+    sql = f"{_TENANT_USERS} WHERE 1=1{recipe_sql}"
+    args: list[Any] = [req.app_id, req.app_id, req.tenant_id, *recipe_args]
     if token is not None:
         user_id, time_joined = _decode_pagination_token(token)
         beyond = ">" if order == "ASC" else "<"
-        sql += f" AND (u.time_joined {beyond} ? OR (u.time_joined = ? AND u.user_id <= ?))"
+        sql += f" AND (g.tj {beyond} ? OR (g.tj = ? AND g.pid <= ?))"
         args += [time_joined, time_joined, user_id]
-    sql += f" ORDER BY u.time_joined {order}, u.user_id DESC LIMIT ?"
+    sql += f" ORDER BY g.tj {order}, g.pid DESC LIMIT ?"
     rows = conn.execute(sql, [*args, limit + 1]).fetchall()
-    result: dict[str, Any] = {
-        "status": "OK",
-        "users": [row_to_json(conn, row) for row in rows[:limit]],
-    }
+    result: dict[str, Any] = {"status": "OK", "users": _users_of(conn, req.app_id, rows[:limit])}
     if len(rows) > limit:
         result["nextPaginationToken"] = _encode_pagination_token(
-            rows[limit]["user_id"], rows[limit]["time_joined"]
+            rows[limit]["pid"], rows[limit]["tj"]
         )
     return result
 
 
-_COUNT_APP = "SELECT COUNT(*) AS n FROM users u WHERE u.app_id=?"
+_COUNT_APP = _MEMBERS + "SELECT COUNT(DISTINCT m.pid) AS n FROM m WHERE 1=1"  # noqa: S608
 _COUNT_TENANT = (
-    "SELECT COUNT(*) AS n FROM users u JOIN user_tenants t"
-    " ON t.app_id=u.app_id AND t.user_id=u.user_id WHERE u.app_id=? AND t.tenant_id=?"
+    _MEMBERS + "SELECT COUNT(DISTINCT m.pid) AS n FROM m" + _IN_TENANT + " WHERE 1=1"  # noqa: S608
 )
 
 
@@ -293,13 +320,18 @@ def count_users(req: Request) -> dict[str, Any]:
     if all_tenants:
         sql, args = _COUNT_APP + recipe_sql, [req.app_id, *recipe_args]
     else:
-        sql, args = _COUNT_TENANT + recipe_sql, [req.app_id, req.tenant_id, *recipe_args]
+        sql = _COUNT_TENANT + recipe_sql
+        args = [req.app_id, req.app_id, req.tenant_id, *recipe_args]
     with req.core.db.transaction() as conn:
         row = conn.execute(sql, args).fetchone()
     return {"status": "OK", "count": row["n"]}
 
 
 # -- delete --
+
+# Tables of the login itself; every other table keyed by (app_id, user_id) holds
+# data about the user (sessions, metadata, roles, verified e-mails, devices...).
+AUTH_TABLES = frozenset({"users", "user_tenants", "user_links", "password_reset_tokens"})
 
 
 def _user_keyed_tables(conn: sqlite3.Connection) -> list[str]:
@@ -318,22 +350,74 @@ def _user_keyed_tables(conn: sqlite3.Connection) -> list[str]:
     return keyed
 
 
-def delete_user_data(conn: sqlite3.Connection, app_id: str, user_id: str) -> None:
-    """Delete the user and everything keyed by it, in every module's tables.
+def _delete_rows(conn: sqlite3.Connection, app_id: str, user_id: str, *, auth: bool) -> None:
+    for table in _user_keyed_tables(conn):
+        if (table in AUTH_TABLES) == auth:
+            sql = f'DELETE FROM "{table}" WHERE app_id=? AND user_id=?'  # noqa: S608
+            conn.execute(sql, (app_id, user_id))
+
+
+def delete_user_data(
+    conn: sqlite3.Connection, app_id: str, user_id: str, *, remove_all_linked: bool = True
+) -> None:
+    """Delete a user and everything keyed by it, in every module's tables.
 
     The real core removes a user's sessions, metadata, roles, e-mail verification
-    state, TOTP devices and so on with the user. Finding the tables by their
-    columns keeps this right as modules add tables, without a list to maintain.
+    state, TOTP devices and so on with the user; finding the tables by their
+    columns keeps this right as modules add tables. With account linking,
+    ``remove_all_linked`` deletes the whole primary user; otherwise only this
+    login method goes, and the primary user's data stays while other login
+    methods still use it.
     """
-    for table in _user_keyed_tables(conn):
-        sql = f'DELETE FROM "{table}" WHERE app_id=? AND user_id=?'  # noqa: S608
-        conn.execute(sql, (app_id, user_id))
+    user = user_json(conn, app_id, user_id)
+    if user is None:
+        return
+    primary = user["id"]
+    members = [method["recipeUserId"] for method in user["loginMethods"]]
+    if remove_all_linked:
+        for member in {*members, primary}:
+            _delete_rows(conn, app_id, member, auth=True)
+            _delete_rows(conn, app_id, member, auth=False)
+        return
+    _delete_rows(conn, app_id, user_id, auth=True)
+    if user_id != primary:
+        _delete_rows(conn, app_id, user_id, auth=False)
+    if len(members) == 1:
+        _delete_rows(conn, app_id, primary, auth=True)
+        _delete_rows(conn, app_id, primary, auth=False)
 
 
 @routes.post("/user/remove")
 def remove_user(req: Request) -> dict[str, Any]:
     user_id = req.str_field("userId")
-    req.field("removeAllLinkedAccounts", bool, required=False)
+    remove_all = req.field("removeAllLinkedAccounts", bool, required=False)
     with req.core.db.transaction() as conn:
-        delete_user_data(conn, req.app_id, user_id)
+        delete_user_data(
+            conn, req.app_id, user_id, remove_all_linked=remove_all is None or remove_all
+        )
     return {"status": "OK"}
+
+
+# -- shared by the recipes that change a user's e-mail --
+
+
+def email_taken_by_another_primary_user(
+    conn: sqlite3.Connection, app_id: str, user_id: str, email: str
+) -> bool:
+    """Whether a linked user's new e-mail already belongs to another primary user.
+
+    With account linking the real core refuses such a change
+    (``EMAIL_CHANGE_NOT_ALLOWED_ERROR``) in the tenants of the user; an unlinked
+    user is never refused for this reason.
+    """
+    own_primary = primary_user_id(conn, app_id, user_id)
+    if own_primary is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM users u JOIN user_links l ON l.app_id=u.app_id AND l.user_id=u.user_id"
+        " JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
+        " WHERE u.app_id=? AND u.email=? AND l.primary_user_id<>? AND t.tenant_id IN"
+        " (SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=?)",
+        (app_id, email, own_primary, app_id, user_id),
+    ).fetchone()
+    return row is not None
