@@ -1,0 +1,586 @@
+"""Where a user's 2FA state lives, and the atomic operations the routes need.
+
+The state is one small JSON document per user (:class:`TwoFactorState`). Every change is a
+read-modify-write through :meth:`Store.update`; the specific operations (use a TOTP step,
+consume a recovery code, count an attempt) are built on it, and a store with better
+primitives (e.g. Redis) may implement them natively, as long as each stays atomic.
+
+Stores:
+
+- :class:`InMemoryStore`: a dict; for tests and single-process development.
+- :class:`UserMetadataStore` (default): SuperTokens user metadata, so no extra
+  infrastructure. Atomic only within one event loop of one process: see its docstring.
+
+A store that cannot be reached raises :class:`~st_twofactor.errors.StoreUnavailableError`
+and callers fail closed. A stored document that cannot be parsed raises
+:class:`~st_twofactor.errors.MalformedDataError`, never a silent reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from . import throttle
+from .errors import MalformedDataError, StoreUnavailableError
+from .throttle import Decision, FactorCounter, ThrottlePolicy, ThrottleState
+
+__all__ = [
+    "METADATA_KEY",
+    "STATE_VERSION",
+    "BaseStore",
+    "InMemoryStore",
+    "Store",
+    "TotpDevice",
+    "TwoFactorState",
+    "UserMetadataStore",
+]
+
+T = TypeVar("T")
+
+STATE_VERSION = 1
+METADATA_KEY = "st_twofactor"
+"""The user-metadata key under which :class:`UserMetadataStore` keeps the state."""
+
+
+@dataclass
+class TotpDevice:
+    """One authenticator app. ``secret`` is the :class:`~st_twofactor._crypto.SecretBox`
+    ciphertext of the base32 secret, never the secret itself."""
+
+    name: str
+    secret: str
+    verified: bool = False
+    """A device counts only after one valid code proved the user scanned it."""
+    created_at: float = 0.0
+
+
+@dataclass
+class TwoFactorState:
+    """Everything st-twofactor stores about one user. JSON-safe via :meth:`to_dict`."""
+
+    epoch: int = 0
+    """Incremented on every factor change; remember-device tokens carry it (revocation)."""
+    totp_devices: list[TotpDevice] = field(default_factory=list)
+    last_totp_step: int | None = None
+    """Highest TOTP time step accepted for this user; lower or equal steps are replays."""
+    email: str | None = None
+    """E-mail pinned for ``otp-email`` codes: codes are only ever sent here."""
+    phone: str | None = None
+    """Phone number pinned for ``otp-phone`` codes."""
+    recovery_codes: list[str] = field(default_factory=list)
+    """Salted hashes of the unused recovery codes (see :mod:`st_twofactor.recovery_codes`)."""
+    throttle: ThrottleState = field(default_factory=ThrottleState)
+
+    def factor_ids(self) -> list[str]:
+        """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
+        enrolled = []
+        if any(device.verified for device in self.totp_devices):
+            enrolled.append("totp")
+        if self.email is not None:
+            enrolled.append("otp-email")
+        if self.phone is not None:
+            enrolled.append("otp-phone")
+        if self.recovery_codes:
+            enrolled.append("recovery-code")
+        return enrolled
+
+    def device(self, name: str) -> TotpDevice | None:
+        """The TOTP device called ``name``, if any."""
+        return next((d for d in self.totp_devices if d.name == name), None)
+
+    def bump_epoch(self) -> None:
+        """Revoke every remember-device token; call on any factor change."""
+        self.epoch += 1
+
+    def reset(self) -> None:
+        """Remove every factor (admin reset) and revoke remembered devices.
+
+        Throttle counters and the last TOTP step are kept: a reset must not reopen a
+        lockout or let an old code be replayed.
+        """
+        self.totp_devices = []
+        self.email = None
+        self.phone = None
+        self.recovery_codes = []
+        self.bump_epoch()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document stored for the user."""
+        return {
+            "v": STATE_VERSION,
+            "epoch": self.epoch,
+            "totp_devices": [
+                {
+                    "name": d.name,
+                    "secret": d.secret,
+                    "verified": d.verified,
+                    "created_at": d.created_at,
+                }
+                for d in self.totp_devices
+            ],
+            "last_totp_step": self.last_totp_step,
+            "email": self.email,
+            "phone": self.phone,
+            "recovery_codes": list(self.recovery_codes),
+            "throttle": {
+                "factors": {
+                    name: {"failures": c.consecutive_failures, "locked_until": c.locked_until}
+                    for name, c in self.throttle.factors.items()
+                },
+                "recent_failures": list(self.throttle.recent_failures),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> TwoFactorState:
+        """Parse a stored document. Missing keys take their defaults; a wrong type, an
+        unknown (newer) version or a non-finite number raises :class:`MalformedDataError`.
+        """
+        doc = _Reader(data, "state")
+        version = doc.int_("v", STATE_VERSION)
+        if not 1 <= version <= STATE_VERSION:
+            raise MalformedDataError(f"2FA state has unsupported version {version}")
+        devices = [
+            TotpDevice(
+                name=d.str_("name"),
+                secret=d.str_("secret"),
+                verified=d.bool_("verified", False),
+                created_at=d.float_("created_at", 0.0),
+            )
+            for d in doc.list_of_objects("totp_devices")
+        ]
+        throttle_doc = doc.object_("throttle")
+        factors = {
+            name: FactorCounter(c.int_("failures", 0), c.float_("locked_until", 0.0))
+            for name, c in throttle_doc.objects_by_name("factors")
+        }
+        return cls(
+            epoch=doc.int_("epoch", 0),
+            totp_devices=devices,
+            last_totp_step=doc.optional_int("last_totp_step"),
+            email=doc.optional_str("email"),
+            phone=doc.optional_str("phone"),
+            recovery_codes=doc.list_of_str("recovery_codes"),
+            throttle=ThrottleState(
+                factors=factors,
+                recent_failures=tuple(throttle_doc.list_of_float("recent_failures")),
+            ),
+        )
+
+
+class Store(Protocol):
+    """The storage interface for users' 2FA state. Every method is atomic per user."""
+
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState:
+        """A snapshot of the user's state (a fresh state if none is stored)."""
+        ...
+
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T:
+        """Run ``fn`` on the user's state and store what it changed, atomically.
+
+        ``fn`` mutates the state it is given and returns a result, which ``update``
+        returns. If ``fn`` raises, nothing is stored. Stores that use optimistic
+        concurrency may call ``fn`` more than once: keep it free of side effects.
+        """
+        ...
+
+    async def use_totp_step(
+        self, user_id: str, step: int, user_context: dict[str, Any] | None = None
+    ) -> bool:
+        """Record ``step`` as used; ``False`` if it (or a later step) already was."""
+        ...
+
+    async def consume_recovery_code(
+        self, user_id: str, code_hash: str, user_context: dict[str, Any] | None = None
+    ) -> bool:
+        """Remove the stored hash ``code_hash``; ``False`` if it was no longer there."""
+        ...
+
+    async def begin_attempt(
+        self,
+        user_id: str,
+        factor: str,
+        policy: ThrottlePolicy,
+        now: float,
+        user_context: dict[str, Any] | None = None,
+    ) -> Decision:
+        """:func:`~st_twofactor.throttle.begin_attempt`: check and count in advance."""
+        ...
+
+    async def record_failure(
+        self,
+        user_id: str,
+        factor: str,
+        policy: ThrottlePolicy,
+        now: float,
+        user_context: dict[str, Any] | None = None,
+    ) -> Decision:
+        """Count a failure that was not counted in advance; returns what is allowed next."""
+        ...
+
+    async def reset_failures(
+        self,
+        user_id: str,
+        factor: str,
+        attempt_at: float | None = None,
+        user_context: dict[str, Any] | None = None,
+    ) -> None:
+        """:func:`~st_twofactor.throttle.after_success` for ``factor``."""
+        ...
+
+
+class BaseStore(ABC):
+    """Implements the specific operations of :class:`Store` on top of ``update``."""
+
+    @abstractmethod
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState: ...
+
+    @abstractmethod
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T: ...
+
+    async def use_totp_step(
+        self, user_id: str, step: int, user_context: dict[str, Any] | None = None
+    ) -> bool:
+        def use(state: TwoFactorState) -> bool:
+            if state.last_totp_step is not None and step <= state.last_totp_step:
+                return False
+            state.last_totp_step = step
+            return True
+
+        return await self.update(user_id, use, user_context)
+
+    async def consume_recovery_code(
+        self, user_id: str, code_hash: str, user_context: dict[str, Any] | None = None
+    ) -> bool:
+        # By hash, not by index: an index found before a concurrent consume or a
+        # regeneration could point at another code by the time it is applied.
+        wanted = code_hash.encode("utf-8")
+
+        def consume(state: TwoFactorState) -> bool:
+            found = None
+            for index, stored in enumerate(state.recovery_codes):
+                if hmac.compare_digest(stored.encode("utf-8"), wanted) and found is None:
+                    found = index
+            if found is None:
+                return False
+            del state.recovery_codes[found]
+            return True
+
+        return await self.update(user_id, consume, user_context)
+
+    async def begin_attempt(
+        self,
+        user_id: str,
+        factor: str,
+        policy: ThrottlePolicy,
+        now: float,
+        user_context: dict[str, Any] | None = None,
+    ) -> Decision:
+        def begin(state: TwoFactorState) -> Decision:
+            state.throttle, decision = throttle.begin_attempt(policy, state.throttle, factor, now)
+            return decision
+
+        return await self.update(user_id, begin, user_context)
+
+    async def record_failure(
+        self,
+        user_id: str,
+        factor: str,
+        policy: ThrottlePolicy,
+        now: float,
+        user_context: dict[str, Any] | None = None,
+    ) -> Decision:
+        def record(state: TwoFactorState) -> Decision:
+            state.throttle = throttle.after_failure(policy, state.throttle, factor, now)
+            return throttle.check(policy, state.throttle, factor, now)
+
+        return await self.update(user_id, record, user_context)
+
+    async def reset_failures(
+        self,
+        user_id: str,
+        factor: str,
+        attempt_at: float | None = None,
+        user_context: dict[str, Any] | None = None,
+    ) -> None:
+        def reset(state: TwoFactorState) -> None:
+            state.throttle = throttle.after_success(state.throttle, factor, attempt_at=attempt_at)
+
+        await self.update(user_id, reset, user_context)
+
+
+class InMemoryStore(BaseStore):
+    """Keeps states in a dict, as JSON documents. Atomic across tasks and threads of one
+    process (``fn`` runs under a lock, with no ``await`` inside); nothing is persisted."""
+
+    def __init__(self) -> None:
+        self._documents: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState:
+        with self._lock:
+            document = self._documents.get(user_id)
+        return (
+            TwoFactorState() if document is None else TwoFactorState.from_dict(json.loads(document))
+        )
+
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T:
+        with self._lock:
+            document = self._documents.get(user_id)
+            state = (
+                TwoFactorState()
+                if document is None
+                else TwoFactorState.from_dict(json.loads(document))
+            )
+            result = fn(state)
+            self._documents[user_id] = _dump(state)
+        return result
+
+
+GetMetadata = Callable[[str, dict[str, Any]], Awaitable[Mapping[str, Any]]]
+"""``(user_id, user_context) -> metadata``, like the SDK's ``get_user_metadata``."""
+UpdateMetadata = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[object]]
+"""``(user_id, metadata_update, user_context)``, like the SDK's ``update_user_metadata``."""
+
+
+class UserMetadataStore(BaseStore):
+    """Keeps each user's state under one key of their SuperTokens user metadata.
+
+    Atomicity, precisely: :meth:`update` holds an :class:`asyncio.Lock` per user (and
+    per event loop) around its read, ``fn`` and write. That serialises updates made by
+    the tasks of *one event loop in one process*. It does **not** serialise updates
+    from other processes or machines (several workers), nor from other event loops or
+    threads of this process (e.g. sync Flask/Django views that each run their own loop):
+    the core's metadata API has no compare-and-set, so two such writers can both read
+    the same state and the last write wins. Replay protection and throttling are then
+    best-effort; run one worker, or use a store with atomic updates (Redis) instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: str = METADATA_KEY,
+        get_metadata: GetMetadata | None = None,
+        update_metadata: UpdateMetadata | None = None,
+    ) -> None:
+        self._key = key
+        self._get = get_metadata or _sdk_get_metadata
+        self._put = update_metadata or _sdk_update_metadata
+        self._locks = _UserLocks()
+
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState:
+        return await self._read(user_id, {} if user_context is None else user_context)
+
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T:
+        context = {} if user_context is None else user_context
+        async with self._locks.hold(user_id):
+            state = await self._read(user_id, context)
+            before = _dump(state)
+            result = fn(state)
+            after = _dump(state)
+            if after != before:
+                try:
+                    await self._put(user_id, {self._key: json.loads(after)}, context)
+                except Exception as exc:
+                    raise StoreUnavailableError("cannot write the user's 2FA state") from exc
+        return result
+
+    async def _read(self, user_id: str, context: dict[str, Any]) -> TwoFactorState:
+        try:
+            metadata = await self._get(user_id, context)
+        except Exception as exc:
+            raise StoreUnavailableError("cannot read the user's 2FA state") from exc
+        document = metadata.get(self._key)
+        return TwoFactorState() if document is None else TwoFactorState.from_dict(document)
+
+
+async def _sdk_get_metadata(user_id: str, user_context: dict[str, Any]) -> Mapping[str, Any]:
+    from supertokens_python.recipe.usermetadata.asyncio import get_user_metadata
+
+    result = await get_user_metadata(user_id, user_context)
+    metadata = result.metadata
+    if not isinstance(metadata, Mapping):
+        raise StoreUnavailableError("user metadata is not a JSON object")
+    return metadata
+
+
+async def _sdk_update_metadata(
+    user_id: str, metadata_update: dict[str, Any], user_context: dict[str, Any]
+) -> object:
+    from supertokens_python.recipe.usermetadata.asyncio import update_user_metadata
+
+    return await update_user_metadata(user_id, metadata_update, user_context)
+
+
+class _UserLocks:
+    """One :class:`asyncio.Lock` per (event loop, user), dropped when nobody holds it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[asyncio.AbstractEventLoop, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, user_id: str) -> AsyncIterator[None]:
+        key = (asyncio.get_running_loop(), user_id)
+        with self._guard:
+            lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
+
+
+def _dump(state: TwoFactorState) -> str:
+    """Canonical JSON of ``state``, checked to parse back, so that an ``fn`` that stored
+    a wrong type fails here instead of writing a document every later read refuses."""
+    try:
+        document = json.dumps(state.to_dict(), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MalformedDataError("2FA state is not JSON-safe") from exc
+    TwoFactorState.from_dict(json.loads(document))
+    return document
+
+
+class _Reader:
+    """Typed access to one JSON object of a stored state; raises MalformedDataError."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise MalformedDataError(f"2FA state: {where} is not an object")
+        self._data: dict[str, object] = data
+        self._where = where
+
+    def _fail(self, key: str, expected: str) -> MalformedDataError:
+        return MalformedDataError(f"2FA state: {self._where}.{key} must be {expected}")
+
+    def _get(self, key: str) -> object:
+        return self._data.get(key)
+
+    def int_(self, key: str, default: int) -> int:
+        value = self.optional_int(key)
+        return default if value is None else value
+
+    def optional_int(self, key: str) -> int | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(key, "an integer")
+        return value
+
+    def float_(self, key: str, default: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        return self._number(key, value)
+
+    def _number(self, key: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._fail(key, "a number")
+        if not math.isfinite(value):
+            raise self._fail(key, "a finite number")
+        return float(value)
+
+    def bool_(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._fail(key, "a boolean")
+        return value
+
+    def str_(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise self._fail(key, "a string")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(key, "a string or null")
+        return value
+
+    def _list(self, key: str) -> list[object]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self._fail(key, "a list")
+        return value
+
+    def list_of_str(self, key: str) -> list[str]:
+        items = self._list(key)
+        if not all(isinstance(item, str) for item in items):
+            raise self._fail(key, "a list of strings")
+        return [item for item in items if isinstance(item, str)]
+
+    def list_of_float(self, key: str) -> list[float]:
+        return [self._number(key, item) for item in self._list(key)]
+
+    def list_of_objects(self, key: str) -> list[_Reader]:
+        return [
+            _Reader(item, f"{self._where}.{key}[{i}]") for i, item in enumerate(self._list(key))
+        ]
+
+    def object_(self, key: str) -> _Reader:
+        value = self._get(key)
+        return _Reader({} if value is None else value, f"{self._where}.{key}")
+
+    def objects_by_name(self, key: str) -> list[tuple[str, _Reader]]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, dict):
+            raise self._fail(key, "an object")
+        return [
+            (name, _Reader(item, f"{self._where}.{key}.{name}")) for name, item in value.items()
+        ]

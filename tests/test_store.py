@@ -1,0 +1,548 @@
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+
+from st_twofactor.errors import MalformedDataError, StoreUnavailableError
+from st_twofactor.store import (
+    METADATA_KEY,
+    BaseStore,
+    InMemoryStore,
+    Store,
+    TotpDevice,
+    TwoFactorState,
+    UserMetadataStore,
+)
+from st_twofactor.throttle import Allowed, FactorCounter, Refused, ThrottlePolicy, ThrottleState
+
+T0 = 1_700_000_000.0
+POLICY = ThrottlePolicy()
+CONCURRENCY = 50
+
+
+class FakeMetadata:
+    """The two SDK metadata functions, with the core's shallow-merge semantics.
+
+    Both yield to the event loop, so an unserialised read-modify-write interleaves.
+    """
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+        self.updates: list[dict[str, Any]] = []
+        self.contexts: list[dict[str, Any]] = []
+        self.fail_reads = False
+        self.fail_writes = False
+
+    async def get(self, user_id: str, user_context: dict[str, Any]) -> Mapping[str, Any]:
+        self.contexts.append(user_context)
+        await asyncio.sleep(0)
+        if self.fail_reads:
+            raise ConnectionError("core down")
+        return copy.deepcopy(self.data.get(user_id, {}))
+
+    async def update(
+        self, user_id: str, metadata_update: dict[str, Any], user_context: dict[str, Any]
+    ) -> object:
+        self.contexts.append(user_context)
+        await asyncio.sleep(0)
+        if self.fail_writes:
+            raise ConnectionError("core down")
+        self.updates.append(copy.deepcopy(metadata_update))
+        merged = {**self.data.get(user_id, {}), **metadata_update}
+        self.data[user_id] = json.loads(
+            json.dumps({k: v for k, v in merged.items() if v is not None})
+        )
+        return None
+
+
+def metadata_store(fake: FakeMetadata) -> UserMetadataStore:
+    return UserMetadataStore(get_metadata=fake.get, update_metadata=fake.update)
+
+
+def make_in_memory() -> BaseStore:
+    return InMemoryStore()
+
+
+def make_metadata() -> BaseStore:
+    return metadata_store(FakeMetadata())
+
+
+STORES = [
+    pytest.param(make_in_memory, id="in-memory"),
+    pytest.param(make_metadata, id="user-metadata"),
+]
+
+
+def full_state() -> TwoFactorState:
+    return TwoFactorState(
+        epoch=4,
+        totp_devices=[
+            TotpDevice(name="phone", secret="v1.abcdef01.xyz", verified=True, created_at=T0),
+            TotpDevice(name="tablet ✓", secret="v1.abcdef01.uvw"),
+        ],
+        last_totp_step=56_666_666,
+        email="alice@example.com",
+        phone="+15555550100",
+        recovery_codes=["pbkdf2_sha256$10000$a$b", "pbkdf2_sha256$10000$c$d"],
+        throttle=ThrottleState(
+            factors={"totp": FactorCounter(2, 0.0), "otp-email": FactorCounter(0, T0 + 900)},
+            recent_failures=(T0 - 5, T0 - 1),
+        ),
+    )
+
+
+# --- the state model -------------------------------------------------------------------
+
+
+def test_state_round_trips_through_json() -> None:
+    state = full_state()
+    document = json.loads(json.dumps(state.to_dict(), allow_nan=False))
+    assert TwoFactorState.from_dict(document) == state
+
+
+def test_empty_document_is_a_fresh_state() -> None:
+    assert TwoFactorState.from_dict({}) == TwoFactorState()
+    assert TwoFactorState.from_dict({"v": 1, "epoch": 2}).epoch == 2
+
+
+def test_missing_nested_keys_take_defaults() -> None:
+    state = TwoFactorState.from_dict(
+        {"totp_devices": [{"name": "a", "secret": "s"}], "throttle": {"factors": {"totp": {}}}}
+    )
+    assert state.totp_devices == [TotpDevice(name="a", secret="s")]
+    assert state.throttle.factors == {"totp": FactorCounter()}
+
+
+def test_unknown_keys_are_ignored() -> None:
+    assert TwoFactorState.from_dict({"future_field": [1, 2]}) == TwoFactorState()
+
+
+GARBAGE: list[object] = [
+    None,
+    [],
+    "state",
+    {"v": 2},
+    {"v": 0},
+    {"v": "1"},
+    {"epoch": "3"},
+    {"epoch": True},
+    {"epoch": 1.5},
+    {"totp_devices": {}},
+    {"totp_devices": ["phone"]},
+    {"totp_devices": [{"secret": "s"}]},
+    {"totp_devices": [{"name": "a", "secret": 1}]},
+    {"totp_devices": [{"name": "a", "secret": "s", "verified": "yes"}]},
+    {"totp_devices": [{"name": "a", "secret": "s", "created_at": "now"}]},
+    {"last_totp_step": 1.0},
+    {"email": 42},
+    {"phone": ["+1"]},
+    {"recovery_codes": "abc"},
+    {"recovery_codes": ["a", 1]},
+    {"throttle": []},
+    {"throttle": {"factors": []}},
+    {"throttle": {"factors": {"totp": 5}}},
+    {"throttle": {"factors": {"totp": {"failures": "5"}}}},
+    {"throttle": {"factors": {"totp": {"locked_until": math.inf}}}},
+    {"throttle": {"recent_failures": [math.nan]}},
+    {"throttle": {"recent_failures": ["yesterday"]}},
+]
+
+
+@pytest.mark.parametrize("document", GARBAGE)
+def test_garbage_documents_are_refused(document: object) -> None:
+    with pytest.raises(MalformedDataError):
+        TwoFactorState.from_dict(document)
+
+
+def test_errors_do_not_echo_stored_values() -> None:
+    with pytest.raises(MalformedDataError) as info:
+        TwoFactorState.from_dict({"recovery_codes": ["secret-hash", 123456]})
+    assert "secret-hash" not in str(info.value)
+    assert "123456" not in str(info.value)
+
+
+def test_factor_ids() -> None:
+    assert TwoFactorState().factor_ids() == []
+    unverified = TwoFactorState(totp_devices=[TotpDevice(name="a", secret="s")])
+    assert unverified.factor_ids() == []
+    assert full_state().factor_ids() == ["totp", "otp-email", "otp-phone", "recovery-code"]
+
+
+def test_device_lookup() -> None:
+    state = full_state()
+    phone = state.device("phone")
+    assert phone is not None
+    assert phone.verified
+    assert state.device("laptop") is None
+
+
+def test_reset_removes_factors_keeps_throttle_and_bumps_epoch() -> None:
+    state = full_state()
+    state.reset()
+    assert state.factor_ids() == []
+    assert state.totp_devices == []
+    assert state.epoch == 5
+    assert state.throttle == full_state().throttle
+    assert state.last_totp_step == full_state().last_totp_step
+
+
+# --- behaviour shared by every store ------------------------------------------------------
+
+
+def test_both_stores_satisfy_the_protocol() -> None:
+    stores: list[Store] = [InMemoryStore(), metadata_store(FakeMetadata())]
+    assert len(stores) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_unknown_user_has_a_fresh_state(make: Callable[[], BaseStore]) -> None:
+    assert await make().load("nobody") == TwoFactorState()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_update_persists_changes_and_returns_the_result(
+    make: Callable[[], BaseStore],
+) -> None:
+    store = make()
+
+    def enrol(state: TwoFactorState) -> int:
+        state.totp_devices.append(TotpDevice(name="phone", secret="c", created_at=T0))
+        state.bump_epoch()
+        return len(state.totp_devices)
+
+    assert await store.update("u1", enrol) == 1
+    assert await store.update("u1", enrol) == 2
+    loaded = await store.load("u1")
+    assert [d.name for d in loaded.totp_devices] == ["phone", "phone"]
+    assert loaded.epoch == 2
+    assert await store.load("u2") == TwoFactorState()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_load_returns_a_copy(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    await store.update("u1", lambda s: setattr(s, "email", "a@example.com"))
+    snapshot = await store.load("u1")
+    snapshot.email = "mallory@example.com"
+    snapshot.recovery_codes.append("x")
+    assert (await store.load("u1")).email == "a@example.com"
+    assert (await store.load("u1")).recovery_codes == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_a_failing_fn_changes_nothing(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    await store.update("u1", lambda s: setattr(s, "email", "a@example.com"))
+
+    def half_done(state: TwoFactorState) -> None:
+        state.email = "mallory@example.com"
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await store.update("u1", half_done)
+    assert (await store.load("u1")).email == "a@example.com"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_non_json_values_are_refused_and_not_stored(make: Callable[[], BaseStore]) -> None:
+    store = make()
+
+    def wrong_type(state: TwoFactorState) -> None:
+        state.email = 123  # type: ignore[assignment]
+
+    def not_json(state: TwoFactorState) -> None:
+        state.phone = object()  # type: ignore[assignment]
+
+    def not_finite(state: TwoFactorState) -> None:
+        state.totp_devices.append(TotpDevice(name="a", secret="s", created_at=math.nan))
+
+    for fn in (wrong_type, not_json, not_finite):
+        with pytest.raises(MalformedDataError):
+            await store.update("u1", fn)
+    assert await store.load("u1") == TwoFactorState()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_totp_steps_are_used_once_and_in_order(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    assert await store.use_totp_step("u1", 100)
+    assert not await store.use_totp_step("u1", 100)
+    assert not await store.use_totp_step("u1", 99)
+    assert await store.use_totp_step("u1", 101)
+    assert await store.use_totp_step("u2", 100)  # per user
+    assert (await store.load("u1")).last_totp_step == 101
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_recovery_codes_are_consumed_once(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2", "h3"]))
+    assert await store.consume_recovery_code("u1", "h2")
+    assert not await store.consume_recovery_code("u1", "h2")
+    assert not await store.consume_recovery_code("u1", "h")
+    assert (await store.load("u1")).recovery_codes == ["h1", "h3"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_throttle_operations(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    decisions = [await store.begin_attempt("u1", "totp", POLICY, T0) for _ in range(6)]
+    assert decisions == [
+        Allowed(4),
+        Allowed(3),
+        Allowed(2),
+        Allowed(1),
+        Allowed(0),
+        Refused(900_000),
+    ]
+    assert await store.begin_attempt("u1", "otp-email", POLICY, T0) == Allowed(4)
+
+    await store.reset_failures("u1", "totp", T0)
+    assert await store.begin_attempt("u1", "totp", POLICY, T0) == Allowed(4)
+    await store.reset_failures("u1", "totp", T0)
+
+    assert await store.record_failure("u1", "recovery-code", POLICY, T0) == Allowed(4)
+    state = await store.load("u1")
+    assert "totp" not in state.throttle.factors
+    assert state.throttle.factors["recovery-code"].consecutive_failures == 1
+
+
+# --- concurrency: exactly one winner ---------------------------------------------------
+
+
+async def race(n: int, attempt: Callable[[], Awaitable[object]]) -> list[object]:
+    return list(await asyncio.gather(*(attempt() for _ in range(n))))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_concurrent_replays_of_one_step_have_one_winner(
+    make: Callable[[], BaseStore],
+) -> None:
+    store = make()
+    results = await race(CONCURRENCY, lambda: store.use_totp_step("u1", 1234))
+    assert results.count(True) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_concurrent_redemptions_of_one_code_have_one_winner(
+    make: Callable[[], BaseStore],
+) -> None:
+    store = make()
+    await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2"]))
+    results = await race(CONCURRENCY, lambda: store.consume_recovery_code("u1", "h1"))
+    assert results.count(True) == 1
+    assert (await store.load("u1")).recovery_codes == ["h2"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_concurrent_attempts_never_exceed_the_limit(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    results = await race(CONCURRENCY, lambda: store.begin_attempt("u1", "totp", POLICY, T0))
+    assert sum(isinstance(r, Allowed) for r in results) == POLICY.max_failures
+
+
+@pytest.mark.asyncio
+async def test_the_fake_exposes_unserialised_races() -> None:
+    """Control: the same read-modify-write without the store's lock has several winners,
+    so the concurrency tests above would catch a store that forgot to serialise."""
+    fake = FakeMetadata()
+
+    async def unlocked_use_step() -> bool:
+        document = (await fake.get("u1", {})).get(METADATA_KEY)
+        state = TwoFactorState() if document is None else TwoFactorState.from_dict(document)
+        if state.last_totp_step == 1234:
+            return False
+        state.last_totp_step = 1234
+        await fake.update("u1", {METADATA_KEY: state.to_dict()}, {})
+        return True
+
+    results = await race(CONCURRENCY, unlocked_use_step)
+    assert results.count(True) > 1
+
+
+def test_in_memory_store_is_atomic_across_threads() -> None:
+    store = InMemoryStore()
+    winners: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        for step in range(200):
+            if asyncio.run(store.use_totp_step("u1", step)):
+                winners.append(step)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == len(set(winners))  # no step won twice
+    assert asyncio.run(store.load("u1")).last_totp_step == 199
+
+
+# --- UserMetadataStore specifics -------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_state_lives_under_one_metadata_key() -> None:
+    fake = FakeMetadata()
+    fake.data["u1"] = {"theme": "dark"}
+    store = metadata_store(fake)
+    await store.use_totp_step("u1", 7)
+    assert fake.data["u1"]["theme"] == "dark"
+    assert fake.data["u1"][METADATA_KEY]["last_totp_step"] == 7
+    assert [set(update) for update in fake.updates] == [{METADATA_KEY}]
+
+
+@pytest.mark.asyncio
+async def test_custom_metadata_key() -> None:
+    fake = FakeMetadata()
+    store = UserMetadataStore(key="mfa", get_metadata=fake.get, update_metadata=fake.update)
+    await store.use_totp_step("u1", 7)
+    assert set(fake.data["u1"]) == {"mfa"}
+
+
+@pytest.mark.asyncio
+async def test_unchanged_state_is_not_written() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    await store.update("u1", lambda s: s.factor_ids())
+    assert not await store.consume_recovery_code("u1", "missing")
+    assert fake.updates == []
+
+
+@pytest.mark.asyncio
+async def test_user_context_is_passed_to_the_sdk() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    context = {"request": "r1"}
+    await store.use_totp_step("u1", 1, context)
+    await store.load("u1", context)
+    assert fake.contexts
+    assert all(c is context for c in fake.contexts)
+
+
+@pytest.mark.asyncio
+async def test_store_down_on_read_fails_closed() -> None:
+    fake = FakeMetadata()
+    fake.fail_reads = True
+    store = metadata_store(fake)
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.use_totp_step("u1", 1)
+    assert isinstance(info.value.__cause__, ConnectionError)
+    with pytest.raises(StoreUnavailableError):
+        await store.load("u1")
+
+
+@pytest.mark.asyncio
+async def test_store_down_on_write_fails_closed() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1"]))
+    fake.fail_writes = True
+    with pytest.raises(StoreUnavailableError):
+        await store.consume_recovery_code("u1", "h1")
+    fake.fail_writes = False
+    assert (await store.load("u1")).recovery_codes == ["h1"]
+
+
+@pytest.mark.asyncio
+async def test_garbage_in_metadata_fails_closed() -> None:
+    fake = FakeMetadata()
+    fake.data["u1"] = {METADATA_KEY: {"recovery_codes": "oops"}}
+    store = metadata_store(fake)
+    with pytest.raises(MalformedDataError):
+        await store.consume_recovery_code("u1", "oops")
+    with pytest.raises(MalformedDataError):
+        await store.load("u1")
+    assert fake.updates == []
+
+
+@pytest.mark.asyncio
+async def test_locks_are_per_user_and_released() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_u1() -> None:
+        async with store._locks.hold("u1"):
+            inside.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_u1())
+    await inside.wait()
+    # u2 is not blocked by u1's lock ...
+    assert await asyncio.wait_for(store.use_totp_step("u2", 1), timeout=1)
+    # ... while u1 is.
+    blocked = asyncio.create_task(store.use_totp_step("u1", 1))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
+    release.set()
+    assert await blocked
+    await holder
+    assert len(store._locks) == 0
+
+
+@pytest.mark.asyncio
+async def test_locks_do_not_leak_after_a_race() -> None:
+    store = metadata_store(FakeMetadata())
+    await race(CONCURRENCY, lambda: store.use_totp_step("u1", 5))
+    assert len(store._locks) == 0
+
+
+def test_store_works_from_several_event_loops() -> None:
+    store = metadata_store(FakeMetadata())
+    assert asyncio.run(store.use_totp_step("u1", 1))
+    assert asyncio.run(store.use_totp_step("u1", 2))
+    assert not asyncio.run(store.use_totp_step("u1", 2))
+
+
+class FakeResult:
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+
+
+@pytest.mark.asyncio
+async def test_default_functions_call_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supertokens_python.recipe.usermetadata import asyncio as metadata_api
+
+    saved: dict[str, dict[str, Any]] = {}
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def get_user_metadata(user_id: str, user_context: dict[str, Any]) -> FakeResult:
+        calls.append(("get", user_id, user_context))
+        return FakeResult(copy.deepcopy(saved.get(user_id, {})))
+
+    async def update_user_metadata(
+        user_id: str, metadata_update: dict[str, Any], user_context: dict[str, Any]
+    ) -> FakeResult:
+        calls.append(("update", user_id, user_context))
+        saved[user_id] = {**saved.get(user_id, {}), **metadata_update}
+        return FakeResult(saved[user_id])
+
+    monkeypatch.setattr(metadata_api, "get_user_metadata", get_user_metadata)
+    monkeypatch.setattr(metadata_api, "update_user_metadata", update_user_metadata)
+    store = UserMetadataStore()
+    assert await store.use_totp_step("u1", 9, {"k": 1})
+    assert saved["u1"][METADATA_KEY]["last_totp_step"] == 9
+    assert [c[0] for c in calls] == ["get", "update"]
+    assert all(c[1] == "u1" and c[2] == {"k": 1} for c in calls)
