@@ -344,10 +344,7 @@ class InMemoryStore(BaseStore):
         self, user_id: str, user_context: dict[str, Any] | None = None
     ) -> TwoFactorState:
         with self._lock:
-            document = self._documents.get(user_id)
-        return (
-            TwoFactorState() if document is None else TwoFactorState.from_dict(json.loads(document))
-        )
+            return self._read(user_id)
 
     async def update(
         self,
@@ -356,15 +353,16 @@ class InMemoryStore(BaseStore):
         user_context: dict[str, Any] | None = None,
     ) -> T:
         with self._lock:
-            document = self._documents.get(user_id)
-            state = (
-                TwoFactorState()
-                if document is None
-                else TwoFactorState.from_dict(json.loads(document))
-            )
+            state = self._read(user_id)
             result = fn(state)
             self._documents[user_id] = _dump(state)
         return result
+
+    def _read(self, user_id: str) -> TwoFactorState:
+        document = self._documents.get(user_id)
+        return (
+            TwoFactorState() if document is None else TwoFactorState.from_dict(json.loads(document))
+        )
 
 
 GetMetadata = Callable[[str, dict[str, Any]], Awaitable[Mapping[str, Any]]]
