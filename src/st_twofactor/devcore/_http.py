@@ -207,6 +207,7 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
 
     class CoreRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
         server_version = "st-twofactor-devcore"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
