@@ -186,17 +186,8 @@ def build_recipe_list(
         )
     recipes.append(usermetadata.init(override=usermetadata_override))
 
-    app_session_functions = session_override.functions if session_override else None
     recipes.append(
-        session.init(
-            **session_options,
-            override=SessionOverrideConfig(
-                functions=_then(
-                    override_session_functions(config, claim=claim), app_session_functions
-                ),
-                apis=session_override.apis if session_override else None,
-            ),
-        )
+        session.init(**session_options, override=_session_override(config, claim, session_override))
     )
     return recipes
 
@@ -211,6 +202,27 @@ def _passwordless_api_override(
     """
     _ = config
     return lambda original_implementation: original_implementation
+
+
+def _session_override(
+    config: TwoFactorConfig, claim: BooleanClaim, app: SessionOverrideConfig | None
+) -> SessionOverrideConfig:
+    """The library's session override, wrapped by the app's; the app's APIs as they are."""
+    ours = override_session_functions(config, claim=claim)
+    if app is None:
+        return SessionOverrideConfig(functions=ours)
+    # The SDK's override configs refuse an explicit None: pass only what is set.
+    return SessionOverrideConfig(functions=_then(ours, app.functions), apis=app.apis)
+
+
+def _passwordless_override(
+    config: TwoFactorConfig, app: PasswordlessOverrideConfig | None
+) -> PasswordlessOverrideConfig:
+    """The library's passwordless API override, wrapped by the app's; its functions as they are."""
+    ours = _passwordless_api_override(config)
+    if app is None:
+        return PasswordlessOverrideConfig(apis=ours)
+    return PasswordlessOverrideConfig(functions=app.functions, apis=_then(ours, app.apis))
 
 
 def _passwordless_recipe(
@@ -253,10 +265,7 @@ def _passwordless_recipe(
     return passwordless.init(
         contact_config=contact_config,
         flow_type="USER_INPUT_CODE",
-        override=PasswordlessOverrideConfig(
-            functions=override.functions if override else None,
-            apis=_then(_passwordless_api_override(config), override.apis if override else None),
-        ),
+        override=_passwordless_override(config, override),
         email_delivery=email_delivery,
         sms_delivery=sms_delivery,
     )
