@@ -291,3 +291,51 @@ def test_bad_queries_are_400(devcore_app: str, path: str, params: dict[str, str]
 def test_bad_remove_requests_are_400(devcore_app: str, body: bytes) -> None:
     answer = requests.post(f"{devcore_app}/user/remove", data=body, timeout=5)
     assert answer.status_code == 400, answer.text
+
+
+def test_legacy_recipe_user_getters_follow_the_rid_header(sdk: str) -> None:
+    signed_up = requests.post(
+        f"{sdk}/public/recipe/signup",
+        json={"email": "legacy@example.com", "password": "pw-123"},
+        timeout=5,
+    ).json()
+    user_id = signed_up["user"]["id"]
+    by_email = _core_get(sdk, "/public/recipe/user", email="LEGACY@example.com").json()
+    assert by_email["status"] == "OK" and by_email["user"]["id"] == user_id
+    assert _core_get(sdk, "/recipe/user", userId="nobody").json() == {
+        "status": "UNKNOWN_USER_ID_ERROR"
+    }
+    assert _core_get(sdk, "/recipe/user", email="x@example.com").json() == {
+        "status": "UNKNOWN_EMAIL_ERROR"
+    }
+    as_third_party = requests.get(
+        f"{sdk}/recipe/user", params={"userId": user_id}, headers={"rid": "thirdparty"}, timeout=5
+    )
+    assert as_third_party.json() == {"status": "UNKNOWN_USER_ID_ERROR"}
+    assert _core_get(sdk, "/recipe/user").status_code == 400
+
+
+async def test_users_by_phone_number(sdk: str) -> None:
+    created = requests.post(
+        f"{sdk}/public/recipe/signinup/code",
+        json={"phoneNumber": "+1 555 010 0000"},
+        headers={"rid": "passwordless"},
+        timeout=5,
+    ).json()
+    consumed = requests.post(
+        f"{sdk}/public/recipe/signinup/code/consume",
+        json={
+            "preAuthSessionId": created["preAuthSessionId"],
+            "deviceId": created["deviceId"],
+            "userInputCode": created["userInputCode"],
+        },
+        headers={"rid": "passwordless"},
+        timeout=5,
+    ).json()
+    assert consumed["status"] == "OK", consumed
+    found = await list_users_by_account_info(
+        "public", AccountInfoInput(phone_number="+15550100000")
+    )
+    assert [u.id for u in found] == [consumed["user"]["id"]]
+    search = _core_get(sdk, "/public/users", phone="+1555").json()
+    assert [u["id"] for u in search["users"]] == [consumed["user"]["id"]]

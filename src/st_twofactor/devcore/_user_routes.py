@@ -167,7 +167,10 @@ def users_by_account_info(req: Request) -> dict[str, Any]:
             " and vice versa"
         )
     email = normalise_email(email) if email is not None else None
-    phone = phone.strip() if phone is not None else None
+    if phone is not None:
+        from ._passwordless import normalise_phone  # here: _passwordless imports this module
+
+        phone = normalise_phone(phone)
     third_party = {"id": tp_id, "userId": tp_user_id} if tp_id and tp_user_id else None
     criteria: list[tuple[str, list[Any]]] = []
     if email is not None:
