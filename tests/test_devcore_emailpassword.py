@@ -164,8 +164,11 @@ async def test_password_reset_through_the_frontend_routes(emails: CapturedEmails
         assert sent.json() == {"status": "OK"}
         link = emails.sent[-1].password_reset_link
         token = parse_qs(urlsplit(link).query)["token"][0]
-        body = {"method": "token", "token": token}
-        body["formFields"] = [{"id": "password", "value": "after-reset-1"}]  # type: ignore[assignment]
+        body = {
+            "method": "token",
+            "token": token,
+            "formFields": [{"id": "password", "value": "after-reset-1"}],
+        }
         reset = await web.post("/auth/user/password/reset", json=body)
         assert reset.json()["status"] == "OK"
         replay = await web.post("/auth/user/password/reset", json=body)

@@ -32,7 +32,9 @@ from supertokens_python.recipe.emailverification.interfaces import (
 from supertokens_python.recipe.session.asyncio import (
     create_new_session_without_request_response,
     get_all_session_handles_for_user,
+    refresh_session_without_request_response,
 )
+from supertokens_python.recipe.session.exceptions import UnauthorisedError
 from supertokens_python.recipe.thirdparty.asyncio import manually_create_or_update_user
 from supertokens_python.recipe.thirdparty.interfaces import ManuallyCreateOrUpdateUserOkResult
 from supertokens_python.recipe.thirdparty.types import ThirdPartyInfo
@@ -160,6 +162,7 @@ def test_search_tags_match_prefixes_and_domains(sdk: str) -> None:
 async def test_deleting_a_user_removes_everything_keyed_by_it(sdk: str, devcore: DevCore) -> None:
     doomed = await _sign_up("doomed@example.com")
     kept = await _sign_up("kept@example.com")
+    refresh_tokens: dict[str, str] = {}
     for user in (doomed, kept):
         rid = RecipeUserId(user.id)
         await update_user_metadata(user.id, {"theme": "dark"})
@@ -170,7 +173,8 @@ async def test_deleting_a_user_removes_everything_keyed_by_it(sdk: str, devcore:
         await verify_email_using_token("public", token.token)
         await create_email_verification_token("public", rid, "second@example.com")
         await create_reset_password_token("public", user.id, user.emails[0])
-        await create_new_session_without_request_response("public", rid)
+        session = await create_new_session_without_request_response("public", rid)
+        refresh_tokens[user.id] = session.get_all_session_tokens_dangerously()["refreshToken"]
 
     await delete_user(doomed.id)
 
@@ -179,6 +183,8 @@ async def test_deleting_a_user_removes_everything_keyed_by_it(sdk: str, devcore:
     assert (await get_roles_for_user("public", doomed.id)).roles == []
     assert not await is_email_verified(RecipeUserId(doomed.id), "doomed@example.com")
     assert await get_all_session_handles_for_user(doomed.id) == []
+    with pytest.raises(UnauthorisedError):
+        await refresh_session_without_request_response(refresh_tokens[doomed.id], True)
     app_id = app_id_of(sdk)
     for table in ("email_verification_tokens", "password_reset_tokens", "users", "user_tenants"):
         left = rows(devcore, f"SELECT user_id FROM {table} WHERE app_id=?", app_id)
