@@ -23,6 +23,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from . import (
+    _accountlinking,
     _core_routes,
     _emailpassword,
     _emailverification,
@@ -33,6 +34,7 @@ from . import (
     _roles,
     _sessions,
     _thirdparty,
+    _totp,
     _user_routes,
     _users,
 )
@@ -57,6 +59,8 @@ _MODULES: tuple[ModuleType, ...] = (
     _metadata,
     _roles,
     _paid,
+    _totp,
+    _accountlinking,
 )
 
 
