@@ -1,0 +1,349 @@
+"""The 2FA HTTP API, served by the SuperTokens middleware as a plugin.
+
+Pass :func:`twofactor_plugin` to ``init(experimental=SupertokensExperimentalConfig(
+plugins=[...]))`` and every framework the SDK supports (FastAPI, Flask, Django) serves
+these routes under the API base path, with no routing code in the app:
+
+====================================  ==========================================
+``GET  {base}/2fa``                   state of the session's 2FA
+``POST {base}/2fa/totp/device``       start enrolling an authenticator app
+``POST {base}/2fa/totp/device/verify`` activate it with a first code
+``POST {base}/2fa/totp/verify``       complete 2FA with a TOTP code
+``POST {base}/2fa/totp/device/remove`` remove a device (fresh 2FA)
+``POST {base}/2fa/recovery-code/verify`` complete 2FA with a recovery code
+``POST {base}/2fa/recovery-codes``    new recovery codes (fresh 2FA)
+====================================  ==========================================
+
+Every route needs a session (401 without) but not a completed 2FA. Expected outcomes
+answer 200 with a ``status``; malformed input answers 400 with a ``message`` and
+changes nothing; a stale 2FA where a fresh one is needed answers 403 with the SDK's
+invalid-claim body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from supertokens_python.framework.request import BaseRequest
+from supertokens_python.framework.response import BaseResponse
+from supertokens_python.plugins import (
+    OverrideGlobalClaimValidatorsFunction,
+    PluginRouteHandler,
+    PluginRouteHandlerFunction,
+    PluginRouteHandlerFunctionOkResponse,
+    PluginRouteHandlerHandlerFunction,
+    SuperTokensPlugin,
+    VerifySessionOptions,
+)
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.exceptions import ClaimValidationError, InvalidClaimsError
+from supertokens_python.recipe.session.interfaces import SessionContainer
+from supertokens_python.types.base import UserContext
+
+from . import events
+from .claim import SecondFactorClaim, mark_completed
+from .config import TwoFactorConfig
+from .errors import ConfigurationError
+from .service import DEFAULT_DEVICE_NAME, Result, TwoFactorService, valid_device_name
+from .session_override import _is_required, without_2fa
+
+PLUGIN_ID = "st-twofactor"
+REMEMBER_COOKIE = "st2fa-remember"
+REMEMBER_HEADER = "st-2fa-remember"
+MAX_BODY_BYTES = 16 * 1024
+MAX_CODE_LENGTH = 64
+
+FlowHandler = Callable[["_Call"], Awaitable[Result]]
+
+
+class BadInput(Exception):
+    """A malformed request: answered 400 with ``message``; nothing is changed."""
+
+
+class _Call:
+    """What a route handler needs: the session, the parsed body, the service."""
+
+    def __init__(
+        self,
+        service: TwoFactorService,
+        session: SessionContainer,
+        body: dict[str, Any],
+        response: BaseResponse,
+        user_context: dict[str, Any],
+    ) -> None:
+        self.service = service
+        self.session = session
+        self.body = body
+        self.response = response
+        self.user_context = user_context
+        self.user_id = session.get_user_id()
+        self.payload = session.get_access_token_payload()
+
+    def string(self, name: str, *, required: bool, default: str | None = None) -> str | None:
+        value = self.body.get(name, default)
+        if value is None:
+            if required:
+                raise BadInput(f"'{name}' is required")
+            return None
+        if not isinstance(value, str):
+            raise BadInput(f"'{name}' must be a string")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.body.get(name, False)
+        if not isinstance(value, bool):
+            raise BadInput(f"'{name}' must be true or false")
+        return value
+
+    def device_name(self) -> str:
+        name = self.string("deviceName", required=False, default=DEFAULT_DEVICE_NAME)
+        if not valid_device_name(name):
+            raise BadInput("'deviceName' must be 1 to 64 printable characters")
+        assert name is not None
+        return name
+
+    def totp_code(self) -> str:
+        code = self.string("code", required=True)
+        assert code is not None
+        digits = self.service.config.totp_digits
+        if not re.fullmatch(rf"[0-9]{{{digits}}}", code):
+            raise BadInput(f"'code' must be {digits} digits")
+        return code
+
+    def recovery_code(self) -> str:
+        code = self.string("code", required=True)
+        assert code is not None
+        if len(code) > MAX_CODE_LENGTH or not code.isascii():
+            raise BadInput("'code' is not a recovery code")
+        return code
+
+    async def require_fresh_if_enrolled(self) -> None:
+        """S8: changing factors needs a recent 2FA, unless this is a first enrolment."""
+        state = await self.service.store.load(self.user_id, self.user_context)
+        if self.service.needs_step_up(state, self.payload):
+            self.refuse_stale()
+
+    def require_fresh(self) -> None:
+        if not self.service.is_fresh(self.payload):
+            self.refuse_stale()
+
+    def refuse_stale(self) -> None:
+        window = self.service.config.step_up_window
+        raise InvalidClaimsError(
+            "invalid claim",
+            [
+                ClaimValidationError(
+                    self.service.claim.key,
+                    {
+                        "message": "a 2FA within the step-up window is needed",
+                        "maxAgeInSeconds": window,
+                    },
+                )
+            ],
+        )
+
+    async def completed(self, factor: str) -> Result:
+        """Mark the session's 2FA complete and, when asked, remember the device."""
+        config = self.service.config
+        await mark_completed(
+            self.session, claim=self.service.claim, now=config.clock, user_context=self.user_context
+        )
+        result: Result = {"status": "OK"}
+        if config.remember_device and self.flag("rememberDevice"):
+            state = await self.service.store.load(self.user_id, self.user_context)
+            token = self.service.remember_tokens.issue(
+                self.user_id, state.epoch, lifetime=config.remember_device_for, now=config.clock
+            )
+            expires_at = config.clock() + config.remember_device_for
+            self.response.set_cookie(
+                key=REMEMBER_COOKIE,
+                value=token,
+                expires=int(expires_at * 1000),
+                path="/",
+                secure=True,
+                httponly=True,
+                samesite="strict",
+            )
+            result["rememberDeviceToken"] = token
+            await events.emit(
+                config.on_event,
+                events.DeviceRemembered(
+                    user_id=self.user_id, at=config.clock(), expires_at=expires_at
+                ),
+            )
+        return result
+
+
+# -- the flows, one per route --
+
+
+async def _overview(call: _Call) -> Result:
+    service = call.service
+    state = await service.store.load(call.user_id, call.user_context)
+    required = await _is_required(
+        service.config, call.user_id, call.session.get_tenant_id(), call.user_context
+    )
+    return service.overview(state, call.payload, required)
+
+
+async def _create_device(call: _Call) -> Result:
+    name = call.device_name()
+    await call.require_fresh_if_enrolled()
+    account = await _account_name(call.user_id, call.user_context)
+    return await call.service.create_totp_device(call.user_id, account, name, call.user_context)
+
+
+async def _verify_device(call: _Call) -> Result:
+    name = call.device_name()
+    code = call.totp_code()
+    call.flag("rememberDevice")
+    await call.require_fresh_if_enrolled()
+    result = await call.service.verify_totp_device(call.user_id, name, code, call.user_context)
+    if result["status"] != "OK":
+        return result
+    return {**result, **await call.completed("totp")}
+
+
+async def _verify_totp(call: _Call) -> Result:
+    code = call.totp_code()
+    call.flag("rememberDevice")
+    result = await call.service.verify_totp(call.user_id, code, call.user_context)
+    if result["status"] != "OK":
+        return result
+    return await call.completed("totp")
+
+
+async def _remove_device(call: _Call) -> Result:
+    name = call.string("deviceName", required=True)
+    if not valid_device_name(name):
+        raise BadInput("'deviceName' must be 1 to 64 printable characters")
+    assert name is not None
+    call.require_fresh()
+    return await call.service.remove_totp_device(call.user_id, name, call.user_context)
+
+
+async def _verify_recovery_code(call: _Call) -> Result:
+    code = call.recovery_code()
+    call.flag("rememberDevice")
+    result = await call.service.verify_recovery_code(call.user_id, code, call.user_context)
+    if result["status"] != "OK":
+        return result
+    return {**result, **await call.completed("recovery-code")}
+
+
+async def _regenerate(call: _Call) -> Result:
+    call.require_fresh()
+    return await call.service.regenerate_recovery_codes(call.user_id, call.user_context)
+
+
+ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
+    ("get", "/2fa", _overview),
+    ("post", "/2fa/totp/device", _create_device),
+    ("post", "/2fa/totp/device/verify", _verify_device),
+    ("post", "/2fa/totp/verify", _verify_totp),
+    ("post", "/2fa/totp/device/remove", _remove_device),
+    ("post", "/2fa/recovery-code/verify", _verify_recovery_code),
+    ("post", "/2fa/recovery-codes", _regenerate),
+)
+"""Each route of the HTTP API, defined once: method, path under the API base, flow."""
+
+
+async def _account_name(user_id: str, user_context: dict[str, Any]) -> str:
+    """What authenticator apps show under the issuer: the user's e-mail, else the id."""
+    from supertokens_python.asyncio import get_user
+
+    user = await get_user(user_id, user_context)
+    if user is not None and user.emails:
+        return user.emails[0]
+    return user_id
+
+
+async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
+    if method == "get":
+        return {}
+    length = request.get_header("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise BadInput(f"the body must be JSON of at most {MAX_BODY_BYTES} bytes")
+    body = await request.json()
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadInput("the body must be a JSON object")
+    return body
+
+
+def _handler(
+    service: TwoFactorService, method: str, flow: FlowHandler
+) -> PluginRouteHandlerHandlerFunction:
+    async def handle(
+        request: BaseRequest,
+        response: BaseResponse,
+        session: SessionContainer | None,
+        user_context: UserContext,
+    ) -> BaseResponse:
+        assert session is not None  # session_required=True: the SDK answered 401 already
+        try:
+            body = await _read_body(request, method)
+            result = await flow(_Call(service, session, body, response, user_context))
+            response.set_status_code(200)
+        except BadInput as error:
+            result = {"message": str(error)}
+            response.set_status_code(400)
+        response.set_json_content(result)
+        return response
+
+    return handle
+
+
+def twofactor_plugin(
+    config: TwoFactorConfig,
+    *,
+    api_base_path: str = "/auth",
+    claim: BooleanClaim = SecondFactorClaim,
+) -> SuperTokensPlugin:
+    """The SuperTokens plugin that serves the 2FA HTTP API for ``config``.
+
+    Use the same ``config`` (and claim) as for :func:`~st_twofactor.build_recipe_list`,
+    so both share one state store.
+
+    :param api_base_path: the ``api_base_path`` of the app's ``InputAppInfo`` (with its
+        ``api_gateway_path`` in front, if it has one). The SDK does not tell plugins its
+        app info, so it is passed here; the default matches the SDK's default.
+    """
+    if not api_base_path.startswith("/"):
+        raise ConfigurationError("api_base_path must start with '/', e.g. '/auth'")
+    base = api_base_path.rstrip("/")
+    service = TwoFactorService(config, claim=claim)
+    skip_2fa = cast(OverrideGlobalClaimValidatorsFunction, without_2fa(claim))
+
+    def route_handlers(
+        config: Any, all_plugins: Any, sdk_version: str
+    ) -> PluginRouteHandlerFunctionOkResponse:
+        options = VerifySessionOptions(
+            session_required=True,
+            check_database=False,
+            override_global_claim_validators=skip_2fa,
+        )
+        return PluginRouteHandlerFunctionOkResponse(
+            route_handlers=[
+                PluginRouteHandler(
+                    method=method,
+                    path=base + path,
+                    handler=_handler(service, method, flow),
+                    verify_session_options=options,
+                )
+                for method, path, flow in ROUTES
+            ]
+        )
+
+    return SuperTokensPlugin(
+        id=PLUGIN_ID,
+        compatible_sdk_versions=">=0.31.4,<0.32",
+        route_handlers=cast(PluginRouteHandlerFunction, route_handlers),
+        exports={"service": service},
+    )
+
+
+__all__ = ["PLUGIN_ID", "REMEMBER_COOKIE", "REMEMBER_HEADER", "ROUTES", "twofactor_plugin"]

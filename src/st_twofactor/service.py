@@ -1,0 +1,337 @@
+"""The second-factor flows: TOTP devices, TOTP codes, recovery codes, admin.
+
+Framework-free: each flow takes a user id (and, where freshness matters, the session's
+access token payload) and returns a JSON-ready result with a SuperTokens-style
+``status``. :mod:`st_twofactor.routes` turns them into HTTP; the admin functions in
+:mod:`st_twofactor.admin` call them directly.
+
+Every check that must hold across concurrent requests (a TOTP step used once, a
+recovery code consumed once, attempts counted) is one atomic ``store.update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from supertokens_python.recipe.session.claims import BooleanClaim
+
+from . import events, recovery_codes, totp
+from ._crypto import SecretBox
+from .claim import SecondFactorClaim, completed_at
+from .config import TwoFactorConfig
+from .remember import RememberDeviceTokens
+from .store import TotpDevice, TwoFactorState
+from .throttle import Allowed, Decision, ThrottlePolicy, after_success, begin_attempt
+
+DEFAULT_DEVICE_NAME = "authenticator"
+MAX_DEVICES = 10
+_DEVICE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+_DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
+
+Result = dict[str, Any]
+
+
+def valid_device_name(name: object) -> bool:
+    """A device name is 1-64 printable characters (it is shown back to the user)."""
+    return isinstance(name, str) and bool(_DEVICE_NAME.match(name)) and name.strip() == name
+
+
+@dataclass(frozen=True)
+class _Match:
+    """The outcome of one TOTP attempt, decided inside one atomic store update."""
+
+    decision: Decision
+    matched: bool
+    replayed: bool = False
+
+
+class TwoFactorService:
+    """The 2FA flows for one :class:`~st_twofactor.config.TwoFactorConfig`."""
+
+    def __init__(self, config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim):
+        self.config = config
+        self.claim = claim
+        self.store = config.state_store
+        keys = config.secret_keys or (_DEVELOPMENT_KEY,)
+        self.box = SecretBox(keys)
+        self.remember_tokens = RememberDeviceTokens(keys)
+        self.policy = ThrottlePolicy(
+            max_failures=config.max_failures,
+            lockout=config.lockout,
+            max_failures_per_hour=config.max_failures_per_hour,
+        )
+
+    # -- reading --
+
+    def is_fresh(self, payload: dict[str, Any]) -> bool:
+        """Whether the session's 2FA was completed within the step-up window."""
+        done = completed_at(payload, claim=self.claim)
+        return done is not None and self.config.clock() - done <= self.config.step_up_window
+
+    def needs_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> bool:
+        """Changing factors needs a fresh 2FA, except a first enrolment (S8)."""
+        return bool(state.factor_ids()) and not self.is_fresh(payload)
+
+    def overview(self, state: TwoFactorState, payload: dict[str, Any], required: bool) -> Result:
+        enrolled = state.factor_ids()
+        next_factors = [f for f in enrolled if f in self._usable_factors()]
+        return {
+            "status": "OK",
+            "completed": completed_at(payload, claim=self.claim) is not None,
+            "required": required,
+            "factors": enrolled,
+            "next": next_factors,
+            "recoveryCodesLeft": len(state.recovery_codes),
+            "devices": [{"name": d.name, "verified": d.verified} for d in state.totp_devices],
+        }
+
+    def _usable_factors(self) -> tuple[str, ...]:
+        return (*self.config.factors, "recovery-code")
+
+    # -- TOTP enrolment --
+
+    async def create_totp_device(
+        self, user_id: str, account_name: str, device_name: str, user_context: dict[str, Any]
+    ) -> Result:
+        """Start enrolling a TOTP device: a new secret, its URI and QR code.
+
+        The device is unusable until :meth:`verify_totp_device` sees one valid code.
+        Starting again with the name of an unverified device replaces its secret.
+        """
+        secret = totp.new_secret()
+        sealed = self.box.encrypt(secret, context=user_id)
+        now = self.config.clock()
+
+        def add(state: TwoFactorState) -> str:
+            existing = state.device(device_name)
+            if existing is not None and existing.verified:
+                return "DEVICE_ALREADY_EXISTS_ERROR"
+            if existing is None and len(state.totp_devices) >= MAX_DEVICES:
+                return "TOO_MANY_DEVICES_ERROR"
+            state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
+            state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
+            return "OK"
+
+        status = await self.store.update(user_id, add, user_context)
+        if status != "OK":
+            return {"status": status}
+        uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
+        return {
+            "status": "OK",
+            "deviceName": device_name,
+            "secret": secret,
+            "otpauthUri": uri,
+            "qrCodeSvg": totp.qr_svg(uri),
+        }
+
+    async def verify_totp_device(
+        self, user_id: str, device_name: str, code: object, user_context: dict[str, Any]
+    ) -> Result:
+        """Activate an enrolled device with one valid code.
+
+        On success with no recovery codes yet, a set is created and returned once.
+        """
+        state = await self.store.load(user_id, user_context)
+        device = state.device(device_name)
+        if device is None:
+            return {"status": "UNKNOWN_DEVICE_ERROR"}
+        outcome = await self._attempt_totp(user_id, code, [device], user_context)
+        if not outcome.matched:
+            return await self._failure("totp", user_id, outcome)
+        new_codes = recovery_codes.generate(self.config.recovery_code_count)
+        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in new_codes])
+
+        def activate(state: TwoFactorState) -> bool:
+            target = state.device(device_name)
+            if target is None:
+                return False
+            target.verified = True
+            state.bump_epoch()
+            if state.recovery_codes or "recovery-code" not in self.config.factors:
+                return False
+            state.recovery_codes = list(hashes)
+            return True
+
+        gave_codes = await self.store.update(user_id, activate, user_context)
+        await self._emit(
+            events.FactorEnrolled(
+                user_id=user_id, at=self.config.clock(), factor="totp", device_name=device_name
+            )
+        )
+        result: Result = {"status": "OK"}
+        if gave_codes:
+            result["recoveryCodes"] = new_codes
+        return result
+
+    async def remove_totp_device(
+        self, user_id: str, device_name: str, user_context: dict[str, Any]
+    ) -> Result:
+        def remove(state: TwoFactorState) -> bool:
+            before = len(state.totp_devices)
+            state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
+            if len(state.totp_devices) == before:
+                return False
+            state.bump_epoch()
+            if not any(d.verified for d in state.totp_devices) and not (state.email or state.phone):
+                # Recovery codes are a fallback for a factor; without one they go too.
+                state.recovery_codes = []
+            return True
+
+        existed = await self.store.update(user_id, remove, user_context)
+        if existed:
+            await self._emit(
+                events.FactorRemoved(
+                    user_id=user_id, at=self.config.clock(), factor="totp", device_name=device_name
+                )
+            )
+        return {"status": "OK", "didDeviceExist": existed}
+
+    # -- TOTP codes --
+
+    async def verify_totp(self, user_id: str, code: object, user_context: dict[str, Any]) -> Result:
+        """Check a TOTP code against the user's verified devices (replay refused)."""
+        state = await self.store.load(user_id, user_context)
+        devices = [d for d in state.totp_devices if d.verified]
+        if not devices:
+            return {"status": "TOTP_NOT_ENABLED_ERROR"}
+        outcome = await self._attempt_totp(user_id, code, devices, user_context)
+        if not outcome.matched:
+            return await self._failure("totp", user_id, outcome)
+        await self._emit(
+            events.VerificationSucceeded(user_id=user_id, at=self.config.clock(), factor="totp")
+        )
+        return {"status": "OK"}
+
+    async def _attempt_totp(
+        self,
+        user_id: str,
+        code: object,
+        devices: list[TotpDevice],
+        user_context: dict[str, Any],
+    ) -> _Match:
+        """Count the attempt, match the code and record its time step, atomically.
+
+        The step is matched outside the update (decryption and HMACs), then one update
+        counts the attempt and, on a match, refuses a step already used (S3) and resets
+        the failure count. Doing both in one update means two concurrent requests with
+        the same code cannot both succeed.
+        """
+        now = self.config.clock()
+        step = None
+        for device in devices:
+            secret = self.box.decrypt(device.secret, context=user_id)
+            step = totp.match_step(
+                secret,
+                code,
+                now=lambda: now,
+                skew=self.config.totp_skew,
+                digits=self.config.totp_digits,
+            )
+            if step is not None:
+                break
+
+        def attempt(state: TwoFactorState) -> _Match:
+            state.throttle, decision = begin_attempt(self.policy, state.throttle, "totp", now)
+            if not isinstance(decision, Allowed) or step is None:
+                return _Match(decision, matched=False)
+            if state.last_totp_step is not None and step <= state.last_totp_step:
+                return _Match(decision, matched=False, replayed=True)
+            state.last_totp_step = step
+            state.throttle = after_success(state.throttle, "totp", attempt_at=now)
+            return _Match(decision, matched=True)
+
+        return await self.store.update(user_id, attempt, user_context)
+
+    # -- recovery codes --
+
+    async def verify_recovery_code(
+        self, user_id: str, code: object, user_context: dict[str, Any]
+    ) -> Result:
+        """Redeem one recovery code; each works once, also under concurrent use (S7)."""
+        now = self.config.clock()
+        state = await self.store.load(user_id, user_context)
+        hashes = list(state.recovery_codes)
+        index = await asyncio.to_thread(recovery_codes.find_match, code, hashes) if hashes else None
+        wanted = hashes[index] if index is not None else None
+
+        def attempt(state: TwoFactorState) -> tuple[_Match, int]:
+            state.throttle, decision = begin_attempt(
+                self.policy, state.throttle, "recovery-code", now
+            )
+            if not isinstance(decision, Allowed) or wanted is None:
+                return _Match(decision, matched=False), len(state.recovery_codes)
+            if wanted not in state.recovery_codes:
+                return _Match(decision, matched=False, replayed=True), len(state.recovery_codes)
+            state.recovery_codes.remove(wanted)
+            state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
+            return _Match(decision, matched=True), len(state.recovery_codes)
+
+        outcome, left = await self.store.update(user_id, attempt, user_context)
+        if not outcome.matched:
+            return await self._failure("recovery-code", user_id, outcome)
+        await self._emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=left))
+        await self._emit(
+            events.VerificationSucceeded(user_id=user_id, at=now, factor="recovery-code")
+        )
+        return {"status": "OK", "recoveryCodesLeft": left}
+
+    async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
+        """A new set of codes; the old ones stop working at once."""
+        codes = recovery_codes.generate(self.config.recovery_code_count)
+        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
+
+        def replace(state: TwoFactorState) -> None:
+            state.recovery_codes = list(hashes)
+            state.bump_epoch()
+
+        await self.store.update(user_id, replace, user_context)
+        await self._emit(
+            events.RecoveryCodesRegenerated(
+                user_id=user_id, at=self.config.clock(), count=len(codes)
+            )
+        )
+        return {"status": "OK", "recoveryCodes": codes}
+
+    # -- shared --
+
+    async def _failure(self, factor: str, user_id: str, outcome: _Match) -> Result:
+        now = self.config.clock()
+        decision = outcome.decision
+        if not isinstance(decision, Allowed):
+            await self._emit(
+                events.LockedOut(
+                    user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
+                )
+            )
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": decision.retry_after_ms}
+        await self._emit(
+            events.VerificationFailed(
+                user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
+            )
+        )
+        if decision.attempts_left == 0:
+            await self._emit(
+                events.LockedOut(
+                    user_id=user_id,
+                    at=now,
+                    factor=factor,
+                    retry_after_ms=int(self.config.lockout * 1000),
+                )
+            )
+        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": decision.attempts_left}
+
+    async def _emit(self, event: events.Event) -> None:
+        await events.emit(self.config.on_event, event)
+
+    def _issuer(self) -> str:
+        if self.config.issuer:
+            return self.config.issuer
+        try:
+            from supertokens_python.supertokens import Supertokens
+
+            return Supertokens.get_instance().app_info.app_name.replace(":", " ") or "st-twofactor"
+        except Exception:
+            return "st-twofactor"
