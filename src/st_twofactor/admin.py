@@ -1,0 +1,113 @@
+"""Admin functions: read a user's 2FA state, reset their factors, new recovery codes.
+
+For support staff and back-office tools, not for end users: none of them asks for a
+session or a fresh 2FA, so expose them only behind the app's own admin authorisation.
+Each has a synchronous twin (``*_sync``) for Flask and Django views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from supertokens_python.async_to_sync_wrapper import sync
+
+from . import events
+from .config import TwoFactorConfig
+from .service import TwoFactorService
+from .store import TwoFactorState
+
+
+@dataclass(frozen=True)
+class TwoFactorOverview:
+    """What an admin may see of a user's 2FA: never a secret or a code."""
+
+    user_id: str
+    factors: tuple[str, ...]
+    totp_devices: tuple[tuple[str, bool], ...]
+    """(name, verified) of each TOTP device."""
+    email: str | None
+    phone: str | None
+    recovery_codes_left: int
+    locked_factors: tuple[str, ...]
+    """Factors refused right now by the throttle."""
+
+
+async def get_two_factor_state(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> TwoFactorOverview:
+    """A user's enrolled factors and throttle status."""
+    state = await config.state_store.load(user_id, user_context or {})
+    return _overview(config, user_id, state)
+
+
+async def reset_factors(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> TwoFactorOverview:
+    """Remove every factor of a user (lost phone, account recovery).
+
+    Remembered devices are revoked. Throttle counters and the last used TOTP step are
+    kept, so a reset cannot reopen a lockout or allow a replay. The user's next sign-in
+    passes 2FA only if the ``required`` policy exempts them; otherwise they can reach
+    just the enrolment routes.
+    """
+    context = user_context or {}
+    before: list[str] = []
+
+    def reset(state: TwoFactorState) -> TwoFactorState:
+        before[:] = state.factor_ids()
+        state.reset()
+        return state
+
+    state = await config.state_store.update(user_id, reset, context)
+    for factor in before:
+        await events.emit(
+            config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
+        )
+    return _overview(config, user_id, state)
+
+
+async def regenerate_recovery_codes(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> list[str]:
+    """A new set of recovery codes for the user (to hand over once); old ones stop working."""
+    result = await TwoFactorService(config).regenerate_recovery_codes(user_id, user_context or {})
+    codes: list[str] = result["recoveryCodes"]
+    return codes
+
+
+def get_two_factor_state_sync(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> TwoFactorOverview:
+    """:func:`get_two_factor_state` for synchronous code."""
+    return sync(get_two_factor_state(config, user_id, user_context))
+
+
+def reset_factors_sync(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> TwoFactorOverview:
+    """:func:`reset_factors` for synchronous code."""
+    return sync(reset_factors(config, user_id, user_context))
+
+
+def regenerate_recovery_codes_sync(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> list[str]:
+    """:func:`regenerate_recovery_codes` for synchronous code."""
+    return sync(regenerate_recovery_codes(config, user_id, user_context))
+
+
+def _overview(config: TwoFactorConfig, user_id: str, state: TwoFactorState) -> TwoFactorOverview:
+    now = config.clock()
+    locked = tuple(
+        name for name, counter in state.throttle.factors.items() if counter.locked_until > now
+    )
+    return TwoFactorOverview(
+        user_id=user_id,
+        factors=tuple(state.factor_ids()),
+        totp_devices=tuple((d.name, d.verified) for d in state.totp_devices),
+        email=state.email,
+        phone=state.phone,
+        recovery_codes_left=len(state.recovery_codes),
+        locked_factors=locked,
+    )
