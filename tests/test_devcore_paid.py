@@ -40,6 +40,8 @@ from st_twofactor.devcore import DevCore
 from st_twofactor.testing import reset_supertokens
 
 T = "public"
+HTTP = httpx.Client(timeout=30)
+"""One client for raw calls (a new client per call costs ~0.1 s of TLS setup)."""
 PASSWORD = "correct-horse-battery-1"
 
 
@@ -116,7 +118,7 @@ GATED = [
 def test_gated_endpoints_answer_402_without_a_license(
     devcore_app: str, method: str, path: str, body: Any
 ) -> None:
-    response = httpx.request(method, devcore_app + path, json=body)
+    response = HTTP.request(method, devcore_app + path, json=body)
     assert response.status_code == 402
     assert "not enabled" in response.text
 
@@ -149,7 +151,7 @@ FREE = [
 def test_the_real_cores_free_endpoints_stay_free(
     devcore_app: str, method: str, path: str, body: Any, expected: Any
 ) -> None:
-    response = httpx.request(method, devcore_app + path, json=body)
+    response = HTTP.request(method, devcore_app + path, json=body)
     assert response.status_code == 200, response.text
     assert response.json() == expected
 
@@ -210,7 +212,7 @@ async def test_totp_device_lifecycle(licensed_app: str, clock: Clock) -> None:
     renamed = await totp_api.update_device(user_id, created.device_name, "Phone")
     assert isinstance(renamed, UpdateDeviceOkResult)
     # (The SDK cannot read this answer, it expects a secret: ask the core directly.)
-    taken = httpx.post(
+    taken = HTTP.post(
         licensed_app + "/recipe/totp/device",
         json={"userId": user_id, "deviceName": "Phone", "skew": 1, "period": 30},
     )
@@ -284,22 +286,22 @@ async def test_failed_codes_lock_the_user_out_until_the_cooldown_ends(
 
 def test_rate_limit_history_is_per_tenant(licensed_app: str, clock: Clock) -> None:
     assert (
-        httpx.put(
+        HTTP.put(
             licensed_app + "/recipe/multitenancy/tenant/v2", json={"tenantId": "other"}
         ).status_code
         == 200
     )
-    device = httpx.post(
+    device = HTTP.post(
         licensed_app + "/recipe/totp/device", json={"userId": "u1", "skew": 0, "period": 30}
     ).json()
     for _ in range(5):
-        httpx.post(licensed_app + "/public/recipe/totp/verify", json={"userId": "u1", "totp": "x"})
-    locked = httpx.post(
+        HTTP.post(licensed_app + "/public/recipe/totp/verify", json={"userId": "u1", "totp": "x"})
+    locked = HTTP.post(
         licensed_app + "/public/recipe/totp/device/verify",
         json={"userId": "u1", "deviceName": device["deviceName"], "totp": "1"},
     ).json()
     assert locked["status"] == "LIMIT_REACHED_ERROR"
-    elsewhere = httpx.post(
+    elsewhere = HTTP.post(
         licensed_app + "/other/recipe/totp/device/verify",
         json={
             "userId": "u1",
@@ -344,15 +346,15 @@ def test_bad_totp_input_is_400_before_any_license_check(
 ) -> None:
     uri = licensed_app if licensed else devcore_app
     content = body if isinstance(body, bytes) else None
-    response = httpx.request(
+    response = HTTP.request(
         method, uri + path, content=content, json=None if content is not None else body
     )
     assert response.status_code == 400, response.text
-    assert httpx.get(uri + "/recipe/totp/device/list?userId=u").json()["devices"] == []
+    assert HTTP.get(uri + "/recipe/totp/device/list?userId=u").json()["devices"] == []
 
 
 def test_feature_flag_lists_the_licensed_features(licensed_app: str) -> None:
-    answer = httpx.get(licensed_app + "/ee/featureflag").json()
+    answer = HTTP.get(licensed_app + "/ee/featureflag").json()
     assert answer["status"] == "OK"
     assert set(answer["features"]) == {"account_linking", "mfa"}
 
@@ -387,7 +389,7 @@ def test_mfa_totp_flow_through_the_sdk(wall_clock_core: DevCore) -> None:
 
     uri = wall_clock_core.create_app()
     # Every user of the tenant must pass TOTP after the password.
-    tenant = httpx.put(
+    tenant = HTTP.put(
         uri + "/recipe/multitenancy/tenant/v2",
         json={"tenantId": "public", "requiredSecondaryFactors": ["totp"]},
     )
@@ -397,7 +399,7 @@ def test_mfa_totp_flow_through_the_sdk(wall_clock_core: DevCore) -> None:
     app.add_middleware(get_middleware())
 
     @app.get("/protected")
-    async def protected(s: SessionContainer = Depends(verify_session())) -> dict[str, str]:  # noqa: B008
+    async def protected(s: SessionContainer = Depends(verify_session())) -> dict[str, str]:
         return {"user": s.get_user_id()}
 
     client = TestClient(app)
@@ -479,24 +481,24 @@ async def test_primary_users_link_and_unlink(licensed_app: str) -> None:
 def test_account_info_cannot_belong_to_two_primary_users(licensed_app: str) -> None:
     users = []
     for email in ("same@example.com", "same@example.com"):
-        created = httpx.post(
+        created = HTTP.post(
             licensed_app + "/public/recipe/signinup/code", json={"email": email}
         ).json()
-        consumed = httpx.post(
+        consumed = HTTP.post(
             licensed_app + "/public/recipe/signinup/code/consume",
             json={"preAuthSessionId": created["preAuthSessionId"], "linkCode": created["linkCode"]},
         ).json()
         users.append(consumed["user"]["id"])
-    ep_user = httpx.post(
+    ep_user = HTTP.post(
         licensed_app + "/public/recipe/signup",
         json={"email": "same@example.com", "password": PASSWORD},
     ).json()["user"]["id"]
     assert users[0] == users[1]  # passwordless signs in the same user again
-    made = httpx.post(
+    made = HTTP.post(
         licensed_app + "/recipe/accountlinking/user/primary", json={"recipeUserId": users[0]}
     )
     assert made.json()["status"] == "OK"
-    clash = httpx.post(
+    clash = HTTP.post(
         licensed_app + "/recipe/accountlinking/user/primary", json={"recipeUserId": ep_user}
     )
     assert clash.json() == {
@@ -505,7 +507,7 @@ def test_account_info_cannot_belong_to_two_primary_users(licensed_app: str) -> N
         "description": "This user's email is already associated with another user ID",
     }
     # Linking the same e-mail into the primary user that has it is fine.
-    link = httpx.post(
+    link = HTTP.post(
         licensed_app + "/recipe/accountlinking/user/link",
         json={"recipeUserId": ep_user, "primaryUserId": users[0]},
     ).json()
@@ -532,7 +534,7 @@ def test_bad_account_linking_input_is_400(
     licensed_app: str, method: str, path: str, body: Any
 ) -> None:
     content = body if isinstance(body, bytes) else None
-    response = httpx.request(
+    response = HTTP.request(
         method, licensed_app + path, content=content, json=None if content is not None else body
     )
     assert response.status_code == 400, response.text
