@@ -75,6 +75,7 @@ from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
+from .otp import override_passwordless_apis
 from .session_override import override_session_functions
 
 __all__ = ["build_recipe_list"]
@@ -195,13 +196,9 @@ def build_recipe_list(
 def _passwordless_api_override(
     config: TwoFactorConfig,
 ) -> Callable[[PasswordlessAPIInterface], PasswordlessAPIInterface]:
-    """The library's override of the passwordless APIs, making them a second factor only.
-
-    The identity for now: the second-factor ``create_code_post`` / ``consume_code_post``
-    (pinned destination, no new user, no new session) are added here by the OTP module.
-    """
-    _ = config
-    return lambda original_implementation: original_implementation
+    """The library's override of the passwordless APIs, making them a second factor only
+    (see :mod:`st_twofactor.otp`: pinned destination, no new user, no new session)."""
+    return override_passwordless_apis(config)
 
 
 def _session_override(

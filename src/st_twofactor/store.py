@@ -38,6 +38,7 @@ __all__ = [
     "STATE_VERSION",
     "BaseStore",
     "InMemoryStore",
+    "PendingCode",
     "Store",
     "TotpDevice",
     "TwoFactorState",
@@ -64,6 +65,25 @@ class TotpDevice:
 
 
 @dataclass
+class PendingCode:
+    """An e-mailed or texted code this user asked for and has not used yet.
+
+    Keyed in :attr:`TwoFactorState.otp_pending` by the passwordless ``preAuthSessionId``
+    of its device, so a code is accepted only from the user (and request) that made it.
+    """
+
+    factor: str
+    """``"otp-email"`` or ``"otp-phone"``."""
+    contact: str
+    """Where the code was sent; pinned for the user on its first successful use."""
+    created_at: float
+    """When the device's first code was made; every code of the device expires
+    ``otp_code_lifetime`` seconds after it (a resend does not extend the deadline)."""
+    failures: int = 0
+    """Wrong codes entered for this device."""
+
+
+@dataclass
 class TwoFactorState:
     """Everything st-twofactor stores about one user. JSON-safe via :meth:`to_dict`."""
 
@@ -79,6 +99,8 @@ class TwoFactorState:
     recovery_codes: list[str] = field(default_factory=list)
     """Salted hashes of the unused recovery codes (see :mod:`st_twofactor.recovery_codes`)."""
     throttle: ThrottleState = field(default_factory=ThrottleState)
+    otp_pending: dict[str, PendingCode] = field(default_factory=dict)
+    """E-mail/SMS codes sent and not yet used, by ``preAuthSessionId`` (a few at most)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -111,6 +133,7 @@ class TwoFactorState:
         self.email = None
         self.phone = None
         self.recovery_codes = []
+        self.otp_pending = {}
         self.bump_epoch()
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +160,15 @@ class TwoFactorState:
                     for name, c in self.throttle.factors.items()
                 },
                 "recent_failures": list(self.throttle.recent_failures),
+            },
+            "otp_pending": {
+                pre_auth_session_id: {
+                    "factor": p.factor,
+                    "contact": p.contact,
+                    "created_at": p.created_at,
+                    "failures": p.failures,
+                }
+                for pre_auth_session_id, p in self.otp_pending.items()
             },
         }
 
@@ -174,6 +206,15 @@ class TwoFactorState:
                 factors=factors,
                 recent_failures=tuple(throttle_doc.list_of_float("recent_failures")),
             ),
+            otp_pending={
+                pre_auth_session_id: PendingCode(
+                    factor=p.str_("factor"),
+                    contact=p.str_("contact"),
+                    created_at=p.float_("created_at", 0.0),
+                    failures=p.int_("failures", 0),
+                )
+                for pre_auth_session_id, p in doc.objects_by_name("otp_pending")
+            },
         )
 
 

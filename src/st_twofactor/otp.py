@@ -1,0 +1,812 @@
+"""E-mail and SMS codes as a second factor, on the passwordless recipe's own endpoints.
+
+:func:`override_passwordless_apis` overrides the passwordless recipe's APIs so that
+SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../resend``,
+``.../consume``) while passwordless can only ever be a *second* factor:
+
+- Every endpoint needs a session (401 without one); the 2FA claim itself is not required,
+  since these endpoints are how it gets completed. No passwordless user and no new session
+  is ever created: a code is checked with the recipe's ``check_code``, its device's codes are
+  revoked, and the claim is set in the session that asked for the code (DESIGN 9).
+- Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
+  :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
+  sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
+  account's own e-mail addresses (its login methods); a phone number has no default. The
+  first successful use of a contact pins it, which is an enrolment (epoch bumped,
+  :class:`~st_twofactor.events.FactorEnrolled`), allowed only to a user with no factor yet
+  or with a 2FA completed within the step-up window (S8). A destination other than the
+  pinned one is refused and no code is sent.
+- A user whose account has no e-mail address and no pinned e-mail cannot use
+  ``otp-email``: the request is answered ``GENERAL_ERROR`` and nothing is sent. That is
+  the case of a social login that shared no e-mail, for which the SDK stores a made-up
+  ``...@stfakeemail.supertokens.com`` address (never used here). Such users enrol TOTP or
+  a phone number instead.
+- Each code is bound to the user and the request that made it: the ``preAuthSessionId`` of
+  its device is recorded in the user's state (:attr:`TwoFactorState.otp_pending`), and a
+  consume or resend naming a device that is not pending for the session's user is a
+  ``RESTART_FLOW_ERROR``.
+- Every code of a device expires ``config.otp_code_lifetime`` seconds after the device was
+  created (10 minutes by default), whatever the core's own lifetime; a resend sends a new
+  code but does not extend that deadline. The lifetime in the e-mail or SMS is corrected
+  accordingly. At most ``config.otp_max_attempts`` wrong codes per device (then its codes
+  are revoked), and the factor is throttled per user across devices and sessions (S2):
+  a locked factor is answered ``GENERAL_ERROR`` with the wait in the message and in
+  ``retryAfterMs``, and no code is sent or checked.
+- Only ``deviceId`` + ``userInputCode`` is accepted: the recipe runs in the
+  ``USER_INPUT_CODE`` flow, so no magic link is ever sent, and a ``linkCode`` is refused.
+- ``GET /auth/signinup/email/exists`` and ``.../phonenumber/exists`` need a session too:
+  without one they would let anyone probe which contacts have accounts.
+
+Codes never appear in logs or messages from this module; in development mode
+:func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
+the log, and that is the only place they are logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from supertokens_python.asyncio import get_user
+from supertokens_python.auth_utils import is_fake_email
+from supertokens_python.exceptions import raise_bad_input_exception
+from supertokens_python.framework import BaseRequest
+from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
+from supertokens_python.ingredients.emaildelivery.types import (
+    EmailDeliveryConfigWithService,
+    EmailDeliveryInterface,
+)
+from supertokens_python.ingredients.smsdelivery import SMSDeliveryIngredient
+from supertokens_python.ingredients.smsdelivery.types import (
+    SMSDeliveryConfigWithService,
+    SMSDeliveryInterface,
+)
+from supertokens_python.recipe.passwordless.interfaces import (
+    APIInterface,
+    APIOptions,
+    CheckCodeExpiredUserInputCodeError,
+    CheckCodeIncorrectUserInputCodeError,
+    CheckCodeOkResult,
+    ConsumeCodePostExpiredUserInputCodeError,
+    ConsumeCodePostIncorrectUserInputCodeError,
+    ConsumeCodePostOkResult,
+    ConsumeCodePostRestartFlowError,
+    CreateCodePostOkResult,
+    EmailExistsGetOkResult,
+    PhoneNumberExistsGetOkResult,
+    ResendCodePostOkResult,
+    ResendCodePostRestartFlowError,
+    SignInUpPostNotAllowedResponse,
+)
+from supertokens_python.recipe.passwordless.types import (
+    PasswordlessLoginEmailTemplateVars,
+    PasswordlessLoginSMSTemplateVars,
+)
+from supertokens_python.recipe.session import SessionContainer
+from supertokens_python.recipe.session.asyncio import get_session
+from supertokens_python.recipe.session.claims import BooleanClaim
+from supertokens_python.recipe.session.exceptions import UnauthorisedError
+from supertokens_python.recipe.session.interfaces import SessionClaimValidator
+from supertokens_python.types import User
+from supertokens_python.types.response import GeneralErrorResponse
+
+from . import events, throttle
+from .claim import SecondFactorClaim, completed_at, mark_completed
+from .config import TwoFactorConfig
+from .store import PendingCode, TwoFactorState
+from .throttle import Allowed, Decision, Refused, ThrottlePolicy
+
+__all__ = [
+    "MAX_PENDING_CODES",
+    "LimitReachedResponse",
+    "PasswordlessAPIOverride",
+    "override_passwordless_apis",
+]
+
+PasswordlessAPIOverride = Callable[[APIInterface], APIInterface]
+"""The shape of ``PasswordlessOverrideConfig(apis=...)``."""
+
+Factor = Literal["otp-email", "otp-phone"]
+EMAIL: Factor = "otp-email"
+PHONE: Factor = "otp-phone"
+
+MAX_PENDING_CODES = 3
+"""Devices (code requests) kept pending per user; a newer request drops the oldest."""
+
+_PRE_AUTH_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
+_DEVICE_ID = re.compile(r"[A-Za-z0-9+/]{1,128}={0,2}")
+_USER_INPUT_CODE = re.compile(r"[!-~]{1,64}")
+"""Printable ASCII only: unicode digits are refused before any comparison (DESIGN 8)."""
+
+CreateCodePostResult: TypeAlias = (
+    CreateCodePostOkResult | SignInUpPostNotAllowedResponse | GeneralErrorResponse
+)
+ResendCodePostResult: TypeAlias = (
+    ResendCodePostOkResult | ResendCodePostRestartFlowError | GeneralErrorResponse
+)
+ConsumeCodePostResult: TypeAlias = (
+    ConsumeCodePostOkResult
+    | ConsumeCodePostRestartFlowError
+    | GeneralErrorResponse
+    | ConsumeCodePostIncorrectUserInputCodeError
+    | ConsumeCodePostExpiredUserInputCodeError
+    | SignInUpPostNotAllowedResponse
+)
+
+
+class LimitReachedResponse(GeneralErrorResponse):
+    """A locked factor: ``GENERAL_ERROR`` with the wait in words, plus ``retryAfterMs``.
+
+    ``GENERAL_ERROR`` because SuperTokens' frontend SDKs show its message on these
+    endpoints; the extra field lets custom frontends show a countdown.
+    """
+
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__(f"Too many failed attempts: try again in {_wait_text(retry_after_ms)}.")
+        self.retry_after_ms = retry_after_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "retryAfterMs": self.retry_after_ms}
+
+
+def override_passwordless_apis(
+    config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim
+) -> PasswordlessAPIOverride:
+    """Make the override for ``PasswordlessOverrideConfig(apis=...)`` (see the module doc).
+
+    :param config: the app's :class:`~st_twofactor.config.TwoFactorConfig` (lifetime,
+        attempts, throttling, step-up window, store, events, clock).
+    :param claim: the second-factor claim set on success; the same one the session
+        override uses.
+    """
+    flows = _CodeFlows(config, claim)
+
+    def override(original_implementation: APIInterface) -> APIInterface:
+        original_create = original_implementation.create_code_post
+        original_resend = original_implementation.resend_code_post
+        original_email_exists = original_implementation.email_exists_get
+        original_phone_exists = original_implementation.phone_number_exists_get
+
+        async def create_code_post(
+            email: str | None,
+            phone_number: str | None,
+            session: SessionContainer | None,
+            should_try_linking_with_session_user: bool | None,
+            tenant_id: str,
+            api_options: APIOptions,
+            user_context: dict[str, Any],
+        ) -> CreateCodePostResult:
+            session = await _require_session(api_options.request, user_context)
+            contact = flows.requested_contact(email, phone_number)
+            refusal = await flows.may_send(session, contact, user_context)
+            if refusal is not None:
+                return refusal
+            now = flows.now()
+            result = await original_create(
+                # The normalised contact, so the code goes exactly where it is pinned.
+                email=contact.value if contact.factor == EMAIL else None,
+                phone_number=contact.value if contact.factor == PHONE else None,
+                session=None,
+                should_try_linking_with_session_user=False,
+                tenant_id=session.get_tenant_id(),
+                api_options=flows.delivery_options(api_options, deadline=flows.deadline(now)),
+                user_context=user_context,
+            )
+            if isinstance(result, CreateCodePostOkResult):
+                await flows.add_pending(
+                    session, result.pre_auth_session_id, contact, now, user_context
+                )
+            return result
+
+        async def resend_code_post(
+            device_id: str,
+            pre_auth_session_id: str,
+            session: SessionContainer | None,
+            should_try_linking_with_session_user: bool | None,
+            tenant_id: str,
+            api_options: APIOptions,
+            user_context: dict[str, Any],
+        ) -> ResendCodePostResult:
+            session = await _require_session(api_options.request, user_context)
+            key = _device_key(pre_auth_session_id, device_id)
+            pending = await flows.resendable(session, key, user_context)
+            if not isinstance(pending, PendingCode):
+                return pending
+            return await original_resend(
+                device_id=device_id,
+                pre_auth_session_id=pre_auth_session_id,
+                session=None,
+                should_try_linking_with_session_user=False,
+                tenant_id=session.get_tenant_id(),
+                api_options=flows.delivery_options(
+                    api_options, deadline=flows.deadline(pending.created_at)
+                ),
+                user_context=user_context,
+            )
+
+        async def consume_code_post(
+            pre_auth_session_id: str,
+            user_input_code: str | None,
+            device_id: str | None,
+            link_code: str | None,
+            session: SessionContainer | None,
+            should_try_linking_with_session_user: bool | None,
+            tenant_id: str,
+            api_options: APIOptions,
+            user_context: dict[str, Any],
+        ) -> ConsumeCodePostResult:
+            session = await _require_session(api_options.request, user_context)
+            if link_code is not None or device_id is None or user_input_code is None:
+                raise_bad_input_exception(
+                    "Please provide deviceId and userInputCode: links are not used for 2FA"
+                )
+            key = _device_key(pre_auth_session_id, device_id)
+            code = _user_input_code(user_input_code)
+            return await flows.consume(
+                session, key, pre_auth_session_id, device_id, code, api_options, user_context
+            )
+
+        async def email_exists_get(
+            email: str, tenant_id: str, api_options: APIOptions, user_context: dict[str, Any]
+        ) -> EmailExistsGetOkResult | GeneralErrorResponse:
+            await _require_session(api_options.request, user_context)
+            return await original_email_exists(
+                email=email, tenant_id=tenant_id, api_options=api_options, user_context=user_context
+            )
+
+        async def phone_number_exists_get(
+            phone_number: str,
+            tenant_id: str,
+            api_options: APIOptions,
+            user_context: dict[str, Any],
+        ) -> PhoneNumberExistsGetOkResult | GeneralErrorResponse:
+            await _require_session(api_options.request, user_context)
+            return await original_phone_exists(
+                phone_number=phone_number,
+                tenant_id=tenant_id,
+                api_options=api_options,
+                user_context=user_context,
+            )
+
+        original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
+        original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
+        original_implementation.consume_code_post = consume_code_post  # type: ignore[method-assign]
+        original_implementation.email_exists_get = email_exists_get  # type: ignore[method-assign]
+        original_implementation.phone_number_exists_get = phone_number_exists_get  # type: ignore[method-assign]
+        return original_implementation
+
+    return override
+
+
+@dataclass(frozen=True)
+class _Contact:
+    """A requested destination, normalised as the core stores it."""
+
+    factor: Factor
+    value: str
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What the atomic start of a consume decided."""
+
+    pending: PendingCode | None
+    decision: Decision | None = None
+    expired: bool = False
+
+
+class _CodeFlows:
+    """The checks and state changes behind the overridden endpoints, for one config."""
+
+    def __init__(self, config: TwoFactorConfig, claim: BooleanClaim) -> None:
+        self.config = config
+        self.claim = claim
+        self.store = config.state_store
+        self.policy = ThrottlePolicy(
+            max_failures=config.max_failures,
+            lockout=config.lockout,
+            max_failures_per_hour=config.max_failures_per_hour,
+        )
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    def deadline(self, created_at: float) -> float:
+        return created_at + self.config.otp_code_lifetime
+
+    # -- sending --
+
+    def requested_contact(self, email: str | None, phone_number: str | None) -> _Contact:
+        """The destination the client asked for; 400 unless exactly one is a string."""
+        if isinstance(email, str) and phone_number is None:
+            contact = _Contact(EMAIL, _normalise_email(email))
+        elif isinstance(phone_number, str) and email is None:
+            contact = _Contact(PHONE, phone_number.strip())
+        else:
+            raise_bad_input_exception("Please provide exactly one of email or phoneNumber")
+        if not contact.value or len(contact.value) > 256:
+            raise_bad_input_exception("Please provide a valid email or phoneNumber")
+        return contact
+
+    async def may_send(
+        self, session: SessionContainer, contact: _Contact, user_context: dict[str, Any]
+    ) -> GeneralErrorResponse | None:
+        """Why no code may be sent to ``contact`` for this session's user, or None."""
+        if contact.factor not in self.config.factors:
+            return GeneralErrorResponse(_NOT_ENABLED[contact.factor])
+        user_id = session.get_user_id()
+        state = await self.store.load(user_id, user_context)
+        decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
+        if isinstance(decision, Refused):
+            return LimitReachedResponse(decision.retry_after_ms)
+        pinned = _pinned(state, contact.factor)
+        if pinned is not None:
+            if not _same(pinned, contact):
+                return GeneralErrorResponse(_NOT_PINNED[contact.factor])
+            return None
+        if contact.factor == EMAIL:
+            emails = await _account_emails(user_id, user_context)
+            if not emails:
+                return GeneralErrorResponse(_NO_EMAIL)
+            if contact.value not in emails:
+                return GeneralErrorResponse(_NOT_PINNED[EMAIL])
+        if not self._may_pin(state, session):
+            return GeneralErrorResponse(self._step_up_message(contact.factor))
+        return None
+
+    async def add_pending(
+        self,
+        session: SessionContainer,
+        pre_auth_session_id: str,
+        contact: _Contact,
+        now: float,
+        user_context: dict[str, Any],
+    ) -> None:
+        """Record a new device for the user; expired and the oldest extra ones are dropped."""
+        key = pre_auth_session_id.rstrip("=")
+        lifetime = self.config.otp_code_lifetime
+
+        def add(state: TwoFactorState) -> None:
+            live = {k: p for k, p in state.otp_pending.items() if p.created_at + lifetime > now}
+            newest = sorted(live.items(), key=lambda item: item[1].created_at)
+            kept = dict(newest[-(MAX_PENDING_CODES - 1) :])
+            kept[key] = PendingCode(factor=contact.factor, contact=contact.value, created_at=now)
+            state.otp_pending = kept
+
+        await self.store.update(session.get_user_id(), add, user_context)
+
+    async def resendable(
+        self, session: SessionContainer, key: str, user_context: dict[str, Any]
+    ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+        """The pending device to send a new code for, or why not."""
+        state = await self.store.load(session.get_user_id(), user_context)
+        pending = state.otp_pending.get(key)
+        if pending is None or pending.factor not in (EMAIL, PHONE):
+            return ResendCodePostRestartFlowError()
+        decision = throttle.check(self.policy, state.throttle, pending.factor, self.now())
+        if isinstance(decision, Refused):
+            return LimitReachedResponse(decision.retry_after_ms)
+        if self.deadline(pending.created_at) <= self.now():
+            return ResendCodePostRestartFlowError()
+        pinned = _pinned(state, pending.factor)
+        if pinned is not None and not _same(pinned, _pending_contact(pending)):
+            return ResendCodePostRestartFlowError()
+        return pending
+
+    def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
+        """``api_options`` whose deliveries state the real lifetime and a second factor."""
+        clock = self.config.clock
+        email = _SecondFactorEmail(
+            api_options.email_delivery.ingredient_interface_impl, deadline, clock
+        )
+        sms = _SecondFactorSMS(api_options.sms_delivery.ingredient_interface_impl, deadline, clock)
+        return APIOptions(
+            request=api_options.request,
+            response=api_options.response,
+            recipe_id=api_options.recipe_id,
+            config=api_options.config,
+            recipe_implementation=api_options.recipe_implementation,
+            app_info=api_options.app_info,
+            email_delivery=EmailDeliveryIngredient(EmailDeliveryConfigWithService(service=email)),
+            sms_delivery=SMSDeliveryIngredient(SMSDeliveryConfigWithService(service=sms)),
+        )
+
+    # -- checking --
+
+    async def consume(
+        self,
+        session: SessionContainer,
+        key: str,
+        pre_auth_session_id: str,
+        device_id: str,
+        code: str,
+        api_options: APIOptions,
+        user_context: dict[str, Any],
+    ) -> ConsumeCodePostResult:
+        """Check ``code`` for the user's pending device ``key``; complete 2FA if right."""
+        user_id = session.get_user_id()
+        now = self.now()
+        attempt = await self.store.update(user_id, self._begin(key, now), user_context)
+        pending = attempt.pending
+        if pending is None:
+            return ConsumeCodePostRestartFlowError()
+        factor = pending.factor
+        if attempt.expired:
+            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            return ConsumeCodePostExpiredUserInputCodeError(
+                failed_code_input_attempt_count=pending.failures,
+                maximum_code_input_attempts=self.config.otp_max_attempts,
+            )
+        decision = attempt.decision
+        if not isinstance(decision, Allowed):
+            assert isinstance(decision, Refused)
+            await self._emit(
+                events.LockedOut(
+                    user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
+                )
+            )
+            return LimitReachedResponse(decision.retry_after_ms)
+
+        tenant_id = session.get_tenant_id()
+        result = await api_options.recipe_implementation.check_code(
+            pre_auth_session_id=pre_auth_session_id,
+            user_input_code=code,
+            device_id=device_id,
+            link_code=None,
+            tenant_id=tenant_id,
+            user_context=user_context,
+        )
+        if isinstance(result, CheckCodeOkResult):
+            device = result.consumed_device
+            await api_options.recipe_implementation.revoke_all_codes(
+                email=device.email,
+                phone_number=device.phone_number,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+            consumed = device.email if factor == EMAIL else device.phone_number
+            if consumed is None or not _same(consumed, _pending_contact(pending)):
+                await self.store.update(user_id, self._forget(key), user_context)
+                return ConsumeCodePostRestartFlowError()
+            return await self._succeed(session, key, pending, now, user_context)
+
+        if isinstance(
+            result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
+        ):
+            limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
+            failures = await self.store.update(
+                user_id,
+                self._count_failure(key, result.failed_code_input_attempt_count, limit),
+                user_context,
+            )
+        else:  # the core no longer has the device (used, revoked, or too many attempts)
+            limit = self.config.otp_max_attempts
+            failures = await self.store.update(user_id, self._forget(key), user_context)
+        exhausted = failures is None or failures >= limit
+        if exhausted and failures is not None:
+            await _revoke(api_options, pending, tenant_id, user_context)
+
+        await self._emit(
+            events.VerificationFailed(
+                user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
+            )
+        )
+        if decision.attempts_left == 0:
+            retry_after_ms = math.ceil(self.config.lockout * 1000)
+            await self._emit(
+                events.LockedOut(
+                    user_id=user_id, at=now, factor=factor, retry_after_ms=retry_after_ms
+                )
+            )
+            return LimitReachedResponse(retry_after_ms)
+        if exhausted:
+            return ConsumeCodePostRestartFlowError()
+        assert failures is not None
+        if isinstance(result, CheckCodeExpiredUserInputCodeError):
+            return ConsumeCodePostExpiredUserInputCodeError(
+                failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
+            )
+        return ConsumeCodePostIncorrectUserInputCodeError(
+            failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
+        )
+
+    def _begin(self, key: str, now: float) -> Callable[[TwoFactorState], _Attempt]:
+        """Find the pending device, refuse if locked or expired, else count the attempt."""
+        lifetime = self.config.otp_code_lifetime
+
+        def begin(state: TwoFactorState) -> _Attempt:
+            pending = state.otp_pending.get(key)
+            if pending is None or pending.factor not in (EMAIL, PHONE):
+                return _Attempt(None)
+            decision = throttle.check(self.policy, state.throttle, pending.factor, now)
+            if isinstance(decision, Refused):
+                return _Attempt(pending, decision)
+            if pending.created_at + lifetime <= now:
+                return _Attempt(pending, expired=True)
+            state.throttle, decision = throttle.begin_attempt(
+                self.policy, state.throttle, pending.factor, now
+            )
+            return _Attempt(pending, decision)
+
+        return begin
+
+    @staticmethod
+    def _count_failure(
+        key: str, core_count: int, limit: int
+    ) -> Callable[[TwoFactorState], int | None]:
+        """Count a wrong code for the device; forget the device at ``limit``."""
+
+        def count(state: TwoFactorState) -> int | None:
+            pending = state.otp_pending.get(key)
+            if pending is None:
+                return None
+            pending.failures = max(pending.failures + 1, core_count)
+            if pending.failures >= limit:
+                del state.otp_pending[key]
+            return pending.failures
+
+        return count
+
+    @staticmethod
+    def _forget(key: str) -> Callable[[TwoFactorState], None]:
+        def forget(state: TwoFactorState) -> None:
+            state.otp_pending.pop(key, None)
+
+        return forget
+
+    async def _succeed(
+        self,
+        session: SessionContainer,
+        key: str,
+        pending: PendingCode,
+        now: float,
+        user_context: dict[str, Any],
+    ) -> ConsumeCodePostResult:
+        """The code was right: pin the contact, reset the throttle, complete the session."""
+        user_id = session.get_user_id()
+        contact = _pending_contact(pending)
+        factor = contact.factor
+
+        def succeed(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED"]:
+            state.otp_pending.pop(key, None)
+            pinned = _pinned(state, factor)
+            outcome: Literal["OK", "ENROLLED"] = "OK"
+            if pinned is None:
+                # Re-checked here: a factor may have been enrolled since the code was sent.
+                if not self._may_pin(state, session):
+                    return "REFUSED"
+                if factor == EMAIL:
+                    state.email = contact.value
+                else:
+                    state.phone = contact.value
+                state.bump_epoch()
+                outcome = "ENROLLED"
+            elif not _same(pinned, contact):
+                return "REFUSED"
+            state.throttle = throttle.after_success(state.throttle, factor, attempt_at=now)
+            return outcome
+
+        outcome = await self.store.update(user_id, succeed, user_context)
+        if outcome == "REFUSED":
+            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            return GeneralErrorResponse(self._step_up_message(factor))
+        if outcome == "ENROLLED":
+            await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
+        await mark_completed(
+            session, claim=self.claim, now=self.config.clock, user_context=user_context
+        )
+        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
+        user = await _session_user(session, user_context)
+        return ConsumeCodePostOkResult(created_new_recipe_user=False, user=user, session=session)
+
+    # -- shared --
+
+    def _may_pin(self, state: TwoFactorState, session: SessionContainer) -> bool:
+        """A contact may be pinned by a user with no factor, or after a recent 2FA (S8)."""
+        if not state.factor_ids():
+            return True
+        done = completed_at(session.get_access_token_payload(), claim=self.claim)
+        return done is not None and self.now() - done <= self.config.step_up_window
+
+    def _step_up_message(self, factor: Factor) -> str:
+        what = "an e-mail address" if factor == EMAIL else "a phone number"
+        minutes = _wait_text(math.ceil(self.config.step_up_window * 1000))
+        return (
+            f"Adding {what} for codes needs a second factor completed in the last {minutes}: "
+            "verify with a factor you already have, then try again."
+        )
+
+    async def _emit(self, event: events.Event) -> None:
+        await events.emit(self.config.on_event, event)
+
+
+_NOT_ENABLED: dict[Factor, str] = {
+    EMAIL: "E-mailed codes are not enabled for two-factor authentication.",
+    PHONE: "SMS codes are not enabled for two-factor authentication.",
+}
+_NOT_PINNED: dict[Factor, str] = {
+    EMAIL: "Codes can only be sent to the e-mail address registered for two-factor "
+    "authentication on this account.",
+    PHONE: "Codes can only be sent to the phone number registered for two-factor "
+    "authentication on this account.",
+}
+_NO_EMAIL = (
+    "No e-mail address is known for this account, so codes cannot be e-mailed: "
+    "use another second factor."
+)
+
+
+# -- delivery --
+
+
+class _SecondFactorEmail(EmailDeliveryInterface[PasswordlessLoginEmailTemplateVars]):
+    """Wraps the app's e-mail delivery: the code's real remaining lifetime, not first factor."""
+
+    def __init__(
+        self,
+        inner: EmailDeliveryInterface[PasswordlessLoginEmailTemplateVars],
+        deadline: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._inner = inner
+        self.deadline = deadline
+        self.clock = clock
+
+    async def send_email(
+        self, template_vars: PasswordlessLoginEmailTemplateVars, user_context: dict[str, Any]
+    ) -> None:
+        template_vars.is_first_factor = False
+        template_vars.code_life_time = _remaining_ms(
+            template_vars.code_life_time, self.deadline, self.clock()
+        )
+        await self._inner.send_email(template_vars, user_context)
+
+
+class _SecondFactorSMS(SMSDeliveryInterface[PasswordlessLoginSMSTemplateVars]):
+    """Wraps the app's SMS delivery: the code's real remaining lifetime, not first factor."""
+
+    def __init__(
+        self,
+        inner: SMSDeliveryInterface[PasswordlessLoginSMSTemplateVars],
+        deadline: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._inner = inner
+        self.deadline = deadline
+        self.clock = clock
+
+    async def send_sms(
+        self, template_vars: PasswordlessLoginSMSTemplateVars, user_context: dict[str, Any]
+    ) -> None:
+        template_vars.is_first_factor = False
+        template_vars.code_life_time = _remaining_ms(
+            template_vars.code_life_time, self.deadline, self.clock()
+        )
+        await self._inner.send_sms(template_vars, user_context)
+
+
+def _remaining_ms(core_lifetime_ms: int, deadline: float, now: float) -> int:
+    """The lifetime to tell the user: the core's or ours, whichever ends first."""
+    return max(0, min(int(core_lifetime_ms), int((deadline - now) * 1000)))
+
+
+# -- inputs and helpers --
+
+
+def _no_claim_validators(
+    global_validators: list[SessionClaimValidator],
+    session: SessionContainer,
+    user_context: dict[str, Any],
+) -> list[SessionClaimValidator]:
+    """These endpoints complete the 2FA claim, so no claim may be required for them."""
+    return []
+
+
+async def _require_session(request: BaseRequest, user_context: dict[str, Any]) -> SessionContainer:
+    """The request's session; the SDK answers 401 (or try-refresh) without a valid one."""
+    session = await get_session(
+        request,
+        session_required=True,
+        override_global_claim_validators=_no_claim_validators,
+        user_context=user_context,
+    )
+    if session is None:  # not reached with session_required=True; keeps the type exact
+        raise UnauthorisedError("A session is required for second-factor codes")
+    return session
+
+
+def _device_key(pre_auth_session_id: object, device_id: object) -> str:
+    """The pending-device key, after checking that ``device_id`` is that device's id.
+
+    The core answers 400 (a 500 from the SDK) for a malformed or mismatched device id,
+    so both are checked here first and refused with a 400 of our own.
+    """
+    if not isinstance(pre_auth_session_id, str) or not _PRE_AUTH_SESSION_ID.fullmatch(
+        pre_auth_session_id
+    ):
+        raise_bad_input_exception("preAuthSessionId is malformed")
+    if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
+        raise_bad_input_exception("deviceId is malformed")
+    try:
+        raw = base64.b64decode(device_id, validate=True)
+    except (binascii.Error, ValueError):
+        raise_bad_input_exception("deviceId is malformed")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).rstrip(b"=")
+    key = pre_auth_session_id.rstrip("=")
+    if not hmac.compare_digest(digest, key.encode("ascii")):
+        raise_bad_input_exception("preAuthSessionId and deviceId do not match")
+    return key
+
+
+def _user_input_code(code: object) -> str:
+    """The code as typed, trimmed; 400 for anything but 1-64 printable ASCII characters."""
+    if not isinstance(code, str):
+        raise_bad_input_exception("userInputCode must be a string")
+    code = code.strip()
+    if not _USER_INPUT_CODE.fullmatch(code):
+        raise_bad_input_exception("userInputCode is malformed")
+    return code
+
+
+def _normalise_email(email: str) -> str:
+    """The core's normalisation: surrounding spaces removed, lower case."""
+    return email.strip().lower()
+
+
+def _same(stored: str, contact: _Contact) -> bool:
+    value = _normalise_email(stored) if contact.factor == EMAIL else stored.strip()
+    return value == contact.value
+
+
+def _pending_contact(pending: PendingCode) -> _Contact:
+    return _Contact(EMAIL if pending.factor == EMAIL else PHONE, pending.contact)
+
+
+def _pinned(state: TwoFactorState, factor: str) -> str | None:
+    return state.email if factor == EMAIL else state.phone
+
+
+async def _session_user(session: SessionContainer, user_context: dict[str, Any]) -> User:
+    user = await get_user(session.get_user_id(), user_context)
+    if user is None:
+        raise UnauthorisedError("Session user not found")
+    return user
+
+
+async def _account_emails(user_id: str, user_context: dict[str, Any]) -> set[str]:
+    """The real e-mail addresses of the user's login methods (the SDK's fake ones left out)."""
+    user = await get_user(user_id, user_context)
+    if user is None:
+        raise UnauthorisedError("Session user not found")
+    return {
+        _normalise_email(m.email)
+        for m in user.login_methods
+        if m.email and not is_fake_email(m.email)
+    }
+
+
+async def _revoke(
+    api_options: APIOptions, pending: PendingCode, tenant_id: str, user_context: dict[str, Any]
+) -> None:
+    """Revoke every code sent to the device's contact (the core's own rule on consume)."""
+    await api_options.recipe_implementation.revoke_all_codes(
+        email=pending.contact if pending.factor == EMAIL else None,
+        phone_number=pending.contact if pending.factor == PHONE else None,
+        tenant_id=tenant_id,
+        user_context=user_context,
+    )
+
+
+def _wait_text(milliseconds: int) -> str:
+    if milliseconds >= 60_000:
+        minutes = math.ceil(milliseconds / 60_000)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    seconds = max(1, math.ceil(milliseconds / 1000))
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
