@@ -538,3 +538,32 @@ def test_bad_account_linking_input_is_400(
         method, licensed_app + path, content=content, json=None if content is not None else body
     )
     assert response.status_code == 400, response.text
+
+
+def test_a_linked_user_cannot_take_another_primary_users_email(licensed_app: str) -> None:
+    ep_user = HTTP.post(
+        licensed_app + "/public/recipe/signup",
+        json={"email": "owner@example.com", "password": PASSWORD},
+    ).json()["user"]["id"]
+    created = HTTP.post(
+        licensed_app + "/public/recipe/signinup/code", json={"phoneNumber": "+15550100009"}
+    ).json()
+    pl_user = HTTP.post(
+        licensed_app + "/public/recipe/signinup/code/consume",
+        json={"preAuthSessionId": created["preAuthSessionId"], "linkCode": created["linkCode"]},
+    ).json()["user"]["id"]
+    update = {"recipeUserId": pl_user, "email": "owner@example.com"}
+    headers = {"rid": "passwordless"}
+    for user_id in (ep_user, pl_user):
+        made = HTTP.post(
+            licensed_app + "/recipe/accountlinking/user/primary", json={"recipeUserId": user_id}
+        )
+        assert made.json()["status"] == "OK"
+    refused = HTTP.put(licensed_app + "/recipe/user", json=update, headers=headers).json()
+    assert refused == {
+        "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",
+        "reason": "New email is associated with another primary user ID",
+    }
+    HTTP.post(licensed_app + "/recipe/accountlinking/user/unlink", json={"recipeUserId": pl_user})
+    allowed = HTTP.put(licensed_app + "/recipe/user", json=update, headers=headers).json()
+    assert allowed == {"status": "OK"}

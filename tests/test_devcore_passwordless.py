@@ -438,6 +438,36 @@ def test_only_hashes_are_stored(devcore: DevCore, devcore_app: str) -> None:
         assert created[secret] not in dump
 
 
+def test_consume_without_creating_a_user(devcore_app: str) -> None:
+    def consume(email: str) -> dict[str, Any]:
+        code = post(devcore_app, "/public/recipe/signinup/code", {"email": email}).json()
+        body = {
+            "preAuthSessionId": code["preAuthSessionId"],
+            "linkCode": code["linkCode"],
+            "createRecipeUserIfNotExists": False,
+        }
+        answer: dict[str, Any] = post(
+            devcore_app, "/public/recipe/signinup/code/consume", body
+        ).json()
+        return answer
+
+    stranger = consume("stranger@example.com")
+    assert stranger["status"] == "OK" and stranger["createdNewUser"] is False
+    assert "user" not in stranger
+    assert stranger["consumedDevice"]["email"] == "stranger@example.com"
+    assert HTTP.get(devcore_app + "/users/count").json()["count"] == 0
+    assert list_codes(devcore_app, email="stranger@example.com") == []  # the code is used up
+
+    code = post(devcore_app, "/public/recipe/signinup/code", {"email": "known@example.com"}).json()
+    known = post(
+        devcore_app,
+        "/public/recipe/signinup/code/consume",
+        {"preAuthSessionId": code["preAuthSessionId"], "linkCode": code["linkCode"]},
+    ).json()
+    again = consume("known@example.com")
+    assert again["createdNewUser"] is False and again["user"]["id"] == known["user"]["id"]
+
+
 def test_codes_belong_to_their_tenant(devcore_app: str) -> None:
     created = HTTP.put(devcore_app + "/recipe/multitenancy/tenant/v2", json={"tenantId": "other"})
     assert created.status_code == 200, created.text
