@@ -412,6 +412,8 @@ def test_remember_device(harness: Callable[..., Harness]) -> None:
     token = body(answer)["rememberDeviceToken"]
     assert "st2fa-remember" in answer.headers.get("set-cookie", "")
     assert "HttpOnly" in answer.headers.get("set-cookie", "")
+    assert "samesite=strict" in answer.headers.get("set-cookie", "").lower()
+    _forget_cookies(h.client)  # the header path, as a client that keeps tokens itself
     remembered = sign_in(h.client, "rita@example.com", **{"st-2fa-remember": token})
     assert status(h.get("/api/secret", Tokens.of(remembered))) == 200
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
@@ -420,6 +422,47 @@ def test_remember_device(harness: Callable[..., Harness]) -> None:
     h.clock.advance(3601)
     expired = sign_in(h.client, "rita@example.com", **{"st-2fa-remember": token})
     assert status(h.get("/api/secret", Tokens.of(expired))) == 403
+
+
+def test_remember_device_revoked_by_a_factor_change(harness: Callable[..., Harness]) -> None:
+    """S11: changing factors (here: new recovery codes) revokes remembered devices."""
+    h = harness(remember_device=True)
+    tokens = h.signed_up("rex@example.com")
+    secret, _ = h.enrol_totp(tokens)
+    h.clock.advance(30)
+    session = h.signed_in("rex@example.com")
+    answer = h.post(
+        "/auth/2fa/totp/verify",
+        session,
+        {"code": totp.code_at(secret, h.clock()), "rememberDevice": True},
+    )
+    token = body(answer)["rememberDeviceToken"]
+    _forget_cookies(h.client)
+    assert body(h.post("/auth/2fa/recovery-codes", session, {}))["status"] == "OK"
+    after = sign_in(h.client, "rex@example.com", **{"st-2fa-remember": token})
+    assert status(h.get("/api/secret", Tokens.of(after))) == 403
+
+
+def test_remember_device_is_off_by_default(harness: Callable[..., Harness]) -> None:
+    h = harness()
+    tokens = h.signed_up("nora@example.com")
+    secret, _ = h.enrol_totp(tokens)
+    h.clock.advance(30)
+    session = h.signed_in("nora@example.com")
+    answer = h.post(
+        "/auth/2fa/totp/verify",
+        session,
+        {"code": totp.code_at(secret, h.clock()), "rememberDevice": True},
+    )
+    assert body(answer) == {"status": "OK"}
+    assert "st2fa-remember" not in answer.headers.get("set-cookie", "")
+
+
+def _forget_cookies(client: Any) -> None:
+    if hasattr(client, "cookies"):
+        client.cookies.clear()
+    else:
+        client._cookies.clear()
 
 
 def _state_doc(store: Any, user_id: str) -> Any:

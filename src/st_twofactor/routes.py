@@ -46,12 +46,16 @@ from . import events
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
-from .service import DEFAULT_DEVICE_NAME, Result, TwoFactorService, valid_device_name
+from .service import (
+    DEFAULT_DEVICE_NAME,
+    REMEMBER_COOKIE,
+    Result,
+    TwoFactorService,
+    valid_device_name,
+)
 from .session_override import _is_required, without_2fa
 
 PLUGIN_ID = "st-twofactor"
-REMEMBER_COOKIE = "st2fa-remember"
-REMEMBER_HEADER = "st-2fa-remember"
 MAX_BODY_BYTES = 16 * 1024
 MAX_CODE_LENGTH = 64
 
@@ -346,4 +350,4 @@ def twofactor_plugin(
     )
 
 
-__all__ = ["PLUGIN_ID", "REMEMBER_COOKIE", "REMEMBER_HEADER", "ROUTES", "twofactor_plugin"]
+__all__ = ["PLUGIN_ID", "ROUTES", "twofactor_plugin"]

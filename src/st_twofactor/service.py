@@ -30,6 +30,8 @@ DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
 _DEVICE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 _DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
+REMEMBER_COOKIE = "st2fa-remember"
+REMEMBER_HEADER = "st-2fa-remember"
 
 Result = dict[str, Any]
 
@@ -37,6 +39,15 @@ Result = dict[str, Any]
 def valid_device_name(name: object) -> bool:
     """A device name is 1-64 printable characters (it is shown back to the user)."""
     return isinstance(name, str) and bool(_DEVICE_NAME.match(name)) and name.strip() == name
+
+
+def secret_keys(config: TwoFactorConfig) -> tuple[str, ...]:
+    """The app's keys; in development mode without keys, a fixed (insecure) one."""
+    return tuple(config.secret_keys) or (_DEVELOPMENT_KEY,)
+
+
+def remember_tokens(config: TwoFactorConfig) -> RememberDeviceTokens:
+    return RememberDeviceTokens(secret_keys(config))
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,8 @@ class TwoFactorService:
         self.config = config
         self.claim = claim
         self.store = config.state_store
-        keys = config.secret_keys or (_DEVELOPMENT_KEY,)
-        self.box = SecretBox(keys)
-        self.remember_tokens = RememberDeviceTokens(keys)
+        self.box = SecretBox(secret_keys(config))
+        self.remember_tokens = remember_tokens(config)
         self.policy = ThrottlePolicy(
             max_failures=config.max_failures,
             lockout=config.lockout,

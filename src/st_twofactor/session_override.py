@@ -148,9 +148,36 @@ async def _initial_value(
     """
     if config is None:
         return False
+    if config.remember_device and await _is_remembered_device(config, user_id, user_context):
+        return True
     if await _is_required(config, user_id, tenant_id, user_context):
         return False
     return not await _has_enrolled_factor(config, user_id, user_context)
+
+
+async def _is_remembered_device(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any]
+) -> bool:
+    """Whether the sign-in request carries a valid remember-device token for this user.
+
+    The token comes from the HttpOnly cookie, or from a header for clients that keep
+    tokens themselves. It must be signed by one of the app's keys, unexpired, issued
+    to this user, and carry the user's current factor epoch (S11).
+    """
+    from .service import REMEMBER_COOKIE, REMEMBER_HEADER, remember_tokens
+
+    defaults = user_context.get("_default")
+    request = defaults.get("request") if isinstance(defaults, dict) else None
+    if request is None:
+        return False
+    tokens = [
+        t for t in (request.get_cookie(REMEMBER_COOKIE), request.get_header(REMEMBER_HEADER)) if t
+    ]
+    if not tokens:
+        return False
+    state = await config.state_store.load(user_id, user_context)
+    checker = remember_tokens(config)
+    return any(checker.check(t, user_id, state.epoch, now=config.clock) for t in tokens)
 
 
 async def _is_required(
