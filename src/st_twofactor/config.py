@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 
@@ -26,9 +26,7 @@ log = logging.getLogger("st_twofactor")
 FACTOR_IDS = ("totp", "otp-email", "otp-phone", "recovery-code")
 """The factor ids st-twofactor knows, in SuperTokens' naming."""
 
-RequiredPolicy = Union[
-    bool, Callable[[str, str, dict[str, Any]], Union[bool, Awaitable[bool]]]
-]
+RequiredPolicy = bool | Callable[[str, str, dict[str, Any]], bool | Awaitable[bool]]
 """``True``/``False`` for everyone, or ``(user_id, tenant_id, user_context) -> bool``
 (sync or async) to decide per user, e.g. admins only."""
 

@@ -53,9 +53,9 @@ def reset_supertokens() -> None:
                 and callable(reset)
             ):
                 reset()
-    Supertokens.reset()
-    Querier.reset()
+    Supertokens.reset()  # type: ignore[no-untyped-call]
+    Querier.reset()  # type: ignore[no-untyped-call]
     Querier.api_version = None
-    PostSTInitCallbacks.reset()
-    ProcessState.get_instance().reset()
-    reset_jwks_cache()
+    PostSTInitCallbacks.reset()  # type: ignore[no-untyped-call]
+    ProcessState.get_instance().reset()  # type: ignore[no-untyped-call]
+    reset_jwks_cache()  # type: ignore[no-untyped-call]

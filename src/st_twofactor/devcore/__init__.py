@@ -156,7 +156,8 @@ class DevCore:
         if self._server is None:
             raise RuntimeError("the development core is not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host_text = host.decode() if isinstance(host, bytes) else host
+        return f"http://{host_text}:{port}"
 
     def app_url(self, app_id: str) -> str:
         """The connection URI of one app of this core."""
@@ -179,7 +180,8 @@ class DevCore:
                 (app_id, json.dumps(current)),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO tenants (app_id, tenant_id, config) VALUES (?, 'public', '{}')",
+                "INSERT OR IGNORE INTO tenants (app_id, tenant_id, config)"
+                " VALUES (?, 'public', '{}')",
                 (app_id,),
             )
         self.forget_app_config(app_id)

@@ -111,9 +111,7 @@ def _upsert_tenant(conn: Any, app_id: str, tenant_id: str, updates: dict[str, An
 def list_apps(req: Request) -> dict[str, Any]:
     with req.core.db.transaction() as conn:
         rows = conn.execute("SELECT app_id FROM apps ORDER BY app_id").fetchall()
-        apps = [
-            {"appId": r["app_id"], "tenants": _tenants(conn, r["app_id"])} for r in rows
-        ]
+        apps = [{"appId": r["app_id"], "tenants": _tenants(conn, r["app_id"])} for r in rows]
     return {"status": "OK", "apps": apps}
 
 
@@ -129,7 +127,9 @@ def remove_app(req: Request) -> dict[str, Any]:
     return {"status": "OK", "didExist": existed}
 
 
-def _tenant_json(app_id: str, tenant_id: str, stored: dict[str, Any], core_config: dict[str, Any]) -> dict[str, Any]:
+def _tenant_json(
+    app_id: str, tenant_id: str, stored: dict[str, Any], core_config: dict[str, Any]
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "tenantId": tenant_id,
         "thirdParty": {"providers": stored.get("providers", [])},
@@ -155,8 +155,10 @@ def _tenants(conn: Any, app_id: str) -> list[dict[str, Any]]:
 @routes.put("/recipe/multitenancy/tenant/v2")
 def create_or_update_tenant(req: Request) -> dict[str, Any]:
     tenant_id = req.str_field("tenantId")
-    if not tenant_id or len(tenant_id) > 64 or not all(
-        c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in tenant_id
+    if (
+        not tenant_id
+        or len(tenant_id) > 64
+        or not all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in tenant_id)
     ):
         raise bad_request("Invalid tenantId")
     if tenant_id in {"recipe", "config", "users", "hello", "apiversion", "telemetry"}:

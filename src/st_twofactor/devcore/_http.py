@@ -210,7 +210,7 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go out in two writes
         server_version = "st-twofactor-devcore"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
         def do_GET(self) -> None:
