@@ -8,6 +8,15 @@ this module, so an app never pulls in a framework it does not use.
 from __future__ import annotations
 
 from .__about__ import __version__
+from .admin import (
+    TwoFactorOverview,
+    get_two_factor_state,
+    get_two_factor_state_sync,
+    regenerate_recovery_codes,
+    regenerate_recovery_codes_sync,
+    reset_factors,
+    reset_factors_sync,
+)
 from .claim import (
     CLAIM_KEY,
     SecondFactorClaim,
@@ -18,23 +27,40 @@ from .claim import (
 )
 from .config import FACTOR_IDS, TwoFactorConfig
 from .errors import ConfigurationError, TwoFactorError
+from .events import Event, EventHook
 from .recipes import build_recipe_list
+from .routes import twofactor_plugin
 from .session_override import override_session_functions, with_2fa, without_2fa
+from .store import InMemoryStore, Store, TwoFactorState, UserMetadataStore
 
 __all__ = [
     "CLAIM_KEY",
     "FACTOR_IDS",
     "ConfigurationError",
+    "Event",
+    "EventHook",
+    "InMemoryStore",
     "SecondFactorClaim",
+    "Store",
     "TwoFactorConfig",
     "TwoFactorError",
+    "TwoFactorOverview",
+    "TwoFactorState",
+    "UserMetadataStore",
     "__version__",
     "build_recipe_list",
     "completed_at",
+    "get_two_factor_state",
+    "get_two_factor_state_sync",
     "make_second_factor_claim",
     "mark_completed",
     "override_session_functions",
     "recently_completed",
+    "regenerate_recovery_codes",
+    "regenerate_recovery_codes_sync",
+    "reset_factors",
+    "reset_factors_sync",
+    "twofactor_plugin",
     "with_2fa",
     "without_2fa",
 ]
