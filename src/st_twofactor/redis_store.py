@@ -1,0 +1,207 @@
+"""A Redis-backed state store whose updates are atomic across processes and machines.
+
+Install the extra (``pip install 'st-twofactor[redis]'``) and select it in the config::
+
+    TwoFactorConfig(..., store=RedisStore("redis://localhost:6379/0"))
+
+Each user's state is one JSON string at ``<prefix><user id>``. :meth:`RedisStore.update`
+is an optimistic transaction: read the document, run ``fn`` on a copy, then write the
+result with a Lua compare-and-set that succeeds only if the document is still the one
+that was read. Redis runs a script atomically, so of two workers that read the same
+document only one write lands; the other reads again and re-runs ``fn`` (which is why
+``fn`` must be free of side effects). Every operation of
+:class:`~st_twofactor.store.Store` (TOTP step used once, recovery code consumed once,
+attempts counted) is built on ``update``, so each holds across every process that
+shares the Redis server.
+
+Redis that cannot be reached, or that fails a command, raises
+:class:`~st_twofactor.errors.StoreUnavailableError`: callers fail closed (no code is
+accepted without its replay and throttle checks) and the HTTP API answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .errors import ConfigurationError, MalformedDataError, StoreUnavailableError
+from .store import BaseStore, TwoFactorState, _dump
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "RedisStore needs the redis client: pip install 'st-twofactor[redis]'"
+    ) from exc
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]
+
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "st-twofactor:state:"
+"""Keys are ``<prefix><user id>``; change the prefix to share one Redis between apps."""
+
+# KEYS[1]: the user's key. ARGV[1]: "1" if a document was read, "0" if none was;
+# ARGV[2]: the document read; ARGV[3]: the new document. Returns 1 if written.
+_COMPARE_AND_SET = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+    if current then return 0 end
+elseif current ~= ARGV[2] then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class RedisStore(BaseStore):
+    """Users' 2FA state in Redis, updated atomically across processes.
+
+    :param url: a ``redis://`` or ``rediss://`` URL. The store then makes one client per
+        event loop that uses it (a client's connections belong to one loop; sync
+        Flask/Django views run one loop per thread), with short timeouts so that an
+        unreachable server fails a request in about ``timeout`` seconds.
+    :param client: an existing ``redis.asyncio.Redis`` instead of a URL. It must be used
+        from one event loop only (e.g. one ASGI app) and must not decode responses.
+    :param prefix: prepended to each user id to make its key.
+    :param timeout: connect and command timeout, in seconds, for clients made from ``url``.
+    :param max_attempts: how many times :meth:`update` tries before giving up on a user
+        whose state keeps changing under it (then ``StoreUnavailableError``).
+
+    What it guarantees: every :meth:`update` is linearizable per user across all
+    processes and machines using the same Redis (a single primary); a change is
+    acknowledged only after Redis accepted it. What it needs from Redis: the state is
+    the users' enrolled factors, not a cache, so the server must keep it: persistence
+    (``appendonly yes``), ``maxmemory-policy noeviction``, and no expiry on the keys.
+    Losing a user's document loses their factors, which lets a first factor enrol anew.
+    With asynchronous replication, a write acknowledged by a primary that fails before
+    replicating it is lost (Redis' own limit; ``WAIT`` is not used).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: aioredis.Redis | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = 2.0,
+        max_attempts: int = 50,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigurationError("pass exactly one of url='redis://...' or client=Redis(...)")
+        if url is not None and not (isinstance(url, str) and url.startswith(_SCHEMES)):
+            raise ConfigurationError("url must be a redis://, rediss:// or unix:// URL")
+        if not isinstance(prefix, str):
+            raise ConfigurationError("prefix must be a string, e.g. 'myapp:2fa:'")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigurationError("timeout must be a positive number of seconds")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ConfigurationError("max_attempts must be a positive integer")
+        self._url = url
+        self._client = client
+        self.prefix = prefix
+        self._timeout = float(timeout)
+        self._max_attempts = max_attempts
+        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+        self._guard = threading.Lock()
+
+    def key(self, user_id: str) -> str:
+        """The Redis key of ``user_id``'s state."""
+        return self.prefix + user_id
+
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState:
+        return _parse(await self._get(self._redis(), self.key(user_id)))
+
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T:
+        client = self._redis()
+        key = self.key(user_id)
+        for attempt in range(self._max_attempts):
+            raw = await self._get(client, key)
+            state = _parse(raw)
+            before = _dump(state)
+            result = fn(state)
+            after = _dump(state)
+            if after == before:
+                # Nothing to write: the result is that of the state as read, which was
+                # current when it was read.
+                return result
+            expected = b"" if raw is None else raw
+            try:
+                written = await client.eval(
+                    _COMPARE_AND_SET, 1, key, "0" if raw is None else "1", expected, after
+                )
+            except RedisError as exc:
+                raise StoreUnavailableError(f"cannot write the 2FA state to Redis: {exc}") from exc
+            if written == 1:
+                return result
+            # Another worker changed the state since we read it: back off and redo.
+            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+        raise StoreUnavailableError(
+            f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
+        )
+
+    async def aclose(self) -> None:
+        """Close the clients this store made (a client passed in is the caller's to close)."""
+        with self._guard:
+            clients, self._clients = list(self._clients.items()), {}
+        running = asyncio.get_running_loop()
+        for loop, client in clients:
+            if loop is running:
+                await client.aclose()
+
+    async def _get(self, client: aioredis.Redis, key: str) -> bytes | None:
+        try:
+            raw = await client.get(key)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"cannot read the 2FA state from Redis: {exc}") from exc
+        if raw is not None and not isinstance(raw, bytes):
+            raise StoreUnavailableError("the Redis client must not decode responses")
+        return raw
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is not None:
+            return self._client
+        assert self._url is not None
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            for other in [other for other in self._clients if other.is_closed()]:
+                del self._clients[other]
+            client = self._clients.get(loop)
+            if client is None:
+                client = aioredis.Redis.from_url(
+                    self._url,
+                    socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout,
+                    retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+                    decode_responses=False,
+                )
+                self._clients[loop] = client
+            return client
+
+
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _parse(raw: bytes | None) -> TwoFactorState:
+    if raw is None:
+        return TwoFactorState()
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise MalformedDataError("2FA state in Redis is not JSON") from exc
+    return TwoFactorState.from_dict(document)
