@@ -22,10 +22,12 @@ invalid-claim body.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+import httpx
 from supertokens_python.framework.request import BaseRequest
 from supertokens_python.framework.response import BaseResponse
 from supertokens_python.plugins import (
@@ -45,7 +47,7 @@ from supertokens_python.types.base import UserContext
 from . import events
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
-from .errors import ConfigurationError
+from .errors import ConfigurationError, CoreUnavailableError, StoreUnavailableError
 from .service import (
     DEFAULT_DEVICE_NAME,
     REMEMBER_COOKIE,
@@ -54,6 +56,8 @@ from .service import (
     valid_device_name,
 )
 from .session_override import _is_required, without_2fa
+
+log = logging.getLogger("st_twofactor")
 
 PLUGIN_ID = "st-twofactor"
 MAX_BODY_BYTES = 16 * 1024
@@ -278,6 +282,26 @@ async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
     return body
 
 
+_CORE_5XX = re.compile(r"^SuperTokens core threw an error .* with status code: 5\d\d\b", re.S)
+
+
+def _unavailable(error: Exception) -> str | None:
+    """The 503 message when ``error`` is an outage of the store or the core, else None.
+
+    The request fails closed with a clear answer instead of a 500 with a traceback. The
+    SDK reports an unreachable core with plain exceptions, recognised here by message.
+    """
+    if isinstance(error, StoreUnavailableError):
+        return "the 2FA state store is unavailable; try again later"
+    if (
+        isinstance(error, (CoreUnavailableError, httpx.TransportError))
+        or str(error).startswith("No SuperTokens core available to query")
+        or _CORE_5XX.match(str(error))
+    ):
+        return "the SuperTokens core is unreachable; try again later"
+    return None
+
+
 def _handler(
     service: TwoFactorService, method: str, flow: FlowHandler
 ) -> PluginRouteHandlerHandlerFunction:
@@ -295,6 +319,13 @@ def _handler(
         except BadInput as error:
             result = {"message": str(error)}
             response.set_status_code(400)
+        except Exception as error:
+            message = _unavailable(error)
+            if message is None:
+                raise
+            log.warning("st-twofactor: %s (%s)", message, type(error).__name__)
+            result = {"message": message}
+            response.set_status_code(503)
         response.set_json_content(result)
         return response
 
