@@ -345,3 +345,8 @@ async def test_users_by_phone_number(sdk: str) -> None:
     assert [u.id for u in found] == [consumed["user"]["id"]]
     search = _core_get(sdk, "/public/users", phone="+1555").json()
     assert [u["id"] for u in search["users"]] == [consumed["user"]["id"]]
+
+
+def test_search_tags_are_listed(devcore_app: str) -> None:
+    answer = _core_get(devcore_app, "/user/search/tags").json()
+    assert answer == {"status": "OK", "tags": ["email", "phone", "provider"]}

@@ -309,6 +309,12 @@ def _page_of_users(
     return result
 
 
+@routes.get("/user/search/tags")
+def search_tags(req: Request) -> dict[str, Any]:
+    """The tags ``GET /users`` can search by (used by the dashboard)."""
+    return {"status": "OK", "tags": ["email", "phone", "provider"]}
+
+
 _COUNT_APP = _MEMBERS + "SELECT COUNT(DISTINCT m.pid) AS n FROM m WHERE 1=1"  # noqa: S608
 _COUNT_TENANT = (
     _MEMBERS + "SELECT COUNT(DISTINCT m.pid) AS n FROM m" + _IN_TENANT + " WHERE 1=1"  # noqa: S608
