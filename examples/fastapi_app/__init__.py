@@ -1,0 +1,1 @@
+"""The FastAPI example app; run it with ``python -m examples.fastapi_app``."""

@@ -1,0 +1,63 @@
+"""The FastAPI example: password sign-in, then TOTP, e-mail code or recovery code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from supertokens_python import (
+    InputAppInfo,
+    SupertokensConfig,
+    SupertokensExperimentalConfig,
+    init,
+)
+from supertokens_python.framework.fastapi import get_middleware
+from supertokens_python.recipe.session import SessionContainer
+
+from examples.settings import Settings, connect
+from st_twofactor import TwoFactorConfig, build_recipe_list
+from st_twofactor.fastapi import require_2fa
+from st_twofactor.routes import twofactor_plugin
+
+STATIC = Path(__file__).parent.parent / "static"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    config = TwoFactorConfig(
+        secret_keys=settings.secret_keys,
+        development=settings.development,
+        factors=settings.factors,
+        issuer="st-twofactor demo",
+    )
+    init(
+        app_info=InputAppInfo(
+            app_name="st-twofactor demo",
+            api_domain=settings.origin,
+            website_domain=settings.origin,
+            api_base_path="/auth",
+        ),
+        supertokens_config=SupertokensConfig(connection_uri=connect(settings)),
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=build_recipe_list(
+            config=config, session_config={"anti_csrf": "VIA_CUSTOM_HEADER"}
+        ),
+        experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
+    )
+
+    app = FastAPI(title="st-twofactor demo")
+    app.add_middleware(get_middleware())
+
+    @app.get("/api/secret")
+    async def secret(session: SessionContainer = Depends(require_2fa())) -> dict[str, str]:
+        return {"message": "The protected API answered.", "userId": session.get_user_id()}
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""The Flask example app; run it with ``python -m examples.flask_app``."""

@@ -1,0 +1,61 @@
+"""The Flask example: password sign-in, then TOTP, e-mail code or recovery code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, send_from_directory
+from supertokens_python import (
+    InputAppInfo,
+    SupertokensConfig,
+    SupertokensExperimentalConfig,
+    init,
+)
+from supertokens_python.framework.flask import Middleware
+
+from examples.settings import Settings, connect
+from st_twofactor import TwoFactorConfig, build_recipe_list
+from st_twofactor.flask import get_session, require_2fa
+from st_twofactor.routes import twofactor_plugin
+
+STATIC = Path(__file__).parent.parent / "static"
+
+
+def create_app(settings: Settings) -> Flask:
+    config = TwoFactorConfig(
+        secret_keys=settings.secret_keys,
+        development=settings.development,
+        factors=settings.factors,
+        issuer="st-twofactor demo",
+    )
+    init(
+        app_info=InputAppInfo(
+            app_name="st-twofactor demo",
+            api_domain=settings.origin,
+            website_domain=settings.origin,
+            api_base_path="/auth",
+        ),
+        supertokens_config=SupertokensConfig(connection_uri=connect(settings)),
+        framework="flask",
+        mode="wsgi",
+        telemetry=False,
+        recipe_list=build_recipe_list(
+            config=config, session_config={"anti_csrf": "VIA_CUSTOM_HEADER"}
+        ),
+        experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
+    )
+
+    app = Flask(__name__, static_folder=STATIC, static_url_path="/static")
+    Middleware(app)
+
+    @app.get("/api/secret")
+    @require_2fa()
+    def secret() -> dict[str, Any]:
+        return {"message": "The protected API answered.", "userId": get_session().get_user_id()}
+
+    @app.get("/")
+    def page() -> Any:
+        return send_from_directory(STATIC, "index.html")
+
+    return app

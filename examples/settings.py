@@ -1,0 +1,92 @@
+"""What both examples share: settings from the environment and the core to connect to.
+
+=============================  ==================================================
+``HOST`` / ``PORT``            where the app listens (127.0.0.1; 8000 FastAPI, 5000 Flask)
+``SUPERTOKENS_CONNECTION_URI`` a SuperTokens core; unset: the embedded development core,
+                               stored in ``ST2FA_DATA_DIR`` (default ``examples/<app>/data``)
+``ST2FA_SECRET_KEY``           the key for TOTP secrets at rest (comma-separated to rotate);
+                               unset: development mode
+``ST2FA_DEVELOPMENT``          ``1``/``0`` to force development mode on or off
+=============================  ==================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from st_twofactor.devcore import DevCore
+
+log = logging.getLogger("examples")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    connection_uri: str | None
+    secret_keys: tuple[str, ...]
+    development: bool
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, *, default_port: int, default_data_dir: Path) -> Settings:
+        keys = tuple(k.strip() for k in os.environ.get("ST2FA_SECRET_KEY", "").split(",") if k)
+        development = os.environ.get("ST2FA_DEVELOPMENT")
+        return cls(
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=int(os.environ.get("PORT", default_port)),
+            connection_uri=os.environ.get("SUPERTOKENS_CONNECTION_URI") or None,
+            secret_keys=keys,
+            development=not keys if development is None else _flag(development),
+            data_dir=Path(os.environ.get("ST2FA_DATA_DIR", default_data_dir)),
+        )
+
+    @property
+    def origin(self) -> str:
+        """The app's own origin: the demo page and the API are served together."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """E-mail codes need a mail service outside development (see README)."""
+        if self.development:
+            return ("totp", "otp-email", "recovery-code")
+        return ("totp", "recovery-code")
+
+
+def _flag(value: str) -> bool:
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"ST2FA_DEVELOPMENT must be 1 or 0, got {value!r}")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per core request
+
+
+def connect(settings: Settings) -> str:
+    """The core's connection URI: the configured one, or a started development core."""
+    if settings.development:
+        log.warning(
+            "*** DEVELOPMENT MODE: %s; e-mailed codes are written to this log. "
+            "Set ST2FA_SECRET_KEY for anything but local development. ***",
+            "ST2FA_SECRET_KEY is not set"
+            if not settings.secret_keys
+            else "ST2FA_DEVELOPMENT is on",
+        )
+    if settings.connection_uri:
+        return settings.connection_uri
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    core = DevCore(str(settings.data_dir / "devcore.sqlite3")).start()
+    return core.url

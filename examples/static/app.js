@@ -1,0 +1,267 @@
+// The st-twofactor demo page: plain JavaScript against the SuperTokens and 2FA HTTP APIs.
+// Sessions live in HttpOnly cookies set by the SDK (`st-auth-mode: cookie`); every request
+// carries `rid: anti-csrf`, the SDK's anti-CSRF custom header. An expired access token answers 401
+// "try refresh token": the page calls /auth/session/refresh once and retries.
+"use strict";
+
+const SCREENS = ["loading", "signin", "enrol", "recovery-codes", "second-factor", "home"];
+const EMAIL_KEY = "st2fa-demo-email";
+const $ = (id) => document.getElementById(id);
+
+let emailDevice = null; // {deviceId, preAuthSessionId} of the last e-mailed code
+
+// -- talking to the server --
+
+async function send(method, path, body) {
+  const options = {
+    method,
+    credentials: "same-origin",
+    headers: { rid: "anti-csrf", "st-auth-mode": "cookie" },
+  };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => ({}));
+  return { status: response.status, data };
+}
+
+let refreshing = null; // one refresh at a time, shared by concurrent calls
+
+async function refreshSession() {
+  refreshing ??= send("POST", "/auth/session/refresh").finally(() => (refreshing = null));
+  return (await refreshing).status === 200;
+}
+
+/** Send; on 401 "try refresh token", refresh the session once and send again. */
+async function withRefresh(method, path, body) {
+  const answer = await send(method, path, body);
+  if (answer.status !== 401 || answer.data.message !== "try refresh token") return answer;
+  return (await refreshSession()) ? send(method, path, body) : answer;
+}
+
+/** Like withRefresh, for signed-in screens: a session that is gone leads to sign-in. */
+async function api(method, path, body) {
+  const answer = await withRefresh(method, path, body);
+  if (answer.status === 401) {
+    show("signin");
+    say("Your session has ended: please sign in again.", "error");
+    throw new Error("signed out");
+  }
+  return answer;
+}
+
+// -- showing things --
+
+function show(screen) {
+  for (const name of SCREENS) $(`screen-${name}`).hidden = name !== screen;
+  document.body.dataset.screen = screen;
+  const email = sessionStorage.getItem(EMAIL_KEY) || "";
+  for (const el of document.querySelectorAll(".user-email")) el.textContent = email;
+}
+
+function say(text, kind = "info") {
+  const box = $("message");
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = !text;
+}
+
+function waitText(ms) {
+  const seconds = Math.ceil(ms / 1000);
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
+
+/** Say what a failed verification means: wrong code (attempts left), locked, bad input. */
+function sayCodeProblem({ status, data }) {
+  if (status === 400) return say(data.message || "That does not look like a code.", "error");
+  switch (data.status) {
+    case "INVALID_CODE_ERROR":
+      if (data.attemptsLeft === 0) {
+        return say("Wrong code. No attempts left: this factor is locked for now.", "error");
+      }
+      return say(`Wrong code. ${data.attemptsLeft} attempt(s) left.`, "error");
+    case "LIMIT_REACHED_ERROR":
+      return say(`Too many wrong codes: locked. Try again in ${waitText(data.retryAfterMs)}.`, "error");
+    case "INCORRECT_USER_INPUT_CODE_ERROR": {
+      const left = data.maximumCodeInputAttempts - data.failedCodeInputAttemptCount;
+      return say(`Wrong code. ${left} attempt(s) left.`, "error");
+    }
+    case "EXPIRED_USER_INPUT_CODE_ERROR":
+      return say("That code has expired: send a new one.", "error");
+    case "RESTART_FLOW_ERROR":
+      return say("Too many wrong codes for this e-mail: send a new one.", "error");
+    default:
+      return say(`Unexpected answer: ${data.status || data.message || status}`, "error");
+  }
+}
+
+// -- the flow --
+
+/** Decide the screen from the session's 2FA state. */
+async function route() {
+  const { status, data } = await withRefresh("GET", "/auth/2fa");
+  if (status === 401) return show("signin");
+  if (data.completed) return goHome(data);
+  if (data.factors.length > 0) return show("second-factor");
+  return startEnrolment();
+}
+
+async function goHome(overview) {
+  const left = overview?.recoveryCodesLeft;
+  $("recovery-codes-left").textContent =
+    left === undefined ? "" : `Recovery codes left: ${left}.`;
+  $("api-result").hidden = true;
+  show("home");
+}
+
+async function startEnrolment() {
+  const { data } = await api("POST", "/auth/2fa/totp/device", {});
+  if (data.status !== "OK") {
+    say(`Could not start the set-up: ${data.status || data.message}`, "error");
+    return show("signin");
+  }
+  $("qr-code").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(data.qrCodeSvg);
+  $("totp-secret").textContent = data.secret;
+  $("enrol-code").value = "";
+  show("enrol");
+}
+
+async function firstFactor(path) {
+  const email = $("email").value.trim();
+  const formFields = [
+    { id: "email", value: email },
+    { id: "password", value: $("password").value },
+  ];
+  const { data } = await send("POST", path, { formFields });
+  if (data.status === "OK") {
+    sessionStorage.setItem(EMAIL_KEY, email);
+    $("password").value = "";
+    say("");
+    return route();
+  }
+  if (data.status === "WRONG_CREDENTIALS_ERROR") return say("Wrong e-mail or password.", "error");
+  if (data.status === "EMAIL_ALREADY_EXISTS_ERROR") {
+    return say("That e-mail already has an account: sign in instead.", "error");
+  }
+  if (data.status === "FIELD_ERROR") {
+    return say(data.formFields.map((f) => `${f.id}: ${f.error}`).join("; "), "error");
+  }
+  say(`Sign-in failed: ${data.status || data.message}`, "error");
+}
+
+async function verifyEnrolment(event) {
+  event.preventDefault();
+  const answer = await api("POST", "/auth/2fa/totp/device/verify", { code: $("enrol-code").value.trim() });
+  if (answer.data.status !== "OK") return sayCodeProblem(answer);
+  say("Two-factor authentication is on.", "ok");
+  const list = $("recovery-codes");
+  list.replaceChildren(
+    ...(answer.data.recoveryCodes || []).map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }),
+  );
+  if (list.children.length === 0) return route();
+  show("recovery-codes");
+}
+
+async function finishRecoveryCodes() {
+  $("recovery-codes").replaceChildren(); // shown once: gone from the page too
+  say("");
+  await route();
+}
+
+async function verifySecondFactor(event, path, input) {
+  event.preventDefault();
+  const answer = await api("POST", path, { code: $(input).value.trim() });
+  if (answer.data.status !== "OK") return sayCodeProblem(answer);
+  $(input).value = "";
+  say("Second factor verified.", "ok");
+  await route();
+}
+
+async function sendEmailCode() {
+  const email = sessionStorage.getItem(EMAIL_KEY);
+  if (!email) return say("Sign out and in again to use e-mail codes.", "error");
+  const { status, data } = await api("POST", "/auth/signinup/code", { email });
+  if (data.status !== "OK") {
+    emailDevice = null;
+    if (data.status === "LIMIT_REACHED_ERROR") return sayCodeProblem({ status, data });
+    return say(`Could not send a code: ${data.status || data.message || status}`, "error");
+  }
+  emailDevice = { deviceId: data.deviceId, preAuthSessionId: data.preAuthSessionId };
+  $("email-sent").textContent = `A code was sent to ${email}.`;
+  $("email-sent").hidden = false;
+  say("");
+}
+
+async function verifyEmailCode(event) {
+  event.preventDefault();
+  if (!emailDevice) return say("Send a code first.", "error");
+  const answer = await api("POST", "/auth/signinup/code/consume", {
+    ...emailDevice,
+    userInputCode: $("email-code").value.trim(),
+  });
+  if (answer.data.status !== "OK") return sayCodeProblem(answer);
+  emailDevice = null;
+  $("email-code").value = "";
+  $("email-sent").hidden = true;
+  say("Second factor verified.", "ok");
+  await route();
+}
+
+async function callApi() {
+  const { status, data } = await api("GET", "/api/secret");
+  const result = $("api-result");
+  result.hidden = false;
+  result.dataset.status = String(status);
+  result.textContent =
+    status === 200
+      ? `${data.message}\nuser id: ${data.userId}`
+      : `Refused (${status}): complete the second factor first.`;
+}
+
+async function signOut() {
+  await send("POST", "/auth/signout");
+  sessionStorage.removeItem(EMAIL_KEY);
+  emailDevice = null;
+  say("You are signed out.", "info");
+  show("signin");
+}
+
+// -- wiring --
+
+function guarded(handler) {
+  return (event) =>
+    handler(event).catch((error) => {
+      if (error.message !== "signed out") say(`Something went wrong: ${error.message}`, "error");
+    });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", guarded(async (e) => {
+    e.preventDefault();
+    await firstFactor("/auth/signin");
+  }));
+  $("signup-button").addEventListener("click", guarded(async () => {
+    if ($("signin-form").reportValidity()) await firstFactor("/auth/signup");
+  }));
+  $("enrol-form").addEventListener("submit", guarded(verifyEnrolment));
+  $("recovery-codes-done").addEventListener("click", guarded(finishRecoveryCodes));
+  $("totp-form").addEventListener("submit", guarded((e) =>
+    verifySecondFactor(e, "/auth/2fa/totp/verify", "totp-code")));
+  $("recovery-form").addEventListener("submit", guarded((e) =>
+    verifySecondFactor(e, "/auth/2fa/recovery-code/verify", "recovery-code")));
+  $("email-send-button").addEventListener("click", guarded(sendEmailCode));
+  $("email-form").addEventListener("submit", guarded(verifyEmailCode));
+  $("call-api-button").addEventListener("click", guarded(callApi));
+  for (const button of document.querySelectorAll(".signout-button")) {
+    button.addEventListener("click", guarded(signOut));
+  }
+  guarded(route)();
+});

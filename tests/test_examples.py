@@ -1,0 +1,108 @@
+"""The bundled examples, each started as its own process with its one command.
+
+``python -m examples.fastapi_app`` / ``python -m examples.flask_app`` with ``PORT`` set to a
+free port and a temporary data folder: the page and the API are served, users survive a
+restart, ``SUPERTOKENS_CONNECTION_URI`` is honoured, and a missing key fails loudly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from st_twofactor.devcore import DevCore
+
+from .example_server import EXAMPLES, REPO, example_env, free_port, run_example
+
+PASSWORD = "correct-horse-battery-1"
+BROWSER_HEADERS = {"st-auth-mode": "cookie", "rid": "anti-csrf"}
+
+
+def _client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers=BROWSER_HEADERS, timeout=10)
+
+
+def _first_factor(client: httpx.Client, path: str, email: str) -> dict[str, object]:
+    fields = [{"id": "email", "value": email}, {"id": "password", "value": PASSWORD}]
+    response = client.post(path, json={"formFields": fields})
+    assert response.status_code == 200, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_serves_the_page_and_the_api(name: str, tmp_path: Path) -> None:
+    with run_example(name, tmp_path / "data") as server, _client(server.url) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'id="screen-signin"' in page.text and "/static/app.js" in page.text
+        for asset, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+            response = client.get(f"/static/{asset}")
+            assert response.status_code == 200 and kind in response.headers["content-type"]
+
+        assert client.get("/auth/2fa").status_code == 401
+        assert client.get("/api/secret").status_code == 401
+
+        assert _first_factor(client, "/auth/signup", "ann@example.com")["status"] == "OK"
+        assert "sAccessToken" in client.cookies  # cookie-based sessions, as the page uses
+        overview = client.get("/auth/2fa").json()
+        assert overview["status"] == "OK"
+        assert overview["completed"] is False and overview["factors"] == []
+        refused = client.get("/api/secret")
+        assert refused.status_code == 403
+        assert [e["id"] for e in refused.json()["claimValidationErrors"]] == ["2fa-completed"]
+        created = client.post("/auth/2fa/totp/device", json={}).json()
+        assert created["status"] == "OK" and created["qrCodeSvg"].lstrip().startswith("<")
+
+        log = server.log()
+        assert "DEVELOPMENT MODE: ST2FA_SECRET_KEY is not set" in log
+        assert "Traceback" not in log
+    assert server.process.returncode is not None
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_users_survive_a_restart(name: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with run_example(name, data) as server, _client(server.url) as client:
+        assert _first_factor(client, "/auth/signup", "bob@example.com")["status"] == "OK"
+    assert (data / "devcore.sqlite3").is_file()
+    with run_example(name, data) as server, _client(server.url) as client:
+        assert _first_factor(client, "/auth/signin", "bob@example.com")["status"] == "OK"
+        assert client.get("/auth/2fa").json()["status"] == "OK"
+
+
+def test_example_uses_the_configured_core_and_key(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with DevCore() as core:
+        env = {
+            "SUPERTOKENS_CONNECTION_URI": core.url,
+            "ST2FA_SECRET_KEY": "example-test-key-0123456789abcdef",
+        }
+        with run_example("fastapi_app", data, **env) as server, _client(server.url) as client:
+            assert _first_factor(client, "/auth/signup", "cy@example.com")["status"] == "OK"
+            assert any(r.path.endswith("/recipe/signup") for r in core.requests())
+            assert "DEVELOPMENT MODE" not in server.log()
+    assert not (data / "devcore.sqlite3").exists()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_refuses_to_start_without_a_key_outside_development(
+    name: str, tmp_path: Path
+) -> None:
+    env = example_env(tmp_path / "data", free_port(), ST2FA_DEVELOPMENT="0")
+    done = subprocess.run(
+        [sys.executable, "-m", f"examples.{name}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "secret_keys is required outside development" in done.stderr
