@@ -1,0 +1,89 @@
+"""The development core as a command and as a registered pytest plugin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import requests
+
+from st_twofactor.devcore import DevCore
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the core exited early: {process.communicate()[0]}")
+        try:
+            if requests.get(url, timeout=1).text == "Hello":
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "st_twofactor.devcore"],
+        [shutil.which("st-twofactor") or "st-twofactor", "devcore"],
+    ],
+    ids=["python -m", "console script"],
+)
+def test_command_serves_and_stops_on_sigterm(command: list[str], tmp_path: Path) -> None:
+    port = _free_port()
+    db = tmp_path / "core.sqlite3"
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/hello", process)
+        versions = requests.get(f"http://127.0.0.1:{port}/apiversion", timeout=5).json()
+        assert "5.4" in versions["versions"]
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert "for development and tests only" in output
+    assert db.exists()
+
+
+def test_registered_as_a_pytest_plugin() -> None:
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins.get("st_twofactor_devcore") == "st_twofactor.devcore.pytest_plugin"
+
+
+def test_fixtures_come_from_the_plugin(devcore: DevCore, devcore_app: str) -> None:
+    assert devcore_app.startswith(devcore.url + "/appid-")
+    assert requests.get(devcore_app + "/hello", timeout=5).text == "Hello"
+
+
+def test_context_manager_stops_the_server() -> None:
+    with DevCore() as core:
+        url = core.url
+        assert requests.get(url + "/hello", timeout=5).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/hello", timeout=2)
