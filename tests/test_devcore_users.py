@@ -274,6 +274,8 @@ async def test_apps_are_isolated(devcore: DevCore) -> None:
         ("/user/id", {}),
         ("/public/users", {"limit": "many"}),
         ("/public/users", {"limit": "0"}),
+        ("/public/users", {"limit": "1_0"}),
+        ("/public/users", {"limit": "\u0665"}),
         ("/public/users", {"limit": "501"}),
         ("/public/users", {"timeJoinedOrder": "SIDEWAYS"}),
         ("/public/users", {"paginationToken": "not base64!"}),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ RECIPE_IDS = ("emailpassword", "thirdparty", "passwordless", "webauthn")
 MAX_PAGE = 500  # the real core's USER_PAGINATION_LIMIT
 MAX_SEARCH_RESULTS = 1000
 DEFAULT_RID = "emailpassword"
+_INT = re.compile(r"[+-]?[0-9]{1,10}")
 
 _recipe_user_handlers: dict[tuple[str, str], Handler] = {}
 
@@ -81,10 +83,9 @@ def _int_param(req: Request, name: str) -> int | None:
     value = req.param(name, required=False)
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise bad_request(f"Field name '{name}' must be an int in the GET request") from None
+    if not _INT.fullmatch(value):  # int() would also take "1_0", " 7" and non-ASCII digits
+        raise bad_request(f"Field name '{name}' must be an int in the GET request")
+    return int(value)
 
 
 def _recipe_ids_param(req: Request) -> list[str]:
