@@ -11,6 +11,7 @@ random, stored as SHA-256 hashes, single use, and expire after the app's
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -64,13 +65,15 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
-# Compared against when the e-mail is unknown, so that both paths cost one scrypt.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the e-mail is unknown, so that both paths cost one scrypt."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def verify_password(password: str, stored: str | None) -> bool:
     """Check ``password`` against a stored hash in constant time; None checks a dummy."""
-    _, n, r, p, salt, digest = (stored or _DUMMY_HASH).split("$")
+    _, n, r, p, salt, digest = (stored or _dummy_hash()).split("$")
     computed = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
     return hmac.compare_digest(computed, base64.b64decode(digest)) and stored is not None
 

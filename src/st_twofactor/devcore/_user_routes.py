@@ -172,7 +172,9 @@ def users_by_account_info(req: Request) -> dict[str, Any]:
         from ._passwordless import normalise_phone  # here: _passwordless imports this module
 
         phone = normalise_phone(phone)
-    third_party = {"id": tp_id, "userId": tp_user_id} if tp_id and tp_user_id else None
+    third_party = None
+    if tp_id is not None and tp_user_id is not None:
+        third_party = {"id": tp_id, "userId": tp_user_id}
     criteria: list[tuple[str, list[Any]]] = []
     if email is not None:
         criteria.append(("m.email=?", [email]))
