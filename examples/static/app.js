@@ -1,10 +1,10 @@
 // The st-twofactor demo page: plain JavaScript against the SuperTokens and 2FA HTTP APIs.
 // Sessions live in HttpOnly cookies set by the SDK (`st-auth-mode: cookie`); every request
-// carries `rid: anti-csrf`, the SDK's anti-CSRF custom header. An expired access token answers 401
-// "try refresh token": the page calls /auth/session/refresh once and retries.
+// carries `rid: anti-csrf`, the SDK's anti-CSRF custom header. An expired access token
+// answers 401 "try refresh token": the page calls /auth/session/refresh once and retries.
 "use strict";
 
-const SCREENS = ["loading", "signin", "enrol", "recovery-codes", "second-factor", "home"];
+const SCREENS = ["loading", "signin", "enrol", "recovery-codes", "second-factor", "email-code", "home"];
 const EMAIL_KEY = "st2fa-demo-email";
 const $ = (id) => document.getElementById(id);
 
@@ -75,25 +75,30 @@ function waitText(ms) {
   return `${minutes} minute${minutes === 1 ? "" : "s"}`;
 }
 
-/** Say what a failed verification means: wrong code (attempts left), locked, bad input. */
+/** Say why a code was not accepted: wrong (attempts left), locked (the wait), or other. */
 function sayCodeProblem({ status, data }) {
   if (status === 400) return say(data.message || "That does not look like a code.", "error");
   switch (data.status) {
     case "INVALID_CODE_ERROR":
       if (data.attemptsLeft === 0) {
-        return say("Wrong code. No attempts left: this factor is locked for now.", "error");
+        return say("Wrong code. No attempts left: this method is locked for now.", "error");
       }
       return say(`Wrong code. ${data.attemptsLeft} attempt(s) left.`, "error");
-    case "LIMIT_REACHED_ERROR":
-      return say(`Too many wrong codes: locked. Try again in ${waitText(data.retryAfterMs)}.`, "error");
     case "INCORRECT_USER_INPUT_CODE_ERROR": {
       const left = data.maximumCodeInputAttempts - data.failedCodeInputAttemptCount;
       return say(`Wrong code. ${left} attempt(s) left.`, "error");
     }
+    case "LIMIT_REACHED_ERROR":
+      return say(`Too many wrong codes: locked. Try again in ${waitText(data.retryAfterMs)}.`, "error");
     case "EXPIRED_USER_INPUT_CODE_ERROR":
       return say("That code has expired: send a new one.", "error");
     case "RESTART_FLOW_ERROR":
-      return say("Too many wrong codes for this e-mail: send a new one.", "error");
+      return say("That code can no longer be used: send a new one.", "error");
+    case "GENERAL_ERROR": // e-mail codes: locked (with retryAfterMs), or not allowed
+      if (data.retryAfterMs !== undefined) {
+        return say(`Too many wrong codes: locked. Try again in ${waitText(data.retryAfterMs)}.`, "error");
+      }
+      return say(data.message, "error");
     default:
       return say(`Unexpected answer: ${data.status || data.message || status}`, "error");
   }
@@ -101,19 +106,21 @@ function sayCodeProblem({ status, data }) {
 
 // -- the flow --
 
-/** Decide the screen from the session's 2FA state. */
+/** Show the screen that fits the session's 2FA state. */
 async function route() {
   const { status, data } = await withRefresh("GET", "/auth/2fa");
   if (status === 401) return show("signin");
   if (data.completed) return goHome(data);
-  if (data.factors.length > 0) return show("second-factor");
-  return startEnrolment();
+  if (data.factors.length === 0) return startEnrolment();
+  $("totp-form").hidden = !data.next.includes("totp");
+  $("email-factor").hidden = !data.next.includes("otp-email");
+  $("recovery-form").hidden = !data.next.includes("recovery-code");
+  show("second-factor");
 }
 
-async function goHome(overview) {
-  const left = overview?.recoveryCodesLeft;
-  $("recovery-codes-left").textContent =
-    left === undefined ? "" : `Recovery codes left: ${left}.`;
+function goHome(overview) {
+  $("recovery-codes-left").textContent = `Recovery codes left: ${overview.recoveryCodesLeft}.`;
+  $("email-enrol").hidden = overview.factors.includes("otp-email");
   $("api-result").hidden = true;
   show("home");
 }
@@ -155,18 +162,19 @@ async function firstFactor(path) {
 
 async function verifyEnrolment(event) {
   event.preventDefault();
-  const answer = await api("POST", "/auth/2fa/totp/device/verify", { code: $("enrol-code").value.trim() });
+  const code = $("enrol-code").value.trim();
+  const answer = await api("POST", "/auth/2fa/totp/device/verify", { code });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   say("Two-factor authentication is on.", "ok");
-  const list = $("recovery-codes");
-  list.replaceChildren(
-    ...(answer.data.recoveryCodes || []).map((code) => {
+  const codes = answer.data.recoveryCodes || [];
+  if (codes.length === 0) return route();
+  $("recovery-codes").replaceChildren(
+    ...codes.map((code) => {
       const item = document.createElement("li");
       item.textContent = code;
       return item;
     }),
   );
-  if (list.children.length === 0) return route();
   show("recovery-codes");
 }
 
@@ -185,39 +193,39 @@ async function verifySecondFactor(event, path, input) {
   await route();
 }
 
+/** E-mail a code to the account's address (the first use also turns e-mail codes on). */
 async function sendEmailCode() {
   const email = sessionStorage.getItem(EMAIL_KEY);
   if (!email) return say("Sign out and in again to use e-mail codes.", "error");
-  const { status, data } = await api("POST", "/auth/signinup/code", { email });
-  if (data.status !== "OK") {
+  const answer = await api("POST", "/auth/signinup/code", { email });
+  if (answer.data.status !== "OK") {
     emailDevice = null;
-    if (data.status === "LIMIT_REACHED_ERROR") return sayCodeProblem({ status, data });
-    return say(`Could not send a code: ${data.status || data.message || status}`, "error");
+    return sayCodeProblem(answer);
   }
-  emailDevice = { deviceId: data.deviceId, preAuthSessionId: data.preAuthSessionId };
-  $("email-sent").textContent = `A code was sent to ${email}.`;
-  $("email-sent").hidden = false;
+  emailDevice = { deviceId: answer.data.deviceId, preAuthSessionId: answer.data.preAuthSessionId };
+  $("email-sent").textContent = `We sent a code to ${email}.`;
+  $("email-code").value = "";
   say("");
+  show("email-code");
 }
 
 async function verifyEmailCode(event) {
   event.preventDefault();
-  if (!emailDevice) return say("Send a code first.", "error");
   const answer = await api("POST", "/auth/signinup/code/consume", {
     ...emailDevice,
     userInputCode: $("email-code").value.trim(),
   });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   emailDevice = null;
-  $("email-code").value = "";
-  $("email-sent").hidden = true;
-  say("Second factor verified.", "ok");
+  say("E-mail code verified.", "ok");
   await route();
 }
 
 async function callApi() {
-  const { status, data } = await api("GET", "/api/secret");
   const result = $("api-result");
+  result.hidden = true;
+  delete result.dataset.status;
+  const { status, data } = await api("GET", "/api/secret");
   result.hidden = false;
   result.dataset.status = String(status);
   result.textContent =
@@ -243,23 +251,32 @@ function guarded(handler) {
     });
 }
 
+function back() {
+  say("");
+  return route();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  $("signin-form").addEventListener("submit", guarded(async (e) => {
+  const on = (id, type, handler) => $(id).addEventListener(type, guarded(handler));
+  on("signin-form", "submit", async (e) => {
     e.preventDefault();
     await firstFactor("/auth/signin");
-  }));
-  $("signup-button").addEventListener("click", guarded(async () => {
+  });
+  on("signup-button", "click", async () => {
     if ($("signin-form").reportValidity()) await firstFactor("/auth/signup");
-  }));
-  $("enrol-form").addEventListener("submit", guarded(verifyEnrolment));
-  $("recovery-codes-done").addEventListener("click", guarded(finishRecoveryCodes));
-  $("totp-form").addEventListener("submit", guarded((e) =>
-    verifySecondFactor(e, "/auth/2fa/totp/verify", "totp-code")));
-  $("recovery-form").addEventListener("submit", guarded((e) =>
-    verifySecondFactor(e, "/auth/2fa/recovery-code/verify", "recovery-code")));
-  $("email-send-button").addEventListener("click", guarded(sendEmailCode));
-  $("email-form").addEventListener("submit", guarded(verifyEmailCode));
-  $("call-api-button").addEventListener("click", guarded(callApi));
+  });
+  on("enrol-form", "submit", verifyEnrolment);
+  on("recovery-codes-done", "click", finishRecoveryCodes);
+  on("totp-form", "submit", (e) => verifySecondFactor(e, "/auth/2fa/totp/verify", "totp-code"));
+  on("recovery-form", "submit", (e) =>
+    verifySecondFactor(e, "/auth/2fa/recovery-code/verify", "recovery-code"),
+  );
+  on("email-send-button", "click", sendEmailCode);
+  on("email-enrol-button", "click", sendEmailCode);
+  on("email-resend-button", "click", sendEmailCode);
+  on("email-form", "submit", verifyEmailCode);
+  on("email-back-button", "click", back);
+  on("call-api-button", "click", callApi);
   for (const button of document.querySelectorAll(".signout-button")) {
     button.addEventListener("click", guarded(signOut));
   }
