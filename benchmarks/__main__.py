@@ -1,0 +1,159 @@
+"""``python -m benchmarks``: run every benchmark and write docs/benchmarks.md (+ its chart).
+
+Options: ``--quick`` (tiny sizes, a smoke run), ``--out FILE`` (the markdown; the chart
+is written beside it as ``benchmarks.svg``), ``--parts`` (a comma-separated subset of
+protected, flows, core, imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PARTS = ("protected", "flows", "core", "imports")
+
+
+@dataclass(frozen=True)
+class Settings:
+    protected_rounds: int
+    protected_per_round: int
+    flow_rounds: int
+    flow_journeys: int
+    core_sizes: tuple[int, ...]
+    core_clients: tuple[int, ...]
+    core_seconds: float
+    core_repeats: int
+    import_runs: int
+    profile: bool
+
+
+FULL = Settings(
+    protected_rounds=60,
+    protected_per_round=50,
+    flow_rounds=4,
+    flow_journeys=2,
+    core_sizes=(1_000, 10_000, 100_000),
+    core_clients=(1, 4, 16),
+    core_seconds=1.0,
+    core_repeats=3,
+    import_runs=5,
+    profile=True,
+)
+QUICK = Settings(
+    protected_rounds=3,
+    protected_per_round=10,
+    flow_rounds=1,
+    flow_journeys=1,
+    core_sizes=(50,),
+    core_clients=(1, 2),
+    core_seconds=0.2,
+    core_repeats=1,
+    import_runs=1,
+    profile=False,
+)
+
+
+def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") -> object:
+    """Run the chosen parts; returns a :class:`benchmarks.report.Run`."""
+    from st_twofactor.devcore import DevCore
+    from st_twofactor.testing import reset_supertokens
+
+    from . import devcore_load, flows, imports, protected
+    from .report import Run
+
+    started = time.perf_counter()
+    result = Run(
+        command=command or "python -m benchmarks",
+        started=time.strftime("%Y-%m-%d %H:%M %Z"),
+        settings=asdict(settings),
+        load_average=" ".join(f"{x:.1f}" for x in os.getloadavg()),
+    )
+    with DevCore() as free, DevCore(licensed=True) as licensed:
+        try:
+            if "protected" in parts:
+                _say("protected requests")
+                result.protected = protected.measure_protected(
+                    free,
+                    free.create_app(),
+                    rounds=settings.protected_rounds,
+                    per_round=settings.protected_per_round,
+                    profile=settings.profile,
+                )
+            if "flows" in parts:
+                _say("flows")
+                alts = flows.make_alternatives(
+                    {False: (free, free.create_app), True: (licensed, licensed.create_app)}
+                )
+                result.flows = flows.measure_flows(
+                    alts, rounds=settings.flow_rounds, journeys=settings.flow_journeys
+                )
+                result.call_cost = flows.measure_call_cost(
+                    alts[0], samples=max(3, 5 * settings.flow_rounds)
+                )
+                from .report import flow_verdict
+
+                verdict = flow_verdict(result.flows)
+                if settings.profile and not (verdict.calls_met and verdict.speed_met):
+                    _say("profiling st-twofactor's journey")
+                    result.flow_profile = flows.profile_journeys(alts[0])
+        finally:
+            reset_supertokens()
+    if "core" in parts:
+        _say("development core under load")
+        result.load = devcore_load.measure_core(
+            sizes=settings.core_sizes,
+            clients=settings.core_clients,
+            seconds=settings.core_seconds,
+            repeats=settings.core_repeats,
+        )
+    if "imports" in parts:
+        _say("import time")
+        result.imports = imports.measure_imports(
+            runs=settings.import_runs, warm=settings.import_runs > 1
+        )
+    result.wall_seconds = time.perf_counter() - started
+    return result
+
+
+def write(result: object, out: Path) -> None:
+    """Write the markdown to ``out`` and the chart beside it (``benchmarks.svg``)."""
+    from .report import Run, render
+
+    assert isinstance(result, Run)
+    markdown, chart = render(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown)
+    if chart is not None:
+        (out.parent / "benchmarks.svg").write_text(chart)
+
+
+def _say(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
+    logging.basicConfig(level=logging.ERROR)
+    command = "python -m benchmarks" + (" --quick" if args.quick else "")
+    result = run(QUICK if args.quick else FULL, parts, command=command)
+    write(result, args.out)
+    print(f"wrote {args.out} in {result.wall_seconds:.0f} s")  # type: ignore[attr-defined]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
