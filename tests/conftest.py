@@ -41,6 +41,24 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _reuse_one_tls_context() -> Iterator[None]:
+    """Speed only: the SDK makes a new httpx client, and so a new TLS context (about
+    25-60 ms of CA loading), for every core call. The tests only talk plain HTTP to
+    the development core on loopback, so one shared context changes nothing else."""
+    import ssl
+    from functools import partial
+
+    import httpx
+    import supertokens_python.querier as querier
+
+    original = querier.AsyncClient
+    querier.AsyncClient = partial(httpx.AsyncClient, verify=ssl.create_default_context())  # type: ignore[misc]
+    yield
+    querier.AsyncClient = original  # type: ignore[misc]
+
+
 API_DOMAIN = "http://localhost"
 HEADER_MODE = {"st-auth-mode": "header"}
 PASSWORD = "correct-horse-battery-1"
