@@ -44,7 +44,7 @@ from supertokens_python.recipe.session.exceptions import ClaimValidationError, I
 from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
-from . import events
+from . import events, recovery_codes
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
 from .errors import ConfigurationError, CoreUnavailableError, StoreUnavailableError
@@ -123,7 +123,8 @@ class _Call:
     def recovery_code(self) -> str:
         code = self.string("code", required=True)
         assert code is not None
-        if len(code) > MAX_CODE_LENGTH or not code.isascii():
+        if len(code) > MAX_CODE_LENGTH or recovery_codes.normalise(code) is None:
+            # Malformed, not a wrong guess: refused before the store is touched (S13).
             raise BadInput("'code' is not a recovery code")
         return code
 
