@@ -21,10 +21,12 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
   the case of a social login that shared no e-mail, for which the SDK stores a made-up
   ``...@stfakeemail.supertokens.com`` address (never used here). Such users enrol TOTP or
   a phone number instead.
-- Each code is bound to the user and the request that made it: the ``preAuthSessionId`` of
-  its device is recorded in the user's state (:attr:`TwoFactorState.otp_pending`), and a
-  consume or resend naming a device that is not pending for the session's user is a
-  ``RESTART_FLOW_ERROR``.
+- Each code is bound to the user, the session and the request that made it: the
+  ``preAuthSessionId`` of its device is recorded with the session handle in the user's
+  state (:attr:`TwoFactorState.otp_pending`, at most :data:`MAX_PENDING_CODES`), the client
+  must present the matching ``deviceId``, and a consume or resend naming a device that is
+  not pending for this session is a ``RESTART_FLOW_ERROR``. A code works once, also under
+  concurrent use (removing the pending entry is the atomic step that decides).
 - Every code of a device expires ``config.otp_code_lifetime`` seconds after the device was
   created (10 minutes by default), whatever the core's own lifetime; a resend sends a new
   code but does not extend that deadline. The lifetime in the e-mail or SMS is corrected
@@ -34,8 +36,12 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
   ``retryAfterMs``, and no code is sent or checked.
 - Only ``deviceId`` + ``userInputCode`` is accepted: the recipe runs in the
   ``USER_INPUT_CODE`` flow, so no magic link is ever sent, and a ``linkCode`` is refused.
-- ``GET /auth/signinup/email/exists`` and ``.../phonenumber/exists`` need a session too:
-  without one they would let anyone probe which contacts have accounts.
+- ``GET /auth/passwordless/email/exists`` and ``.../phonenumber/exists`` need a session
+  too: without one they would let anyone probe which contacts have accounts.
+- Malformed bodies are a 400 (S13). The SDK's own request handlers read the body before
+  any override runs and crash (a 500) on a non-object body or a non-string ``email``, so
+  installing the override also installs, once the SDK is initialised, a check of the body's
+  shape in front of the passwordless recipe's handlers (:func:`_guard_request_bodies`).
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
@@ -57,7 +63,7 @@ from typing import Any, Literal, TypeAlias
 from supertokens_python.asyncio import get_user
 from supertokens_python.auth_utils import is_fake_email
 from supertokens_python.exceptions import raise_bad_input_exception
-from supertokens_python.framework import BaseRequest
+from supertokens_python.framework import BaseRequest, BaseResponse
 from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfigWithService,
@@ -67,6 +73,13 @@ from supertokens_python.ingredients.smsdelivery import SMSDeliveryIngredient
 from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfigWithService,
     SMSDeliveryInterface,
+)
+from supertokens_python.normalised_url_path import NormalisedURLPath
+from supertokens_python.post_init_callbacks import PostSTInitCallbacks
+from supertokens_python.recipe.passwordless.constants import (
+    CONSUME_CODE_API,
+    CREATE_CODE_API,
+    RESEND_CODE_API,
 )
 from supertokens_python.recipe.passwordless.interfaces import (
     APIInterface,
@@ -85,6 +98,7 @@ from supertokens_python.recipe.passwordless.interfaces import (
     ResendCodePostRestartFlowError,
     SignInUpPostNotAllowedResponse,
 )
+from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe
 from supertokens_python.recipe.passwordless.types import (
     PasswordlessLoginEmailTemplateVars,
     PasswordlessLoginSMSTemplateVars,
@@ -275,6 +289,7 @@ def override_passwordless_apis(
                 user_context=user_context,
             )
 
+        PostSTInitCallbacks.add_post_init_callback(_guard_request_bodies)
         original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
         original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
         original_implementation.consume_code_post = consume_code_post  # type: ignore[method-assign]
@@ -377,7 +392,12 @@ class _CodeFlows:
             live = {k: p for k, p in state.otp_pending.items() if p.created_at + lifetime > now}
             newest = sorted(live.items(), key=lambda item: item[1].created_at)
             kept = dict(newest[-(MAX_PENDING_CODES - 1) :])
-            kept[key] = PendingCode(factor=contact.factor, contact=contact.value, created_at=now)
+            kept[key] = PendingCode(
+                factor=contact.factor,
+                contact=contact.value,
+                created_at=now,
+                session_handle=session.get_handle(),
+            )
             state.otp_pending = kept
 
         await self.store.update(session.get_user_id(), add, user_context)
@@ -387,8 +407,8 @@ class _CodeFlows:
     ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
         """The pending device to send a new code for, or why not."""
         state = await self.store.load(session.get_user_id(), user_context)
-        pending = state.otp_pending.get(key)
-        if pending is None or pending.factor not in (EMAIL, PHONE):
+        pending = _own(state, key, session)
+        if pending is None:
             return ResendCodePostRestartFlowError()
         decision = throttle.check(self.policy, state.throttle, pending.factor, self.now())
         if isinstance(decision, Refused):
@@ -433,7 +453,8 @@ class _CodeFlows:
         """Check ``code`` for the user's pending device ``key``; complete 2FA if right."""
         user_id = session.get_user_id()
         now = self.now()
-        attempt = await self.store.update(user_id, self._begin(key, now), user_context)
+        begin = self._begin(key, session, now)
+        attempt = await self.store.update(user_id, begin, user_context)
         pending = attempt.pending
         if pending is None:
             return ConsumeCodePostRestartFlowError()
@@ -465,17 +486,12 @@ class _CodeFlows:
         )
         if isinstance(result, CheckCodeOkResult):
             device = result.consumed_device
-            await api_options.recipe_implementation.revoke_all_codes(
-                email=device.email,
-                phone_number=device.phone_number,
-                tenant_id=tenant_id,
-                user_context=user_context,
-            )
             consumed = device.email if factor == EMAIL else device.phone_number
             if consumed is None or not _same(consumed, _pending_contact(pending)):
                 await self.store.update(user_id, self._forget(key), user_context)
+                await _revoke(api_options, pending, tenant_id, user_context)
                 return ConsumeCodePostRestartFlowError()
-            return await self._succeed(session, key, pending, now, user_context)
+            return await self._succeed(session, key, pending, now, api_options, user_context)
 
         if isinstance(
             result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
@@ -517,13 +533,16 @@ class _CodeFlows:
             failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
         )
 
-    def _begin(self, key: str, now: float) -> Callable[[TwoFactorState], _Attempt]:
-        """Find the pending device, refuse if locked or expired, else count the attempt."""
+    def _begin(
+        self, key: str, session: SessionContainer, now: float
+    ) -> Callable[[TwoFactorState], _Attempt]:
+        """Find the session's pending device, refuse if locked or expired, else count the
+        attempt (before the code is checked, so parallel guesses cannot pass the limit)."""
         lifetime = self.config.otp_code_lifetime
 
         def begin(state: TwoFactorState) -> _Attempt:
-            pending = state.otp_pending.get(key)
-            if pending is None or pending.factor not in (EMAIL, PHONE):
+            pending = _own(state, key, session)
+            if pending is None:
                 return _Attempt(None)
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
@@ -567,15 +586,23 @@ class _CodeFlows:
         key: str,
         pending: PendingCode,
         now: float,
+        api_options: APIOptions,
         user_context: dict[str, Any],
     ) -> ConsumeCodePostResult:
-        """The code was right: pin the contact, reset the throttle, complete the session."""
+        """The code was right: claim the device, revoke its codes, pin the contact, reset
+        the throttle and complete the session.
+
+        Claiming (removing the pending entry) comes first and decides between concurrent
+        requests with the same code; revoking before it would make the others' checks
+        fail and forget the device under the winner.
+        """
         user_id = session.get_user_id()
         contact = _pending_contact(pending)
         factor = contact.factor
 
-        def succeed(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED"]:
-            state.otp_pending.pop(key, None)
+        def succeed(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED", "USED"]:
+            if state.otp_pending.pop(key, None) is None:
+                return "USED"  # a concurrent request with the same code won
             pinned = _pinned(state, factor)
             outcome: Literal["OK", "ENROLLED"] = "OK"
             if pinned is None:
@@ -594,6 +621,11 @@ class _CodeFlows:
             return outcome
 
         outcome = await self.store.update(user_id, succeed, user_context)
+        if outcome != "USED":
+            await _revoke(api_options, pending, session.get_tenant_id(), user_context)
+        if outcome == "USED":
+            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            return ConsumeCodePostRestartFlowError()
         if outcome == "REFUSED":
             await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
             return GeneralErrorResponse(self._step_up_message(factor))
@@ -699,6 +731,62 @@ def _remaining_ms(core_lifetime_ms: int, deadline: float, now: float) -> int:
 
 # -- inputs and helpers --
 
+_BODY_STRINGS: dict[str, tuple[str, ...]] = {
+    CREATE_CODE_API: ("email", "phoneNumber"),
+    RESEND_CODE_API: ("preAuthSessionId", "deviceId"),
+    CONSUME_CODE_API: ("preAuthSessionId", "deviceId", "userInputCode", "linkCode"),
+}
+"""The string fields of each passwordless POST body, by the SDK's request id."""
+
+
+def _guard_request_bodies() -> None:
+    """Put a body-shape check in front of the passwordless recipe's request handlers.
+
+    Runs once after ``init()``. The SDK's handlers index the body and call ``str`` methods
+    on its fields before any API override is called, so a JSON array, number or string as
+    the body, or ``{"email": 5}``, would be a 500. Those are answered 400 here, before the
+    handler (and before any state is read or changed); everything else goes on unchanged.
+    """
+    recipe = PasswordlessRecipe.get_instance()
+    original = recipe.handle_api_request
+    if getattr(original, "st_twofactor_guard", False):
+        return
+
+    async def handle_api_request(
+        request_id: str,
+        tenant_id: str,
+        request: BaseRequest,
+        path: NormalisedURLPath,
+        method: str,
+        response: BaseResponse,
+        user_context: dict[str, Any],
+    ) -> BaseResponse | None:
+        fields = _BODY_STRINGS.get(request_id)
+        if fields is not None:
+            _check_body(await request.json(), fields)
+        result: BaseResponse | None = await original(
+            request_id, tenant_id, request, path, method, response, user_context
+        )
+        return result
+
+    handle_api_request.st_twofactor_guard = True  # type: ignore[attr-defined]
+    recipe.handle_api_request = handle_api_request  # type: ignore[method-assign]
+
+
+def _check_body(body: object, fields: tuple[str, ...]) -> None:
+    """400 unless ``body`` is a JSON object whose ``fields`` are strings (or absent/null).
+
+    A null or unparsable body is left to the SDK, which answers it with its own 400.
+    """
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise_bad_input_exception("The body must be a JSON object")
+    for name in fields:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise_bad_input_exception(f"{name} must be a string")
+
 
 def _no_claim_validators(
     global_validators: list[SessionClaimValidator],
@@ -763,6 +851,16 @@ def _normalise_email(email: str) -> str:
 def _same(stored: str, contact: _Contact) -> bool:
     value = _normalise_email(stored) if contact.factor == EMAIL else stored.strip()
     return value == contact.value
+
+
+def _own(state: TwoFactorState, key: str, session: SessionContainer) -> PendingCode | None:
+    """The device ``key`` if this session asked for it (a code is bound to its request)."""
+    pending = state.otp_pending.get(key)
+    if pending is None or pending.factor not in (EMAIL, PHONE):
+        return None
+    if pending.session_handle is not None and pending.session_handle != session.get_handle():
+        return None
+    return pending
 
 
 def _pending_contact(pending: PendingCode) -> _Contact:

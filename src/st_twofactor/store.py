@@ -69,7 +69,8 @@ class PendingCode:
     """An e-mailed or texted code this user asked for and has not used yet.
 
     Keyed in :attr:`TwoFactorState.otp_pending` by the passwordless ``preAuthSessionId``
-    of its device, so a code is accepted only from the user (and request) that made it.
+    of its device, so a code is accepted only from the user, session and request (the
+    device id its client holds) that made it.
     """
 
     factor: str
@@ -81,6 +82,8 @@ class PendingCode:
     ``otp_code_lifetime`` seconds after it (a resend does not extend the deadline)."""
     failures: int = 0
     """Wrong codes entered for this device."""
+    session_handle: str | None = None
+    """The session that asked for the code: only that session may use it."""
 
 
 @dataclass
@@ -167,6 +170,7 @@ class TwoFactorState:
                     "contact": p.contact,
                     "created_at": p.created_at,
                     "failures": p.failures,
+                    "session_handle": p.session_handle,
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
             },
@@ -212,6 +216,7 @@ class TwoFactorState:
                     contact=p.str_("contact"),
                     created_at=p.float_("created_at", 0.0),
                     failures=p.int_("failures", 0),
+                    session_handle=p.optional_str("session_handle"),
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")
             },

@@ -1,0 +1,900 @@
+"""E-mail and SMS codes as a second factor (st_twofactor.otp), over HTTP.
+
+Each test drives the passwordless recipe's own endpoints through the SDK middleware
+(FastAPI and Flask) against the development core, with codes captured by a delivery
+passed to ``build_recipe_list`` and an injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from supertokens_python import RecipeInit
+from supertokens_python.ingredients.emaildelivery.types import (
+    EmailDeliveryConfig,
+    EmailDeliveryInterface,
+)
+from supertokens_python.ingredients.smsdelivery.types import (
+    SMSDeliveryConfig,
+    SMSDeliveryInterface,
+)
+from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
+from supertokens_python.recipe.thirdparty.provider import (
+    Provider,
+    ProviderClientConfig,
+    ProviderConfig,
+    ProviderInput,
+    RedirectUriInfo,
+)
+from supertokens_python.recipe.thirdparty.types import UserInfo
+
+from st_twofactor import events
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.devcore import DevCore
+from st_twofactor.errors import MalformedDataError
+from st_twofactor.otp import MAX_PENDING_CODES
+from st_twofactor.recipes import build_recipe_list
+from st_twofactor.store import InMemoryStore, PendingCode, Store, TwoFactorState
+
+from .conftest import (
+    API_DOMAIN,
+    HEADER_MODE,
+    Tokens,
+    body,
+    jwt_payload,
+    sign_in,
+    sign_up,
+    status,
+)
+
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+ALL_FACTORS = ("totp", "otp-email", "otp-phone", "recovery-code")
+PHONE = "+14155550100"
+OTHER_PHONE = "+14155550199"
+
+
+@dataclass
+class Clock:
+    """The library's clock; starts at the real time so access tokens stay valid."""
+
+    now: float = field(default_factory=time.time)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Sent:
+    """One captured e-mail or SMS."""
+
+    to: str
+    code: str
+    pre_auth_session_id: str
+    lifetime_ms: int
+    first_factor: bool
+
+
+class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
+    def __init__(self, outbox: list[Sent]) -> None:
+        self.outbox = outbox
+
+    async def send_email(
+        self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
+    ) -> None:
+        assert template_vars.user_input_code is not None
+        assert template_vars.url_with_link_code is None  # no magic links for 2FA
+        self.outbox.append(
+            Sent(
+                template_vars.email,
+                template_vars.user_input_code,
+                template_vars.pre_auth_session_id,
+                template_vars.code_life_time,
+                template_vars.is_first_factor,
+            )
+        )
+
+
+class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
+    def __init__(self, outbox: list[Sent]) -> None:
+        self.outbox = outbox
+
+    async def send_sms(self, template_vars: SMSTemplateVars, user_context: dict[str, Any]) -> None:
+        assert template_vars.user_input_code is not None
+        self.outbox.append(
+            Sent(
+                template_vars.phone_number,
+                template_vars.user_input_code,
+                template_vars.pre_auth_session_id,
+                template_vars.code_life_time,
+                template_vars.is_first_factor,
+            )
+        )
+
+
+@dataclass
+class Harness:
+    """An app (FastAPI or Flask) from ``build_recipe_list``, its outbox and events."""
+
+    client: Any
+    framework: str
+    clock: Clock
+    config: TwoFactorConfig
+    app_id: str
+    devcore: DevCore
+    outbox: list[Sent]
+    seen: list[events.Event]
+
+    # -- HTTP --
+
+    def post(self, path: str, tokens: Tokens | None, payload: Any = None, **kw: Any) -> Any:
+        headers = tokens.auth() if tokens is not None else dict(HEADER_MODE)
+        response = self.client.post(path, json=payload, headers=headers, **kw)
+        if tokens is not None:
+            _update(tokens, response)
+        return response
+
+    def post_raw(self, path: str, tokens: Tokens | None, data: bytes) -> Any:
+        headers = tokens.auth() if tokens is not None else dict(HEADER_MODE)
+        headers["Content-Type"] = "application/json"
+        if self.framework == "flask":
+            return self.client.post(path, data=data, headers=headers)
+        return self.client.post(path, content=data, headers=headers)
+
+    def get(self, path: str, tokens: Tokens | None) -> Any:
+        headers = tokens.auth() if tokens is not None else dict(HEADER_MODE)
+        response = self.client.get(path, headers=headers)
+        if tokens is not None:
+            _update(tokens, response)
+        return response
+
+    def protected(self, tokens: Tokens) -> int:
+        return status(self.get("/protected", tokens))
+
+    # -- flows --
+
+    def signed_up(self, email: str) -> Tokens:
+        response = sign_up(self.client, email)
+        assert body(response)["status"] == "OK", body(response)
+        return Tokens.of(response)
+
+    def signed_in(self, email: str) -> Tokens:
+        response = sign_in(self.client, email)
+        assert body(response)["status"] == "OK", body(response)
+        return Tokens.of(response)
+
+    def ask(self, tokens: Tokens | None, **destination: str) -> tuple[Any, Sent | None]:
+        """POST /auth/signinup/code; the answer and the message it sent, if any."""
+        before = len(self.outbox)
+        response = self.post("/auth/signinup/code", tokens, destination)
+        assert len(self.outbox) - before <= 1
+        return response, self.outbox[-1] if len(self.outbox) > before else None
+
+    def ask_ok(self, tokens: Tokens, **destination: str) -> tuple[dict[str, Any], Sent]:
+        response, sent = self.ask(tokens, **destination)
+        answer = body(response)
+        assert status(response) == 200 and answer["status"] == "OK", answer
+        assert sent is not None and sent.pre_auth_session_id == answer["preAuthSessionId"]
+        return answer, sent
+
+    def consume(self, tokens: Tokens | None, device: dict[str, Any], code: str) -> Any:
+        return self.post(
+            "/auth/signinup/code/consume",
+            tokens,
+            {
+                "preAuthSessionId": device["preAuthSessionId"],
+                "deviceId": device["deviceId"],
+                "userInputCode": code,
+            },
+        )
+
+    def complete_with_email(self, tokens: Tokens, email: str) -> None:
+        device, sent = self.ask_ok(tokens, email=email)
+        answer = body(self.consume(tokens, device, sent.code))
+        assert answer["status"] == "OK", answer
+
+    # -- state --
+
+    def state(self, user_id: str) -> TwoFactorState:
+        return asyncio.run(self.config.state_store.load(user_id))
+
+    def document(self, user_id: str) -> dict[str, Any]:
+        return self.state(user_id).to_dict()
+
+    def user_count(self) -> int:
+        with self.devcore.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM users WHERE app_id=?", (self.app_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def passwordless_devices(self) -> int:
+        with self.devcore.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM passwordless_devices WHERE app_id=?", (self.app_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def core_calls(self) -> int:
+        """Requests the core answered for this app (the cached JWKS fetch left out)."""
+        requests = self.devcore.requests(self.app_id)
+        return sum(1 for r in requests if not r.path.endswith("/jwks.json"))
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.seen]
+
+
+def _update(tokens: Tokens, response: Any) -> None:
+    access = response.headers.get("st-access-token")
+    if access:
+        tokens.access = access
+
+
+def user_id_of(tokens: Tokens) -> str:
+    assert tokens.access is not None
+    return str(jwt_payload(tokens.access)["sub"])
+
+
+def handle_of(tokens: Tokens) -> str:
+    assert tokens.access is not None
+    return str(jwt_payload(tokens.access)["sessionHandle"])
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture(params=["fastapi", "flask"])
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_harness(
+    framework: str,
+    fastapi_app: Callable[[list[RecipeInit]], Any],
+    flask_app: Callable[[list[RecipeInit]], Any],
+    devcore: DevCore,
+    devcore_app: str,
+) -> Iterator[MakeHarness]:
+    """A factory: ``make_harness(**config_options)`` builds the app for ``framework``."""
+
+    def make(
+        *,
+        capture: bool = True,
+        providers: list[ProviderInput] | None = None,
+        store: Store | None = None,
+        **options: Any,
+    ) -> Harness:
+        clock = Clock()
+        seen: list[events.Event] = []
+        outbox: list[Sent] = []
+        settings: dict[str, Any] = {
+            "factors": ALL_FACTORS,
+            "secret_keys": [SECRET_KEY],
+            "clock": clock,
+            "on_event": seen.append,
+            "store": InMemoryStore() if store is None else store,
+            **options,
+        }
+        if settings["store"] == "metadata":
+            del settings["store"]
+        config = TwoFactorConfig(**settings)
+        deliveries: dict[str, Any] = {}
+        if capture:
+            deliveries = {
+                "email_delivery": EmailDeliveryConfig(service=CapturedEmail(outbox)),
+                "sms_delivery": SMSDeliveryConfig(service=CapturedSMS(outbox)),
+            }
+        recipe_list = build_recipe_list(config=config, providers=providers or [], **deliveries)
+        app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
+        client = _add_protected_route(app, framework)
+        app_id = devcore_app.rsplit("/appid-", 1)[1]
+        return Harness(client, framework, clock, config, app_id, devcore, outbox, seen)
+
+    yield make
+
+
+def _add_protected_route(app: Any, framework: str) -> Any:
+    """``GET /protected``: the SDK's plain ``verify_session()`` (needs a completed 2FA)."""
+    if framework == "fastapi":
+        from fastapi import Depends
+        from fastapi.testclient import TestClient
+        from supertokens_python.recipe.session import SessionContainer
+        from supertokens_python.recipe.session.framework.fastapi import verify_session
+
+        guarded = Depends(verify_session())
+
+        @app.get("/protected")  # type: ignore[untyped-decorator]
+        async def protected(s: SessionContainer = guarded) -> dict[str, Any]:
+            return {"handle": s.get_handle()}
+
+        return TestClient(app, base_url=API_DOMAIN)
+
+    from flask import g
+    from supertokens_python.recipe.session.framework.flask import verify_session as flask_verify
+
+    @app.route("/protected")  # type: ignore[untyped-decorator]
+    @flask_verify()
+    def protected_flask() -> dict[str, Any]:
+        return {"handle": g.supertokens.get_handle()}
+
+    return app.test_client()
+
+
+# --- the full flow -----------------------------------------------------------------------
+
+
+def test_email_code_completes_the_existing_session(make_harness: MakeHarness) -> None:
+    h = make_harness(store="metadata")  # the default store: SuperTokens user metadata
+    h.signed_up("ada@example.com")
+    users = h.user_count()
+    tokens = h.signed_in("ada@example.com")
+    user_id, handle = user_id_of(tokens), handle_of(tokens)
+    assert h.protected(tokens) == 403
+
+    calls = h.core_calls()
+    device, sent = h.ask_ok(tokens, email="Ada@Example.com ")
+    create_calls = h.core_calls() - calls
+    assert sent.to == "ada@example.com"
+    assert len(sent.code) == 6 and sent.code.isascii() and sent.code.isdigit()
+    assert sent.lifetime_ms == 600_000  # the library's lifetime, not the core's 900 s
+    assert sent.first_factor is False
+    assert device["flowType"] == "USER_INPUT_CODE"
+
+    calls = h.core_calls()
+    response = h.consume(tokens, device, sent.code)
+    consume_calls = h.core_calls() - calls
+    answer = body(response)
+    assert status(response) == 200 and answer["status"] == "OK", answer
+    assert answer["user"]["id"] == user_id
+    assert answer["createdNewRecipeUser"] is False
+    assert response.headers.get("st-access-token"), "the completed claim is sent back"
+    assert response.headers.get("st-refresh-token") is None, "no new session"
+    assert handle_of(tokens) == handle
+    assert jwt_payload(tokens.access or "")["2fa-completed"]["v"] is True
+    assert h.protected(tokens) == 200
+
+    assert h.user_count() == users, "no passwordless user was created"
+    assert h.passwordless_devices() == 0, "the code was revoked"
+    state = h.state(user_id)
+    assert state.email == "ada@example.com" and state.otp_pending == {}
+    assert state.epoch == 1
+    assert h.kinds()[-2:] == ["factor_enrolled", "verification_succeeded"]
+    # The budget (see the module doc of st_twofactor.otp): create = 3 state reads/writes,
+    # 1 user lookup, 3 calls of the SDK's own create_code_post, 1 code; consume = 4 state
+    # reads/writes, check, revoke, session regenerate (the claim), user lookup.
+    assert create_calls <= 8, create_calls
+    assert consume_calls <= 8, consume_calls
+
+
+def codes_request(device: dict[str, Any]) -> dict[str, Any]:
+    return {"preAuthSessionId": device["preAuthSessionId"], "deviceId": device["deviceId"]}
+
+
+def wrong(code: str) -> str:
+    """A code of the same shape that is not ``code``."""
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+# --- S10: never a first factor ---------------------------------------------------------
+
+
+def test_without_a_session_every_endpoint_is_401_and_no_user_is_made(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    users = h.user_count()
+
+    for destination in ({"email": "ada@example.com"}, {"email": "new@example.com"}):
+        response, sent = h.ask(None, **destination)
+        assert status(response) == 401 and sent is None, body(response)
+    linking = {"email": "new@example.com", "shouldTryLinkingWithSessionUser": True}
+    assert status(h.post("/auth/signinup/code", None, linking)) == 401
+    assert status(h.get("/auth/passwordless/email/exists?email=ada%40example.com", None)) == 401
+    phone_exists = "/auth/passwordless/phonenumber/exists?phoneNumber=%2B14155550100"
+    assert status(h.get(phone_exists, None)) == 401
+
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    sent_before = len(h.outbox)
+    assert status(h.post("/auth/signinup/code/resend", None, codes_request(device))) == 401
+    assert len(h.outbox) == sent_before
+    assert status(h.consume(None, device, sent.code)) == 401
+    assert h.user_count() == users and h.passwordless_devices() == 1
+
+    # The code was not used up by the refused request: its owner's session can use it.
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    assert h.user_count() == users
+    answer = body(h.get("/auth/passwordless/email/exists?email=ada%40example.com", tokens))
+    assert answer == {"status": "OK", "exists": False}
+
+
+# --- S6: pinned destination, bound to its request, expiring, single use ----------------
+
+
+def test_another_destination_is_refused_and_nothing_is_sent(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    user_id = user_id_of(tokens)
+    before = h.document(user_id)
+
+    response, sent = h.ask(tokens, email="mallory@example.com")
+    answer = body(response)
+    assert answer["status"] == "GENERAL_ERROR" and sent is None
+    assert "ada@" not in answer["message"], "the pinned address is not revealed"
+    assert h.passwordless_devices() == 0
+    assert h.document(user_id) == before
+
+    h.complete_with_email(tokens, "ada@example.com")
+    assert h.state(user_id).email == "ada@example.com"
+    response, sent = h.ask(tokens, email="mallory@example.com")
+    assert body(response)["status"] == "GENERAL_ERROR" and sent is None
+
+
+def test_a_phone_number_is_pinned_by_its_first_use(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")  # no factor yet: the first enrolment is free
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, phoneNumber="+1 (415) 555-0100")
+    assert sent.to == PHONE and sent.lifetime_ms == 600_000
+
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    state = h.state(user_id)
+    assert state.phone == PHONE and state.epoch == 1
+    enrolled = [e for e in h.seen if isinstance(e, events.FactorEnrolled)]
+    assert [e.factor for e in enrolled] == ["otp-phone"]
+    assert h.protected(tokens) == 200
+
+    response, refused = h.ask(tokens, phoneNumber=OTHER_PHONE)
+    assert body(response)["status"] == "GENERAL_ERROR" and refused is None
+    h.ask_ok(tokens, phoneNumber=PHONE)
+
+
+def test_adding_a_contact_needs_a_recent_second_factor(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    h.signed_up("ada@example.com")
+    tokens = h.signed_in("ada@example.com")
+    user_id = user_id_of(tokens)
+    h.complete_with_email(tokens, "ada@example.com")  # the user now has a factor
+    device, sent = h.ask_ok(tokens, phoneNumber=PHONE)  # 2FA just completed: allowed
+
+    h.clock.advance(301)  # older than the step-up window
+    response, refused = h.ask(tokens, phoneNumber=PHONE)
+    answer = body(response)
+    assert answer["status"] == "GENERAL_ERROR" and refused is None
+    assert "second factor" in answer["message"]
+    # Re-checked when the code is used: the code sent while fresh cannot pin it now.
+    answer = body(h.consume(tokens, device, sent.code))
+    assert answer["status"] == "GENERAL_ERROR", answer
+    assert h.state(user_id).phone is None
+
+    other = h.signed_in("ada@example.com")  # a new session: its 2FA is not done
+    response, refused = h.ask(other, phoneNumber=PHONE)
+    assert body(response)["status"] == "GENERAL_ERROR" and refused is None
+    h.complete_with_email(other, "ada@example.com")
+    device, sent = h.ask_ok(other, phoneNumber=PHONE)
+    assert body(h.consume(other, device, sent.code))["status"] == "OK"
+    assert h.state(user_id).phone == PHONE
+
+
+def test_a_code_made_for_another_user_or_session_is_refused(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    ada = h.signed_up("ada@example.com")
+    eve = h.signed_up("eve@example.com")
+    device, sent = h.ask_ok(ada, email="ada@example.com")
+    eve_before = h.document(user_id_of(eve))
+
+    answer = body(h.consume(eve, device, sent.code))
+    assert answer["status"] == "RESTART_FLOW_ERROR", answer
+    assert h.protected(eve) == 403
+    outbox = len(h.outbox)
+    answer = body(h.post("/auth/signinup/code/resend", eve, codes_request(device)))
+    assert answer["status"] == "RESTART_FLOW_ERROR" and len(h.outbox) == outbox
+    assert h.document(user_id_of(eve)) == eve_before
+
+    ada_elsewhere = h.signed_in("ada@example.com")  # same user, another session
+    assert body(h.consume(ada_elsewhere, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    assert h.protected(ada_elsewhere) == 403
+
+    eve_device, _ = h.ask_ok(eve, email="eve@example.com")
+    mixed = {**device, "deviceId": eve_device["deviceId"]}  # ada's device id is not known
+    assert status(h.consume(ada, mixed, sent.code)) == 400
+
+    assert body(h.consume(ada, device, sent.code))["status"] == "OK"
+    assert h.protected(ada) == 200
+
+
+def test_a_code_expires_after_the_configured_lifetime(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    first, first_sent = h.ask_ok(tokens, email="ada@example.com")
+    h.clock.advance(300)
+    second, second_sent = h.ask_ok(tokens, email="ada@example.com")
+    h.clock.advance(300)  # the first is 600 s old; the core alone would accept it (900 s)
+
+    answer = body(h.consume(tokens, first, first_sent.code))
+    assert answer == {
+        "status": "EXPIRED_USER_INPUT_CODE_ERROR",
+        "failedCodeInputAttemptCount": 0,
+        "maximumCodeInputAttempts": 5,
+    }
+    assert h.protected(tokens) == 403
+    answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(first)))
+    assert answer["status"] == "RESTART_FLOW_ERROR"
+    assert body(h.consume(tokens, second, second_sent.code))["status"] == "OK"
+
+
+def test_a_resend_keeps_the_deadline_of_the_first_code(make_harness: MakeHarness) -> None:
+    h = make_harness(otp_code_lifetime=120)
+    tokens = h.signed_up("ada@example.com")
+    device, first = h.ask_ok(tokens, email="ada@example.com")
+    assert first.lifetime_ms == 120_000
+    h.clock.advance(80)
+    answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(device)))
+    assert answer == {"status": "OK"}
+    resent = h.outbox[-1]
+    assert resent is not first and resent.pre_auth_session_id == device["preAuthSessionId"]
+    assert resent.lifetime_ms == 40_000
+    h.clock.advance(40)
+    answer = body(h.consume(tokens, device, resent.code))
+    assert answer["status"] == "EXPIRED_USER_INPUT_CODE_ERROR"
+
+
+def test_a_used_code_is_refused_the_second_time(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    answer = body(h.consume(tokens, device, sent.code))
+    assert answer["status"] == "RESTART_FLOW_ERROR"
+    assert h.passwordless_devices() == 0
+
+
+def test_one_code_used_concurrently_succeeds_once(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    payload = {**codes_request(device), "userInputCode": sent.code}
+    headers = tokens.auth()
+    barrier = threading.Barrier(4)  # fewer than the throttle's 5, so no lockout mixes in
+
+    def use(_: int) -> str:
+        barrier.wait()
+        response = h.client.post("/auth/signinup/code/consume", json=payload, headers=headers)
+        return str(body(response)["status"])
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(use, range(4)))
+    assert outcomes.count("OK") == 1, outcomes
+    assert set(outcomes) == {"OK", "RESTART_FLOW_ERROR"}
+
+
+def test_older_requests_beyond_the_pending_limit_are_dropped(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    devices = []
+    for _ in range(MAX_PENDING_CODES + 1):
+        devices.append(h.ask_ok(tokens, email="ada@example.com"))
+        h.clock.advance(1)
+    assert len(h.state(user_id_of(tokens)).otp_pending) == MAX_PENDING_CODES
+    oldest, oldest_sent = devices[0]
+    assert body(h.consume(tokens, oldest, oldest_sent.code))["status"] == "RESTART_FLOW_ERROR"
+    newest, newest_sent = devices[-1]
+    assert body(h.consume(tokens, newest, newest_sent.code))["status"] == "OK"
+
+
+# --- S2: attempts and throttling -------------------------------------------------------
+
+
+def test_wrong_codes_are_counted_and_five_failures_lock_the_factor(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    for n in (1, 2, 3):
+        answer = body(h.consume(tokens, device, wrong(sent.code)))
+        assert answer == {
+            "status": "INCORRECT_USER_INPUT_CODE_ERROR",
+            "failedCodeInputAttemptCount": n,
+            "maximumCodeInputAttempts": 5,
+        }
+    # A new code does not start the account's count again.
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    answer = body(h.consume(tokens, device, wrong(sent.code)))
+    assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR"
+    assert answer["failedCodeInputAttemptCount"] == 1
+    answer = body(h.consume(tokens, device, wrong(sent.code)))
+    assert answer["status"] == "GENERAL_ERROR" and answer["retryAfterMs"] == 900_000, answer
+    assert "15 minutes" in answer["message"]
+    assert [e.kind for e in h.seen].count("verification_failed") == 5
+    assert any(isinstance(e, events.LockedOut) for e in h.seen)
+
+    # Locked: the right code is refused and no new code is sent.
+    h.clock.advance(60)
+    answer = body(h.consume(tokens, device, sent.code))
+    assert answer["status"] == "GENERAL_ERROR" and answer["retryAfterMs"] == 840_000
+    response, refused = h.ask(tokens, email="ada@example.com")
+    assert body(response)["status"] == "GENERAL_ERROR" and refused is None
+    assert "14 minutes" in body(response)["message"]
+    assert h.protected(tokens) == 403
+
+    h.clock.advance(840)  # the lockout is over
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+
+
+def test_a_success_resets_the_failure_count(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    for _ in range(4):
+        assert body(h.consume(tokens, device, wrong(sent.code)))["status"].startswith("INCORRECT")
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    for n in range(1, 5):  # without the reset, the first of these would lock the factor
+        answer = body(h.consume(tokens, device, wrong(sent.code)))
+        assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR", answer
+        assert answer["failedCodeInputAttemptCount"] == n
+    assert body(h.consume(tokens, device, wrong(sent.code)))["status"] == "GENERAL_ERROR"
+
+
+def test_a_code_takes_at_most_otp_max_attempts(make_harness: MakeHarness) -> None:
+    h = make_harness(otp_max_attempts=3)
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    for n in (1, 2):
+        answer = body(h.consume(tokens, device, wrong(sent.code)))
+        assert answer["failedCodeInputAttemptCount"] == n
+        assert answer["maximumCodeInputAttempts"] == 3
+    answer = body(h.consume(tokens, device, wrong(sent.code)))
+    assert answer["status"] == "RESTART_FLOW_ERROR"
+    assert h.passwordless_devices() == 0, "the device's codes were revoked"
+    assert body(h.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    assert h.protected(tokens) == 403
+
+
+# --- S13: malformed input --------------------------------------------------------------
+
+HUGE = "9" * 100_000
+
+MALFORMED_CREATE: list[Any] = [
+    {},
+    {"email": None},
+    {"email": 5},
+    {"email": ["ada@example.com"]},
+    {"email": {"$ne": ""}},
+    {"phoneNumber": 14155550100},
+    {"email": "ada@example.com", "phoneNumber": PHONE},
+    {"email": "not an e-mail"},
+    {"email": HUGE + "@example.com"},
+    {"phoneNumber": HUGE},
+    {"phoneNumber": "+1 415 555 01OO"},
+    {"email": "ädä@example.com"},
+    "email",
+    5,
+    [{"email": "ada@example.com"}],
+    True,
+]
+
+
+def malformed_consume(device: dict[str, Any], code: str) -> list[Any]:
+    good = {**codes_request(device), "userInputCode": code}
+    return [
+        {},
+        {"preAuthSessionId": device["preAuthSessionId"]},
+        {k: v for k, v in good.items() if k != "preAuthSessionId"},
+        {k: v for k, v in good.items() if k != "deviceId"},
+        {**good, "userInputCode": int(code)},
+        {**good, "userInputCode": None},
+        {**good, "userInputCode": [code]},
+        {**good, "userInputCode": "".join(chr(0x0660 + int(d)) for d in code)},  # Arabic-Indic
+        {**good, "userInputCode": "".join(chr(0xFF10 + int(d)) for d in code)},  # full-width
+        {**good, "userInputCode": HUGE},
+        {**good, "userInputCode": ""},
+        {**good, "preAuthSessionId": 5},
+        {**good, "preAuthSessionId": HUGE},
+        {**good, "preAuthSessionId": "not/base64url!"},
+        {**good, "deviceId": {"a": 1}},
+        {**good, "deviceId": "!!!"},
+        {**good, "deviceId": "AAAA"},  # well-formed, another device
+        {**codes_request(device), "linkCode": "abc"},
+        {**good, "linkCode": "abc"},
+        json_text(good),
+        7,
+        None,
+    ]
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value)
+
+
+def test_malformed_bodies_are_4xx_and_change_nothing(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    before = h.document(user_id)
+    outbox = len(h.outbox)
+    devices = h.passwordless_devices()
+
+    answers = []
+    for payload in MALFORMED_CREATE:
+        answers.append(("create", payload, h.post("/auth/signinup/code", tokens, payload)))
+    for payload in malformed_consume(device, sent.code):
+        answers.append(("consume", payload, h.post("/auth/signinup/code/consume", tokens, payload)))
+    for payload in ({"preAuthSessionId": device["preAuthSessionId"], "deviceId": 5}, "x", {}):
+        answers.append(("resend", payload, h.post("/auth/signinup/code/resend", tokens, payload)))
+    for raw in (b"{not json", b'{"email": "\\ud800@example.com"}', b"\xff\xfe"):
+        answers.append(("raw", raw, h.post_raw("/auth/signinup/code", tokens, raw)))
+
+    for where, payload, response in answers:
+        code = status(response)
+        assert code != 500, (where, payload)
+        if code == 200:  # a well-formed request the flow refuses, with a status
+            assert body(response)["status"] in {"GENERAL_ERROR", "RESTART_FLOW_ERROR"}, (
+                where,
+                str(payload)[:80],
+            )
+        else:
+            assert code == 400, (where, str(payload)[:80], code)
+            assert isinstance(body(response)["message"], str)
+    assert len(h.outbox) == outbox, "no code was sent"
+    assert h.passwordless_devices() == devices
+    assert h.document(user_id) == before, "no state changed, no attempt counted"
+
+    # The real code still works, first try: nothing above counted as an attempt.
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+
+
+# --- S12: codes only in the development delivery's log line ----------------------------
+
+DEV_LINE = re.compile(r"st-twofactor \(development\): (?:e-mail|SMS) code for \S+: (\d{6}) ")
+
+
+def test_codes_are_logged_only_by_the_development_delivery(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, the SDK's debug output included
+    h = make_harness(capture=False, development=True, secret_keys=())
+    tokens = h.signed_up("ada@example.com")
+    responses = []
+
+    def post(path: str, payload: Any) -> dict[str, Any]:
+        response = h.post(path, tokens, payload)
+        responses.append(response)
+        answer: dict[str, Any] = body(response)
+        return answer
+
+    device = post("/auth/signinup/code", {"email": "ada@example.com"})
+    post("/auth/signinup/code/resend", codes_request(device))
+    phone_device = post("/auth/signinup/code", {"phoneNumber": PHONE})
+    codes = [m.group(1) for r in caplog.records if (m := DEV_LINE.search(r.getMessage()))]
+    assert len(codes) == 3, [r.getMessage() for r in caplog.records]
+    for code in codes:  # wrong guesses, then the right code
+        post("/auth/signinup/code/consume", {**codes_request(device), "userInputCode": wrong(code)})
+    post("/auth/signinup/code/consume", {**codes_request(device), "userInputCode": codes[1]})
+    post("/auth/signinup/code/consume", {**codes_request(phone_device), "userInputCode": "12x"})
+    assert h.protected(tokens) == 200
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) > 20, "the SDK's debug log was captured too"
+    for code in codes:
+        digits = re.compile(rf"(?<!\d){code}(?!\d)")
+        carrying = [m for m in messages if digits.search(m)]
+        assert len(carrying) == 1 and DEV_LINE.search(carrying[0]), carrying
+        for response in responses:
+            assert not digits.search(json_text(body(response)))
+
+
+# --- accounts without an e-mail address ------------------------------------------------
+
+
+def no_email_provider() -> ProviderInput:
+    """A social login that shares no e-mail (the SDK then makes up a fake one)."""
+
+    def override(original: Provider) -> Provider:
+        async def exchange_auth_code_for_oauth_tokens(
+            redirect_uri_info: RedirectUriInfo, user_context: dict[str, Any]
+        ) -> dict[str, Any]:
+            return {"access_token": redirect_uri_info.redirect_uri_query_params["code"]}
+
+        async def get_user_info(
+            oauth_tokens: dict[str, Any], user_context: dict[str, Any]
+        ) -> UserInfo:
+            return UserInfo(third_party_user_id=str(oauth_tokens["access_token"]), email=None)
+
+        original.exchange_auth_code_for_oauth_tokens = exchange_auth_code_for_oauth_tokens  # type: ignore[method-assign]
+        original.get_user_info = get_user_info  # type: ignore[method-assign]
+        return original
+
+    return ProviderInput(
+        config=ProviderConfig(
+            third_party_id="no-email",
+            clients=[ProviderClientConfig(client_id="client", client_secret="secret")],
+            authorization_endpoint="https://provider.invalid/authorize",
+            token_endpoint="https://provider.invalid/token",
+            require_email=False,
+        ),
+        override=override,
+    )
+
+
+def test_an_account_without_e_mail_cannot_use_e_mailed_codes(make_harness: MakeHarness) -> None:
+    h = make_harness(providers=[no_email_provider()])
+    response = h.client.post(
+        "/auth/signinup",
+        json={
+            "thirdPartyId": "no-email",
+            "redirectURIInfo": {
+                "redirectURIOnProviderDashboard": f"{API_DOMAIN}/callback",
+                "redirectURIQueryParams": {"code": "user-7"},
+            },
+        },
+        headers=HEADER_MODE,
+    )
+    assert body(response)["status"] == "OK", body(response)
+    tokens = Tokens.of(response)
+    fake = body(response)["user"]["emails"][0]
+    assert fake.endswith("@stfakeemail.supertokens.com")
+
+    for email in (fake, "someone@example.com"):
+        response, sent = h.ask(tokens, email=email)
+        answer = body(response)
+        assert answer["status"] == "GENERAL_ERROR" and sent is None, answer
+    assert "No e-mail address is known" in answer["message"]
+    device, sent = h.ask_ok(tokens, phoneNumber=PHONE)  # another factor is available
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+
+
+# --- the stored state ------------------------------------------------------------------
+
+
+def test_pending_codes_round_trip_and_old_documents_still_load() -> None:
+    state = TwoFactorState(
+        email="ada@example.com",
+        otp_pending={
+            "abc": PendingCode("otp-email", "ada@example.com", 1.5, 2, "handle-1"),
+            "def": PendingCode("otp-phone", PHONE, 2.0),
+        },
+    )
+    document = json.loads(json_text(state.to_dict()))
+    assert TwoFactorState.from_dict(document) == state
+    assert TwoFactorState.from_dict({"email": "a@b.c"}).otp_pending == {}  # older documents
+    minimal = {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a@b.c"}}}
+    assert TwoFactorState.from_dict(minimal).otp_pending == {
+        "abc": PendingCode("otp-email", "a@b.c", 0.0, 0, None)  # created at 0: expired
+    }
+    state.reset()
+    assert state.otp_pending == {}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"otp_pending": []},
+        {"otp_pending": {"abc": "otp-email"}},
+        {"otp_pending": {"abc": {"contact": "a@b.c"}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": 5}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "failures": "1"}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "created_at": "now"}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "session_handle": 1}}},
+    ],
+)
+def test_garbage_pending_codes_are_refused(document: object) -> None:
+    with pytest.raises(MalformedDataError):
+        TwoFactorState.from_dict(document)
