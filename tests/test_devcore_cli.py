@@ -87,3 +87,31 @@ def test_context_manager_stops_the_server() -> None:
         assert requests.get(url + "/hello", timeout=5).status_code == 200
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/hello", timeout=2)
+
+
+def test_removing_an_app_removes_all_its_data() -> None:
+    """A re-created app with the same id must not get old sessions, keys or users back."""
+    with DevCore() as core:
+        url = core.create_app("gone")
+        created = requests.post(
+            url + "/public/recipe/signup",
+            json={"email": "a@example.com", "password": "pw-123456789"},
+            timeout=10,
+        ).json()
+        assert created["status"] == "OK"
+        requests.get(url + "/.well-known/jwks.json", timeout=10)
+        removed = requests.post(
+            core.url + "/recipe/multitenancy/app/remove", json={"appId": "gone"}, timeout=10
+        ).json()
+        assert removed == {"status": "OK", "didExist": True}
+        with core.db.transaction() as conn:
+            leftovers = [
+                (
+                    table,
+                    conn.execute(
+                        f'SELECT COUNT(*) FROM "{table}" WHERE app_id=?', ("gone",)
+                    ).fetchone()[0],
+                )
+                for table in ("users", "user_tenants", "signing_keys", "apps", "tenants")
+            ]
+        assert all(count == 0 for _, count in leftovers), leftovers

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from . import _config
+from ._db import tables_with_columns
 from ._http import Request, Routes, bad_request
 
 SUPPORTED_CDI_VERSIONS = ["5.3", "5.4"]
@@ -122,7 +123,9 @@ def remove_app(req: Request) -> dict[str, Any]:
         raise bad_request("Cannot delete the public app, use remove config instead")
     with req.core.db.transaction() as conn:
         existed = conn.execute("DELETE FROM apps WHERE app_id=?", (app_id,)).rowcount > 0
-        conn.execute("DELETE FROM tenants WHERE app_id=?", (app_id,))
+        # Everything of the app goes: users, sessions, signing keys, metadata, codes...
+        for table in tables_with_columns(conn, "app_id"):
+            conn.execute(f'DELETE FROM "{table}" WHERE app_id=?', (app_id,))  # noqa: S608
     req.core.forget_app_config(app_id)
     return {"status": "OK", "didExist": existed}
 

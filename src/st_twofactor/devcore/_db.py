@@ -15,6 +15,22 @@ from contextlib import contextmanager
 MEMORY = ":memory:"
 
 
+def tables_with_columns(conn: sqlite3.Connection, *columns: str) -> list[str]:
+    """Every table that has all of ``columns``, whichever module created it."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    ]
+    wanted = set(columns)
+    return [
+        name
+        for name in names
+        if wanted <= {c[1] for c in conn.execute(f'PRAGMA table_info("{name}")').fetchall()}
+    ]
+
+
 class Database:
     """A thread-safe SQLite database, in memory or in a file."""
 

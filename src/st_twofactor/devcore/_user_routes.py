@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from ._db import tables_with_columns
 from ._http import Handler, Request, Routes, bad_request
 from ._users import primary_user_id, user_json
 
@@ -348,18 +349,7 @@ AUTH_TABLES = frozenset({"users", "user_tenants", "user_links", "password_reset_
 
 def _user_keyed_tables(conn: sqlite3.Connection) -> list[str]:
     """Every table with ``app_id`` and ``user_id`` columns, whichever module created it."""
-    names = [
-        r["name"]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-        ).fetchall()
-    ]
-    keyed = []
-    for name in names:
-        columns = {c["name"] for c in conn.execute(f'PRAGMA table_info("{name}")').fetchall()}
-        if {"app_id", "user_id"} <= columns:
-            keyed.append(name)
-    return keyed
+    return tables_with_columns(conn, "app_id", "user_id")
 
 
 def _delete_rows(conn: sqlite3.Connection, app_id: str, user_id: str, *, auth: bool) -> None:
