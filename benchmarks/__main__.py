@@ -34,7 +34,7 @@ class Settings:
 
 
 FULL = Settings(
-    protected_rounds=60,
+    protected_rounds=80,
     protected_per_round=50,
     flow_rounds=4,
     flow_journeys=2,

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from ._common import median
 
+APP_RECIPES = "the SDK recipes such an app imports anyway"
 CANDIDATES: tuple[tuple[str, str], ...] = (
     ("supertokens_python", "import supertokens_python"),
     (
-        "the SDK recipes such an app imports anyway",
+        APP_RECIPES,
         "import supertokens_python.recipe.emailpassword, supertokens_python.recipe.passwordless,"
         " supertokens_python.recipe.session, supertokens_python.recipe.thirdparty,"
         " supertokens_python.recipe.usermetadata",

@@ -38,6 +38,7 @@ from ._common import (
     latency_summary,
     median,
     post,
+    settled_log_length,
 )
 from .profiles import Row, rows, total
 
@@ -189,7 +190,7 @@ def measure_protected(
             for key, _ in VARIANTS:  # warm-up (the first request fetches the JWKS)
                 under_test.use(key)
                 await _batch(client, under_test.paths[key], headers, per_round)
-            logged_before = len(core.requests(app_id))
+            logged_before = settled_log_length(core, app_id)
             for round_no in range(rounds):
                 shift = round_no % len(VARIANTS)
                 order = VARIANTS[shift:] + VARIANTS[:shift]
@@ -206,7 +207,10 @@ def measure_protected(
                 for key, _ in VARIANTS:
                     results[key].ratios.append(typical[key] / typical["plain"])
                     results[key].rate_ratios.append(seconds[key] / seconds["plain"])
-            calls.extend(f"{e.method} {e.path}" for e in core.requests(app_id)[logged_before:])
+            logged_after = settled_log_length(core, app_id)
+            calls.extend(
+                f"{e.method} {e.path}" for e in core.requests(app_id)[logged_before:logged_after]
+            )
             missed = any(
                 max(r.ratio, r.rate_ratio) > GOAL_RATIO for k, r in results.items() if k != "plain"
             )
