@@ -43,6 +43,13 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
   installing the override also installs, once the SDK is initialised, a check of the body's
   shape in front of the passwordless recipe's handlers (:func:`_guard_request_bodies`).
 
+Cost, in core calls with the default user-metadata store: asking for a code takes 8
+(the state read, then read and written to record the device; the user, for their e-mail;
+three inside the SDK's own ``create_code_post``: two account lookups and the tenant; the
+code itself); using it takes 8 (the attempt counted, read and write; ``check_code``; the
+device claimed, read and write; revoking the codes; the session's new access token; the
+user for the answer). A pinned contact saves the user lookup when asking.
+
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
 the log, and that is the only place they are logged.
