@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from st_twofactor import totp
 
@@ -173,22 +173,31 @@ def screenshots_dir(name: str) -> Path | None:
     return path
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_demo_page_walk(name: str, browser: Browser, tmp_path: Path) -> None:
-    email = f"walk-{name.replace('_', '-')}@example.com"
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 760, "height": 560})
     context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
+    yield context.new_page()
+    context.close()
+
+
+def record_problems(page: Page) -> list[str]:
+    """Script errors and console errors, except the 401/403 answers the page expects."""
     problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not re.search(r"status of 40[13]\b", message.text):
+            problems.append(f"console: {message.text}")
+
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console {msg.type}: {msg.text}")
-            if msg.type == "error" and "401" not in msg.text and "403" not in msg.text
-            else None
-        ),
-    )
+    page.on("console", on_console)
+    return problems
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_demo_page_walk(name: str, page: Page, tmp_path: Path) -> None:
+    email = f"walk-{name.replace('_', '-')}@example.com"
+    problems = record_problems(page)
     refreshes: list[str] = []
     page.on("request", lambda r: refreshes.append(r.url) if "/session/refresh" in r.url else None)
     with run_example(name, tmp_path / "data") as server, artifacts_on_failure(page, server):
@@ -293,4 +302,3 @@ def test_demo_page_walk(name: str, browser: Browser, tmp_path: Path) -> None:
 
         assert problems == []
         assert "Traceback" not in server.log()
-    context.close()
