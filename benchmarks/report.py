@@ -561,8 +561,6 @@ def _hints(calls: Counter[str]) -> list[str]:
             "`create_code_post`, whose sign-in/up checks (`users/by-accountinfo`, the "
             f"tenant's config: {sign_in_checks} calls here) a second factor does not need"
         )
-    if calls["GET /user/id"] >= 2:
-        hints.append("look the user up (`GET /user/id`) once per request and pass it on")
     return hints
 
 
