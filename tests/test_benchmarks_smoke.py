@@ -81,3 +81,29 @@ def test_the_document_and_chart_are_written(quick_run: Run, tmp_path: Path) -> N
     chart = (tmp_path / "docs" / "benchmarks.svg").read_text()
     assert chart.startswith("<svg") and chart.rstrip().endswith("</svg>")
     assert "](benchmarks.svg)" in markdown
+
+
+def test_profiles_are_rendered_where_a_goal_is_missed(quick_run: Run) -> None:
+    """The profile sections (only written when a goal is missed) render from real profiles."""
+    import cProfile
+    from dataclasses import replace
+
+    from benchmarks.profiles import rows
+    from benchmarks.report import render
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    sorted(str(n) for n in range(1000))
+    profiler.disable()
+    found = rows(profiler, 1, lambda name: True, top=5)
+    assert found and found[0].cumulative >= found[-1].cumulative
+    assert quick_run.protected is not None
+    missed = replace(
+        quick_run,
+        protected=replace(quick_run.protected, profiles={"plain": found, "global": found}),
+        flow_profile=found,
+    )
+    markdown, _ = render(missed)
+    assert "### Where the time goes (cProfile)" in markdown
+    if quick_run.flows is not None and "### Where st-twofactor falls short" in markdown:
+        assert "cProfile of st-twofactor's journey" in markdown
