@@ -39,6 +39,7 @@ from supertokens_python.recipe.thirdparty.provider import (
 from supertokens_python.recipe.thirdparty.types import UserInfo
 
 from st_twofactor import events
+from st_twofactor.claim import make_second_factor_claim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
 from st_twofactor.errors import MalformedDataError
@@ -275,6 +276,7 @@ def make_harness(
         capture: bool = True,
         providers: list[ProviderInput] | None = None,
         store: Store | None = None,
+        claim: Any = None,
         **options: Any,
     ) -> Harness:
         clock = Clock()
@@ -297,6 +299,8 @@ def make_harness(
                 "email_delivery": EmailDeliveryConfig(service=CapturedEmail(outbox)),
                 "sms_delivery": SMSDeliveryConfig(service=CapturedSMS(outbox)),
             }
+        if claim is not None:
+            deliveries["claim"] = claim
         recipe_list = build_recipe_list(config=config, providers=providers or [], **deliveries)
         app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
         client = _add_protected_route(app, framework)
@@ -375,6 +379,20 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
     # The budget, itemised in the module doc of st_twofactor.otp.
     assert create_calls <= 8, create_calls
     assert consume_calls <= 8, consume_calls
+
+
+def test_an_e_mailed_code_completes_a_custom_claim(make_harness: MakeHarness) -> None:
+    """build_recipe_list(claim=...) reaches the passwordless override too."""
+    claim = make_second_factor_claim("mfa-done")
+    h = make_harness(claim=claim)
+    h.signed_up("cleo@example.com")
+    tokens = h.signed_in("cleo@example.com")
+    assert jwt_payload(tokens.access or "")["mfa-done"]["v"] is False
+    assert h.protected(tokens) == 403
+    h.complete_with_email(tokens, "cleo@example.com")
+    payload = jwt_payload(tokens.access or "")
+    assert payload["mfa-done"]["v"] is True and "2fa-completed" not in payload
+    assert h.protected(tokens) == 200
 
 
 def codes_request(device: dict[str, Any]) -> dict[str, Any]:

@@ -57,9 +57,6 @@ from supertokens_python.recipe.passwordless import (
     ContactPhoneOnlyConfig,
     PasswordlessOverrideConfig,
 )
-from supertokens_python.recipe.passwordless.interfaces import (
-    APIInterface as PasswordlessAPIInterface,
-)
 from supertokens_python.recipe.passwordless.types import (
     EmailTemplateVars as CodeEmailVars,
 )
@@ -166,6 +163,7 @@ def build_recipe_list(
             _passwordless_recipe(
                 config,
                 contact_method,
+                claim=claim,
                 override=passwordless_override,
                 contact_config=passwordless_contact_config,
                 email_delivery=email_delivery,
@@ -193,14 +191,6 @@ def build_recipe_list(
     return recipes
 
 
-def _passwordless_api_override(
-    config: TwoFactorConfig,
-) -> Callable[[PasswordlessAPIInterface], PasswordlessAPIInterface]:
-    """The library's override of the passwordless APIs, making them a second factor only
-    (see :mod:`st_twofactor.otp`: pinned destination, no new user, no new session)."""
-    return override_passwordless_apis(config)
-
-
 def _session_override(
     config: TwoFactorConfig, claim: BooleanClaim, app: SessionOverrideConfig | None
 ) -> SessionOverrideConfig:
@@ -213,10 +203,11 @@ def _session_override(
 
 
 def _passwordless_override(
-    config: TwoFactorConfig, app: PasswordlessOverrideConfig | None
+    config: TwoFactorConfig, claim: BooleanClaim, app: PasswordlessOverrideConfig | None
 ) -> PasswordlessOverrideConfig:
-    """The library's passwordless API override, wrapped by the app's; its functions as they are."""
-    ours = _passwordless_api_override(config)
+    """The library's passwordless API override (:mod:`st_twofactor.otp`: a second factor
+    only), wrapped by the app's; the app's ``functions`` are used as they are."""
+    ours = override_passwordless_apis(config, claim=claim)
     if app is None:
         return PasswordlessOverrideConfig(apis=ours)
     return PasswordlessOverrideConfig(functions=app.functions, apis=_then(ours, app.apis))
@@ -226,6 +217,7 @@ def _passwordless_recipe(
     config: TwoFactorConfig,
     contact_method: ContactMethod,
     *,
+    claim: BooleanClaim,
     override: PasswordlessOverrideConfig | None,
     contact_config: ContactConfig | None,
     email_delivery: EmailDeliveryConfig[CodeEmailVars] | None,
@@ -262,7 +254,7 @@ def _passwordless_recipe(
     return passwordless.init(
         contact_config=contact_config,
         flow_type="USER_INPUT_CODE",
-        override=_passwordless_override(config, override),
+        override=_passwordless_override(config, claim, override),
         email_delivery=email_delivery,
         sms_delivery=sms_delivery,
     )
