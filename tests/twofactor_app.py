@@ -150,6 +150,7 @@ def build_app(
 
 def create_app() -> FastAPI:
     """uvicorn factory (``tests.twofactor_app:create_app --factory``), set up from the env."""
+    _share_one_tls_context()
     store: Any = None
     redis_url = os.environ.get("ST2FA_REDIS_URL")
     if redis_url:
@@ -160,6 +161,19 @@ def create_app() -> FastAPI:
         secret_keys=[SECRET_KEY], factors=("totp", "recovery-code"), store=store
     )
     return build_app(os.environ["ST2FA_CORE_URL"], config, [])
+
+
+def _share_one_tls_context() -> None:
+    """Speed only, as in ``tests/conftest.py``: the SDK makes a new httpx client, so a new
+    TLS context (tens of ms of CA loading), for every core call; the core is plain HTTP
+    on loopback here, so one shared context changes nothing else."""
+    import ssl
+    from functools import partial
+
+    import httpx
+    import supertokens_python.querier as querier
+
+    querier.AsyncClient = partial(httpx.AsyncClient, verify=ssl.create_default_context())  # type: ignore[misc]
 
 
 # -- the harness --
