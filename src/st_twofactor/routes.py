@@ -290,17 +290,22 @@ def _unavailable(error: Exception) -> str | None:
     """The 503 message when ``error`` is an outage of the store or the core, else None.
 
     The request fails closed with a clear answer instead of a 500 with a traceback. The
-    SDK reports an unreachable core with plain exceptions, recognised here by message.
+    SDK reports an unreachable core with plain exceptions, recognised here by message;
+    the default store (user metadata) lives in the core, so its outage is the core's.
     """
+    if any(_is_core_outage(e) for e in (error, error.__cause__) if e is not None):
+        return "the SuperTokens core is unreachable; try again later"
     if isinstance(error, StoreUnavailableError):
         return "the 2FA state store is unavailable; try again later"
-    if (
+    return None
+
+
+def _is_core_outage(error: BaseException) -> bool:
+    return (
         isinstance(error, (CoreUnavailableError, httpx.TransportError))
         or str(error).startswith("No SuperTokens core available to query")
-        or _CORE_5XX.match(str(error))
-    ):
-        return "the SuperTokens core is unreachable; try again later"
-    return None
+        or _CORE_5XX.match(str(error)) is not None
+    )
 
 
 def _handler(
