@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -40,17 +41,20 @@ def unique_prefix() -> str:
 
 
 class RedisServer:
-    """One ``redis-server`` process on 127.0.0.1, without persistence.
+    """One ``redis-server`` process on 127.0.0.1 (persistent with an fsynced AOF, or not).
 
     :meth:`stop` ends it (SIGTERM, then SIGKILL); :meth:`start` starts it again on the
-    same port, so clients that were given :attr:`url` reconnect.
+    same port and directory, so clients that were given :attr:`url` reconnect (and a
+    persistent server has its data back). :meth:`pause` / :meth:`resume` freeze it
+    (SIGSTOP / SIGCONT): connections stay open and commands hang, as with a stuck server.
     """
 
-    def __init__(self, executable: str = "redis-server") -> None:
+    def __init__(self, executable: str = "redis-server", *, persistent: bool = False) -> None:
         found = shutil.which(executable)
         if found is None:
             raise FileNotFoundError(executable)
         self.executable = found
+        self.persistent = persistent
         self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="st2fa-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -68,7 +72,10 @@ class RedisServer:
             "port": str(self.port),
             "dir": str(self._dir),
             "save": "",
-            "appendonly": "no",
+            # Persistent: every write is fsynced to the append-only file before it is
+            # acknowledged, as RedisStore's documentation asks of a production server.
+            "appendonly": "yes" if self.persistent else "no",
+            "appendfsync": "always",
             "daemonize": "no",
             "protected-mode": "yes",
             "maxmemory-policy": "noeviction",
@@ -96,12 +103,21 @@ class RedisServer:
         process, self._process = self._process, None
         if process is None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
         process.terminate()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+    def pause(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def close(self) -> None:
         self.stop()
@@ -127,10 +143,10 @@ class RedisServer:
             return False
 
 
-def start_or_skip() -> RedisServer:
+def start_or_skip(*, persistent: bool = False) -> RedisServer:
     """A started server, or skip the test (fail under CI) when redis-server is missing."""
     try:
-        return RedisServer().start()
+        return RedisServer(persistent=persistent).start()
     except FileNotFoundError:
         message = "redis-server is not installed (apt-get install redis-server)"
         if os.environ.get("CI"):
