@@ -420,14 +420,26 @@ UpdateMetadata = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[objec
 class UserMetadataStore(BaseStore):
     """Keeps each user's state under one key of their SuperTokens user metadata.
 
-    Atomicity, precisely: :meth:`update` holds an :class:`asyncio.Lock` per user (and
-    per event loop) around its read, ``fn`` and write. That serialises updates made by
-    the tasks of *one event loop in one process*. It does **not** serialise updates
-    from other processes or machines (several workers), nor from other event loops or
-    threads of this process (e.g. sync Flask/Django views that each run their own loop):
-    the core's metadata API has no compare-and-set, so two such writers can both read
-    the same state and the last write wins. Replay protection and throttling are then
-    best-effort; run one worker, or use a store with atomic updates (Redis) instead.
+    What it guarantees, precisely:
+
+    - Within *one event loop of one process*, :meth:`update` holds an
+      :class:`asyncio.Lock` per user around its read, ``fn`` and write, so updates are
+      atomic: a TOTP step is accepted once, a recovery code redeemed once, attempts are
+      counted exactly.
+    - Everywhere: a write acknowledged by the core is durable (it is in the core's
+      database), and a reader never sees a half-written document.
+
+    What it does **not** guarantee: nothing serialises updates made from other processes
+    or machines (several workers), nor from other event loops or threads of this process
+    (sync Flask/Django views each run their own loop). The core's metadata API has no
+    compare-and-set and the state is one document written whole, so the last write wins.
+    Two requests for the same user whose read-modify-write windows (milliseconds) overlap
+    in two workers can then both accept one TOTP code or one recovery code, get more tries
+    than the throttle allows (up to the limit in each worker), and lose one of the two
+    changes, including a factor change: a device added or removed, or recovery codes
+    regenerated (the old codes come back), or the epoch bump that revokes remembered
+    devices, overwritten by the other request's stale copy. Run one worker (one event
+    loop) with it, or use :class:`~st_twofactor.redis_store.RedisStore`.
     """
 
     def __init__(
