@@ -4,6 +4,7 @@ threads and processes, and failing closed when Redis is down."""
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import threading
 import time
@@ -17,7 +18,7 @@ import redis.asyncio as aioredis
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, MalformedDataError, StoreUnavailableError
 from st_twofactor.redis_store import DEFAULT_PREFIX, RedisStore
-from st_twofactor.store import Store, TotpDevice, TwoFactorState
+from st_twofactor.store import Store, TotpDevice, TwoFactorState, UserMetadataStore
 from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
 
 from .redis_server import RedisServer, redis_server, start_or_skip, unique_prefix
@@ -332,3 +333,68 @@ async def test_unreachable_server_fails_closed() -> None:
     with pytest.raises(StoreUnavailableError):
         await store.consume_recovery_code("u", "h")
     await store.aclose()
+
+
+# -- why: two workers with UserMetadataStore vs RedisStore ----------------------------------
+
+
+class _SharedMetadata:
+    """One core's user metadata, reached by several workers; each call yields, like I/O."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    async def get(self, user_id: str, user_context: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return json.loads(json.dumps(self.data.get(user_id, {})))
+
+    async def update(
+        self, user_id: str, update: dict[str, Any], user_context: dict[str, Any]
+    ) -> None:
+        await asyncio.sleep(0)
+        self.data[user_id] = {**self.data.get(user_id, {}), **update}
+
+
+def _regenerate(state: TwoFactorState) -> None:
+    state.recovery_codes = ["new-1", "new-2"]
+    state.epoch += 1
+
+
+async def test_two_workers_with_user_metadata_double_accept_and_lose_updates() -> None:
+    """The documented limit of UserMetadataStore (one store per worker, no shared lock):
+    one TOTP step accepted by both workers, and a regeneration of recovery codes undone by
+    a concurrent throttle update. This is why several workers need RedisStore."""
+    core = _SharedMetadata()
+    workers = [UserMetadataStore(get_metadata=core.get, update_metadata=core.update) for _ in "ab"]
+    await workers[0].update("u", lambda s: setattr(s, "recovery_codes", ["old-1", "old-2"]))
+
+    steps = await asyncio.gather(*(w.use_totp_step("u", 7) for w in workers))
+    assert steps == [True, True], "both workers accepted the same time step"
+
+    await asyncio.gather(
+        workers[0].update("u", _regenerate),
+        workers[1].begin_attempt("u", "totp", POLICY, T0),
+    )
+    assert (await workers[0].load("u")).recovery_codes == ["old-1", "old-2"], "regeneration lost"
+
+
+async def test_two_workers_with_redis_accept_once_and_lose_nothing(
+    redis_server: RedisServer,
+) -> None:
+    """The same races with one RedisStore per worker: one winner, both updates kept."""
+    prefix = unique_prefix()
+    workers = [RedisStore(redis_server.url, prefix=prefix) for _ in "ab"]
+    await workers[0].update("u", lambda s: setattr(s, "recovery_codes", ["old-1", "old-2"]))
+
+    steps = await asyncio.gather(*(w.use_totp_step("u", 7) for w in workers))
+    assert sorted(steps) == [False, True]
+
+    await asyncio.gather(
+        workers[0].update("u", _regenerate),
+        workers[1].begin_attempt("u", "totp", POLICY, T0),
+    )
+    state = await workers[1].load("u")
+    assert state.recovery_codes == ["new-1", "new-2"]
+    assert state.throttle.factors["totp"].consecutive_failures == 1
+    for worker in workers:
+        await worker.aclose()
