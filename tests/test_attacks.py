@@ -404,6 +404,18 @@ def test_email_code_for_another_user_is_refused(h: Harness) -> None:
     assert status_of(h.consume(alice, device.json(), sent.code)) == "OK"
 
 
+def test_email_code_from_another_session_of_the_user_is_refused(h: Harness) -> None:
+    """S6: a code is bound to the request (session) that asked for it: an attacker with
+    the password and a phished code cannot use it from their own session."""
+    victim = h.signed_up("bound@example.com")
+    device, sent = h.ask_code(victim, email="bound@example.com")
+    assert sent is not None
+    attacker = h.signed_in("bound@example.com")
+    assert status_of(h.consume(attacker, device.json(), sent.code)) == "RESTART_FLOW_ERROR"
+    assert h.protected(attacker) == 403
+    assert status_of(h.consume(victim, device.json(), sent.code)) == "OK"
+
+
 def test_totp_and_recovery_codes_of_another_user_are_refused(h: Harness) -> None:
     """S3/S7: a valid TOTP code or recovery code of another account does not work."""
     _, alice_secret, alice_codes = enrolled(h, "alice2@example.com")
