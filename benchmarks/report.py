@@ -337,6 +337,13 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
         f"Journeys per alternative: {results.journeys}, interleaved (medians). "
         "Bold: fewest calls / fastest.",
         "",
+        "Each flow is what the user's browser sends for it: TOTP enrolment is two requests "
+        "(new device, first code), an e-mail code two (send, enter). *E-mail code, first "
+        "use* adds the e-mail factor right after the TOTP enrolment, in a session whose 2FA "
+        "is fresh (st-twofactor pins the address, SuperTokens' MFA links a passwordless "
+        "login method to the user); for the legacy overrides it is the user's first code, "
+        "which signs up their passwordless user.",
+        "",
         "- **st-twofactor**: `build_recipe_list()` + `twofactor_plugin()`, default store "
         "(SuperTokens user metadata), on the free core.",
         "- **SuperTokens MFA + TOTP (paid)**: the SDK's `multifactorauth` (first factor "
@@ -478,9 +485,9 @@ def _load_section(load: LoadResults) -> list[str]:
         "connections by client threads of the benchmark process. `create`: `POST "
         "/recipe/session` for a random stored user; `verify`: `POST /recipe/session/verify` "
         "with `checkDatabase: true`; `refresh`: `POST /recipe/session/refresh`, each client "
-        "following its own chain of refresh tokens. Each cell runs "
-        f"{load.seconds_per_cell:g} s, {load.repeats} times interleaved; requests/s is the "
-        "median over those, the percentiles are over every request.",
+        "following its own chain of refresh tokens. The cores of all sizes run at once and "
+        f"take turns cell by cell; each cell runs {load.seconds_per_cell:g} s, {load.repeats} "
+        "times. Requests/s is the median over those, the percentiles are over every request.",
         "",
         "Before each size the SQLite file is **seeded directly through the core's `Database`** "
         "(bulk SQL inserts of users, their tenant rows, one session and one refresh token per "
