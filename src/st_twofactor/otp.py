@@ -701,10 +701,7 @@ class _SecondFactorEmail(EmailDeliveryInterface[PasswordlessLoginEmailTemplateVa
     async def send_email(
         self, template_vars: PasswordlessLoginEmailTemplateVars, user_context: dict[str, Any]
     ) -> None:
-        template_vars.is_first_factor = False
-        template_vars.code_life_time = _remaining_ms(
-            template_vars.code_life_time, self.deadline, self.clock()
-        )
+        _as_second_factor(template_vars, self.deadline, self.clock())
         await self._inner.send_email(template_vars, user_context)
 
 
@@ -724,11 +721,18 @@ class _SecondFactorSMS(SMSDeliveryInterface[PasswordlessLoginSMSTemplateVars]):
     async def send_sms(
         self, template_vars: PasswordlessLoginSMSTemplateVars, user_context: dict[str, Any]
     ) -> None:
-        template_vars.is_first_factor = False
-        template_vars.code_life_time = _remaining_ms(
-            template_vars.code_life_time, self.deadline, self.clock()
-        )
+        _as_second_factor(template_vars, self.deadline, self.clock())
         await self._inner.send_sms(template_vars, user_context)
+
+
+def _as_second_factor(
+    template_vars: PasswordlessLoginEmailTemplateVars | PasswordlessLoginSMSTemplateVars,
+    deadline: float,
+    now: float,
+) -> None:
+    """Tell the message template the truth: a second factor, and the time really left."""
+    template_vars.is_first_factor = False
+    template_vars.code_life_time = _remaining_ms(template_vars.code_life_time, deadline, now)
 
 
 def _remaining_ms(core_lifetime_ms: int, deadline: float, now: float) -> int:
