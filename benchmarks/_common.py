@@ -183,10 +183,6 @@ class CoreCalls:
 
     requests: list[str] = field(default_factory=list)
 
-    @property
-    def count(self) -> int:
-        return len(self.requests)
-
 
 def settled_log_length(core: Any, app_id: str, *, quiet: float = 0.02, limit: float = 1.0) -> int:
     """The length of the core's request log for ``app_id`` once no entry came for ``quiet`` s.

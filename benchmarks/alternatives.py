@@ -74,6 +74,8 @@ class Alternative:
     title: ClassVar[str]
     licensed: ClassVar[bool] = False
     unsupported: ClassVar[dict[str, str]] = {}
+    code_request_fields: ClassVar[dict[str, Any]] = {}
+    """Extra fields the frontend sends when it asks for, and enters, an e-mail code."""
 
     def __init__(self, core: Any, connection_uri: str) -> None:
         self.core = core
@@ -144,15 +146,13 @@ class Alternative:
     async def totp_verify(self, user: User, tokens: Tokens) -> None:
         raise NotImplementedError
 
-    async def email_code(self, user: User, tokens: Tokens, *, first: bool) -> None:
-        raise NotImplementedError
-
     async def recovery_code(self, user: User, tokens: Tokens) -> None:
         raise NotImplementedError
 
-    async def _email_code(self, user: User, tokens: Tokens, extra: dict[str, Any]) -> None:
+    async def email_code(self, user: User, tokens: Tokens) -> None:
         """Ask for a code by e-mail, then enter it: the passwordless recipe's own routes."""
         assert self.client is not None
+        extra = self.code_request_fields
         created = await post(
             self.client, "/auth/signinup/code", tokens, {"email": user.email, **extra}
         )
@@ -216,9 +216,6 @@ class TwoFactorLibrary(Alternative):
         assert self.client is not None
         await post(self.client, "/auth/2fa/totp/verify", tokens, {"code": user.next_totp_code()})
 
-    async def email_code(self, user: User, tokens: Tokens, *, first: bool) -> None:
-        await self._email_code(user, tokens, {})
-
     async def recovery_code(self, user: User, tokens: Tokens) -> None:
         assert self.client is not None
         code = user.recovery_codes.pop()
@@ -239,6 +236,7 @@ class SdkMfa(Alternative):
     key = "sdk-mfa"
     title = "SuperTokens MFA + TOTP (paid)"
     licensed = True
+    code_request_fields: ClassVar[dict[str, Any]] = {"shouldTryLinkingWithSessionUser": True}
     unsupported: ClassVar[dict[str, str]] = {
         "recovery-code": "SuperTokens' MFA recipes have no recovery codes",
     }
@@ -300,9 +298,6 @@ class SdkMfa(Alternative):
         assert self.client is not None
         await post(self.client, "/auth/totp/verify", tokens, {"totp": user.next_totp_code()})
 
-    async def email_code(self, user: User, tokens: Tokens, *, first: bool) -> None:
-        await self._email_code(user, tokens, {"shouldTryLinkingWithSessionUser": True})
-
 
 class LegacyOverrides(Alternative):
     """The legacy guide's overrides (see :mod:`benchmarks.legacy`): e-mail codes only."""
@@ -320,9 +315,6 @@ class LegacyOverrides(Alternative):
         from .legacy import legacy_recipe_list
 
         return legacy_recipe_list(self.mailbox.delivery())
-
-    async def email_code(self, user: User, tokens: Tokens, *, first: bool) -> None:
-        await self._email_code(user, tokens, {})
 
 
 ALTERNATIVES: tuple[type[Alternative], ...] = (TwoFactorLibrary, SdkMfa, LegacyOverrides)

@@ -117,7 +117,7 @@ class _Journey:
         if tokens is None:
             raise RuntimeError(f"{alt.key}: sign-up failed: {self.failed['sign-up']}")
         await self.step("totp-enrol", lambda: alt.totp_enrol(user, tokens), tokens)
-        await self.step("email-enrol", lambda: alt.email_code(user, tokens, first=True), tokens)
+        await self.step("email-enrol", lambda: alt.email_code(user, tokens), tokens)
         tokens = await self.step("sign-in", lambda: alt.sign_in(user))
         if tokens is None:
             raise RuntimeError(f"{alt.key}: sign-in failed: {self.failed['sign-in']}")
@@ -125,7 +125,7 @@ class _Journey:
         await self.step("totp-verify", lambda: alt.totp_verify(user, tokens), tokens)
         if not self.skipped("email-verify"):
             again = await alt.sign_in(user)
-            await self.step("email-verify", lambda: alt.email_code(user, again, first=False), again)
+            await self.step("email-verify", lambda: alt.email_code(user, again), again)
         if not self.skipped("recovery-code"):
             again = await alt.sign_in(user)
             await self.step("recovery-code", lambda: alt.recovery_code(user, again), again)
