@@ -1,0 +1,78 @@
+"""The factor flows without HTTP: secrets at rest (S5) and key rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from st_twofactor import totp
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import DecryptionError
+from st_twofactor.service import TwoFactorService
+from st_twofactor.store import InMemoryStore
+
+OLD_KEY = "old-secret-key-0123456789abcdef"
+NEW_KEY = "new-secret-key-0123456789abcdef"
+START = 1_700_000_000.0
+
+
+def _config(store: InMemoryStore, keys: list[str], now: float) -> TwoFactorConfig:
+    return TwoFactorConfig(
+        secret_keys=keys, store=store, factors=("totp", "recovery-code"), clock=lambda: now
+    )
+
+
+async def _enrol(service: TwoFactorService, user_id: str) -> str:
+    created = await service.create_totp_device(user_id, "u@example.com", "phone", {})
+    code = totp.code_at(created["secret"], service.config.clock())
+    assert (await service.verify_totp_device(user_id, "phone", code, {}))["status"] == "OK"
+    secret: str = created["secret"]
+    return secret
+
+
+async def test_the_stored_state_holds_no_secret_and_no_recovery_code() -> None:
+    store = InMemoryStore()
+    service = TwoFactorService(_config(store, [OLD_KEY], START))
+    secret = await _enrol(service, "user-1")
+    codes = (await service.regenerate_recovery_codes("user-1", {}))["recoveryCodes"]
+    document = json.dumps((await store.load("user-1")).to_dict())
+    assert secret not in document and secret.lower() not in document
+    for code in codes:
+        assert code not in document and code.replace("-", "") not in document
+
+
+async def test_rotation_new_key_first_old_key_still_decrypts() -> None:
+    store = InMemoryStore()
+    secret = await _enrol(TwoFactorService(_config(store, [OLD_KEY], START)), "user-2")
+    later = START + 90
+    rotated = TwoFactorService(_config(store, [NEW_KEY, OLD_KEY], later))
+    code = totp.code_at(secret, later)
+    assert await rotated.verify_totp("user-2", code, {}) == {"status": "OK"}
+    # a device enrolled after the rotation is sealed with the new key only
+    await rotated.create_totp_device("user-2", "u@example.com", "tablet", {})
+    sealed = (await store.load("user-2")).device("tablet")
+    assert sealed is not None
+    new_only = TwoFactorService(_config(store, [NEW_KEY], later))
+    assert new_only.box.decrypt(sealed.secret, context="user-2")
+
+
+async def test_a_secret_sealed_for_one_user_does_not_open_for_another() -> None:
+    store = InMemoryStore()
+    service = TwoFactorService(_config(store, [OLD_KEY], START))
+    await _enrol(service, "user-3")
+    device = (await store.load("user-3")).device("phone")
+    assert device is not None
+    with pytest.raises(DecryptionError):
+        service.box.decrypt(device.secret, context="user-4")
+
+
+async def test_without_the_old_key_the_secret_cannot_be_read() -> None:
+    store = InMemoryStore()
+    await _enrol(TwoFactorService(_config(store, [OLD_KEY], START)), "user-5")
+    device = (await store.load("user-5")).device("phone")
+    assert device is not None
+    with pytest.raises(DecryptionError):
+        TwoFactorService(_config(store, [NEW_KEY], START)).box.decrypt(
+            device.secret, context="user-5"
+        )
