@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,11 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop, and remove the working directory (log, database)."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, chars: int = 3000) -> str:
         with contextlib.suppress(OSError):

@@ -78,7 +78,7 @@ def core() -> Iterator[CoreProcess]:
     process = CoreProcess()
     process.start()
     yield process
-    process.stop()
+    process.close()
 
 
 def test_core_killed_during_load_loses_no_acknowledged_write(core: CoreProcess) -> None:
@@ -87,7 +87,7 @@ def test_core_killed_during_load_loses_no_acknowledged_write(core: CoreProcess) 
     try:
         report = asyncio.run(asyncio.wait_for(_kill_during_load(core, app.url), 150))
     finally:
-        app.stop()
+        app.close()
     print(f"\ncore killed during load: {report}")
 
 

@@ -178,7 +178,7 @@ def core() -> Iterator[CoreProcess]:
     process = CoreProcess()
     process.start()
     yield process
-    process.stop()
+    process.close()
 
 
 def test_many_users_sign_in_with_totp_against_one_worker(core: CoreProcess) -> None:
@@ -189,7 +189,7 @@ def test_many_users_sign_in_with_totp_against_one_worker(core: CoreProcess) -> N
     try:
         stats = asyncio.run(run_users([app.url], USERS, "one-worker"))
     finally:
-        app.stop()
+        app.close()
     assert stats.errors == [], stats.errors[:5]
     assert stats.completed == USERS
     assert stats.requests == USERS * 7
@@ -275,7 +275,7 @@ def test_two_workers_sharing_redis(core: CoreProcess, redis_server: RedisServer)
         print(f"\nraces across workers: {RACES} users, {race_stats.requests} requests, {won}")
     finally:
         for app in apps:
-            app.stop()
+            app.close()
     assert stats.errors == [], stats.errors[:5]
     assert stats.completed == USERS
     assert race_stats.errors == [], race_stats.errors[:5]

@@ -156,7 +156,8 @@ class RedisStore(BaseStore):
         )
 
     async def aclose(self) -> None:
-        """Close the clients this store made (a client passed in is the caller's to close)."""
+        """Close the client this store made for the running event loop and forget those of
+        other loops (a client passed in is the caller's to close)."""
         with self._guard:
             clients, self._clients = list(self._clients.items()), {}
         running = asyncio.get_running_loop()
