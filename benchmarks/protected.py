@@ -48,6 +48,8 @@ VARIANTS: tuple[tuple[str, str], ...] = (
     ("step-up", "`require_2fa(max_age=3600)`"),
 )
 GOAL_RATIO = 1.05
+MARGIN = 0.01
+"""A ratio this close to the goal can land on either side of it from one run to the next."""
 
 
 @dataclass
@@ -84,16 +86,26 @@ class ProtectedResults:
     rounds: int
     per_round: int
     profiles: dict[str, list[Row]] = field(default_factory=dict)
-    """Per variant (only when the goal is missed): where a request's time goes."""
+    """Per variant (only when the goal is missed or at risk): where a request's time goes."""
+
+    @property
+    def worst_ratio(self) -> float:
+        return worst_ratio(self.variants)
 
     @property
     def goal_met(self) -> bool:
         """No core call, and both ratios of every 2FA variant within the goal."""
-        return not self.core_calls and all(
-            max(v.ratio, v.rate_ratio) <= GOAL_RATIO
-            for k, v in self.variants.items()
-            if k != "plain"
-        )
+        return not self.core_calls and self.worst_ratio <= GOAL_RATIO
+
+    @property
+    def goal_at_risk(self) -> bool:
+        """Missed, or met by less than :data:`MARGIN`."""
+        return not self.core_calls and self.worst_ratio > GOAL_RATIO - MARGIN
+
+
+def worst_ratio(variants: dict[str, VariantResult]) -> float:
+    """The largest of both ratios over the 2FA variants."""
+    return max(max(v.ratio, v.rate_ratio) for k, v in variants.items() if k != "plain")
 
 
 class _App:
@@ -211,10 +223,7 @@ def measure_protected(
             calls.extend(
                 f"{e.method} {e.path}" for e in core.requests(app_id)[logged_before:logged_after]
             )
-            missed = any(
-                max(r.ratio, r.rate_ratio) > GOAL_RATIO for k, r in results.items() if k != "plain"
-            )
-            if profile and missed:
+            if profile and worst_ratio(results) > GOAL_RATIO - MARGIN:
                 for key, _ in VARIANTS:
                     under_test.use(key)
                     profiles[key] = await _profile(client, under_test.paths[key], headers)

@@ -17,7 +17,7 @@ from .flows import CallCost, FlowResults
 from .imports import APP_RECIPES as _APP_RECIPES
 from .imports import CANDIDATES, ImportResults
 from .profiles import Row
-from .protected import GOAL_RATIO, VARIANTS, ProtectedResults
+from .protected import GOAL_RATIO, MARGIN, VARIANTS, ProtectedResults
 
 LIBRARY = "st-twofactor"
 
@@ -176,7 +176,6 @@ def _goals(run: Run) -> list[str]:
     rows = []
     if run.protected is not None:
         p = run.protected
-        worst = max(max(v.ratio, v.rate_ratio) for k, v in p.variants.items() if k != "plain")
         ratios = "; ".join(
             f"{v.title}: {v.ratio:.3f} (median request), {v.rate_ratio:.3f} (throughput)"
             for k, v in p.variants.items()
@@ -185,8 +184,13 @@ def _goals(run: Run) -> list[str]:
         rows.append(
             [
                 "Protected request: time ratio <= 1.05 against `verify_session()` without 2FA",
-                ratios,
-                yes_no(worst <= GOAL_RATIO),
+                ratios
+                + (
+                    f" (within {MARGIN} of the goal: a run can land on either side)"
+                    if p.goal_at_risk and p.worst_ratio <= GOAL_RATIO
+                    else ""
+                ),
+                yes_no(p.worst_ratio <= GOAL_RATIO),
             ]
         )
         rows.append(
@@ -284,7 +288,8 @@ def _protected_section(p: ProtectedResults) -> list[str]:
         out += [
             "### Where the time goes (cProfile)",
             "",
-            "The goal was missed in this run, so each variant was run again under cProfile "
+            f"The goal was {'missed' if not p.goal_met else 'met by less than ' + str(MARGIN)} "
+            "in this run, so each variant was run again under cProfile "
             f"({protected.PROFILED_REQUESTS} requests). Microseconds per request, cumulative "
             "(the function and what it calls), for the session check and everything about "
             "claims; the profiler inflates every figure, compare them across columns.",
@@ -636,7 +641,7 @@ def _protected_gap(p: ProtectedResults) -> str:
 
 def _closing(run: Run) -> list[str]:
     gaps: list[str] = []
-    if run.protected is not None and not run.protected.goal_met:
+    if run.protected is not None and run.protected.goal_at_risk:
         gaps.append(_protected_gap(run.protected))
     if run.flows is not None:
         verdict = flow_verdict(run.flows)
@@ -656,4 +661,9 @@ def _closing(run: Run) -> list[str]:
             gaps.append(text + (": " + "; ".join(hints) + "." if hints else "."))
     if not gaps:
         return []
-    return ["## What would close the gaps", "", *("- " + g for g in gaps), ""]
+    return [
+        "## What would close the gaps (or widen a thin margin)",
+        "",
+        *("- " + g for g in gaps),
+        "",
+    ]
