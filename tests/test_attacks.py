@@ -646,6 +646,9 @@ def test_passwordless_as_first_factor_is_refused(
     link = {"preAuthSessionId": "abc", "linkCode": "x" * 44}
     assert h.post("/auth/signinup/code/consume", None, link).status_code == 401
     assert h.get("/auth/passwordless/email/exists?email=victim%40example.com").status_code == 401
+    # a malformed body does not turn the missing session into a 400
+    for malformed in [["email"], {"email": 5}, {"email": "not an e-mail"}, "text"]:
+        assert h.post("/auth/signinup/code", None, malformed).status_code == 401
     assert h.outbox == [] and users() == before
 
 

@@ -757,6 +757,7 @@ def _guard_request_bodies() -> None:
     on its fields before any API override is called, so a JSON array, number or string as
     the body, or ``{"email": 5}``, would be a 500. Those are answered 400 here, before the
     handler (and before any state is read or changed); everything else goes on unchanged.
+    A request without a session is answered 401 before its body is looked at.
     """
     recipe = PasswordlessRecipe.get_instance()
     original = recipe.handle_api_request
@@ -774,6 +775,8 @@ def _guard_request_bodies() -> None:
     ) -> BaseResponse | None:
         fields = _BODY_STRINGS.get(request_id)
         if fields is not None:
+            # The session first: without one the answer is 401 whatever the body (S10).
+            await _require_session(request, user_context)
             _check_body(await request.json(), fields)
         result: BaseResponse | None = await original(
             request_id, tenant_id, request, path, method, response, user_context
