@@ -25,6 +25,7 @@ Routes that must work before 2FA (enrolment, the 2FA status, sign-out) opt out w
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -208,7 +209,14 @@ def _with_validator(
 ) -> list[SessionClaimValidator]:
     if any(_is_for(v, claim) for v in validators):
         return list(validators)
-    return [*validators, claim.validators.has_value(True)]
+    return [*validators, _completed_validator(claim)]
+
+
+@functools.cache
+def _completed_validator(claim: BooleanClaim) -> SessionClaimValidator:
+    """``claim.validators.has_value(True)``, made once per claim: it is stateless, and
+    every protected request asks for it (this keeps the per-request cost down)."""
+    return claim.validators.has_value(True)
 
 
 async def _add_later(
