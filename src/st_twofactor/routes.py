@@ -55,7 +55,7 @@ from .service import (
     TwoFactorService,
     valid_device_name,
 )
-from .session_override import _is_required, without_2fa
+from .session_override import is_2fa_required, without_2fa
 
 log = logging.getLogger("st_twofactor")
 
@@ -191,7 +191,7 @@ class _Call:
 async def _overview(call: _Call) -> Result:
     service = call.service
     state = await service.store.load(call.user_id, call.user_context)
-    required = await _is_required(
+    required = await is_2fa_required(
         service.config, call.user_id, call.session.get_tenant_id(), call.user_context
     )
     return service.overview(state, call.payload, required)

@@ -151,7 +151,7 @@ async def _initial_value(
         return False
     if config.remember_device and await _is_remembered_device(config, user_id, user_context):
         return True
-    if await _is_required(config, user_id, tenant_id, user_context):
+    if await is_2fa_required(config, user_id, tenant_id, user_context):
         return False
     return not await _has_enrolled_factor(config, user_id, user_context)
 
@@ -181,7 +181,7 @@ async def _is_remembered_device(
     return any(checker.check(t, user_id, state.epoch, now=config.clock) for t in tokens)
 
 
-async def _is_required(
+async def is_2fa_required(
     config: TwoFactorConfig, user_id: str, tenant_id: str, user_context: dict[str, Any]
 ) -> bool:
     """Apply the ``required`` policy (a bool, or a sync or async callable)."""
