@@ -376,15 +376,7 @@ def create_session(req: Request) -> dict[str, Any]:
         expiry_ms=_seconds(now + access_ms),
         created_ms=_seconds(now),
     )
-    result: dict[str, Any] = {
-        "status": "OK",
-        "session": info.session_json(),
-        "accessToken": _mint(keys, info, static=static),
-        "refreshToken": {"token": refresh_token, "expiry": now + refresh_ms, "createdTime": now},
-    }
-    if anti_csrf is not None:
-        result["antiCsrfToken"] = anti_csrf
-    return result
+    return _tokens_answer(keys, info, info.session_json(), refresh_token, now, refresh_ms, static)
 
 
 # -- verify --
@@ -521,14 +513,28 @@ def refresh_session(req: Request) -> dict[str, Any]:
         expiry_ms=_seconds(now + access_ms),
         created_ms=_seconds(now),
     )
+    return _tokens_answer(keys, info, session.json(), new_token, now, refresh_ms, static)
+
+
+def _tokens_answer(
+    keys: KeySet,
+    info: _AccessToken,
+    session: dict[str, Any],
+    refresh_token: str,
+    now: int,
+    refresh_ms: int,
+    static: bool,
+) -> dict[str, Any]:
+    """The answer of create and refresh: the session, a new access token signed from
+    ``info``, the refresh token, and the anti-CSRF token when the session has one."""
     result: dict[str, Any] = {
         "status": "OK",
-        "session": session.json(),
+        "session": session,
         "accessToken": _mint(keys, info, static=static),
-        "refreshToken": {"token": new_token, "expiry": now + refresh_ms, "createdTime": now},
+        "refreshToken": {"token": refresh_token, "expiry": now + refresh_ms, "createdTime": now},
     }
-    if new_anti_csrf is not None:
-        result["antiCsrfToken"] = new_anti_csrf
+    if info.anti_csrf is not None:
+        result["antiCsrfToken"] = info.anti_csrf
     return result
 
 
