@@ -6,8 +6,12 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
 
 - Every endpoint needs a session (401 without one); the 2FA claim itself is not required,
   since these endpoints are how it gets completed. No passwordless user and no new session
-  is ever created: a code is checked with the recipe's ``check_code``, its device's codes are
-  revoked, and the claim is set in the session that asked for the code (DESIGN 9).
+  is ever created: a code is made with the recipe's ``create_code`` and sent through the
+  recipe's e-mail or SMS delivery, checked with the recipe's ``check_code``, its device's
+  codes are revoked, and the claim is set in the session that asked for the code
+  (DESIGN 9). The SDK's own ``create_code_post`` is not used: its sign-in/up checks
+  (account lookups, the tenant's first factors) are about a passwordless user that is
+  never created here, so they decide nothing for a second factor and cost three core calls.
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
@@ -43,12 +47,12 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
   installing the override also installs, once the SDK is initialised, a check of the body's
   shape in front of the passwordless recipe's handlers (:func:`_guard_request_bodies`).
 
-Cost, in core calls with the default user-metadata store: asking for a code takes 8
-(the state read, then read and written to record the device; the user, for their e-mail;
-three inside the SDK's own ``create_code_post``: two account lookups and the tenant; the
-code itself); using it takes 8 (the attempt counted, read and write; ``check_code``; the
-device claimed, read and write; revoking the codes; the session's new access token; the
-user for the answer). A pinned contact saves the user lookup when asking.
+Cost, in core calls with the default user-metadata store: asking for a code takes 5
+(the state read; the user, for their e-mail; the code; the state read and written to
+record the device), 4 once the contact is pinned (no user lookup); using it takes 8 (the
+attempt counted, read and write; ``check_code``; the device claimed, read and write;
+revoking the codes, since ``check_code`` leaves them in the core; the session's new
+access token; the user for the answer).
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
@@ -98,6 +102,7 @@ from supertokens_python.recipe.passwordless.interfaces import (
     ConsumeCodePostIncorrectUserInputCodeError,
     ConsumeCodePostOkResult,
     ConsumeCodePostRestartFlowError,
+    CreateCodeOkResult,
     CreateCodePostOkResult,
     EmailExistsGetOkResult,
     PhoneNumberExistsGetOkResult,
@@ -190,7 +195,6 @@ def override_passwordless_apis(
     flows = _CodeFlows(config, claim)
 
     def override(original_implementation: APIInterface) -> APIInterface:
-        original_create = original_implementation.create_code_post
         original_resend = original_implementation.resend_code_post
         original_email_exists = original_implementation.email_exists_get
         original_phone_exists = original_implementation.phone_number_exists_get
@@ -209,22 +213,7 @@ def override_passwordless_apis(
             refusal = await flows.may_send(session, contact, user_context)
             if refusal is not None:
                 return refusal
-            now = flows.now()
-            result = await original_create(
-                # The normalised contact, so the code goes exactly where it is pinned.
-                email=contact.value if contact.factor == EMAIL else None,
-                phone_number=contact.value if contact.factor == PHONE else None,
-                session=None,
-                should_try_linking_with_session_user=False,
-                tenant_id=session.get_tenant_id(),
-                api_options=flows.delivery_options(api_options, deadline=flows.deadline(now)),
-                user_context=user_context,
-            )
-            if isinstance(result, CreateCodePostOkResult):
-                await flows.add_pending(
-                    session, result.pre_auth_session_id, contact, now, user_context
-                )
-            return result
+            return await flows.send_code(session, contact, api_options, user_context)
 
         async def resend_code_post(
             device_id: str,
@@ -383,6 +372,41 @@ class _CodeFlows:
             return GeneralErrorResponse(self._step_up_message(contact.factor))
         return None
 
+    async def send_code(
+        self,
+        session: SessionContainer,
+        contact: _Contact,
+        api_options: APIOptions,
+        user_context: dict[str, Any],
+    ) -> CreateCodePostOkResult:
+        """Make a code for ``contact`` (already allowed by :meth:`may_send`), send it, and
+        record its device as pending for this session.
+
+        The code is made with the recipe's ``create_code`` (app overrides of the recipe
+        apply) and sent through the recipe's delivery, as the SDK's ``create_code_post``
+        would, minus its sign-in/up checks (see the module doc). Only the user input code
+        is sent, never a magic link.
+        """
+        tenant_id = session.get_tenant_id()
+        now = self.now()
+        make_code = api_options.config.get_custom_user_input_code
+        user_input_code = None if make_code is None else await make_code(tenant_id, user_context)
+        code = await api_options.recipe_implementation.create_code(
+            # The normalised contact, so the code goes exactly where it is pinned.
+            email=contact.value if contact.factor == EMAIL else None,
+            phone_number=contact.value if contact.factor == PHONE else None,
+            user_input_code=user_input_code,
+            session=None,
+            should_try_linking_with_session_user=False,
+            tenant_id=tenant_id,
+            user_context=user_context,
+        )
+        await _deliver(
+            api_options, contact, code, tenant_id, self.deadline(now), self.now(), user_context
+        )
+        await self.add_pending(session, code.pre_auth_session_id, contact, now, user_context)
+        return CreateCodePostOkResult(code.device_id, code.pre_auth_session_id, "USER_INPUT_CODE")
+
     async def add_pending(
         self,
         session: SessionContainer,
@@ -428,7 +452,8 @@ class _CodeFlows:
         return pending
 
     def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
-        """``api_options`` whose deliveries state the real lifetime and a second factor."""
+        """``api_options`` whose deliveries state the real lifetime and a second factor
+        (for the SDK's ``resend_code_post``, which builds the message itself)."""
         clock = self.config.clock
         email = _SecondFactorEmail(
             api_options.email_delivery.ingredient_interface_impl, deadline, clock
@@ -723,6 +748,39 @@ class _SecondFactorSMS(SMSDeliveryInterface[PasswordlessLoginSMSTemplateVars]):
     ) -> None:
         _as_second_factor(template_vars, self.deadline, self.clock())
         await self._inner.send_sms(template_vars, user_context)
+
+
+async def _deliver(
+    api_options: APIOptions,
+    contact: _Contact,
+    code: CreateCodeOkResult,
+    tenant_id: str,
+    deadline: float,
+    now: float,
+    user_context: dict[str, Any],
+) -> None:
+    """Send a new code through the recipe's e-mail or SMS delivery, as a second factor."""
+    lifetime_ms = _remaining_ms(code.code_life_time, deadline, now)
+    if contact.factor == EMAIL:
+        email = PasswordlessLoginEmailTemplateVars(
+            tenant_id=tenant_id,
+            code_life_time=lifetime_ms,
+            pre_auth_session_id=code.pre_auth_session_id,
+            email=contact.value,
+            is_first_factor=False,
+            user_input_code=code.user_input_code,
+        )
+        await api_options.email_delivery.ingredient_interface_impl.send_email(email, user_context)
+    else:
+        sms = PasswordlessLoginSMSTemplateVars(
+            tenant_id=tenant_id,
+            code_life_time=lifetime_ms,
+            pre_auth_session_id=code.pre_auth_session_id,
+            phone_number=contact.value,
+            is_first_factor=False,
+            user_input_code=code.user_input_code,
+        )
+        await api_options.sms_delivery.ingredient_interface_impl.send_sms(sms, user_context)
 
 
 def _as_second_factor(
