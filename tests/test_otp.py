@@ -22,13 +22,10 @@ import pytest
 from supertokens_python import RecipeInit
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
-    EmailDeliveryInterface,
 )
 from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfig,
-    SMSDeliveryInterface,
 )
-from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
 from supertokens_python.recipe.thirdparty.provider import (
     Provider,
     ProviderClientConfig,
@@ -57,6 +54,7 @@ from .conftest import (
     sign_up,
     status,
 )
+from .outbox import CapturedEmail, CapturedSMS, Sent
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 ALL_FACTORS = ("totp", "otp-email", "otp-phone", "recovery-code")
@@ -75,54 +73,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@dataclass
-class Sent:
-    """One captured e-mail or SMS."""
-
-    to: str
-    code: str
-    pre_auth_session_id: str
-    lifetime_ms: int
-    first_factor: bool
-
-
-class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
-        self.outbox = outbox
-
-    async def send_email(
-        self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
-    ) -> None:
-        assert template_vars.user_input_code is not None
-        assert template_vars.url_with_link_code is None  # no magic links for 2FA
-        self.outbox.append(
-            Sent(
-                template_vars.email,
-                template_vars.user_input_code,
-                template_vars.pre_auth_session_id,
-                template_vars.code_life_time,
-                template_vars.is_first_factor,
-            )
-        )
-
-
-class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
-        self.outbox = outbox
-
-    async def send_sms(self, template_vars: SMSTemplateVars, user_context: dict[str, Any]) -> None:
-        assert template_vars.user_input_code is not None
-        self.outbox.append(
-            Sent(
-                template_vars.phone_number,
-                template_vars.user_input_code,
-                template_vars.pre_auth_session_id,
-                template_vars.code_life_time,
-                template_vars.is_first_factor,
-            )
-        )
 
 
 @dataclass

@@ -30,13 +30,10 @@ from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExper
 from supertokens_python.framework.fastapi import get_middleware
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
-    EmailDeliveryInterface,
 )
 from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfig,
-    SMSDeliveryInterface,
 )
-from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.framework.fastapi import verify_session
 
@@ -49,6 +46,8 @@ from st_twofactor.routes import twofactor_plugin
 from st_twofactor.store import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
+from .outbox import CapturedEmail, CapturedSMS, Sent
+
 API_DOMAIN = "http://localhost"
 HEADER_MODE = {"st-auth-mode": "header"}
 PASSWORD = "correct-horse-battery-1"
@@ -60,47 +59,6 @@ os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
 
 
 # -- the app --
-
-
-@dataclass
-class Sent:
-    """One e-mail or SMS code that the app sent."""
-
-    to: str
-    code: str
-    pre_auth_session_id: str
-
-
-class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
-        self.outbox = outbox
-
-    async def send_email(
-        self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
-    ) -> None:
-        assert template_vars.user_input_code is not None
-        self.outbox.append(
-            Sent(
-                template_vars.email,
-                template_vars.user_input_code,
-                template_vars.pre_auth_session_id,
-            )
-        )
-
-
-class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
-        self.outbox = outbox
-
-    async def send_sms(self, template_vars: SMSTemplateVars, user_context: dict[str, Any]) -> None:
-        assert template_vars.user_input_code is not None
-        self.outbox.append(
-            Sent(
-                template_vars.phone_number,
-                template_vars.user_input_code,
-                template_vars.pre_auth_session_id,
-            )
-        )
 
 
 def build_app(

@@ -1,0 +1,62 @@
+"""A captured outbox for e-mailed and SMS codes: the test double of a mail/SMS service.
+
+Used by the tests of the passwordless second factor and the attack, load and fault
+tests' app, so that codes are read from what the app "sent" and never from the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryInterface
+from supertokens_python.ingredients.smsdelivery.types import SMSDeliveryInterface
+from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
+
+
+@dataclass
+class Sent:
+    """One captured e-mail or SMS."""
+
+    to: str
+    code: str
+    pre_auth_session_id: str
+    lifetime_ms: int
+    first_factor: bool
+
+
+class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
+    def __init__(self, outbox: list[Sent]) -> None:
+        self.outbox = outbox
+
+    async def send_email(
+        self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
+    ) -> None:
+        assert template_vars.user_input_code is not None
+        assert template_vars.url_with_link_code is None  # no magic links for 2FA
+        self.outbox.append(
+            Sent(
+                template_vars.email,
+                template_vars.user_input_code,
+                template_vars.pre_auth_session_id,
+                template_vars.code_life_time,
+                template_vars.is_first_factor,
+            )
+        )
+
+
+class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
+    def __init__(self, outbox: list[Sent]) -> None:
+        self.outbox = outbox
+
+    async def send_sms(self, template_vars: SMSTemplateVars, user_context: dict[str, Any]) -> None:
+        assert template_vars.user_input_code is not None
+        self.outbox.append(
+            Sent(
+                template_vars.phone_number,
+                template_vars.user_input_code,
+                template_vars.pre_auth_session_id,
+                template_vars.code_life_time,
+                template_vars.is_first_factor,
+            )
+        )
