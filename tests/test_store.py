@@ -6,6 +6,7 @@ import json
 import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -437,7 +438,9 @@ async def test_user_context_is_passed_to_the_sdk() -> None:
     await store.use_totp_step("u1", 1, context)
     await store.load("u1", context)
     assert fake.contexts
-    assert all(c is context for c in fake.contexts)
+    # the same context, or (for the read inside an update) a copy without the SDK's cache
+    assert all(c is context or c == context for c in fake.contexts)
+    assert any(c is context for c in fake.contexts)
 
 
 @pytest.mark.asyncio
@@ -546,3 +549,40 @@ async def test_default_functions_call_the_sdk(monkeypatch: pytest.MonkeyPatch) -
     assert saved["u1"][METADATA_KEY]["last_totp_step"] == 9
     assert [c[0] for c in calls] == ["get", "update"]
     assert all(c[1] == "u1" and c[2] == {"k": 1} for c in calls)
+
+
+def test_metadata_store_is_atomic_across_threads_and_event_loops() -> None:
+    """Sync Flask/Django views each run their own event loop in their own thread: one
+    process-wide lock per user still lets exactly one of them use a TOTP step."""
+    store = metadata_store(FakeMetadata())
+    barrier = threading.Barrier(8)
+
+    def use() -> bool:
+        barrier.wait()
+        return asyncio.run(store.use_totp_step("u1", 7))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: use(), range(8)))
+    assert results.count(True) == 1, results
+    assert len(store._locks) == 0
+
+
+@pytest.mark.asyncio
+async def test_update_reads_around_the_sdk_request_cache() -> None:
+    """A state cached by the SDK for this request (by an earlier ``load``) is not what
+    ``update`` decides on: it reads again, without the cache."""
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    seen: list[dict[str, Any]] = []
+    original_get = store._get
+
+    async def spy(user_id: str, context: dict[str, Any]) -> Any:
+        seen.append(context)
+        return await original_get(user_id, context)
+
+    store._get = spy
+    context: dict[str, Any] = {"_default": {"core_call_cache": {"k": "stale"}, "request": 1}}
+    await store.update("u1", lambda state: None, context)
+    assert "core_call_cache" not in seen[-1]["_default"]
+    assert seen[-1]["_default"]["request"] == 1
+    assert context["_default"]["core_call_cache"] == {"k": "stale"}

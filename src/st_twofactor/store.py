@@ -9,7 +9,7 @@ Stores:
 
 - :class:`InMemoryStore`: a dict; for tests and single-process development.
 - :class:`UserMetadataStore` (default): SuperTokens user metadata, so no extra
-  infrastructure. Atomic only within one event loop of one process: see its docstring.
+  infrastructure. Atomic only within one process: see its docstring.
 
 A store that cannot be reached raises :class:`~st_twofactor.errors.StoreUnavailableError`
 and callers fail closed. A stored document that cannot be parsed raises
@@ -422,24 +422,24 @@ class UserMetadataStore(BaseStore):
 
     What it guarantees, precisely:
 
-    - Within *one event loop of one process*, :meth:`update` holds an
-      :class:`asyncio.Lock` per user around its read, ``fn`` and write, so updates are
-      atomic: a TOTP step is accepted once, a recovery code redeemed once, attempts are
-      counted exactly.
+    - Within *one process* (all its threads and event loops: async views and sync
+      Flask/Django views alike), :meth:`update` holds a per-user lock around a fresh read
+      (never the SDK's per-request cache), ``fn`` and the write, so updates are atomic: a
+      TOTP step is accepted once, a recovery code redeemed once, attempts are counted
+      exactly.
     - Everywhere: a write acknowledged by the core is durable (it is in the core's
       database), and a reader never sees a half-written document.
 
     What it does **not** guarantee: nothing serialises updates made from other processes
-    or machines (several workers), nor from other event loops or threads of this process
-    (sync Flask/Django views each run their own loop). The core's metadata API has no
+    or machines (several workers). The core's metadata API has no
     compare-and-set and the state is one document written whole, so the last write wins.
     Two requests for the same user whose read-modify-write windows (milliseconds) overlap
     in two workers can then both accept one TOTP code or one recovery code, get more tries
     than the throttle allows (up to the limit in each worker), and lose one of the two
     changes, including a factor change: a device added or removed, or recovery codes
     regenerated (the old codes come back), or the epoch bump that revokes remembered
-    devices, overwritten by the other request's stale copy. Run one worker (one event
-    loop) with it, or use :class:`~st_twofactor.redis_store.RedisStore`.
+    devices, overwritten by the other request's stale copy. Run one worker process with
+    it (threads are fine), or use :class:`~st_twofactor.redis_store.RedisStore`.
     """
 
     def __init__(
@@ -467,7 +467,9 @@ class UserMetadataStore(BaseStore):
     ) -> T:
         context = {} if user_context is None else user_context
         async with self._locks.hold(user_id):
-            state = await self._read(user_id, context)
+            # Not from the SDK's per-request cache: a read made before the lock was held
+            # (by ``load``, say) may be stale by now.
+            state = await self._read(user_id, _uncached(context))
             before = _dump(state)
             result = fn(state)
             after = _dump(state)
@@ -485,6 +487,20 @@ class UserMetadataStore(BaseStore):
             raise StoreUnavailableError("cannot read the user's 2FA state") from exc
         document = metadata.get(self._key)
         return TwoFactorState() if document is None else TwoFactorState.from_dict(document)
+
+
+def _uncached(context: dict[str, Any]) -> dict[str, Any]:
+    """``context`` without the SDK's per-request cache of core answers.
+
+    supertokens-python caches GET answers in ``user_context["_default"]`` for the rest of
+    a request, and a write by *another* request does not invalidate it. A read-modify-write
+    must see the state as it is now, so it reads with a copy that carries no cache.
+    """
+    defaults = context.get("_default")
+    if not isinstance(defaults, dict):
+        return dict(context)
+    fresh = {k: v for k, v in defaults.items() if k not in ("core_call_cache", "global_cache_tag")}
+    return {**context, "_default": fresh}
 
 
 async def _sdk_get_metadata(user_id: str, user_context: dict[str, Any]) -> Mapping[str, Any]:
@@ -506,28 +522,47 @@ async def _sdk_update_metadata(
 
 
 class _UserLocks:
-    """One :class:`asyncio.Lock` per (event loop, user), dropped when nobody holds it."""
+    """One lock per user for the whole process: every thread and event loop shares it.
+
+    A :class:`threading.Lock` taken without blocking and retried after a short sleep, so
+    a waiting task never blocks its event loop (the holder may be a task of that same
+    loop) and a cancelled waiter leaves nothing held. Sync Flask/Django views each run
+    their own loop in their own thread; one process-wide lock serialises them too.
+    """
+
+    POLL_SECONDS = 0.002
+    TIMEOUT_SECONDS = 30.0
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: dict[tuple[asyncio.AbstractEventLoop, str], tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[None]:
-        key = (asyncio.get_running_loop(), user_id)
         with self._guard:
-            lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-            self._locks[key] = (lock, users + 1)
+            lock, users = self._locks.get(user_id) or (threading.Lock(), 0)
+            self._locks[user_id] = (lock, users + 1)
         try:
-            async with lock:
+            await self._acquire(lock)
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             with self._guard:
-                lock, users = self._locks[key]
+                lock, users = self._locks[user_id]
                 if users == 1:
-                    del self._locks[key]
+                    del self._locks[user_id]
                 else:
-                    self._locks[key] = (lock, users - 1)
+                    self._locks[user_id] = (lock, users - 1)
+
+    async def _acquire(self, lock: threading.Lock) -> None:
+        waited = 0.0
+        while not lock.acquire(blocking=False):
+            if waited >= self.TIMEOUT_SECONDS:
+                raise StoreUnavailableError("the user's 2FA state stayed locked too long")
+            await asyncio.sleep(self.POLL_SECONDS)
+            waited += self.POLL_SECONDS
 
     def __len__(self) -> int:
         with self._guard:
