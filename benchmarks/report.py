@@ -616,9 +616,9 @@ def _cumulative(profile_rows: list[Row], suffix: str) -> float:
 def _protected_gap(p: ProtectedResults) -> str:
     text = (
         "**Protected requests.** Two things add time. The library's own per-request work: "
-        "`get_global_claim_validators` builds the validator list and a new `has_value(True)` "
-        "validator on every request, and `require_2fa(max_age=...)` pays for that validator "
-        "and then swaps it for its step-up one. And the SDK's claim checks (`assert_claims`, "
+        "`get_global_claim_validators` adds the claim's validator (made once per claim) to the "
+        "list on every request, and `require_2fa(max_age=...)` gets that list and then swaps "
+        "the validator for its step-up one. And the SDK's claim checks (`assert_claims`, "
         "`validate_claims_in_payload`), which run only when a route has a claim validator."
     )
     if "global" in p.profiles and "plain" in p.profiles:
@@ -631,9 +631,9 @@ def _protected_gap(p: ProtectedResults) -> str:
             f"{sdk:.0f} us more than without 2FA."
         )
     return text + (
-        " Building the validator once per claim (and letting `require_2fa` leave out the "
-        "global one it replaces) removes the library's share; the SDK's share is the price "
-        "of any claim. Measured in-process, the denominator is the cheapest request "
+        " Letting `require_2fa` skip the global validator it replaces would remove most of "
+        "the library's share; the SDK's share is the price of any claim. Measured "
+        "in-process, the denominator is the cheapest request "
         "possible: behind a real server and a network the same microseconds are a smaller "
         "fraction."
     )
