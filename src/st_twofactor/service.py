@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class _Match:
 
     decision: Decision
     matched: bool
-    replayed: bool = False
+    gave_codes: bool = False
 
 
 class TwoFactorService:
@@ -142,22 +143,20 @@ class TwoFactorService:
     ) -> Result:
         """Activate an enrolled device with one valid code.
 
-        On success with no recovery codes yet, a set is created and returned once.
+        On success with no recovery codes yet, a set is created and returned once. The
+        codes are made (and hashed) before the update, so that the check, the activation
+        and the codes are one atomic update.
         """
-        state = await self.store.load(user_id, user_context)
-        device = state.device(device_name)
-        if device is None:
-            return {"status": "UNKNOWN_DEVICE_ERROR"}
-        outcome = await self._attempt_totp(user_id, code, [device], user_context)
-        if not outcome.matched:
-            return await self._failure("totp", user_id, outcome)
         new_codes = recovery_codes.generate(self.config.recovery_code_count)
         hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in new_codes])
 
+        def device(state: TwoFactorState) -> list[TotpDevice]:
+            found = state.device(device_name)
+            return [] if found is None else [found]
+
         def activate(state: TwoFactorState) -> bool:
             target = state.device(device_name)
-            if target is None:
-                return False
+            assert target is not None  # matched against it in this same update
             target.verified = True
             state.bump_epoch()
             if state.recovery_codes or "recovery-code" not in self.config.factors:
@@ -165,14 +164,18 @@ class TwoFactorService:
             state.recovery_codes = list(hashes)
             return True
 
-        gave_codes = await self.store.update(user_id, activate, user_context)
+        outcome = await self._attempt_totp(user_id, code, user_context, device, activate)
+        if outcome is None:
+            return {"status": "UNKNOWN_DEVICE_ERROR"}
+        if not outcome.matched:
+            return await self._failure("totp", user_id, outcome)
         await self._emit(
             events.FactorEnrolled(
                 user_id=user_id, at=self.config.clock(), factor="totp", device_name=device_name
             )
         )
         result: Result = {"status": "OK"}
-        if gave_codes:
+        if outcome.gave_codes:
             result["recoveryCodes"] = new_codes
         return result
 
@@ -203,11 +206,13 @@ class TwoFactorService:
 
     async def verify_totp(self, user_id: str, code: object, user_context: dict[str, Any]) -> Result:
         """Check a TOTP code against the user's verified devices (replay refused)."""
-        state = await self.store.load(user_id, user_context)
-        devices = [d for d in state.totp_devices if d.verified]
-        if not devices:
+
+        def verified(state: TwoFactorState) -> list[TotpDevice]:
+            return [d for d in state.totp_devices if d.verified]
+
+        outcome = await self._attempt_totp(user_id, code, user_context, verified)
+        if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
-        outcome = await self._attempt_totp(user_id, code, devices, user_context)
         if not outcome.matched:
             return await self._failure("totp", user_id, outcome)
         await self._emit(
@@ -219,18 +224,43 @@ class TwoFactorService:
         self,
         user_id: str,
         code: object,
-        devices: list[TotpDevice],
         user_context: dict[str, Any],
-    ) -> _Match:
-        """Count the attempt, match the code and record its time step, atomically.
+        devices: Callable[[TwoFactorState], list[TotpDevice]],
+        on_match: Callable[[TwoFactorState], bool] | None = None,
+    ) -> _Match | None:
+        """Count the attempt, match the code and record its time step: one atomic update.
 
-        The step is matched outside the update (decryption and HMACs), then one update
-        counts the attempt and, on a match, refuses a step already used (S3) and resets
-        the failure count. Doing both in one update means two concurrent requests with
-        the same code cannot both succeed.
+        ``devices`` picks the devices to try from the state; none (no such device, no
+        verified one) answers ``None`` and counts nothing. Otherwise the attempt is
+        counted first (parallel guesses cannot pass the limit), then a step already used
+        is refused (S3), and on a match ``on_match`` changes the state in the same update.
+        Two concurrent requests with one code therefore cannot both succeed.
         """
         now = self.config.clock()
-        step = None
+
+        def attempt(state: TwoFactorState) -> _Match | None:
+            candidates = devices(state)
+            if not candidates:
+                return None
+            state.throttle, decision = begin_attempt(self.policy, state.throttle, "totp", now)
+            if not isinstance(decision, Allowed):
+                return _Match(decision, matched=False)
+            step = self._matching_step(user_id, code, candidates, now)
+            if step is None:
+                return _Match(decision, matched=False)
+            if state.last_totp_step is not None and step <= state.last_totp_step:
+                return _Match(decision, matched=False)  # a replay: a wrong code
+            state.last_totp_step = step
+            state.throttle = after_success(state.throttle, "totp", attempt_at=now)
+            gave_codes = on_match(state) if on_match is not None else False
+            return _Match(decision, matched=True, gave_codes=gave_codes)
+
+        return await self.store.update(user_id, attempt, user_context)
+
+    def _matching_step(
+        self, user_id: str, code: object, devices: list[TotpDevice], now: float
+    ) -> int | None:
+        """The time step at which ``code`` is valid for one of ``devices``, if any."""
         for device in devices:
             secret = self.box.decrypt(device.secret, context=user_id)
             step = totp.match_step(
@@ -241,19 +271,8 @@ class TwoFactorService:
                 digits=self.config.totp_digits,
             )
             if step is not None:
-                break
-
-        def attempt(state: TwoFactorState) -> _Match:
-            state.throttle, decision = begin_attempt(self.policy, state.throttle, "totp", now)
-            if not isinstance(decision, Allowed) or step is None:
-                return _Match(decision, matched=False)
-            if state.last_totp_step is not None and step <= state.last_totp_step:
-                return _Match(decision, matched=False, replayed=True)
-            state.last_totp_step = step
-            state.throttle = after_success(state.throttle, "totp", attempt_at=now)
-            return _Match(decision, matched=True)
-
-        return await self.store.update(user_id, attempt, user_context)
+                return step
+        return None
 
     # -- recovery codes --
 
@@ -274,7 +293,8 @@ class TwoFactorService:
             if not isinstance(decision, Allowed) or wanted is None:
                 return _Match(decision, matched=False), len(state.recovery_codes)
             if wanted not in state.recovery_codes:
-                return _Match(decision, matched=False, replayed=True), len(state.recovery_codes)
+                # used meanwhile by a concurrent request: a wrong code now
+                return _Match(decision, matched=False), len(state.recovery_codes)
             state.recovery_codes.remove(wanted)
             state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
             return _Match(decision, matched=True), len(state.recovery_codes)
