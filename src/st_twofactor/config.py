@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .throttle import ThrottlePolicy
 
 if TYPE_CHECKING:
     from .events import EventHook
@@ -86,12 +87,28 @@ class TwoFactorConfig:
         object.__setattr__(self, "secret_keys", tuple(self.secret_keys))
         object.__setattr__(self, "factors", tuple(self.factors))
         self._validate()
+        # Built (and so checked, and any loosening logged) once, here.
+        object.__setattr__(
+            self,
+            "_throttle_policy",
+            ThrottlePolicy(
+                max_failures=self.max_failures,
+                lockout=self.lockout,
+                max_failures_per_hour=self.max_failures_per_hour,
+            ),
+        )
         if self.store is None:
             # One store per config: its per-user locks must be shared by every part
             # of the library that this config wires up.
             from .store import UserMetadataStore
 
             object.__setattr__(self, "store", UserMetadataStore())
+
+    @property
+    def throttle_policy(self) -> ThrottlePolicy:
+        """The throttle limits of this config, shared by every factor."""
+        policy: ThrottlePolicy = self.__dict__["_throttle_policy"]
+        return policy
 
     @property
     def state_store(self) -> Store:
@@ -138,16 +155,10 @@ class TwoFactorConfig:
         loosened = []
         if self.totp_skew > 1:
             loosened.append(f"totp_skew={self.totp_skew} (default 1)")
-        if self.max_failures > 5:
-            loosened.append(f"max_failures={self.max_failures} (default 5)")
-        if self.max_failures_per_hour > 100:
-            loosened.append(f"max_failures_per_hour={self.max_failures_per_hour} (default 100)")
         if self.otp_code_lifetime > 600:
             loosened.append(f"otp_code_lifetime={self.otp_code_lifetime} (default 600)")
         if self.otp_max_attempts > 5:
             loosened.append(f"otp_max_attempts={self.otp_max_attempts} (default 5)")
-        if self.lockout < 900:
-            loosened.append(f"lockout={self.lockout} (default 900)")
         if loosened:
             log.warning("st-twofactor: security defaults loosened: %s", ", ".join(loosened))
         if self.development:

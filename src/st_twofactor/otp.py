@@ -127,7 +127,7 @@ from . import events, throttle
 from .claim import SecondFactorClaim, completed_at, mark_completed
 from .config import TwoFactorConfig
 from .store import PendingCode, TwoFactorState
-from .throttle import Allowed, Decision, Refused, ThrottlePolicy
+from .throttle import Allowed, Decision, Refused
 
 __all__ = [
     "MAX_PENDING_CODES",
@@ -320,11 +320,7 @@ class _CodeFlows:
         self.config = config
         self.claim = claim
         self.store = config.state_store
-        self.policy = ThrottlePolicy(
-            max_failures=config.max_failures,
-            lockout=config.lockout,
-            max_failures_per_hour=config.max_failures_per_hour,
-        )
+        self.policy = config.throttle_policy
 
     def now(self) -> float:
         return self.config.clock()

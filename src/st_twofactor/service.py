@@ -25,7 +25,7 @@ from .claim import SecondFactorClaim, completed_at
 from .config import TwoFactorConfig
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
-from .throttle import Allowed, Decision, ThrottlePolicy, after_success, begin_attempt
+from .throttle import Allowed, Decision, after_success, begin_attempt
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
@@ -69,11 +69,7 @@ class TwoFactorService:
         self.store = config.state_store
         self.box = SecretBox(secret_keys(config))
         self.remember_tokens = remember_tokens(config)
-        self.policy = ThrottlePolicy(
-            max_failures=config.max_failures,
-            lockout=config.lockout,
-            max_failures_per_hour=config.max_failures_per_hour,
-        )
+        self.policy = config.throttle_policy
 
     # -- reading --
 
