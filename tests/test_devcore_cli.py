@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.devcore._http import LoggedRequest
 
 
 def _free_port() -> int:
@@ -42,7 +43,8 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20.0) -
     "command",
     [
         [sys.executable, "-m", "st_twofactor.devcore"],
-        [shutil.which("st-twofactor") or "st-twofactor", "devcore"],
+        # The script installed beside this interpreter, whether or not its venv is active.
+        [shutil.which("st-twofactor", path=str(Path(sys.executable).parent)), "devcore"],
     ],
     ids=["python -m", "console script"],
 )
@@ -115,3 +117,18 @@ def test_removing_an_app_removes_all_its_data() -> None:
                 for table in ("users", "user_tenants", "signing_keys", "apps", "tenants")
             ]
         assert all(count == 0 for _, count in leftovers), leftovers
+
+
+def test_a_request_is_logged_before_its_answer_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests count core calls right after a call returns, so the log must already have it."""
+    with DevCore() as core:
+        add = core.request_log.add
+
+        def slow_add(entry: LoggedRequest) -> None:
+            time.sleep(0.05)  # a log written after the answer would now be seen late
+            add(entry)
+
+        monkeypatch.setattr(core.request_log, "add", slow_add)
+        for expected in range(1, 6):
+            assert requests.get(core.url + "/hello", timeout=5).text == "Hello"
+            assert len(core.requests()) == expected
