@@ -40,9 +40,11 @@ class FakeMetadata:
         self.contexts: list[dict[str, Any]] = []
         self.fail_reads = False
         self.fail_writes = False
+        self.reads = 0
 
     async def get(self, user_id: str, user_context: dict[str, Any]) -> Mapping[str, Any]:
         self.contexts.append(user_context)
+        self.reads += 1
         await asyncio.sleep(0)
         if self.fail_reads:
             raise ConnectionError("core down")
@@ -586,3 +588,90 @@ async def test_update_reads_around_the_sdk_request_cache() -> None:
     assert "core_call_cache" not in seen[-1]["_default"]
     assert seen[-1]["_default"]["request"] == 1
     assert context["_default"]["core_call_cache"] == {"k": "stale"}
+
+
+# --- transactions --------------------------------------------------------------------
+
+
+def add_code(code: str) -> Callable[[TwoFactorState], int]:
+    def add(state: TwoFactorState) -> int:
+        state.recovery_codes.append(code)
+        return len(state.recovery_codes)
+
+    return add
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("make", STORES)
+async def test_a_transaction_sees_its_own_updates(make: Callable[[], BaseStore]) -> None:
+    store = make()
+    async with store.transaction("u1") as held:
+        assert (await held.load()).recovery_codes == []
+        assert await held.update(add_code("h1")) == 1
+        snapshot = await held.load()
+        snapshot.recovery_codes.append("not stored")  # a snapshot, not the held state
+        assert await held.update(add_code("h2")) == 2
+    assert (await store.load("u1")).recovery_codes == ["h1", "h2"]
+
+
+@pytest.mark.asyncio
+async def test_a_metadata_transaction_reads_once() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    async with store.transaction("u1") as held:
+        await held.load()
+        await held.update(add_code("h1"))
+        await held.update(lambda s: s.factor_ids())  # no change: not written
+        await held.update(add_code("h2"))
+    assert fake.reads == 1
+    assert [u[METADATA_KEY]["recovery_codes"] for u in fake.updates] == [["h1"], ["h1", "h2"]]
+
+
+@pytest.mark.asyncio
+async def test_a_metadata_transaction_holds_the_users_lock() -> None:
+    """Another update of the same user waits for the transaction, and sees its writes."""
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    async with store.transaction("u1") as held:
+        await held.update(add_code("h1"))
+        other = asyncio.create_task(store.update("u1", add_code("h3")))
+        elsewhere = asyncio.create_task(store.update("u2", add_code("x")))
+        await asyncio.wait_for(elsewhere, 5)  # another user is not held up
+        await asyncio.sleep(0.05)
+        assert not other.done()
+        await held.update(add_code("h2"))
+    assert await asyncio.wait_for(other, 5) == 3
+    assert (await store.load("u1")).recovery_codes == ["h1", "h2", "h3"]
+
+
+@pytest.mark.asyncio
+async def test_a_failing_fn_in_a_transaction_changes_nothing() -> None:
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+
+    def broken(state: TwoFactorState) -> None:
+        state.recovery_codes.append("half-done")
+        raise RuntimeError("boom")
+
+    async with store.transaction("u1") as held:
+        await held.update(add_code("h1"))
+        with pytest.raises(RuntimeError):
+            await held.update(broken)
+        assert (await held.load()).recovery_codes == ["h1"]
+        await held.update(add_code("h2"))
+    assert fake.data["u1"][METADATA_KEY]["recovery_codes"] == ["h1", "h2"]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_write_in_a_transaction_is_read_again() -> None:
+    """After a write the core did not acknowledge, the held state is unknown: re-read."""
+    fake = FakeMetadata()
+    store = metadata_store(fake)
+    async with store.transaction("u1") as held:
+        await held.update(add_code("h1"))
+        fake.fail_writes = True
+        with pytest.raises(StoreUnavailableError):
+            await held.update(add_code("lost"))
+        fake.fail_writes = False
+        assert (await held.load()).recovery_codes == ["h1"]
+    assert fake.reads == 2

@@ -47,12 +47,12 @@ SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../r
   installing the override also installs, once the SDK is initialised, a check of the body's
   shape in front of the passwordless recipe's handlers (:func:`_guard_request_bodies`).
 
-Cost, in core calls with the default user-metadata store: asking for a code takes 5
-(the state read; the user, for their e-mail; the code; the state read and written to
-record the device), 4 once the contact is pinned (no user lookup); using it takes 8 (the
-attempt counted, read and write; ``check_code``; the device claimed, read and write;
-revoking the codes, since ``check_code`` leaves them in the core; the session's new
-access token; the user for the answer).
+Cost, in core calls with the default user-metadata store: asking for a code takes 4
+(the state read; the user, for their e-mail; the code; the state written to record the
+device), 3 once the contact is pinned (no user lookup); using it takes 7 (the state read;
+the attempt counted; ``check_code``; the device claimed; revoking the codes, since
+``check_code`` leaves them in the core; the session's new access token; the user for the
+answer). Each request's steps are one store transaction, so the state is read once.
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
@@ -126,7 +126,7 @@ from supertokens_python.types.response import GeneralErrorResponse
 from . import events, throttle
 from .claim import SecondFactorClaim, completed_at, mark_completed
 from .config import TwoFactorConfig
-from .store import PendingCode, TwoFactorState
+from .store import PendingCode, Transaction, TwoFactorState
 from .throttle import Allowed, Decision, Refused
 
 __all__ = [
@@ -210,9 +210,6 @@ def override_passwordless_apis(
         ) -> CreateCodePostResult:
             session = await _require_session(api_options.request, user_context)
             contact = flows.requested_contact(email, phone_number)
-            refusal = await flows.may_send(session, contact, user_context)
-            if refusal is not None:
-                return refusal
             return await flows.send_code(session, contact, api_options, user_context)
 
         async def resend_code_post(
@@ -257,11 +254,13 @@ def override_passwordless_apis(
                 raise_bad_input_exception(
                     "Please provide deviceId and userInputCode: links are not used for 2FA"
                 )
-            key = _device_key(pre_auth_session_id, device_id)
-            code = _user_input_code(user_input_code)
-            return await flows.consume(
-                session, key, pre_auth_session_id, device_id, code, api_options, user_context
+            entry = _CodeEntry(
+                key=_device_key(pre_auth_session_id, device_id),
+                pre_auth_session_id=pre_auth_session_id,
+                device_id=device_id,
+                code=_user_input_code(user_input_code),
             )
+            return await flows.consume(session, entry, api_options, user_context)
 
         async def email_exists_get(
             email: str, tenant_id: str, api_options: APIOptions, user_context: dict[str, Any]
@@ -305,6 +304,24 @@ class _Contact:
 
 
 @dataclass(frozen=True)
+class _CodeEntry:
+    """What the user sent to the consume endpoint, checked for shape."""
+
+    key: str
+    pre_auth_session_id: str
+    device_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A right code whose device this request claimed: the session may be completed."""
+
+    factor: Factor
+    enrolled: bool
+
+
+@dataclass(frozen=True)
 class _Attempt:
     """What the atomic start of a consume decided."""
 
@@ -343,13 +360,16 @@ class _CodeFlows:
         return contact
 
     async def may_send(
-        self, session: SessionContainer, contact: _Contact, user_context: dict[str, Any]
+        self,
+        held: Transaction,
+        session: SessionContainer,
+        contact: _Contact,
+        user_context: dict[str, Any],
     ) -> GeneralErrorResponse | None:
         """Why no code may be sent to ``contact`` for this session's user, or None."""
         if contact.factor not in self.config.factors:
             return GeneralErrorResponse(_NOT_ENABLED[contact.factor])
-        user_id = session.get_user_id()
-        state = await self.store.load(user_id, user_context)
+        state = await held.load()
         decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
         if isinstance(decision, Refused):
             return LimitReachedResponse(decision.retry_after_ms)
@@ -359,7 +379,7 @@ class _CodeFlows:
                 return GeneralErrorResponse(_NOT_PINNED[contact.factor])
             return None
         if contact.factor == EMAIL:
-            emails = await _account_emails(user_id, user_context)
+            emails = await _account_emails(session.get_user_id(), user_context)
             if not emails:
                 return GeneralErrorResponse(_NO_EMAIL)
             if contact.value not in emails:
@@ -374,43 +394,44 @@ class _CodeFlows:
         contact: _Contact,
         api_options: APIOptions,
         user_context: dict[str, Any],
-    ) -> CreateCodePostOkResult:
-        """Make a code for ``contact`` (already allowed by :meth:`may_send`), send it, and
-        record its device as pending for this session.
+    ) -> CreateCodePostResult:
+        """Make a code for ``contact`` if :meth:`may_send` allows it, record its device as
+        pending for this session, and send it.
 
-        The code is made with the recipe's ``create_code`` (app overrides of the recipe
-        apply) and sent through the recipe's delivery, as the SDK's ``create_code_post``
-        would, minus its sign-in/up checks (see the module doc). Only the user input code
-        is sent, never a magic link.
+        The check, the code and the record are one store transaction: the state is read
+        once, and no other request of this process changes it in between. The code is
+        made with the recipe's ``create_code`` (app overrides of the recipe apply) and
+        sent through the recipe's delivery, as the SDK's ``create_code_post`` would, minus
+        its sign-in/up checks (see the module doc), once the transaction is over. Only the
+        user input code is sent, never a magic link.
         """
         tenant_id = session.get_tenant_id()
         now = self.now()
         make_code = api_options.config.get_custom_user_input_code
         user_input_code = None if make_code is None else await make_code(tenant_id, user_context)
-        code = await api_options.recipe_implementation.create_code(
-            # The normalised contact, so the code goes exactly where it is pinned.
-            email=contact.value if contact.factor == EMAIL else None,
-            phone_number=contact.value if contact.factor == PHONE else None,
-            user_input_code=user_input_code,
-            session=None,
-            should_try_linking_with_session_user=False,
-            tenant_id=tenant_id,
-            user_context=user_context,
-        )
+        async with self.store.transaction(session.get_user_id(), user_context) as held:
+            refusal = await self.may_send(held, session, contact, user_context)
+            if refusal is not None:
+                return refusal
+            code = await api_options.recipe_implementation.create_code(
+                # The normalised contact, so the code goes exactly where it is pinned.
+                email=contact.value if contact.factor == EMAIL else None,
+                phone_number=contact.value if contact.factor == PHONE else None,
+                user_input_code=user_input_code,
+                session=None,
+                should_try_linking_with_session_user=False,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+            await held.update(self._add_pending(session, code.pre_auth_session_id, contact, now))
         await _deliver(
             api_options, contact, code, tenant_id, self.deadline(now), self.now(), user_context
         )
-        await self.add_pending(session, code.pre_auth_session_id, contact, now, user_context)
         return CreateCodePostOkResult(code.device_id, code.pre_auth_session_id, "USER_INPUT_CODE")
 
-    async def add_pending(
-        self,
-        session: SessionContainer,
-        pre_auth_session_id: str,
-        contact: _Contact,
-        now: float,
-        user_context: dict[str, Any],
-    ) -> None:
+    def _add_pending(
+        self, session: SessionContainer, pre_auth_session_id: str, contact: _Contact, now: float
+    ) -> Callable[[TwoFactorState], None]:
         """Record a new device for the user; expired and the oldest extra ones are dropped."""
         key = pre_auth_session_id.rstrip("=")
         lifetime = self.config.otp_code_lifetime
@@ -427,7 +448,7 @@ class _CodeFlows:
             )
             state.otp_pending = kept
 
-        await self.store.update(session.get_user_id(), add, user_context)
+        return add
 
     async def resendable(
         self, session: SessionContainer, key: str, user_context: dict[str, Any]
@@ -471,24 +492,67 @@ class _CodeFlows:
     async def consume(
         self,
         session: SessionContainer,
-        key: str,
-        pre_auth_session_id: str,
-        device_id: str,
-        code: str,
+        entry: _CodeEntry,
         api_options: APIOptions,
         user_context: dict[str, Any],
     ) -> ConsumeCodePostResult:
-        """Check ``code`` for the user's pending device ``key``; complete 2FA if right."""
+        """Check the code for the user's pending device; complete 2FA if right.
+
+        The attempt's count, the check and what follows from it are one store
+        transaction (the state is read once); events go to the app's hook, and the
+        session is completed, after it.
+        """
         user_id = session.get_user_id()
         now = self.now()
-        begin = self._begin(key, session, now)
-        attempt = await self.store.update(user_id, begin, user_context)
+        happened: list[events.Event] = []
+        try:
+            async with self.store.transaction(user_id, user_context) as held:
+                checked = await self._check(
+                    held,
+                    happened,
+                    session,
+                    entry,
+                    api_options,
+                    now,
+                    user_context,
+                )
+        finally:
+            for event in happened:
+                await self._emit(event)
+        if not isinstance(checked, _Claimed):
+            return checked
+        factor = checked.factor
+        if checked.enrolled:
+            await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
+        await mark_completed(
+            session, claim=self.claim, now=self.config.clock, user_context=user_context
+        )
+        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
+        user = await _session_user(session, user_context)
+        return ConsumeCodePostOkResult(created_new_recipe_user=False, user=user, session=session)
+
+    async def _check(
+        self,
+        held: Transaction,
+        happened: list[events.Event],
+        session: SessionContainer,
+        entry: _CodeEntry,
+        api_options: APIOptions,
+        now: float,
+        user_context: dict[str, Any],
+    ) -> ConsumeCodePostResult | _Claimed:
+        """The part of :meth:`consume` inside the transaction: the answer to a wrong,
+        expired or refused code, or the device claimed for a right one. Events for the
+        app's hook are appended to ``happened``, not sent."""
+        user_id = session.get_user_id()
+        key = entry.key
+        attempt = await held.update(self._begin(key, session, now))
         pending = attempt.pending
         if pending is None:
             return ConsumeCodePostRestartFlowError()
         factor = pending.factor
         if attempt.expired:
-            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
             return ConsumeCodePostExpiredUserInputCodeError(
                 failed_code_input_attempt_count=pending.failures,
                 maximum_code_input_attempts=self.config.otp_max_attempts,
@@ -496,7 +560,7 @@ class _CodeFlows:
         decision = attempt.decision
         if not isinstance(decision, Allowed):
             assert isinstance(decision, Refused)
-            await self._emit(
+            happened.append(
                 events.LockedOut(
                     user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
                 )
@@ -505,9 +569,9 @@ class _CodeFlows:
 
         tenant_id = session.get_tenant_id()
         result = await api_options.recipe_implementation.check_code(
-            pre_auth_session_id=pre_auth_session_id,
-            user_input_code=code,
-            device_id=device_id,
+            pre_auth_session_id=entry.pre_auth_session_id,
+            user_input_code=entry.code,
+            device_id=entry.device_id,
             link_code=None,
             tenant_id=tenant_id,
             user_context=user_context,
@@ -516,35 +580,35 @@ class _CodeFlows:
             device = result.consumed_device
             consumed = device.email if factor == EMAIL else device.phone_number
             if consumed is None or not _same(consumed, _pending_contact(pending)):
-                await self.store.update(user_id, self._forget(key), user_context)
+                await held.update(self._forget(key))
                 await _revoke(api_options, pending, tenant_id, user_context)
                 return ConsumeCodePostRestartFlowError()
-            return await self._succeed(session, key, pending, now, api_options, user_context)
+            return await self._claim(
+                held, happened, session, key, pending, now, api_options, user_context
+            )
 
         if isinstance(
             result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
         ):
             limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
-            failures = await self.store.update(
-                user_id,
-                self._count_failure(key, result.failed_code_input_attempt_count, limit),
-                user_context,
+            failures = await held.update(
+                self._count_failure(key, result.failed_code_input_attempt_count, limit)
             )
         else:  # the core no longer has the device (used, revoked, or too many attempts)
             limit = self.config.otp_max_attempts
-            failures = await self.store.update(user_id, self._forget(key), user_context)
+            failures = await held.update(self._forget(key))
         exhausted = failures is None or failures >= limit
         if exhausted and failures is not None:
             await _revoke(api_options, pending, tenant_id, user_context)
 
-        await self._emit(
+        happened.append(
             events.VerificationFailed(
                 user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
             )
         )
         if decision.attempts_left == 0:
             retry_after_ms = math.ceil(self.config.lockout * 1000)
-            await self._emit(
+            happened.append(
                 events.LockedOut(
                     user_id=user_id, at=now, factor=factor, retry_after_ms=retry_after_ms
                 )
@@ -608,17 +672,19 @@ class _CodeFlows:
 
         return forget
 
-    async def _succeed(
+    async def _claim(
         self,
+        held: Transaction,
+        happened: list[events.Event],
         session: SessionContainer,
         key: str,
         pending: PendingCode,
         now: float,
         api_options: APIOptions,
         user_context: dict[str, Any],
-    ) -> ConsumeCodePostResult:
-        """The code was right: claim the device, revoke its codes, pin the contact, reset
-        the throttle and complete the session.
+    ) -> ConsumeCodePostResult | _Claimed:
+        """The code was right: claim the device, revoke its codes, pin the contact and
+        reset the throttle; :meth:`consume` then completes the session.
 
         Claiming (removing the pending entry) comes first and decides between concurrent
         requests with the same code; revoking before it would make the others' checks
@@ -628,7 +694,7 @@ class _CodeFlows:
         contact = _pending_contact(pending)
         factor = contact.factor
 
-        def succeed(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED", "USED"]:
+        def claim(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED", "USED"]:
             if state.otp_pending.pop(key, None) is None:
                 return "USED"  # a concurrent request with the same code won
             pinned = _pinned(state, factor)
@@ -648,23 +714,15 @@ class _CodeFlows:
             state.throttle = throttle.after_success(state.throttle, factor, attempt_at=now)
             return outcome
 
-        outcome = await self.store.update(user_id, succeed, user_context)
-        if outcome != "USED":
-            await _revoke(api_options, pending, session.get_tenant_id(), user_context)
+        outcome = await held.update(claim)
         if outcome == "USED":
-            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
             return ConsumeCodePostRestartFlowError()
+        await _revoke(api_options, pending, session.get_tenant_id(), user_context)
         if outcome == "REFUSED":
-            await self._emit(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
             return GeneralErrorResponse(self._step_up_message(factor))
-        if outcome == "ENROLLED":
-            await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
-        await mark_completed(
-            session, claim=self.claim, now=self.config.clock, user_context=user_context
-        )
-        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
-        user = await _session_user(session, user_context)
-        return ConsumeCodePostOkResult(created_new_recipe_user=False, user=user, session=session)
+        return _Claimed(factor, enrolled=outcome == "ENROLLED")
 
     # -- shared --
 

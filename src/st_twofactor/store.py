@@ -3,7 +3,9 @@
 The state is one small JSON document per user (:class:`TwoFactorState`). Every change is a
 read-modify-write through :meth:`Store.update`; the specific operations (use a TOTP step,
 consume a recovery code, count an attempt) are built on it, and a store with better
-primitives (e.g. Redis) may implement them natively, as long as each stays atomic.
+primitives (e.g. Redis) may implement them natively, as long as each stays atomic. A flow
+of several steps may run them in one :meth:`Store.transaction`, so that a store that can
+(the default one) reads the state once for all of them.
 
 Stores:
 
@@ -41,6 +43,7 @@ __all__ = [
     "PendingCode",
     "Store",
     "TotpDevice",
+    "Transaction",
     "TwoFactorState",
     "UserMetadataStore",
 ]
@@ -246,6 +249,19 @@ class Store(Protocol):
         """
         ...
 
+    def transaction(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> contextlib.AbstractAsyncContextManager[Transaction]:
+        """Several reads and updates of one user's state in one flow, as a context manager.
+
+        Each :meth:`Transaction.update` is as atomic as :meth:`update`. A store may also
+        keep the user's state between them, so that a flow reads it once instead of once
+        per step (:class:`UserMetadataStore` does, under its per-user lock). Only store
+        calls and core calls belong inside: nothing that runs the app's code, which could
+        wait for the same user's state.
+        """
+        ...
+
     async def use_totp_step(
         self, user_id: str, step: int, user_context: dict[str, Any] | None = None
     ) -> bool:
@@ -291,6 +307,33 @@ class Store(Protocol):
         ...
 
 
+class Transaction(Protocol):
+    """One user's state within :meth:`Store.transaction`."""
+
+    async def load(self) -> TwoFactorState:
+        """A snapshot of the state (changing it changes nothing stored)."""
+        ...
+
+    async def update(self, fn: Callable[[TwoFactorState], T]) -> T:
+        """:meth:`Store.update` for this user."""
+        ...
+
+
+class _EachCallAlone:
+    """A transaction whose every call goes to the store as it would outside one."""
+
+    def __init__(self, store: Store, user_id: str, user_context: dict[str, Any] | None) -> None:
+        self._store = store
+        self._user_id = user_id
+        self._user_context = user_context
+
+    async def load(self) -> TwoFactorState:
+        return await self._store.load(self._user_id, self._user_context)
+
+    async def update(self, fn: Callable[[TwoFactorState], T]) -> T:
+        return await self._store.update(self._user_id, fn, self._user_context)
+
+
 class BaseStore(ABC):
     """Implements the specific operations of :class:`Store` on top of ``update``."""
 
@@ -306,6 +349,13 @@ class BaseStore(ABC):
         fn: Callable[[TwoFactorState], T],
         user_context: dict[str, Any] | None = None,
     ) -> T: ...
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> AsyncIterator[Transaction]:
+        """Each call on its own (a store may do better: see :meth:`Store.transaction`)."""
+        yield _EachCallAlone(self, user_id, user_context)
 
     async def use_totp_step(
         self, user_id: str, step: int, user_context: dict[str, Any] | None = None
@@ -465,20 +515,21 @@ class UserMetadataStore(BaseStore):
         fn: Callable[[TwoFactorState], T],
         user_context: dict[str, Any] | None = None,
     ) -> T:
-        context = {} if user_context is None else user_context
+        async with self.transaction(user_id, user_context) as held:
+            return await held.update(fn)
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> AsyncIterator[Transaction]:
+        """Holds the user's lock throughout: the state is read once (afresh, on first
+        use) and each update writes it, so a flow of several steps costs one read.
+
+        Within this process nothing else can change the state meanwhile; other processes
+        can, as with every update of this store (see the class doc).
+        """
         async with self._locks.hold(user_id):
-            # Not from the SDK's per-request cache: a read made before the lock was held
-            # (by ``load``, say) may be stale by now.
-            state = await self._read(user_id, _uncached(context))
-            before = _dump(state)
-            result = fn(state)
-            after = _dump(state)
-            if after != before:
-                try:
-                    await self._put(user_id, {self._key: json.loads(after)}, context)
-                except Exception as exc:
-                    raise StoreUnavailableError("cannot write the user's 2FA state") from exc
-        return result
+            yield _HeldMetadata(self, user_id, {} if user_context is None else user_context)
 
     async def _read(self, user_id: str, context: dict[str, Any]) -> TwoFactorState:
         try:
@@ -487,6 +538,44 @@ class UserMetadataStore(BaseStore):
             raise StoreUnavailableError("cannot read the user's 2FA state") from exc
         document = metadata.get(self._key)
         return TwoFactorState() if document is None else TwoFactorState.from_dict(document)
+
+    async def _write(self, user_id: str, document: str, context: dict[str, Any]) -> None:
+        try:
+            await self._put(user_id, {self._key: json.loads(document)}, context)
+        except Exception as exc:
+            raise StoreUnavailableError("cannot write the user's 2FA state") from exc
+
+
+class _HeldMetadata:
+    """A :class:`UserMetadataStore` transaction: the user's lock is held by its owner."""
+
+    def __init__(self, store: UserMetadataStore, user_id: str, context: dict[str, Any]) -> None:
+        self._store = store
+        self._user_id = user_id
+        self._context = context
+        self._document: str | None = None  # the state as stored, once read
+
+    async def _current(self) -> str:
+        if self._document is None:
+            # Not from the SDK's per-request cache: a read made before the lock was held
+            # (by ``load``, say) may be stale by now.
+            state = await self._store._read(self._user_id, _uncached(self._context))
+            self._document = _dump(state)
+        return self._document
+
+    async def load(self) -> TwoFactorState:
+        return TwoFactorState.from_dict(json.loads(await self._current()))
+
+    async def update(self, fn: Callable[[TwoFactorState], T]) -> T:
+        before = await self._current()
+        state = TwoFactorState.from_dict(json.loads(before))
+        result = fn(state)  # if it raises, the held state is unchanged
+        after = _dump(state)
+        if after != before:
+            self._document = None  # unknown until the core acknowledges the write
+            await self._store._write(self._user_id, after, self._context)
+            self._document = after
+        return result
 
 
 def _uncached(context: dict[str, Any]) -> dict[str, Any]:
