@@ -18,9 +18,10 @@ from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExper
 
 from st_twofactor import events, totp
 from st_twofactor.config import TwoFactorConfig
+from st_twofactor.devcore import DevCore
 from st_twofactor.recipes import build_recipe_list
 from st_twofactor.routes import twofactor_plugin
-from st_twofactor.store import InMemoryStore
+from st_twofactor.store import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import API_DOMAIN, Tokens, body, jwt_payload, sign_in, sign_up, status
@@ -224,6 +225,46 @@ def test_recovery_code_flow(harness: Callable[..., Harness]) -> None:
     assert reused["status"] == "INVALID_CODE_ERROR"
     assert status(h.get("/api/secret", third)) == 403
     assert any(e.kind == "recovery_code_used" for e in h.seen)
+
+
+def test_core_calls_per_flow_with_the_default_store(
+    harness: Callable[..., Harness], devcore: DevCore, devcore_app: str
+) -> None:
+    """Each flow reads the state once and writes it at most once (see docs/benchmarks.md)."""
+    h = harness(store=UserMetadataStore())
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+
+    def calls_since(start: int) -> list[str]:
+        done = [r for r in devcore.requests(app_id) if not r.path.endswith("/jwks.json")]
+        return [f"{r.method} {r.path}" for r in done[start:]]
+
+    tokens = h.signed_up("carol@example.com")
+    start = len(calls_since(0))
+    created = body(h.post("/auth/2fa/totp/device", tokens, {}))
+    assert created["status"] == "OK"
+    assert calls_since(start) == [
+        "GET /user/id",  # the account name in the otpauth URI
+        "GET /recipe/user/metadata",
+        "PUT /recipe/user/metadata",
+    ]
+    start = len(calls_since(0))
+    code = totp.code_at(created["secret"], h.clock())
+    verified = body(h.post("/auth/2fa/totp/device/verify", tokens, {"code": code}))
+    assert verified["status"] == "OK"
+    update_and_complete = [
+        "GET /recipe/user/metadata",
+        "PUT /recipe/user/metadata",
+        "POST /recipe/session/regenerate",
+    ]
+    assert calls_since(start) == update_and_complete
+
+    h.clock.advance(60)
+    again = h.signed_in("carol@example.com")
+    start = len(calls_since(0))
+    recovery = verified["recoveryCodes"][0]
+    used = body(h.post("/auth/2fa/recovery-code/verify", again, {"code": recovery}))
+    assert used["status"] == "OK"
+    assert calls_since(start) == update_and_complete
 
 
 def test_totp_step_is_never_accepted_twice(harness: Callable[..., Harness]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from st_twofactor import totp
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import DecryptionError
-from st_twofactor.service import TwoFactorService
+from st_twofactor.service import StepUpRequired, TwoFactorService
 from st_twofactor.store import InMemoryStore
 
 OLD_KEY = "old-secret-key-0123456789abcdef"
@@ -76,3 +76,37 @@ async def test_without_the_old_key_the_secret_cannot_be_read() -> None:
         TwoFactorService(_config(store, [NEW_KEY], START)).box.decrypt(
             device.secret, context="user-5"
         )
+
+
+async def test_a_factor_change_without_a_recent_2fa_stores_nothing() -> None:
+    """The step-up check (S8) runs inside the update: refused, nothing is written, and a
+    refused activation is not counted as an attempt."""
+    store = InMemoryStore()
+    service = TwoFactorService(_config(store, [OLD_KEY], START))
+    stale = {"2fa-completed": {"v": True, "t": int((START - 3600) * 1000)}}
+    fresh = {"2fa-completed": {"v": True, "t": int(START * 1000)}}
+    # a first enrolment needs only the first factor
+    first = await service.create_totp_device("u", "u@example.com", "phone", {}, session_payload={})
+    code = totp.code_at(first["secret"], START)
+    verified = await service.verify_totp_device("u", "phone", code, {}, session_payload={})
+    assert verified["status"] == "OK"
+    before = (await store.load("u")).to_dict()
+
+    with pytest.raises(StepUpRequired):
+        await service.create_totp_device("u", "u@example.com", "tablet", {}, session_payload=stale)
+    assert (await store.load("u")).to_dict() == before
+
+    # an unverified device, added with a fresh 2FA, then activated by a stale session
+    added = await service.create_totp_device(
+        "u", "u@example.com", "tablet", {}, session_payload=fresh
+    )
+    before = (await store.load("u")).to_dict()
+    code = totp.code_at(added["secret"], START)
+    with pytest.raises(StepUpRequired):
+        await service.verify_totp_device("u", "tablet", code, {}, session_payload=stale)
+    assert (await store.load("u")).to_dict() == before  # not activated, no attempt counted
+    # a code of the next time step (the phone's verification used this one), fresh 2FA
+    later = TwoFactorService(_config(store, [OLD_KEY], START + 30))
+    code = totp.code_at(added["secret"], START + 30)
+    verified = await later.verify_totp_device("u", "tablet", code, {}, session_payload=fresh)
+    assert verified["status"] == "OK"

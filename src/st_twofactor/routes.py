@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import httpx
 from supertokens_python.framework.request import BaseRequest
@@ -52,6 +52,7 @@ from .service import (
     DEFAULT_DEVICE_NAME,
     REMEMBER_COOKIE,
     Result,
+    StepUpRequired,
     TwoFactorService,
     valid_device_name,
 )
@@ -128,17 +129,11 @@ class _Call:
             raise BadInput("'code' is not a recovery code")
         return code
 
-    async def require_fresh_if_enrolled(self) -> None:
-        """S8: changing factors needs a recent 2FA, unless this is a first enrolment."""
-        state = await self.service.store.load(self.user_id, self.user_context)
-        if self.service.needs_step_up(state, self.payload):
-            self.refuse_stale()
-
     def require_fresh(self) -> None:
         if not self.service.is_fresh(self.payload):
             self.refuse_stale()
 
-    def refuse_stale(self) -> None:
+    def refuse_stale(self) -> NoReturn:
         window = self.service.config.step_up_window
         raise InvalidClaimsError(
             "invalid claim",
@@ -199,17 +194,25 @@ async def _overview(call: _Call) -> Result:
 
 async def _create_device(call: _Call) -> Result:
     name = call.device_name()
-    await call.require_fresh_if_enrolled()
     account = await _account_name(call.user_id, call.user_context)
-    return await call.service.create_totp_device(call.user_id, account, name, call.user_context)
+    try:  # S8: a recent 2FA, unless this is a first enrolment
+        return await call.service.create_totp_device(
+            call.user_id, account, name, call.user_context, session_payload=call.payload
+        )
+    except StepUpRequired:
+        call.refuse_stale()
 
 
 async def _verify_device(call: _Call) -> Result:
     name = call.device_name()
     code = call.totp_code()
     call.flag("rememberDevice")
-    await call.require_fresh_if_enrolled()
-    result = await call.service.verify_totp_device(call.user_id, name, code, call.user_context)
+    try:  # S8, as for a new device
+        result = await call.service.verify_totp_device(
+            call.user_id, name, code, call.user_context, session_payload=call.payload
+        )
+    except StepUpRequired:
+        call.refuse_stale()
     if result["status"] != "OK":
         return result
     return {**result, **await call.completed("totp")}

@@ -51,6 +51,11 @@ def remember_tokens(config: TwoFactorConfig) -> RememberDeviceTokens:
     return RememberDeviceTokens(secret_keys(config))
 
 
+class StepUpRequired(Exception):
+    """A factor change was refused: the user has a factor and the session's 2FA is not
+    recent (S8). Raised from inside the store update, so nothing is stored."""
+
+
 @dataclass(frozen=True)
 class _Match:
     """The outcome of one TOTP attempt, decided inside one atomic store update."""
@@ -82,6 +87,11 @@ class TwoFactorService:
         """Changing factors needs a fresh 2FA, except a first enrolment (S8)."""
         return bool(state.factor_ids()) and not self.is_fresh(payload)
 
+    def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any] | None) -> None:
+        """Raise :class:`StepUpRequired` when ``payload`` is given and needs a step-up."""
+        if payload is not None and self.needs_step_up(state, payload):
+            raise StepUpRequired
+
     def overview(self, state: TwoFactorState, payload: dict[str, Any], required: bool) -> Result:
         enrolled = state.factor_ids()
         next_factors = [f for f in enrolled if f in self._usable_factors()]
@@ -101,18 +111,28 @@ class TwoFactorService:
     # -- TOTP enrolment --
 
     async def create_totp_device(
-        self, user_id: str, account_name: str, device_name: str, user_context: dict[str, Any]
+        self,
+        user_id: str,
+        account_name: str,
+        device_name: str,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
     ) -> Result:
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
         The device is unusable until :meth:`verify_totp_device` sees one valid code.
         Starting again with the name of an unverified device replaces its secret.
+        With ``session_payload`` (the access token payload of the user's session), a user
+        who has a factor needs a recent 2FA, checked in the same update
+        (:class:`StepUpRequired`).
         """
         secret = totp.new_secret()
         sealed = self.box.encrypt(secret, context=user_id)
         now = self.config.clock()
 
         def add(state: TwoFactorState) -> str:
+            self._check_step_up(state, session_payload)
             existing = state.device(device_name)
             if existing is not None and existing.verified:
                 return "DEVICE_ALREADY_EXISTS_ERROR"
@@ -135,18 +155,26 @@ class TwoFactorService:
         }
 
     async def verify_totp_device(
-        self, user_id: str, device_name: str, code: object, user_context: dict[str, Any]
+        self,
+        user_id: str,
+        device_name: str,
+        code: object,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
     ) -> Result:
         """Activate an enrolled device with one valid code.
 
         On success with no recovery codes yet, a set is created and returned once. The
         codes are made (and hashed) before the update, so that the check, the activation
-        and the codes are one atomic update.
+        and the codes are one atomic update. ``session_payload``: as for
+        :meth:`create_totp_device`, checked before the attempt is counted.
         """
         new_codes = recovery_codes.generate(self.config.recovery_code_count)
         hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in new_codes])
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
+            self._check_step_up(state, session_payload)
             found = state.device(device_name)
             return [] if found is None else [found]
 
@@ -277,9 +305,26 @@ class TwoFactorService:
     ) -> Result:
         """Redeem one recovery code; each works once, also under concurrent use (S7)."""
         now = self.config.clock()
-        state = await self.store.load(user_id, user_context)
-        hashes = list(state.recovery_codes)
-        index = await asyncio.to_thread(recovery_codes.find_match, code, hashes) if hashes else None
+        async with self.store.transaction(user_id, user_context) as held:
+            # The slow hash comparison runs before the update; the update re-checks that
+            # the matched code is still there (a store may let another request in between).
+            hashes = list((await held.load()).recovery_codes)
+            found = (
+                await asyncio.to_thread(recovery_codes.find_match, code, hashes) if hashes else None
+            )
+            outcome, left = await held.update(self._redeem(hashes, found, now))
+        if not outcome.matched:
+            return await self._failure("recovery-code", user_id, outcome)
+        await self._emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=left))
+        await self._emit(
+            events.VerificationSucceeded(user_id=user_id, at=now, factor="recovery-code")
+        )
+        return {"status": "OK", "recoveryCodesLeft": left}
+
+    def _redeem(
+        self, hashes: list[str], index: int | None, now: float
+    ) -> Callable[[TwoFactorState], tuple[_Match, int]]:
+        """Count the attempt and remove the code matched at ``hashes[index]``, if any."""
         wanted = hashes[index] if index is not None else None
 
         def attempt(state: TwoFactorState) -> tuple[_Match, int]:
@@ -295,14 +340,7 @@ class TwoFactorService:
             state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
             return _Match(decision, matched=True), len(state.recovery_codes)
 
-        outcome, left = await self.store.update(user_id, attempt, user_context)
-        if not outcome.matched:
-            return await self._failure("recovery-code", user_id, outcome)
-        await self._emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=left))
-        await self._emit(
-            events.VerificationSucceeded(user_id=user_id, at=now, factor="recovery-code")
-        )
-        return {"status": "OK", "recoveryCodesLeft": left}
+        return attempt
 
     async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
         """A new set of codes; the old ones stop working at once."""
