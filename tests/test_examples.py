@@ -91,6 +91,29 @@ def test_example_uses_the_configured_core_and_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
+def test_example_answers_503_while_its_core_is_down(name: str, tmp_path: Path) -> None:
+    """The SDK's routes too (answer_core_outages), so the page can say what is wrong."""
+    with DevCore() as core:
+        env = {"SUPERTOKENS_CONNECTION_URI": core.url}
+        with run_example(name, tmp_path / "data", **env) as server, _client(server.url) as client:
+            assert _first_factor(client, "/auth/signup", "di@example.com")["status"] == "OK"
+            assert client.get("/auth/2fa").status_code == 200  # the signing keys now cached
+            core.stop()
+            fields = [
+                {"id": "email", "value": "di@example.com"},
+                {"id": "password", "value": PASSWORD},
+            ]
+            down = client.post("/auth/signin", json={"formFields": fields})
+            assert down.status_code == 503, down.text
+            assert down.json() == {
+                "message": "the SuperTokens core is unreachable; try again later"
+            }
+            assert client.get("/auth/2fa").status_code == 503
+            if name == "fastapi_app":  # Flask logs every unhandled error before its handler
+                assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_example_refuses_to_start_without_a_key_outside_development(
     name: str, tmp_path: Path
 ) -> None:

@@ -40,7 +40,7 @@ from supertokens_python.recipe.session.framework.fastapi import verify_session
 from st_twofactor import totp
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.events import Event
-from st_twofactor.fastapi import require_2fa
+from st_twofactor.fastapi import answer_core_outages, require_2fa
 from st_twofactor.recipes import build_recipe_list
 from st_twofactor.routes import twofactor_plugin
 from st_twofactor.store import InMemoryStore, TwoFactorState
@@ -88,6 +88,7 @@ def build_app(
     )
     app = FastAPI()
     app.add_middleware(get_middleware())
+    answer_core_outages(app)
 
     @app.get("/api/secret")
     async def secret(session: SessionContainer = Depends(verify_session())) -> dict[str, str]:

@@ -18,7 +18,7 @@ from supertokens_python.recipe.session import SessionContainer
 
 from examples.settings import Settings, connect
 from st_twofactor import TwoFactorConfig, build_recipe_list
-from st_twofactor.fastapi import require_2fa
+from st_twofactor.fastapi import answer_core_outages, require_2fa
 from st_twofactor.routes import twofactor_plugin
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="st-twofactor demo")
     app.add_middleware(get_middleware())
+    answer_core_outages(app)  # 503 "core unreachable" instead of a 500 on the SDK's routes
 
     @app.get("/api/secret")
     async def secret(session: SessionContainer = Depends(require_2fa())) -> dict[str, str]:

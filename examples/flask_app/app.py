@@ -16,7 +16,7 @@ from supertokens_python.framework.flask import Middleware
 
 from examples.settings import Settings, connect
 from st_twofactor import TwoFactorConfig, build_recipe_list
-from st_twofactor.flask import get_session, require_2fa
+from st_twofactor.flask import answer_core_outages, get_session, require_2fa
 from st_twofactor.routes import twofactor_plugin
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> Flask:
 
     app = Flask(__name__, static_folder=STATIC, static_url_path="/static")
     Middleware(app)
+    answer_core_outages(app)  # 503 "core unreachable" instead of a 500 on the SDK's routes
 
     @app.get("/api/secret")
     @require_2fa()

@@ -20,18 +20,24 @@ Failures are raised as the SDK's errors and answered by its middleware
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.fastapi import verify_session
 
+from ._outage import outage_message
 from .claim import SecondFactorClaim
 from .session_override import with_2fa, without_2fa
 
-__all__ = ["require_2fa", "verify_session_without_2fa"]
+log = logging.getLogger("st_twofactor")
+
+__all__ = ["answer_core_outages", "require_2fa", "verify_session_without_2fa"]
 
 
 def require_2fa(
@@ -86,3 +92,47 @@ def verify_session_without_2fa(
         check_database=check_database,
         override_global_claim_validators=without_2fa(claim),
     )
+
+
+def answer_core_outages(app: FastAPI) -> None:
+    """Answer 503 ``{"message": "the SuperTokens core is unreachable; try again later"}``
+    when a request fails because the core cannot be reached, on every route: the SDK's
+    own (sign-in, sign-up, session refresh) included, which would otherwise give a 500.
+
+    Call it after ``app.add_middleware(get_middleware())``, so that it wraps the SDK's
+    middleware. Other errors pass through unchanged.
+    """
+    app.add_middleware(_CoreOutages)
+
+
+class _CoreOutages:
+    """ASGI middleware: an outage error raised before any response was started -> 503."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as error:
+            message = outage_message(error)
+            if message is None or started:
+                raise
+            log.warning("st-twofactor: %s (%s)", message, type(error).__name__)
+            body = json.dumps({"message": message}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})

@@ -25,19 +25,24 @@ with :func:`get_session`); failures answer 401 without a session and 403 with
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g
+from flask import Flask, Response, g, jsonify
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.flask import verify_session
+from werkzeug.exceptions import InternalServerError
 
+from ._outage import outage_message
 from .claim import SecondFactorClaim
 from .session_override import with_2fa, without_2fa
 
-__all__ = ["get_session", "require_2fa", "verify_session_without_2fa"]
+__all__ = ["answer_core_outages", "get_session", "require_2fa", "verify_session_without_2fa"]
+
+log = logging.getLogger("st_twofactor")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -100,3 +105,29 @@ def get_session() -> SessionContainer:
             "verify_session_without_2fa()"
         )
     return session
+
+
+def answer_core_outages(app: Flask) -> None:
+    """Answer 503 ``{"message": "the SuperTokens core is unreachable; try again later"}``
+    when a request fails because the core cannot be reached, on every view: the SDK's
+    own routes (sign-in, sign-up, session refresh) included, which would otherwise give
+    a 500.
+
+    It handles Flask's 500 (``InternalServerError``); a 500 handler the app registered
+    before still answers every other error. Flask logs the error, as it logs every
+    unhandled one, before the handler answers; in debug or testing mode Flask raises it
+    instead.
+    """
+    previous = app.error_handler_spec.get(None, {}).get(500, {}).get(InternalServerError)
+
+    def handle(error: InternalServerError) -> Any:
+        cause = error.original_exception
+        message = None if cause is None else outage_message(cause)
+        if message is None:
+            return error if previous is None else previous(error)
+        log.warning("st-twofactor: %s (%s)", message, type(cause).__name__)
+        response: Response = jsonify(message=message)
+        response.status_code = 503
+        return response
+
+    app.register_error_handler(InternalServerError, handle)

@@ -27,7 +27,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
 
-import httpx
 from supertokens_python.framework.request import BaseRequest
 from supertokens_python.framework.response import BaseResponse
 from supertokens_python.plugins import (
@@ -45,9 +44,10 @@ from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
+from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
-from .errors import ConfigurationError, CoreUnavailableError, StoreUnavailableError
+from .errors import ConfigurationError
 from .service import (
     DEFAULT_DEVICE_NAME,
     REMEMBER_COOKIE,
@@ -286,31 +286,6 @@ async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
     return body
 
 
-_CORE_5XX = re.compile(r"^SuperTokens core threw an error .* with status code: 5\d\d\b", re.S)
-
-
-def _unavailable(error: Exception) -> str | None:
-    """The 503 message when ``error`` is an outage of the store or the core, else None.
-
-    The request fails closed with a clear answer instead of a 500 with a traceback. The
-    SDK reports an unreachable core with plain exceptions, recognised here by message;
-    the default store (user metadata) lives in the core, so its outage is the core's.
-    """
-    if any(_is_core_outage(e) for e in (error, error.__cause__) if e is not None):
-        return "the SuperTokens core is unreachable; try again later"
-    if isinstance(error, StoreUnavailableError):
-        return "the 2FA state store is unavailable; try again later"
-    return None
-
-
-def _is_core_outage(error: BaseException) -> bool:
-    return (
-        isinstance(error, (CoreUnavailableError, httpx.TransportError))
-        or str(error).startswith("No SuperTokens core available to query")
-        or _CORE_5XX.match(str(error)) is not None
-    )
-
-
 def _handler(
     service: TwoFactorService, method: str, flow: FlowHandler
 ) -> PluginRouteHandlerHandlerFunction:
@@ -329,7 +304,7 @@ def _handler(
             result = {"message": str(error)}
             response.set_status_code(400)
         except Exception as error:
-            message = _unavailable(error)
+            message = outage_message(error)
             if message is None:
                 raise
             log.warning("st-twofactor: %s (%s)", message, type(error).__name__)

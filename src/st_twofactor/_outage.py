@@ -1,0 +1,41 @@
+"""Recognising an outage of the SuperTokens core or of the 2FA state store.
+
+A request that fails because the core or the store cannot be reached gets a 503 with a
+message saying so, instead of a 500 with a traceback: the library's routes do it
+themselves, and :func:`st_twofactor.fastapi.answer_core_outages` /
+:func:`st_twofactor.flask.answer_core_outages` do it for the SDK's own routes too.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .errors import CoreUnavailableError, StoreUnavailableError
+
+CORE_DOWN = "the SuperTokens core is unreachable; try again later"
+STORE_DOWN = "the 2FA state store is unavailable; try again later"
+
+_CORE_5XX = re.compile(r"^SuperTokens core threw an error .* with status code: 5\d\d\b", re.S)
+
+
+def outage_message(error: BaseException) -> str | None:
+    """The 503 message when ``error`` is an outage of the core or the store, else None.
+
+    The SDK reports an unreachable core with plain exceptions, recognised here by message;
+    the default store (user metadata) lives in the core, so its outage is the core's.
+    """
+    if any(_is_core_outage(e) for e in (error, error.__cause__) if e is not None):
+        return CORE_DOWN
+    if isinstance(error, StoreUnavailableError):
+        return STORE_DOWN
+    return None
+
+
+def _is_core_outage(error: BaseException) -> bool:
+    return (
+        isinstance(error, (CoreUnavailableError, httpx.TransportError))
+        or str(error).startswith("No SuperTokens core available to query")
+        or _CORE_5XX.match(str(error)) is not None
+    )

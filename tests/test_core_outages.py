@@ -1,0 +1,142 @@
+"""answer_core_outages(): the SDK's own routes answer 503, not 500, while the core is down."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import supertokens_python
+from supertokens_python import InputAppInfo, SupertokensConfig
+from supertokens_python.recipe import emailpassword, session
+
+from st_twofactor._outage import CORE_DOWN
+from st_twofactor.testing import reset_supertokens
+
+from .conftest import API_DOMAIN
+
+SIGN_IN = {
+    "formFields": [
+        {"id": "email", "value": "ada@example.com"},
+        {"id": "password", "value": "correct-horse-42"},
+    ]
+}
+
+
+def _dead_core() -> str:
+    """A loopback URL where nothing listens: every core call is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def down_core_sdk(request: pytest.FixtureRequest) -> Iterator[str]:
+    framework: str = request.param
+    reset_supertokens()
+    supertokens_python.init(
+        app_info=InputAppInfo(
+            app_name="outage tests",
+            api_domain=API_DOMAIN,
+            website_domain=API_DOMAIN,
+            api_base_path="/auth",
+        ),
+        supertokens_config=SupertokensConfig(connection_uri=_dead_core()),
+        framework="fastapi" if framework == "fastapi" else "flask",
+        mode="asgi" if framework == "fastapi" else "wsgi",
+        telemetry=False,
+        recipe_list=[emailpassword.init(), session.init()],
+    )
+    yield framework
+    reset_supertokens()
+
+
+def _fastapi_client(answer: bool) -> Any:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from supertokens_python.framework.fastapi import get_middleware
+
+    from st_twofactor.fastapi import answer_core_outages
+
+    app = FastAPI()
+    app.add_middleware(get_middleware())
+    if answer:
+        answer_core_outages(app)
+
+    @app.get("/ok")
+    async def ok() -> dict[str, str]:
+        return {"status": "fine"}
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug, not an outage")
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def _flask_client(answer: bool, *, own_500: bool = False) -> Any:
+    from flask import Flask, jsonify
+    from supertokens_python.framework.flask import Middleware
+    from werkzeug.exceptions import InternalServerError
+
+    from st_twofactor.flask import answer_core_outages
+
+    app = Flask(__name__)
+    Middleware(app)
+    if own_500:
+
+        @app.errorhandler(InternalServerError)
+        def mine(error: InternalServerError) -> Any:
+            return jsonify(handled_by="the app"), 500
+
+    if answer:
+        answer_core_outages(app)
+
+    @app.get("/ok")
+    def ok() -> Any:
+        return jsonify(status="fine")
+
+    @app.get("/broken")
+    def broken() -> Any:
+        raise RuntimeError("a bug, not an outage")
+
+    return app.test_client()
+
+
+def _client(framework: str, answer: bool) -> Any:
+    return _fastapi_client(answer) if framework == "fastapi" else _flask_client(answer)
+
+
+def _json(response: Any) -> Any:
+    return response.json() if callable(getattr(response, "json", None)) else response.get_json()
+
+
+@pytest.mark.parametrize("down_core_sdk", ["fastapi", "flask"], indirect=True)
+def test_the_sdks_routes_answer_503_while_the_core_is_down(down_core_sdk: str) -> None:
+    client = _client(down_core_sdk, answer=True)
+    for path, body in [("/auth/signin", SIGN_IN), ("/auth/signup", SIGN_IN)]:
+        response = client.post(path, json=body)
+        assert response.status_code == 503, (path, response.status_code)
+        assert _json(response) == {"message": CORE_DOWN}
+    # a refresh goes to the core: 503, so the frontend keeps its tokens and may retry
+    refresh = client.post("/auth/session/refresh", headers={"authorization": "Bearer x.y.z"})
+    assert refresh.status_code == 503 and _json(refresh) == {"message": CORE_DOWN}
+    assert client.get("/ok").status_code == 200
+    assert client.get("/broken").status_code == 500, "other errors stay 500"
+
+
+@pytest.mark.parametrize("down_core_sdk", ["fastapi", "flask"], indirect=True)
+def test_without_it_the_sdks_routes_answer_500(down_core_sdk: str) -> None:
+    """What answer_core_outages() changes (a control for the test above)."""
+    client = _client(down_core_sdk, answer=False)
+    assert client.post("/auth/signin", json=SIGN_IN).status_code == 500
+
+
+@pytest.mark.parametrize("down_core_sdk", ["flask"], indirect=True)
+def test_flask_keeps_the_apps_own_500_handler(down_core_sdk: str) -> None:
+    client = _flask_client(answer=True, own_500=True)
+    assert client.post("/auth/signin", json=SIGN_IN).status_code == 503
+    broken = client.get("/broken")
+    assert broken.status_code == 500 and broken.get_json() == {"handled_by": "the app"}
