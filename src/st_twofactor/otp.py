@@ -52,7 +52,10 @@ Cost, in core calls with the default user-metadata store: asking for a code take
 device), 3 once the contact is pinned (no user lookup); using it takes 7 (the state read;
 the attempt counted; ``check_code``; the device claimed; revoking the codes, since
 ``check_code`` leaves them in the core; the session's new access token; the user for the
-answer). Each request's steps are one store transaction, so the state is read once.
+answer). Each request's steps are one store transaction, so the state is read once. The
+passwordless recipe's ``create_code`` and ``check_code`` run inside it: an app that
+overrides them must not change the same user's 2FA state from there (with the default
+store that would wait for the user's lock, and fail after 30 s).
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
