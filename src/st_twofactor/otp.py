@@ -77,7 +77,7 @@ from typing import Any, Literal, TypeAlias
 from supertokens_python.asyncio import get_user
 from supertokens_python.auth_utils import is_fake_email
 from supertokens_python.exceptions import raise_bad_input_exception
-from supertokens_python.framework import BaseRequest, BaseResponse
+from supertokens_python.framework import BaseRequest
 from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfigWithService,
@@ -88,7 +88,6 @@ from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfigWithService,
     SMSDeliveryInterface,
 )
-from supertokens_python.normalised_url_path import NormalisedURLPath
 from supertokens_python.post_init_callbacks import PostSTInitCallbacks
 from supertokens_python.recipe.passwordless.constants import (
     CONSUME_CODE_API,
@@ -127,6 +126,7 @@ from supertokens_python.types import User
 from supertokens_python.types.response import GeneralErrorResponse
 
 from . import events, throttle
+from ._request_guard import RequestCheck, check_types, guard_requests, json_object
 from .claim import SecondFactorClaim, completed_at, mark_completed
 from .config import TwoFactorConfig
 from .store import PendingCode, Transaction, TwoFactorState
@@ -874,32 +874,17 @@ def _guard_request_bodies() -> None:
     handler (and before any state is read or changed); everything else goes on unchanged.
     A request without a session is answered 401 before its body is looked at.
     """
-    recipe = PasswordlessRecipe.get_instance()
-    original = recipe.handle_api_request
-    if getattr(original, "st_twofactor_guard", False):
-        return
 
-    async def handle_api_request(
-        request_id: str,
-        tenant_id: str,
-        request: BaseRequest,
-        path: NormalisedURLPath,
-        method: str,
-        response: BaseResponse,
-        user_context: dict[str, Any],
-    ) -> BaseResponse | None:
-        fields = _BODY_STRINGS.get(request_id)
-        if fields is not None:
+    def check(fields: tuple[str, ...]) -> RequestCheck:
+        async def check_request(request: BaseRequest, user_context: dict[str, Any]) -> None:
             # The session first: without one the answer is 401 whatever the body (S10).
             await _require_session(request, user_context)
             _check_body(await request.json(), fields)
-        result: BaseResponse | None = await original(
-            request_id, tenant_id, request, path, method, response, user_context
-        )
-        return result
 
-    handle_api_request.st_twofactor_guard = True  # type: ignore[attr-defined]
-    recipe.handle_api_request = handle_api_request  # type: ignore[method-assign]
+        return check_request
+
+    checks = {request_id: check(fields) for request_id, fields in _BODY_STRINGS.items()}
+    guard_requests(PasswordlessRecipe.get_instance(), checks)
 
 
 def _check_body(body: object, fields: tuple[str, ...]) -> None:
@@ -907,14 +892,9 @@ def _check_body(body: object, fields: tuple[str, ...]) -> None:
 
     A null or unparsable body is left to the SDK, which answers it with its own 400.
     """
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        raise_bad_input_exception("The body must be a JSON object")
-    for name in fields:
-        value = body.get(name)
-        if value is not None and not isinstance(value, str):
-            raise_bad_input_exception(f"{name} must be a string")
+    checked = json_object(body)
+    if checked is not None:
+        check_types(checked, dict.fromkeys(fields, str))
 
 
 def _no_claim_validators(

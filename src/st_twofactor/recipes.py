@@ -39,6 +39,7 @@ from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfig,
     SMSDeliveryInterface,
 )
+from supertokens_python.post_init_callbacks import PostSTInitCallbacks
 from supertokens_python.recipe import (
     emailpassword,
     passwordless,
@@ -47,6 +48,9 @@ from supertokens_python.recipe import (
     usermetadata,
 )
 from supertokens_python.recipe.emailpassword import EmailPasswordOverrideConfig, InputSignUpFeature
+from supertokens_python.recipe.emailpassword.interfaces import (
+    APIInterface as EmailPasswordAPIInterface,
+)
 from supertokens_python.recipe.emailpassword.types import (
     EmailTemplateVars as PasswordResetEmailVars,
 )
@@ -69,6 +73,7 @@ from supertokens_python.recipe.thirdparty import ProviderInput, ThirdPartyOverri
 from supertokens_python.recipe.thirdparty.utils import SignInAndUpFeature
 from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 
+from ._request_guard import guard_first_factor_bodies
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
@@ -149,7 +154,7 @@ def build_recipe_list(
     recipes: list[RecipeInit] = [
         emailpassword.init(
             sign_up_feature=sign_up_feature,
-            override=emailpassword_override,
+            override=_emailpassword_override(emailpassword_override),
             email_delivery=emailpassword_email_delivery,
         ),
         thirdparty.init(
@@ -200,6 +205,22 @@ def _session_override(
         return SessionOverrideConfig(functions=ours)
     # The SDK's override configs refuse an explicit None: pass only what is set.
     return SessionOverrideConfig(functions=_then(ours, app.functions), apis=app.apis)
+
+
+def _emailpassword_override(app: EmailPasswordOverrideConfig | None) -> EmailPasswordOverrideConfig:
+    """The app's emailpassword override, and the library's checks of first-factor request
+    bodies (:mod:`st_twofactor._request_guard`: a 400 for what the SDK would answer 500),
+    installed when the SDK initialises the recipe."""
+
+    def install_body_checks(original: EmailPasswordAPIInterface) -> EmailPasswordAPIInterface:
+        PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
+        return original
+
+    if app is None:
+        return EmailPasswordOverrideConfig(apis=install_body_checks)
+    return EmailPasswordOverrideConfig(
+        functions=app.functions, apis=_then(install_body_checks, app.apis)
+    )
 
 
 def _passwordless_override(
