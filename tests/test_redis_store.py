@@ -22,6 +22,13 @@ from st_twofactor.store import Store, TotpDevice, TwoFactorState, UserMetadataSt
 from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
 
 from .redis_server import RedisServer, redis_server, start_or_skip, unique_prefix
+from .store_ops import (
+    begin_attempt,
+    consume_recovery_code,
+    record_failure,
+    reset_failures,
+    use_totp_step,
+)
 
 __all__ = ["redis_server"]  # the fixture, for pytest
 
@@ -135,23 +142,23 @@ async def test_garbage_in_redis_fails_closed(store: RedisStore, sync_redis: redi
 
 
 async def test_specific_operations(store: RedisStore) -> None:
-    assert await store.use_totp_step("u", 10) is True
-    assert await store.use_totp_step("u", 10) is False
-    assert await store.use_totp_step("u", 9) is False
-    assert await store.use_totp_step("u", 11) is True
+    assert await use_totp_step(store, "u", 10) is True
+    assert await use_totp_step(store, "u", 10) is False
+    assert await use_totp_step(store, "u", 9) is False
+    assert await use_totp_step(store, "u", 11) is True
 
     await store.update("u", lambda s: setattr(s, "recovery_codes", ["a", "b"]))
-    assert await store.consume_recovery_code("u", "a") is True
-    assert await store.consume_recovery_code("u", "a") is False
+    assert await consume_recovery_code(store, "u", "a") is True
+    assert await consume_recovery_code(store, "u", "a") is False
     assert (await store.load("u")).recovery_codes == ["b"]
 
     for i in range(5):
-        decision = await store.begin_attempt("u", "totp", POLICY, T0 + i)
+        decision = await begin_attempt(store, "u", "totp", POLICY, T0 + i)
         assert isinstance(decision, Allowed)
-    assert isinstance(await store.begin_attempt("u", "totp", POLICY, T0 + 5), Refused)
-    await store.reset_failures("u", "totp")
-    assert isinstance(await store.begin_attempt("u", "totp", POLICY, T0 + 6), Allowed)
-    decision = await store.record_failure("u", "recovery-code", POLICY, T0 + 7)
+    assert isinstance(await begin_attempt(store, "u", "totp", POLICY, T0 + 5), Refused)
+    await reset_failures(store, "u", "totp")
+    assert isinstance(await begin_attempt(store, "u", "totp", POLICY, T0 + 6), Allowed)
+    decision = await record_failure(store, "u", "recovery-code", POLICY, T0 + 7)
     assert isinstance(decision, Allowed)
 
 
@@ -175,8 +182,8 @@ async def test_concurrent_updates_from_one_loop_all_land(store: RedisStore) -> N
 
 async def test_concurrent_replays_and_redemptions_have_one_winner(store: RedisStore) -> None:
     await store.update("u", lambda s: setattr(s, "recovery_codes", ["a", "b", "c"]))
-    steps = await asyncio.gather(*(store.use_totp_step("u", 1000) for _ in range(20)))
-    codes = await asyncio.gather(*(store.consume_recovery_code("u", "b") for _ in range(20)))
+    steps = await asyncio.gather(*(use_totp_step(store, "u", 1000) for _ in range(20)))
+    codes = await asyncio.gather(*(consume_recovery_code(store, "u", "b") for _ in range(20)))
     assert steps.count(True) == 1
     assert codes.count(True) == 1
     assert (await store.load("u")).recovery_codes == ["a", "c"]
@@ -184,7 +191,7 @@ async def test_concurrent_replays_and_redemptions_have_one_winner(store: RedisSt
 
 async def test_concurrent_attempts_never_exceed_the_limit(store: RedisStore) -> None:
     decisions = await asyncio.gather(
-        *(store.begin_attempt("u", "totp", POLICY, T0) for _ in range(30))
+        *(begin_attempt(store, "u", "totp", POLICY, T0) for _ in range(30))
     )
     assert sum(isinstance(d, Allowed) for d in decisions) == POLICY.max_failures
 
@@ -201,7 +208,7 @@ def test_threads_with_their_own_event_loops(redis_server: RedisServer) -> None:
             barrier.wait()
             for _ in range(10):
                 loop.run_until_complete(store.update("u", _bump_epoch))
-            wins.append(loop.run_until_complete(store.use_totp_step("u", 5)))
+            wins.append(loop.run_until_complete(use_totp_step(store, "u", 5)))
         finally:
             loop.run_until_complete(store.aclose())
             loop.close()
@@ -225,8 +232,8 @@ def _process_worker(url: str, prefix: str, start: Any, results: Any) -> None:
         start.wait(timeout=30)
         for _ in range(25):
             await store.update("u", _bump_epoch)
-        step = await store.use_totp_step("u", 123)
-        code = await store.consume_recovery_code("u", "the-hash")
+        step = await use_totp_step(store, "u", 123)
+        code = await consume_recovery_code(store, "u", "the-hash")
         await store.aclose()
         return 25, step, code
 
@@ -311,14 +318,14 @@ async def test_redis_down_fails_closed_and_recovers() -> None:
         with pytest.raises(StoreUnavailableError, match="Redis") as caught:
             await store.load("u")
         with pytest.raises(StoreUnavailableError):
-            await store.use_totp_step("u", 1)
+            await use_totp_step(store, "u", 1)
         with pytest.raises(StoreUnavailableError):
-            await store.begin_attempt("u", "totp", POLICY, T0)
+            await begin_attempt(store, "u", "totp", POLICY, T0)
         assert time.monotonic() - started < 5, "an unreachable Redis fails fast"
         assert "Traceback" not in str(caught.value)
 
         server.start()
-        assert await store.use_totp_step("u", 1) is True  # no data kept: a fresh server
+        assert await use_totp_step(store, "u", 1) is True  # no data kept: a fresh server
         await store.aclose()
     finally:
         server.close()
@@ -331,7 +338,7 @@ async def test_unreachable_server_fails_closed() -> None:
     with pytest.raises(StoreUnavailableError, match="cannot read"):
         await store.load("u")
     with pytest.raises(StoreUnavailableError):
-        await store.consume_recovery_code("u", "h")
+        await consume_recovery_code(store, "u", "h")
     await store.aclose()
 
 
@@ -368,12 +375,12 @@ async def test_two_workers_with_user_metadata_double_accept_and_lose_updates() -
     workers = [UserMetadataStore(get_metadata=core.get, update_metadata=core.update) for _ in "ab"]
     await workers[0].update("u", lambda s: setattr(s, "recovery_codes", ["old-1", "old-2"]))
 
-    steps = await asyncio.gather(*(w.use_totp_step("u", 7) for w in workers))
+    steps = await asyncio.gather(*(use_totp_step(w, "u", 7) for w in workers))
     assert steps == [True, True], "both workers accepted the same time step"
 
     await asyncio.gather(
         workers[0].update("u", _regenerate),
-        workers[1].begin_attempt("u", "totp", POLICY, T0),
+        begin_attempt(workers[1], "u", "totp", POLICY, T0),
     )
     assert (await workers[0].load("u")).recovery_codes == ["old-1", "old-2"], "regeneration lost"
 
@@ -386,12 +393,12 @@ async def test_two_workers_with_redis_accept_once_and_lose_nothing(
     workers = [RedisStore(redis_server.url, prefix=prefix) for _ in "ab"]
     await workers[0].update("u", lambda s: setattr(s, "recovery_codes", ["old-1", "old-2"]))
 
-    steps = await asyncio.gather(*(w.use_totp_step("u", 7) for w in workers))
+    steps = await asyncio.gather(*(use_totp_step(w, "u", 7) for w in workers))
     assert sorted(steps) == [False, True]
 
     await asyncio.gather(
         workers[0].update("u", _regenerate),
-        workers[1].begin_attempt("u", "totp", POLICY, T0),
+        begin_attempt(workers[1], "u", "totp", POLICY, T0),
     )
     state = await workers[1].load("u")
     assert state.recovery_codes == ["new-1", "new-2"]

@@ -23,6 +23,14 @@ from st_twofactor.store import (
 )
 from st_twofactor.throttle import Allowed, FactorCounter, Refused, ThrottlePolicy, ThrottleState
 
+from .store_ops import (
+    begin_attempt,
+    consume_recovery_code,
+    record_failure,
+    reset_failures,
+    use_totp_step,
+)
+
 T0 = 1_700_000_000.0
 POLICY = ThrottlePolicy()
 CONCURRENCY = 50
@@ -281,11 +289,11 @@ async def test_non_json_values_are_refused_and_not_stored(make: Callable[[], Bas
 @pytest.mark.parametrize("make", STORES)
 async def test_totp_steps_are_used_once_and_in_order(make: Callable[[], BaseStore]) -> None:
     store = make()
-    assert await store.use_totp_step("u1", 100)
-    assert not await store.use_totp_step("u1", 100)
-    assert not await store.use_totp_step("u1", 99)
-    assert await store.use_totp_step("u1", 101)
-    assert await store.use_totp_step("u2", 100)  # per user
+    assert await use_totp_step(store, "u1", 100)
+    assert not await use_totp_step(store, "u1", 100)
+    assert not await use_totp_step(store, "u1", 99)
+    assert await use_totp_step(store, "u1", 101)
+    assert await use_totp_step(store, "u2", 100)  # per user
     assert (await store.load("u1")).last_totp_step == 101
 
 
@@ -294,9 +302,9 @@ async def test_totp_steps_are_used_once_and_in_order(make: Callable[[], BaseStor
 async def test_recovery_codes_are_consumed_once(make: Callable[[], BaseStore]) -> None:
     store = make()
     await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2", "h3"]))
-    assert await store.consume_recovery_code("u1", "h2")
-    assert not await store.consume_recovery_code("u1", "h2")
-    assert not await store.consume_recovery_code("u1", "h")
+    assert await consume_recovery_code(store, "u1", "h2")
+    assert not await consume_recovery_code(store, "u1", "h2")
+    assert not await consume_recovery_code(store, "u1", "h")
     assert (await store.load("u1")).recovery_codes == ["h1", "h3"]
 
 
@@ -304,7 +312,7 @@ async def test_recovery_codes_are_consumed_once(make: Callable[[], BaseStore]) -
 @pytest.mark.parametrize("make", STORES)
 async def test_throttle_operations(make: Callable[[], BaseStore]) -> None:
     store = make()
-    decisions = [await store.begin_attempt("u1", "totp", POLICY, T0) for _ in range(6)]
+    decisions = [await begin_attempt(store, "u1", "totp", POLICY, T0) for _ in range(6)]
     assert decisions == [
         Allowed(4),
         Allowed(3),
@@ -313,13 +321,13 @@ async def test_throttle_operations(make: Callable[[], BaseStore]) -> None:
         Allowed(0),
         Refused(900_000),
     ]
-    assert await store.begin_attempt("u1", "otp-email", POLICY, T0) == Allowed(4)
+    assert await begin_attempt(store, "u1", "otp-email", POLICY, T0) == Allowed(4)
 
-    await store.reset_failures("u1", "totp", T0)
-    assert await store.begin_attempt("u1", "totp", POLICY, T0) == Allowed(4)
-    await store.reset_failures("u1", "totp", T0)
+    await reset_failures(store, "u1", "totp", T0)
+    assert await begin_attempt(store, "u1", "totp", POLICY, T0) == Allowed(4)
+    await reset_failures(store, "u1", "totp", T0)
 
-    assert await store.record_failure("u1", "recovery-code", POLICY, T0) == Allowed(4)
+    assert await record_failure(store, "u1", "recovery-code", POLICY, T0) == Allowed(4)
     state = await store.load("u1")
     assert "totp" not in state.throttle.factors
     assert state.throttle.factors["recovery-code"].consecutive_failures == 1
@@ -338,7 +346,7 @@ async def test_concurrent_replays_of_one_step_have_one_winner(
     make: Callable[[], BaseStore],
 ) -> None:
     store = make()
-    results = await race(CONCURRENCY, lambda: store.use_totp_step("u1", 1234))
+    results = await race(CONCURRENCY, lambda: use_totp_step(store, "u1", 1234))
     assert results.count(True) == 1
 
 
@@ -349,7 +357,7 @@ async def test_concurrent_redemptions_of_one_code_have_one_winner(
 ) -> None:
     store = make()
     await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2"]))
-    results = await race(CONCURRENCY, lambda: store.consume_recovery_code("u1", "h1"))
+    results = await race(CONCURRENCY, lambda: consume_recovery_code(store, "u1", "h1"))
     assert results.count(True) == 1
     assert (await store.load("u1")).recovery_codes == ["h2"]
 
@@ -358,7 +366,7 @@ async def test_concurrent_redemptions_of_one_code_have_one_winner(
 @pytest.mark.parametrize("make", STORES)
 async def test_concurrent_attempts_never_exceed_the_limit(make: Callable[[], BaseStore]) -> None:
     store = make()
-    results = await race(CONCURRENCY, lambda: store.begin_attempt("u1", "totp", POLICY, T0))
+    results = await race(CONCURRENCY, lambda: begin_attempt(store, "u1", "totp", POLICY, T0))
     assert sum(isinstance(r, Allowed) for r in results) == POLICY.max_failures
 
 
@@ -389,7 +397,7 @@ def test_in_memory_store_is_atomic_across_threads() -> None:
     def worker() -> None:
         barrier.wait()
         for step in range(200):
-            if asyncio.run(store.use_totp_step("u1", step)):
+            if asyncio.run(use_totp_step(store, "u1", step)):
                 winners.append(step)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
@@ -409,7 +417,7 @@ async def test_state_lives_under_one_metadata_key() -> None:
     fake = FakeMetadata()
     fake.data["u1"] = {"theme": "dark"}
     store = metadata_store(fake)
-    await store.use_totp_step("u1", 7)
+    await use_totp_step(store, "u1", 7)
     assert fake.data["u1"]["theme"] == "dark"
     assert fake.data["u1"][METADATA_KEY]["last_totp_step"] == 7
     assert [set(update) for update in fake.updates] == [{METADATA_KEY}]
@@ -419,7 +427,7 @@ async def test_state_lives_under_one_metadata_key() -> None:
 async def test_custom_metadata_key() -> None:
     fake = FakeMetadata()
     store = UserMetadataStore(key="mfa", get_metadata=fake.get, update_metadata=fake.update)
-    await store.use_totp_step("u1", 7)
+    await use_totp_step(store, "u1", 7)
     assert set(fake.data["u1"]) == {"mfa"}
 
 
@@ -428,7 +436,7 @@ async def test_unchanged_state_is_not_written() -> None:
     fake = FakeMetadata()
     store = metadata_store(fake)
     await store.update("u1", lambda s: s.factor_ids())
-    assert not await store.consume_recovery_code("u1", "missing")
+    assert not await consume_recovery_code(store, "u1", "missing")
     assert fake.updates == []
 
 
@@ -437,7 +445,7 @@ async def test_user_context_is_passed_to_the_sdk() -> None:
     fake = FakeMetadata()
     store = metadata_store(fake)
     context = {"request": "r1"}
-    await store.use_totp_step("u1", 1, context)
+    await use_totp_step(store, "u1", 1, context)
     await store.load("u1", context)
     assert fake.contexts
     # the same context, or (for the read inside an update) a copy without the SDK's cache
@@ -451,7 +459,7 @@ async def test_store_down_on_read_fails_closed() -> None:
     fake.fail_reads = True
     store = metadata_store(fake)
     with pytest.raises(StoreUnavailableError) as info:
-        await store.use_totp_step("u1", 1)
+        await use_totp_step(store, "u1", 1)
     assert isinstance(info.value.__cause__, ConnectionError)
     with pytest.raises(StoreUnavailableError):
         await store.load("u1")
@@ -464,7 +472,7 @@ async def test_store_down_on_write_fails_closed() -> None:
     await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1"]))
     fake.fail_writes = True
     with pytest.raises(StoreUnavailableError):
-        await store.consume_recovery_code("u1", "h1")
+        await consume_recovery_code(store, "u1", "h1")
     fake.fail_writes = False
     assert (await store.load("u1")).recovery_codes == ["h1"]
 
@@ -475,7 +483,7 @@ async def test_garbage_in_metadata_fails_closed() -> None:
     fake.data["u1"] = {METADATA_KEY: {"recovery_codes": "oops"}}
     store = metadata_store(fake)
     with pytest.raises(MalformedDataError):
-        await store.consume_recovery_code("u1", "oops")
+        await consume_recovery_code(store, "u1", "oops")
     with pytest.raises(MalformedDataError):
         await store.load("u1")
     assert fake.updates == []
@@ -496,9 +504,9 @@ async def test_locks_are_per_user_and_released() -> None:
     holder = asyncio.create_task(hold_u1())
     await inside.wait()
     # u2 is not blocked by u1's lock ...
-    assert await asyncio.wait_for(store.use_totp_step("u2", 1), timeout=1)
+    assert await asyncio.wait_for(use_totp_step(store, "u2", 1), timeout=1)
     # ... while u1 is.
-    blocked = asyncio.create_task(store.use_totp_step("u1", 1))
+    blocked = asyncio.create_task(use_totp_step(store, "u1", 1))
     await asyncio.sleep(0.01)
     assert not blocked.done()
     release.set()
@@ -510,15 +518,15 @@ async def test_locks_are_per_user_and_released() -> None:
 @pytest.mark.asyncio
 async def test_locks_do_not_leak_after_a_race() -> None:
     store = metadata_store(FakeMetadata())
-    await race(CONCURRENCY, lambda: store.use_totp_step("u1", 5))
+    await race(CONCURRENCY, lambda: use_totp_step(store, "u1", 5))
     assert len(store._locks) == 0
 
 
 def test_store_works_from_several_event_loops() -> None:
     store = metadata_store(FakeMetadata())
-    assert asyncio.run(store.use_totp_step("u1", 1))
-    assert asyncio.run(store.use_totp_step("u1", 2))
-    assert not asyncio.run(store.use_totp_step("u1", 2))
+    assert asyncio.run(use_totp_step(store, "u1", 1))
+    assert asyncio.run(use_totp_step(store, "u1", 2))
+    assert not asyncio.run(use_totp_step(store, "u1", 2))
 
 
 class FakeResult:
@@ -547,7 +555,7 @@ async def test_default_functions_call_the_sdk(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(metadata_api, "get_user_metadata", get_user_metadata)
     monkeypatch.setattr(metadata_api, "update_user_metadata", update_user_metadata)
     store = UserMetadataStore()
-    assert await store.use_totp_step("u1", 9, {"k": 1})
+    assert await use_totp_step(store, "u1", 9, {"k": 1})
     assert saved["u1"][METADATA_KEY]["last_totp_step"] == 9
     assert [c[0] for c in calls] == ["get", "update"]
     assert all(c[1] == "u1" and c[2] == {"k": 1} for c in calls)
@@ -561,7 +569,7 @@ def test_metadata_store_is_atomic_across_threads_and_event_loops() -> None:
 
     def use() -> bool:
         barrier.wait()
-        return asyncio.run(store.use_totp_step("u1", 7))
+        return asyncio.run(use_totp_step(store, "u1", 7))
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: use(), range(8)))

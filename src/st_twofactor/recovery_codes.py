@@ -94,7 +94,7 @@ def find_match(code: object, hashes: Sequence[str]) -> int | None:
     Malformed input is ``None`` without touching the hashes. Every hash is checked (no
     early exit) and each comparison uses :func:`hmac.compare_digest`. A stored hash that
     cannot be parsed raises :class:`MalformedDataError`: corrupt state fails closed.
-    To use the code, remove ``hashes[index]`` atomically (``Store.consume_recovery_code``).
+    To use the code, remove ``hashes[index]`` in one atomic ``Store.update`` (as the service does).
     """
     canonical = normalise(code)
     if canonical is None:

@@ -1,11 +1,11 @@
-"""Where a user's 2FA state lives, and the atomic operations the routes need.
+"""Where a user's 2FA state lives, and how it changes atomically.
 
 The state is one small JSON document per user (:class:`TwoFactorState`). Every change is a
-read-modify-write through :meth:`Store.update`; the specific operations (use a TOTP step,
-consume a recovery code, count an attempt) are built on it, and a store with better
-primitives (e.g. Redis) may implement them natively, as long as each stays atomic. A flow
-of several steps may run them in one :meth:`Store.transaction`, so that a store that can
-(the default one) reads the state once for all of them.
+read-modify-write through :meth:`Store.update`: the flows pass it a function that checks
+and changes the state (use a TOTP step, consume a recovery code, count an attempt), which
+the store applies atomically. A flow of several steps may run them in one
+:meth:`Store.transaction`, so that a store that can (the default one) reads the state once
+for all of them.
 
 Stores:
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import math
 import threading
@@ -31,9 +30,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from . import throttle
 from .errors import MalformedDataError, StoreUnavailableError
-from .throttle import Decision, FactorCounter, ThrottlePolicy, ThrottleState
+from .throttle import FactorCounter, ThrottleState
 
 __all__ = [
     "METADATA_KEY",
@@ -262,50 +260,6 @@ class Store(Protocol):
         """
         ...
 
-    async def use_totp_step(
-        self, user_id: str, step: int, user_context: dict[str, Any] | None = None
-    ) -> bool:
-        """Record ``step`` as used; ``False`` if it (or a later step) already was."""
-        ...
-
-    async def consume_recovery_code(
-        self, user_id: str, code_hash: str, user_context: dict[str, Any] | None = None
-    ) -> bool:
-        """Remove the stored hash ``code_hash``; ``False`` if it was no longer there."""
-        ...
-
-    async def begin_attempt(
-        self,
-        user_id: str,
-        factor: str,
-        policy: ThrottlePolicy,
-        now: float,
-        user_context: dict[str, Any] | None = None,
-    ) -> Decision:
-        """:func:`~st_twofactor.throttle.begin_attempt`: check and count in advance."""
-        ...
-
-    async def record_failure(
-        self,
-        user_id: str,
-        factor: str,
-        policy: ThrottlePolicy,
-        now: float,
-        user_context: dict[str, Any] | None = None,
-    ) -> Decision:
-        """Count a failure that was not counted in advance; returns what is allowed next."""
-        ...
-
-    async def reset_failures(
-        self,
-        user_id: str,
-        factor: str,
-        attempt_at: float | None = None,
-        user_context: dict[str, Any] | None = None,
-    ) -> None:
-        """:func:`~st_twofactor.throttle.after_success` for ``factor``."""
-        ...
-
 
 class Transaction(Protocol):
     """One user's state within :meth:`Store.transaction`."""
@@ -335,7 +289,8 @@ class _EachCallAlone:
 
 
 class BaseStore(ABC):
-    """Implements the specific operations of :class:`Store` on top of ``update``."""
+    """A :class:`Store` from ``load`` and an atomic ``update``; ``transaction`` runs each
+    call on its own unless a store does better."""
 
     @abstractmethod
     async def load(
@@ -356,76 +311,6 @@ class BaseStore(ABC):
     ) -> AsyncIterator[Transaction]:
         """Each call on its own (a store may do better: see :meth:`Store.transaction`)."""
         yield _EachCallAlone(self, user_id, user_context)
-
-    async def use_totp_step(
-        self, user_id: str, step: int, user_context: dict[str, Any] | None = None
-    ) -> bool:
-        def use(state: TwoFactorState) -> bool:
-            if state.last_totp_step is not None and step <= state.last_totp_step:
-                return False
-            state.last_totp_step = step
-            return True
-
-        return await self.update(user_id, use, user_context)
-
-    async def consume_recovery_code(
-        self, user_id: str, code_hash: str, user_context: dict[str, Any] | None = None
-    ) -> bool:
-        # By hash, not by index: an index found before a concurrent consume or a
-        # regeneration could point at another code by the time it is applied.
-        wanted = code_hash.encode("utf-8")
-
-        def consume(state: TwoFactorState) -> bool:
-            found = None
-            for index, stored in enumerate(state.recovery_codes):
-                if hmac.compare_digest(stored.encode("utf-8"), wanted) and found is None:
-                    found = index
-            if found is None:
-                return False
-            del state.recovery_codes[found]
-            return True
-
-        return await self.update(user_id, consume, user_context)
-
-    async def begin_attempt(
-        self,
-        user_id: str,
-        factor: str,
-        policy: ThrottlePolicy,
-        now: float,
-        user_context: dict[str, Any] | None = None,
-    ) -> Decision:
-        def begin(state: TwoFactorState) -> Decision:
-            state.throttle, decision = throttle.begin_attempt(policy, state.throttle, factor, now)
-            return decision
-
-        return await self.update(user_id, begin, user_context)
-
-    async def record_failure(
-        self,
-        user_id: str,
-        factor: str,
-        policy: ThrottlePolicy,
-        now: float,
-        user_context: dict[str, Any] | None = None,
-    ) -> Decision:
-        def record(state: TwoFactorState) -> Decision:
-            state.throttle = throttle.after_failure(policy, state.throttle, factor, now)
-            return throttle.check(policy, state.throttle, factor, now)
-
-        return await self.update(user_id, record, user_context)
-
-    async def reset_failures(
-        self,
-        user_id: str,
-        factor: str,
-        attempt_at: float | None = None,
-        user_context: dict[str, Any] | None = None,
-    ) -> None:
-        def reset(state: TwoFactorState) -> None:
-            state.throttle = throttle.after_success(state.throttle, factor, attempt_at=attempt_at)
-
-        await self.update(user_id, reset, user_context)
 
 
 class InMemoryStore(BaseStore):

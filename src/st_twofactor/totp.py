@@ -126,9 +126,9 @@ def match_step(
 
     Returns ``None`` for a wrong or malformed code. Every step of the window is computed
     and compared with :func:`hmac.compare_digest`, so the time taken does not depend on
-    which step (if any) matched. The caller must refuse a step that was already used
-    (see ``Store.use_totp_step``): this function keeps no state. A corrupt stored
-    ``secret`` raises :class:`MalformedDataError` (a fault, not a wrong code).
+    which step (if any) matched. The caller must refuse a step that was already used (the
+    service records the step in the same ``Store.update``): this function keeps no state.
+    A corrupt stored ``secret`` raises :class:`MalformedDataError` (a fault, not a wrong code).
     """
     _check_params(digits, algorithm, step, skew)
     key = decode_secret(secret)
