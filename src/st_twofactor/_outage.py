@@ -8,11 +8,14 @@ themselves, and :func:`st_twofactor.fastapi.answer_core_outages` /
 
 from __future__ import annotations
 
+import logging
 import re
 
 import httpx
 
 from .errors import CoreUnavailableError, StoreUnavailableError
+
+log = logging.getLogger("st_twofactor")
 
 CORE_DOWN = "the SuperTokens core is unreachable; try again later"
 STORE_DOWN = "the 2FA state store is unavailable; try again later"
@@ -23,14 +26,19 @@ _CORE_5XX = re.compile(r"^SuperTokens core threw an error .* with status code: 5
 def outage_message(error: BaseException) -> str | None:
     """The 503 message when ``error`` is an outage of the core or the store, else None.
 
-    The SDK reports an unreachable core with plain exceptions, recognised here by message;
-    the default store (user metadata) lives in the core, so its outage is the core's.
+    An outage is logged here (a warning, with the error's type) for the caller that
+    answers it. The SDK reports an unreachable core with plain exceptions, recognised by
+    message; the default store (user metadata) lives in the core, so its outage is the
+    core's.
     """
     if any(_is_core_outage(e) for e in (error, error.__cause__) if e is not None):
-        return CORE_DOWN
-    if isinstance(error, StoreUnavailableError):
-        return STORE_DOWN
-    return None
+        message = CORE_DOWN
+    elif isinstance(error, StoreUnavailableError):
+        message = STORE_DOWN
+    else:
+        return None
+    log.warning("st-twofactor: %s (%s)", message, type(error).__name__)
+    return message
 
 
 def _is_core_outage(error: BaseException) -> bool:

@@ -21,7 +21,6 @@ Failures are raised as the SDK's errors and answered by its middleware
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -34,8 +33,6 @@ from supertokens_python.recipe.session.framework.fastapi import verify_session
 from ._outage import outage_message
 from .claim import SecondFactorClaim
 from .session_override import with_2fa, without_2fa
-
-log = logging.getLogger("st_twofactor")
 
 __all__ = ["answer_core_outages", "require_2fa", "verify_session_without_2fa"]
 
@@ -125,10 +122,9 @@ class _CoreOutages:
         try:
             await self.app(scope, receive, send_and_note)
         except Exception as error:
-            message = outage_message(error)
-            if message is None or started:
+            message = None if started else outage_message(error)
+            if message is None:
                 raise
-            log.warning("st-twofactor: %s (%s)", message, type(error).__name__)
             body = json.dumps({"message": message}).encode()
             headers = [
                 (b"content-type", b"application/json"),

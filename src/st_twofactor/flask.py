@@ -25,7 +25,6 @@ with :func:`get_session`); failures answer 401 without a session and 403 with
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,8 +40,6 @@ from .claim import SecondFactorClaim
 from .session_override import with_2fa, without_2fa
 
 __all__ = ["answer_core_outages", "get_session", "require_2fa", "verify_session_without_2fa"]
-
-log = logging.getLogger("st_twofactor")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -125,7 +122,6 @@ def answer_core_outages(app: Flask) -> None:
         message = None if cause is None else outage_message(cause)
         if message is None:
             return error if previous is None else previous(error)
-        log.warning("st-twofactor: %s (%s)", message, type(cause).__name__)
         response: Response = jsonify(message=message)
         response.status_code = 503
         return response

@@ -22,7 +22,6 @@ invalid-claim body.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
@@ -57,8 +56,6 @@ from .service import (
     valid_device_name,
 )
 from .session_override import is_2fa_required, without_2fa
-
-log = logging.getLogger("st_twofactor")
 
 PLUGIN_ID = "st-twofactor"
 MAX_BODY_BYTES = 16 * 1024
@@ -307,7 +304,6 @@ def _handler(
             message = outage_message(error)
             if message is None:
                 raise
-            log.warning("st-twofactor: %s (%s)", message, type(error).__name__)
             result = {"message": message}
             response.set_status_code(503)
         response.set_json_content(result)
