@@ -52,14 +52,13 @@ async def reset_factors(
     just the enrolment routes.
     """
     context = user_context or {}
-    before: list[str] = []
 
-    def reset(state: TwoFactorState) -> TwoFactorState:
-        before[:] = state.factor_ids()
+    def reset(state: TwoFactorState) -> tuple[list[str], TwoFactorState]:
+        before = state.factor_ids()
         state.reset()
-        return state
+        return before, state
 
-    state = await config.state_store.update(user_id, reset, context)
+    before, state = await config.state_store.update(user_id, reset, context)
     for factor in before:
         await events.emit(
             config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)

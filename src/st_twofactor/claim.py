@@ -98,6 +98,15 @@ def completed_at(
     return set_at / 1000.0
 
 
+def completed_within(
+    payload: dict[str, Any], seconds: float, *, now: float, claim: BooleanClaim = SecondFactorClaim
+) -> bool:
+    """Whether 2FA was completed, in the session with this payload, at most ``seconds``
+    before ``now``."""
+    done = completed_at(payload, claim=claim)
+    return done is not None and now - done <= seconds
+
+
 class _RecentlyCompleted(SessionClaimValidator):
     """Valid when the claim is ``True`` and was set at most ``max_age`` seconds ago.
 
@@ -108,8 +117,7 @@ class _RecentlyCompleted(SessionClaimValidator):
 
     def __init__(self, claim: BooleanClaim, max_age: float, now: Callable[[], float]) -> None:
         super().__init__(claim.key)
-        self.claim = claim
-        self._second_factor_claim = claim
+        self.claim: BooleanClaim = claim
         self._max_age = max_age
         self._now = now
 
@@ -119,7 +127,7 @@ class _RecentlyCompleted(SessionClaimValidator):
     async def validate(
         self, payload: dict[str, Any], user_context: dict[str, Any]
     ) -> ClaimValidationResult:
-        value = self._second_factor_claim.get_value_from_payload(payload, user_context)
+        value = self.claim.get_value_from_payload(payload, user_context)
         if value is not True:
             return ClaimValidationResult(
                 is_valid=False,
@@ -129,7 +137,7 @@ class _RecentlyCompleted(SessionClaimValidator):
                     "actualValue": value,
                 },
             )
-        set_at = completed_at(payload, claim=self._second_factor_claim)
+        set_at = completed_at(payload, claim=self.claim)
         age = None if set_at is None else self._now() - set_at
         if age is None or age > self._max_age:
             return ClaimValidationResult(

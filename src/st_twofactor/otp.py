@@ -127,7 +127,7 @@ from supertokens_python.types.response import GeneralErrorResponse
 
 from . import events, throttle
 from ._request_guard import RequestCheck, check_types, guard_requests, json_object
-from .claim import SecondFactorClaim, completed_at, mark_completed
+from .claim import SecondFactorClaim, completed_within, mark_completed
 from .config import TwoFactorConfig
 from .store import PendingCode, Transaction, TwoFactorState
 from .throttle import Allowed, Decision, Refused
@@ -382,7 +382,7 @@ class _CodeFlows:
                 return GeneralErrorResponse(_NOT_PINNED[contact.factor])
             return None
         if contact.factor == EMAIL:
-            emails = await _account_emails(session.get_user_id(), user_context)
+            emails = await _account_emails(session, user_context)
             if not emails:
                 return GeneralErrorResponse(_NO_EMAIL)
             if contact.value not in emails:
@@ -436,11 +436,10 @@ class _CodeFlows:
         self, session: SessionContainer, pre_auth_session_id: str, contact: _Contact, now: float
     ) -> Callable[[TwoFactorState], None]:
         """Record a new device for the user; expired and the oldest extra ones are dropped."""
-        key = pre_auth_session_id.rstrip("=")
-        lifetime = self.config.otp_code_lifetime
+        key = _pending_key(pre_auth_session_id)
 
         def add(state: TwoFactorState) -> None:
-            live = {k: p for k, p in state.otp_pending.items() if p.created_at + lifetime > now}
+            live = {k: p for k, p in state.otp_pending.items() if self.deadline(p.created_at) > now}
             newest = sorted(live.items(), key=lambda item: item[1].created_at)
             kept = dict(newest[-(MAX_PENDING_CODES - 1) :])
             kept[key] = PendingCode(
@@ -633,7 +632,6 @@ class _CodeFlows:
     ) -> Callable[[TwoFactorState], _Attempt]:
         """Find the session's pending device, refuse if locked or expired, else count the
         attempt (before the code is checked, so parallel guesses cannot pass the limit)."""
-        lifetime = self.config.otp_code_lifetime
 
         def begin(state: TwoFactorState) -> _Attempt:
             pending = _own(state, key, session)
@@ -642,7 +640,7 @@ class _CodeFlows:
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return _Attempt(pending, decision)
-            if pending.created_at + lifetime <= now:
+            if self.deadline(pending.created_at) <= now:
                 return _Attempt(pending, expired=True)
             state.throttle, decision = throttle.begin_attempt(
                 self.policy, state.throttle, pending.factor, now
@@ -733,8 +731,9 @@ class _CodeFlows:
         """A contact may be pinned by a user with no factor, or after a recent 2FA (S8)."""
         if not state.factor_ids():
             return True
-        done = completed_at(session.get_access_token_payload(), claim=self.claim)
-        return done is not None and self.now() - done <= self.config.step_up_window
+        payload = session.get_access_token_payload()
+        window = self.config.step_up_window
+        return completed_within(payload, window, now=self.now(), claim=self.claim)
 
     def _step_up_message(self, factor: Factor) -> str:
         what = "an e-mail address" if factor == EMAIL else "a phone number"
@@ -936,10 +935,15 @@ def _device_key(pre_auth_session_id: object, device_id: object) -> str:
     except (binascii.Error, ValueError):
         raise_bad_input_exception("deviceId is malformed")
     digest = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).rstrip(b"=")
-    key = pre_auth_session_id.rstrip("=")
+    key = _pending_key(pre_auth_session_id)
     if not hmac.compare_digest(digest, key.encode("ascii")):
         raise_bad_input_exception("preAuthSessionId and deviceId do not match")
     return key
+
+
+def _pending_key(pre_auth_session_id: str) -> str:
+    """The key of a pending device in the user's state: its id without base64 padding."""
+    return pre_auth_session_id.rstrip("=")
 
 
 def _user_input_code(code: object) -> str:
@@ -987,11 +991,9 @@ async def _session_user(session: SessionContainer, user_context: dict[str, Any])
     return user
 
 
-async def _account_emails(user_id: str, user_context: dict[str, Any]) -> set[str]:
+async def _account_emails(session: SessionContainer, user_context: dict[str, Any]) -> set[str]:
     """The real e-mail addresses of the user's login methods (the SDK's fake ones left out)."""
-    user = await get_user(user_id, user_context)
-    if user is None:
-        raise UnauthorisedError("Session user not found")
+    user = await _session_user(session, user_context)
     return {
         _normalise_email(m.email)
         for m in user.login_methods

@@ -103,8 +103,10 @@ class _Call:
             raise BadInput(f"'{name}' must be true or false")
         return value
 
-    def device_name(self) -> str:
-        name = self.string("deviceName", required=False, default=DEFAULT_DEVICE_NAME)
+    def device_name(self, *, required: bool = False) -> str:
+        """``deviceName``: the default device's name when absent, unless ``required``."""
+        default = None if required else DEFAULT_DEVICE_NAME
+        name = self.string("deviceName", required=required, default=default)
         if not valid_device_name(name):
             raise BadInput("'deviceName' must be 1 to 64 printable characters")
         assert name is not None
@@ -145,7 +147,7 @@ class _Call:
             ],
         )
 
-    async def completed(self, factor: str) -> Result:
+    async def completed(self) -> Result:
         """Mark the session's 2FA complete and, when asked, remember the device."""
         config = self.service.config
         await mark_completed(
@@ -212,7 +214,7 @@ async def _verify_device(call: _Call) -> Result:
         call.refuse_stale()
     if result["status"] != "OK":
         return result
-    return {**result, **await call.completed("totp")}
+    return {**result, **await call.completed()}
 
 
 async def _verify_totp(call: _Call) -> Result:
@@ -221,14 +223,11 @@ async def _verify_totp(call: _Call) -> Result:
     result = await call.service.verify_totp(call.user_id, code, call.user_context)
     if result["status"] != "OK":
         return result
-    return await call.completed("totp")
+    return await call.completed()
 
 
 async def _remove_device(call: _Call) -> Result:
-    name = call.string("deviceName", required=True)
-    if not valid_device_name(name):
-        raise BadInput("'deviceName' must be 1 to 64 printable characters")
-    assert name is not None
+    name = call.device_name(required=True)
     call.require_fresh()
     return await call.service.remove_totp_device(call.user_id, name, call.user_context)
 
@@ -239,7 +238,7 @@ async def _verify_recovery_code(call: _Call) -> Result:
     result = await call.service.verify_recovery_code(call.user_id, code, call.user_context)
     if result["status"] != "OK":
         return result
-    return {**result, **await call.completed("recovery-code")}
+    return {**result, **await call.completed()}
 
 
 async def _regenerate(call: _Call) -> Result:

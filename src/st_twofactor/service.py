@@ -21,7 +21,7 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 
 from . import events, recovery_codes, totp
 from ._crypto import SecretBox
-from .claim import SecondFactorClaim, completed_at
+from .claim import SecondFactorClaim, completed_at, completed_within
 from .config import TwoFactorConfig
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
@@ -80,8 +80,8 @@ class TwoFactorService:
 
     def is_fresh(self, payload: dict[str, Any]) -> bool:
         """Whether the session's 2FA was completed within the step-up window."""
-        done = completed_at(payload, claim=self.claim)
-        return done is not None and self.config.clock() - done <= self.config.step_up_window
+        window = self.config.step_up_window
+        return completed_within(payload, window, now=self.config.clock(), claim=self.claim)
 
     def needs_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> bool:
         """Changing factors needs a fresh 2FA, except a first enrolment (S8)."""
@@ -94,7 +94,8 @@ class TwoFactorService:
 
     def overview(self, state: TwoFactorState, payload: dict[str, Any], required: bool) -> Result:
         enrolled = state.factor_ids()
-        next_factors = [f for f in enrolled if f in self._usable_factors()]
+        usable = self._usable_factors()
+        next_factors = [f for f in enrolled if f in usable]
         return {
             "status": "OK",
             "completed": completed_at(payload, claim=self.claim) is not None,
@@ -170,8 +171,9 @@ class TwoFactorService:
         and the codes are one atomic update. ``session_payload``: as for
         :meth:`create_totp_device`, checked before the attempt is counted.
         """
-        new_codes = recovery_codes.generate(self.config.recovery_code_count)
-        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in new_codes])
+        # Only hashed when they could be given (hashing takes a thread and ~25 ms).
+        gives_codes = "recovery-code" in self.config.factors
+        new_codes, hashes = await self._new_recovery_codes() if gives_codes else ([], [])
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
             self._check_step_up(state, session_payload)
@@ -183,7 +185,7 @@ class TwoFactorService:
             assert target is not None  # matched against it in this same update
             target.verified = True
             state.bump_epoch()
-            if state.recovery_codes or "recovery-code" not in self.config.factors:
+            if state.recovery_codes or not gives_codes:
                 return False
             state.recovery_codes = list(hashes)
             return True
@@ -342,10 +344,15 @@ class TwoFactorService:
 
         return attempt
 
-    async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
-        """A new set of codes; the old ones stop working at once."""
+    async def _new_recovery_codes(self) -> tuple[list[str], list[str]]:
+        """A new set of codes and their salted hashes (hashed off the event loop)."""
         codes = recovery_codes.generate(self.config.recovery_code_count)
         hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
+        return codes, hashes
+
+    async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
+        """A new set of codes; the old ones stop working at once."""
+        codes, hashes = await self._new_recovery_codes()
 
         def replace(state: TwoFactorState) -> None:
             state.recovery_codes = list(hashes)

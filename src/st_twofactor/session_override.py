@@ -88,11 +88,7 @@ def override_session_functions(
             user_context: dict[str, Any],
         ) -> SessionContainer:
             value = await _initial_value(
-                config,
-                user_id=user_id,
-                recipe_user_id=recipe_user_id,
-                tenant_id=tenant_id,
-                user_context=user_context,
+                config, user_id=user_id, tenant_id=tenant_id, user_context=user_context
             )
             payload = claim.add_to_payload_(dict(access_token_payload or {}), value, user_context)
             return await original_create_new_session(
@@ -136,7 +132,6 @@ async def _initial_value(
     config: TwoFactorConfig | None,
     *,
     user_id: str,
-    recipe_user_id: RecipeUserId,
     tenant_id: str,
     user_context: dict[str, Any],
 ) -> bool:
