@@ -19,8 +19,6 @@ from . import _users
 from ._http import Request, Routes, bad_request
 from ._paid import require_account_linking
 
-SCHEMA = ""
-
 routes = Routes()
 
 _INFO_TAKEN = "ACCOUNT_INFO_ALREADY_ASSOCIATED_WITH_ANOTHER_PRIMARY_USER_ID_ERROR"

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import _config
 from ._db import tables_with_columns
-from ._http import Request, Routes, bad_request
+from ._http import _TENANT_ID, Request, Routes, bad_request
 
 SUPPORTED_CDI_VERSIONS = ["5.3", "5.4"]
 
@@ -131,7 +131,7 @@ def remove_app(req: Request) -> dict[str, Any]:
 
 
 def _tenant_json(
-    app_id: str, tenant_id: str, stored: dict[str, Any], core_config: dict[str, Any]
+    tenant_id: str, stored: dict[str, Any], core_config: dict[str, Any]
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "tenantId": tenant_id,
@@ -150,19 +150,13 @@ def _tenants(conn: Any, app_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT tenant_id, config FROM tenants WHERE app_id=? ORDER BY tenant_id", (app_id,)
     ).fetchall()
-    return [
-        _tenant_json(app_id, r["tenant_id"], json.loads(r["config"]), core_config) for r in rows
-    ]
+    return [_tenant_json(r["tenant_id"], json.loads(r["config"]), core_config) for r in rows]
 
 
 @routes.put("/recipe/multitenancy/tenant/v2")
 def create_or_update_tenant(req: Request) -> dict[str, Any]:
     tenant_id = req.str_field("tenantId")
-    if (
-        not tenant_id
-        or len(tenant_id) > 64
-        or not all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in tenant_id)
-    ):
+    if not _TENANT_ID.fullmatch(tenant_id):
         raise bad_request("Invalid tenantId")
     if tenant_id in {"recipe", "config", "users", "hello", "apiversion", "telemetry"}:
         raise bad_request("Cannot use '" + tenant_id + "' as a tenantId")

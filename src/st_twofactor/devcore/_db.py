@@ -7,12 +7,18 @@ and a crash (even SIGKILL) leaves either the old or the new state, never half.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 MEMORY = ":memory:"
+
+
+def sha256_hex(text: str) -> str:
+    """The SHA-256 of ``text`` (UTF-8) as hex, how tokens and codes are stored."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tables_with_columns(conn: sqlite3.Connection, *columns: str) -> list[str]:

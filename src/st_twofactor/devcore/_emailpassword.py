@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 from typing import Any
 
+from ._db import sha256_hex
 from ._http import Request, Routes, bad_request
 from ._user_routes import (
     email_taken_by_another_primary_user,
@@ -76,10 +77,6 @@ def verify_password(password: str, stored: str | None) -> bool:
     _, n, r, p, salt, digest = (stored or _dummy_hash()).split("$")
     computed = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
     return hmac.compare_digest(computed, base64.b64decode(digest)) and stored is not None
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # -- queries --
@@ -222,7 +219,7 @@ def create_reset_token(req: Request) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO password_reset_tokens (app_id, token_hash, user_id, email, expires_at)"
             " VALUES (?,?,?,?,?)",
-            (req.app_id, _token_hash(token), user_id, email, expires_at),
+            (req.app_id, sha256_hex(token), user_id, email, expires_at),
         )
     return {"status": "OK", "token": token}
 
@@ -234,7 +231,7 @@ def consume_reset_token(req: Request) -> dict[str, Any]:
     with req.core.db.transaction() as conn:
         row = conn.execute(
             "SELECT * FROM password_reset_tokens WHERE app_id=? AND token_hash=?",
-            (req.app_id, _token_hash(token)),
+            (req.app_id, sha256_hex(token)),
         ).fetchone()
         if row is None:
             return {"status": "RESET_PASSWORD_INVALID_TOKEN_ERROR"}

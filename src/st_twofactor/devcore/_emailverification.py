@@ -9,13 +9,13 @@ expire after the app's ``email_verification_token_lifetime``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
+from ._db import sha256_hex
 from ._http import Request, Routes, bad_request
 from ._user_routes import normalise_email
-from ._users import is_email_verified
+from ._users import is_email_verified, mark_email_verified
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS email_verification_tokens (
@@ -32,10 +32,6 @@ CREATE INDEX IF NOT EXISTS email_verification_tokens_user
 """
 
 routes = Routes()
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _user_and_email(req: Request) -> tuple[str, str]:
@@ -56,7 +52,7 @@ def create_token(req: Request) -> dict[str, Any]:
             (
                 req.app_id,
                 req.tenant_id,
-                _token_hash(token),
+                sha256_hex(token),
                 user_id,
                 email,
                 req.core.now_ms() + lifetime,
@@ -76,7 +72,7 @@ def verify(req: Request) -> dict[str, Any]:
         row = conn.execute(
             "SELECT * FROM email_verification_tokens"
             " WHERE app_id=? AND tenant_id=? AND token_hash=?",
-            (req.app_id, req.tenant_id, _token_hash(token)),
+            (req.app_id, req.tenant_id, sha256_hex(token)),
         ).fetchone()
         if row is None:
             return {"status": "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR"}
@@ -87,10 +83,7 @@ def verify(req: Request) -> dict[str, Any]:
         )
         if row["expires_at"] < req.core.now_ms():
             return {"status": "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR"}
-        conn.execute(
-            "INSERT OR IGNORE INTO verified_emails (app_id, user_id, email) VALUES (?,?,?)",
-            (req.app_id, row["user_id"], row["email"]),
-        )
+        mark_email_verified(conn, req.app_id, row["user_id"], row["email"])
     return {"status": "OK", "userId": row["user_id"], "email": row["email"]}
 
 

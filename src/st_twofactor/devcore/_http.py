@@ -46,10 +46,6 @@ def not_found() -> CoreError:
     return CoreError(404, "Not Found")
 
 
-def license_error() -> CoreError:
-    return CoreError(402, "License Error")
-
-
 @dataclass
 class Request:
     """One parsed request, handed to a route handler."""
@@ -189,10 +185,6 @@ class RequestLog:
     def entries(self, app_id: str | None = None) -> list[LoggedRequest]:
         with self._lock:
             return [e for e in self._entries if app_id is None or e.app_id == app_id]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def _split_app(path: str) -> tuple[str, str]:

@@ -19,8 +19,6 @@ from typing import Any
 
 from ._http import CoreError, Request, Routes
 
-SCHEMA = ""
-
 routes = Routes()
 
 LICENSED_FEATURES = ("account_linking", "mfa")

@@ -126,15 +126,6 @@ def normalise_phone(phone: str) -> str:
 # -- inputs --
 
 
-def _optional_str(req: Request, name: str) -> str | None:
-    value = req.field(name, str, required=False)
-    return None if value is None else str(value)
-
-
-def _required_str(req: Request, name: str) -> str:
-    return str(req.str_field(name))
-
-
 def _exactly_one(message: str, *values: object) -> None:
     if sum(v is not None for v in values) != 1:
         raise bad_request(message)
@@ -152,18 +143,18 @@ class _CodeInput:
 
 def _code_input(req: Request) -> _CodeInput:
     body = req.json()
-    pre_auth_session_id = _required_str(req, "preAuthSessionId")
+    pre_auth_session_id = req.str_field("preAuthSessionId")
     either = "Please provide exactly one of linkCode or deviceId+userInputCode"
     if "linkCode" in body:
         if "userInputCode" in body or "deviceId" in body:
             raise bad_request(either)
-        return _CodeInput(pre_auth_session_id, _required_str(req, "linkCode"), None, None)
+        return _CodeInput(pre_auth_session_id, req.str_field("linkCode"), None, None)
     if "userInputCode" in body and "deviceId" in body:
         return _CodeInput(
             pre_auth_session_id,
             None,
-            _required_str(req, "deviceId"),
-            _required_str(req, "userInputCode"),
+            req.str_field("deviceId"),
+            req.str_field("userInputCode"),
         )
     raise bad_request(either)
 
@@ -248,13 +239,13 @@ def _device_json(device: sqlite3.Row) -> dict[str, Any]:
 
 @routes.post("/recipe/signinup/code", tenant=True)
 def create_code(req: Request) -> dict[str, Any]:
-    email = _optional_str(req, "email")
-    phone = _optional_str(req, "phoneNumber")
-    device_id = _optional_str(req, "deviceId")
+    email = req.str_field("email", required=False)
+    phone = req.str_field("phoneNumber", required=False)
+    device_id = req.str_field("deviceId", required=False)
     _exactly_one(
         "Please provide exactly one of email, phoneNumber or deviceId", email, phone, device_id
     )
-    user_input_code = _optional_str(req, "userInputCode")
+    user_input_code = req.str_field("userInputCode", required=False)
     if user_input_code == "":
         raise bad_request("userInputCode cannot be an empty string.")
     lifetime, _ = _config(req)
@@ -479,10 +470,7 @@ def _sign_in_up(
         return {"status": "OK", "createdNewUser": False, "consumedDevice": _device_json(device)}
     if email is not None:
         # Receiving the code proves the address: mark it verified, as the real core does.
-        conn.execute(
-            "INSERT OR IGNORE INTO verified_emails (app_id, user_id, email) VALUES (?,?,?)",
-            (req.app_id, user_id, email),
-        )
+        _users.mark_email_verified(conn, req.app_id, user_id, email)
     return {
         "status": "OK",
         "createdNewUser": created,
@@ -497,8 +485,8 @@ def _sign_in_up(
 
 @routes.post("/recipe/signinup/code/remove", tenant=True)
 def revoke_code(req: Request) -> dict[str, Any]:
-    code_id = _optional_str(req, "codeId")
-    pre_auth_session_id = _optional_str(req, "preAuthSessionId")
+    code_id = req.str_field("codeId", required=False)
+    pre_auth_session_id = req.str_field("preAuthSessionId", required=False)
     if code_id is None and pre_auth_session_id is None:
         raise bad_request("Please provide either 'codeId' or 'preAuthSessionId'")
     if code_id is not None and pre_auth_session_id is not None:
@@ -534,8 +522,8 @@ def _remove_code(conn: sqlite3.Connection, req: Request, code_id: str) -> None:
 
 @routes.post("/recipe/signinup/codes/remove", tenant=True)
 def revoke_all_codes(req: Request) -> dict[str, Any]:
-    email = _optional_str(req, "email")
-    phone = _optional_str(req, "phoneNumber")
+    email = req.str_field("email", required=False)
+    phone = req.str_field("phoneNumber", required=False)
     _exactly_one("Please provide exactly one of email or phoneNumber", email, phone)
     with req.core.db.transaction() as conn:
         _delete_devices_of(
@@ -614,13 +602,13 @@ def _contact_update(req: Request, name: str, current: str | None) -> str | None:
         return current
     if body[name] is None:
         return None
-    value = _required_str(req, name)
+    value = req.str_field(name)
     return normalise_email(value) if name == "email" else normalise_phone(value)
 
 
 @recipe_user_handler("PUT", "passwordless")
 def update_user(req: Request) -> dict[str, Any]:
-    user_id = _required_str(req, "recipeUserId")
+    user_id = req.str_field("recipeUserId")
     for name in ("email", "phoneNumber"):
         _contact_update(req, name, None)  # a 400 for a wrong type, before any lookup
     with req.core.db.transaction() as conn:

@@ -111,15 +111,6 @@ class _Session:
     expiry_ms: int
     use_static_key: bool
 
-    def json(self, jwt_data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "handle": self.handle,
-            "userId": self.user_id,
-            "recipeUserId": self.recipe_user_id,
-            "userDataInJWT": self.jwt_data if jwt_data is None else jwt_data,
-            "tenantId": self.tenant_id,
-        }
-
 
 @dataclass(frozen=True)
 class _AccessToken:
@@ -376,7 +367,7 @@ def create_session(req: Request) -> dict[str, Any]:
         expiry_ms=_seconds(now + access_ms),
         created_ms=_seconds(now),
     )
-    return _tokens_answer(keys, info, info.session_json(), refresh_token, now, refresh_ms, static)
+    return _tokens_answer(keys, info, refresh_token, now, refresh_ms, static)
 
 
 # -- verify --
@@ -513,13 +504,12 @@ def refresh_session(req: Request) -> dict[str, Any]:
         expiry_ms=_seconds(now + access_ms),
         created_ms=_seconds(now),
     )
-    return _tokens_answer(keys, info, session.json(), new_token, now, refresh_ms, static)
+    return _tokens_answer(keys, info, new_token, now, refresh_ms, static)
 
 
 def _tokens_answer(
     keys: KeySet,
     info: _AccessToken,
-    session: dict[str, Any],
     refresh_token: str,
     now: int,
     refresh_ms: int,
@@ -529,7 +519,7 @@ def _tokens_answer(
     ``info``, the refresh token, and the anti-CSRF token when the session has one."""
     result: dict[str, Any] = {
         "status": "OK",
-        "session": session,
+        "session": info.session_json(),
         "accessToken": _mint(keys, info, static=static),
         "refreshToken": {"token": refresh_token, "expiry": now + refresh_ms, "createdTime": now},
     }

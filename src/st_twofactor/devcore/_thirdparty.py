@@ -16,7 +16,7 @@ from ._user_routes import (
     normalise_email,
     recipe_user_handler,
 )
-from ._users import get_row, insert_user, user_json
+from ._users import get_row, insert_user, mark_email_verified, user_json
 
 SCHEMA = """
 CREATE INDEX IF NOT EXISTS users_third_party
@@ -84,10 +84,7 @@ def sign_in_up(req: Request) -> dict[str, Any]:
                     (email, req.app_id, user_id),
                 )
         if verified:
-            conn.execute(
-                "INSERT OR IGNORE INTO verified_emails (app_id, user_id, email) VALUES (?,?,?)",
-                (req.app_id, user_id, email),
-            )
+            mark_email_verified(conn, req.app_id, user_id, email)
         user = user_json(conn, req.app_id, user_id)
     return {"status": "OK", "createdNewUser": created, "user": user, "recipeUserId": user_id}
 

@@ -23,6 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from ._db import sha256_hex
 from ._http import Request, Routes, bad_request
 from ._paid import require_mfa
 
@@ -94,10 +95,6 @@ def _matches(device: sqlite3.Row, code: str, now_ms: int) -> bool:
 
 def _new_secret() -> str:
     return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
-
-
-def _code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 # -- inputs --
@@ -320,7 +317,7 @@ def _check_and_store(
     if len(code) > MAX_CODE_LENGTH:
         return invalid
     matching = next((d for d in devices if _matches(d, code, now)), None)
-    code_hash = _code_hash(code)
+    code_hash = sha256_hex(code)
     replayed = any(
         u.is_valid and u.expiry_time > now and hmac.compare_digest(u.code_hash, code_hash)
         for u in used

@@ -23,8 +23,6 @@ from ._db import tables_with_columns
 from ._http import Handler, Request, Routes, bad_request
 from ._users import primary_user_id, user_json
 
-SCHEMA = ""
-
 routes = Routes()
 
 RECIPE_IDS = ("emailpassword", "thirdparty", "passwordless", "webauthn")

@@ -124,6 +124,13 @@ def is_email_verified(conn: sqlite3.Connection, app_id: str, user_id: str, email
     return row is not None
 
 
+def mark_email_verified(conn: sqlite3.Connection, app_id: str, user_id: str, email: str) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO verified_emails (app_id, user_id, email) VALUES (?,?,?)",
+        (app_id, user_id, email),
+    )
+
+
 def primary_user_id(conn: sqlite3.Connection, app_id: str, user_id: str) -> str | None:
     """The primary user a recipe user belongs to (itself if primary), or None if unlinked."""
     row = conn.execute(
