@@ -7,7 +7,6 @@ store and see whether its ``update`` is atomic.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from st_twofactor import throttle
@@ -19,30 +18,16 @@ async def use_totp_step(
     store: Store, user_id: str, step: int, user_context: dict[str, Any] | None = None
 ) -> bool:
     """Record ``step`` as used; ``False`` if it (or a later step) already was."""
-
-    def use(state: TwoFactorState) -> bool:
-        if state.last_totp_step is not None and step <= state.last_totp_step:
-            return False
-        state.last_totp_step = step
-        return True
-
-    return await store.update(user_id, use, user_context)
+    return await store.update(user_id, lambda state: state.use_totp_step(step), user_context)
 
 
 async def consume_recovery_code(
     store: Store, user_id: str, code_hash: str, user_context: dict[str, Any] | None = None
 ) -> bool:
     """Remove the stored hash ``code_hash``; ``False`` if it was no longer there."""
-    wanted = code_hash.encode("utf-8")
-
-    def consume(state: TwoFactorState) -> bool:
-        for index, stored in enumerate(state.recovery_codes):
-            if hmac.compare_digest(stored.encode("utf-8"), wanted):
-                del state.recovery_codes[index]
-                return True
-        return False
-
-    return await store.update(user_id, consume, user_context)
+    return await store.update(
+        user_id, lambda state: state.remove_recovery_code(code_hash), user_context
+    )
 
 
 async def begin_attempt(

@@ -274,9 +274,8 @@ class TwoFactorService:
             step = self._matching_step(user_id, code, candidates, now)
             if step is None:
                 return _Match(decision, matched=False)
-            if state.last_totp_step is not None and step <= state.last_totp_step:
+            if not state.use_totp_step(step):
                 return _Match(decision, matched=False)  # a replay: a wrong code
-            state.last_totp_step = step
             state.throttle = after_success(state.throttle, "totp", attempt_at=now)
             gave_codes = on_match(state) if on_match is not None else False
             return _Match(decision, matched=True, gave_codes=gave_codes)
@@ -335,10 +334,9 @@ class TwoFactorService:
             )
             if not isinstance(decision, Allowed) or wanted is None:
                 return _Match(decision, matched=False), len(state.recovery_codes)
-            if wanted not in state.recovery_codes:
+            if not state.remove_recovery_code(wanted):
                 # used meanwhile by a concurrent request: a wrong code now
                 return _Match(decision, matched=False), len(state.recovery_codes)
-            state.recovery_codes.remove(wanted)
             state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
             return _Match(decision, matched=True), len(state.recovery_codes)
 

@@ -123,6 +123,21 @@ class TwoFactorState:
         """The TOTP device called ``name``, if any."""
         return next((d for d in self.totp_devices if d.name == name), None)
 
+    def use_totp_step(self, step: int) -> bool:
+        """Record TOTP time step ``step`` as used; ``False`` if it, or a later step, already
+        was (S3: a code is never accepted twice)."""
+        if self.last_totp_step is not None and step <= self.last_totp_step:
+            return False
+        self.last_totp_step = step
+        return True
+
+    def remove_recovery_code(self, code_hash: str) -> bool:
+        """Remove the stored hash ``code_hash``; ``False`` if it is no longer there (S7)."""
+        if code_hash not in self.recovery_codes:
+            return False
+        self.recovery_codes.remove(code_hash)
+        return True
+
     def bump_epoch(self) -> None:
         """Revoke every remember-device token; call on any factor change."""
         self.epoch += 1
