@@ -20,6 +20,7 @@ from st_twofactor import (
     mark_completed,
     recently_completed,
 )
+from st_twofactor.claim import completed_within, stale_reason
 
 NOW = 1_700_000_000.0
 
@@ -141,8 +142,41 @@ class RecordingSession:
 async def test_mark_completed_merges_true_with_the_time_into_the_session() -> None:
     session = RecordingSession()
     await mark_completed(session, now=lambda: NOW)  # type: ignore[arg-type]
-    assert session.updates == [{CLAIM_KEY: {"v": True, "t": int(NOW * 1000)}}]
+    assert session.updates == [{CLAIM_KEY: {"v": True, "t": int(NOW * 1000), "m": "factor"}}]
 
     claim = make_second_factor_claim("mfa-done")
-    await mark_completed(session, claim=claim, now=lambda: NOW)  # type: ignore[arg-type]
-    assert session.updates[-1] == {"mfa-done": {"v": True, "t": int(NOW * 1000)}}
+    await mark_completed(session, factor="totp", claim=claim, now=lambda: NOW)  # type: ignore[arg-type]
+    assert session.updates[-1] == {"mfa-done": {"v": True, "t": int(NOW * 1000), "m": "totp"}}
+
+
+async def test_mark_completed_cannot_record_a_remembered_device() -> None:
+    """S14: ``remembered`` is only ever written at sign-in; a completion in the session
+    is a factor presented, so it cannot be marked as remembered by mistake."""
+    session = RecordingSession()
+    with pytest.raises(ConfigurationError):
+        await mark_completed(session, factor="remembered", now=lambda: NOW)  # type: ignore[arg-type]
+    assert session.updates == []
+
+
+def test_stale_reason_is_the_one_freshness_rule() -> None:
+    """S14: fresh means completed in the session, within the window, not remembered."""
+    at = int((NOW - 10) * 1000)
+    by_factor = {CLAIM_KEY: {"v": True, "t": at, "m": "totp"}}
+    remembered = {CLAIM_KEY: {"v": True, "t": at, "m": "remembered"}}
+    older = {CLAIM_KEY: {"v": True, "t": at}}  # written before the marker existed
+    assert stale_reason(by_factor, 300, now=NOW) is None
+    assert stale_reason(older, 300, now=NOW) is None
+    assert stale_reason(by_factor, 5, now=NOW) == {
+        "message": "expired",
+        "ageInSeconds": 10.0,
+        "maxAgeInSeconds": 5,
+    }
+    assert stale_reason(remembered, 300, now=NOW) == {
+        "message": "expired",
+        "ageInSeconds": 10.0,
+        "maxAgeInSeconds": 300,
+        "completedBy": "remembered",
+    }
+    assert not completed_within(remembered, 300, now=NOW)
+    assert completed_within(by_factor, 300, now=NOW)
+    assert stale_reason({CLAIM_KEY: {"v": False, "t": at}}, 300, now=NOW) is not None

@@ -1,11 +1,16 @@
 """The second-factor claim: "has this session completed 2FA?", carried in the access token.
 
 The claim is a SuperTokens :class:`BooleanClaim` stored in the signed access token
-payload as ``{"2fa-completed": {"v": <bool>, "t": <ms since epoch>}}``. ``v`` is
-``False`` when a first factor creates the session and becomes ``True`` when a second
+payload as ``{"2fa-completed": {"v": <bool>, "t": <ms since epoch>, "m": <how>}}``. ``v``
+is ``False`` when a first factor creates the session and becomes ``True`` when a second
 factor is verified *in that session* (:func:`mark_completed`); ``t`` is when the value
-was set, which is what step-up checks (:func:`completed_at`, :func:`recently_completed`)
-compare against.
+was set; ``m`` says how it was completed: the id of the factor presented, or
+``"remembered"`` when a remember-device token completed it at sign-in (S14).
+
+Freshness (step-up routes, factor changes, pinning a contact) is decided by one function,
+:func:`stale_reason`: only a factor presented in this session within the window makes a
+session fresh, so a remembered completion passes ``require_2fa()`` but never a check that
+needs a recent 2FA (DESIGN 10.2).
 
 The claim's ``fetch_value`` always answers ``False``: the SDK refetches a claim that is
 missing from a payload, so a session made before the library was installed (or by code
@@ -36,11 +41,18 @@ __all__ = [
     "make_second_factor_claim",
     "mark_completed",
     "recently_completed",
+    "stale_reason",
 ]
 
 CLAIM_KEY = "2fa-completed"
 """The default key of the claim in the access token payload. It must match the claim
 id the frontend checks (SuperTokens' frontend SDKs read claims by this key)."""
+
+REMEMBERED = "remembered"
+"""The claim's ``m`` when a remember-device token completed 2FA at sign-in: never fresh."""
+
+EXEMPT = "not-required"
+"""The claim's ``m`` when the policy exempts a user with no factor at sign-in."""
 
 
 def _not_completed(
@@ -98,13 +110,48 @@ def completed_at(
     return set_at / 1000.0
 
 
+def completed_by(payload: dict[str, Any], *, claim: BooleanClaim = SecondFactorClaim) -> str | None:
+    """How 2FA was completed in the session with this payload (the claim's ``m``): a
+    factor id, :data:`REMEMBERED`, :data:`EXEMPT`, or ``None`` (not completed, or a
+    claim written before the marker existed)."""
+    entry = payload.get(claim.key)
+    if not isinstance(entry, dict) or entry.get("v") is not True:
+        return None
+    method = entry.get("m")
+    return method if isinstance(method, str) else None
+
+
+def stale_reason(
+    payload: dict[str, Any],
+    max_age: float,
+    *,
+    now: float,
+    claim: BooleanClaim = SecondFactorClaim,
+) -> dict[str, Any] | None:
+    """Why the session with this payload is *not* fresh, or ``None`` when it is.
+
+    Fresh means: 2FA completed in this session at most ``max_age`` seconds before ``now``,
+    and not by a remembered device (S14). This is the one freshness rule: step-up routes
+    (:func:`recently_completed`), factor changes and contact pinning all use it. The
+    reason is the invalid-claim reason the frontend receives, the same on every route.
+    """
+    set_at = completed_at(payload, claim=claim)
+    age = None if set_at is None else now - set_at
+    reason: dict[str, Any] = {"message": "expired", "ageInSeconds": age, "maxAgeInSeconds": max_age}
+    if completed_by(payload, claim=claim) == REMEMBERED:
+        # A remembered device proves nothing was presented in this session.
+        return {**reason, "completedBy": REMEMBERED}
+    if age is None or age > max_age:
+        return reason
+    return None
+
+
 def completed_within(
     payload: dict[str, Any], seconds: float, *, now: float, claim: BooleanClaim = SecondFactorClaim
 ) -> bool:
-    """Whether 2FA was completed, in the session with this payload, at most ``seconds``
-    before ``now``."""
-    done = completed_at(payload, claim=claim)
-    return done is not None and now - done <= seconds
+    """Whether the session with this payload is fresh: a factor presented in it at most
+    ``seconds`` before ``now`` (see :func:`stale_reason`)."""
+    return stale_reason(payload, seconds, now=now, claim=claim) is None
 
 
 class _RecentlyCompleted(SessionClaimValidator):
@@ -137,17 +184,9 @@ class _RecentlyCompleted(SessionClaimValidator):
                     "actualValue": value,
                 },
             )
-        set_at = completed_at(payload, claim=self.claim)
-        age = None if set_at is None else self._now() - set_at
-        if age is None or age > self._max_age:
-            return ClaimValidationResult(
-                is_valid=False,
-                reason={
-                    "message": "expired",
-                    "ageInSeconds": age,
-                    "maxAgeInSeconds": self._max_age,
-                },
-            )
+        reason = stale_reason(payload, self._max_age, now=self._now(), claim=self.claim)
+        if reason is not None:
+            return ClaimValidationResult(is_valid=False, reason=reason)
         return ClaimValidationResult(is_valid=True)
 
 
@@ -172,16 +211,29 @@ def recently_completed(
 async def mark_completed(
     session: SessionContainer,
     *,
+    factor: str = "factor",
     claim: BooleanClaim = SecondFactorClaim,
     now: Callable[[], float] = time.time,
     user_context: dict[str, Any] | None = None,
 ) -> None:
-    """Record in ``session`` that its second factor was just verified.
+    """Record in ``session`` that a second factor (``factor``, its id) was just verified.
 
     The claim is set to ``True`` with the current time in the *existing* session (same
     session handle, new access token sent with the response): the user stays signed in
-    and no second session is made.
+    and no second session is made. The session is then fresh for step-up checks.
     """
+    if factor == REMEMBERED:
+        raise ConfigurationError("mark_completed records a factor presented in the session")
+    await session.merge_into_access_token_payload(
+        completed_value(claim, factor, now(), user_context), user_context
+    )
+
+
+def completed_value(
+    claim: BooleanClaim, method: str, now: float, user_context: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The payload entry for a completed claim: ``{key: {"v": true, "t": ms, "m": method}}``."""
     update = claim.add_to_payload_({}, True, user_context)
-    update[claim.key]["t"] = int(now() * 1000)
-    await session.merge_into_access_token_payload(update, user_context)
+    update[claim.key]["t"] = int(now * 1000)
+    update[claim.key]["m"] = method
+    return update

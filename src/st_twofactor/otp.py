@@ -527,7 +527,11 @@ class _CodeFlows:
         if checked.enrolled:
             await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
         await mark_completed(
-            session, claim=self.claim, now=self.config.clock, user_context=user_context
+            session,
+            factor=factor,
+            claim=self.claim,
+            now=self.config.clock,
+            user_context=user_context,
         )
         await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
         user = await _session_user(session, user_context)

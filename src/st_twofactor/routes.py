@@ -44,7 +44,7 @@ from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
 from ._outage import outage_message
-from .claim import SecondFactorClaim, mark_completed
+from .claim import SecondFactorClaim, mark_completed, stale_reason
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
 from .service import (
@@ -133,25 +133,26 @@ class _Call:
             self.refuse_stale()
 
     def refuse_stale(self) -> NoReturn:
-        window = self.service.config.step_up_window
-        raise InvalidClaimsError(
-            "invalid claim",
-            [
-                ClaimValidationError(
-                    self.service.claim.key,
-                    {
-                        "message": "a 2FA within the step-up window is needed",
-                        "maxAgeInSeconds": window,
-                    },
-                )
-            ],
-        )
+        """403 with the same invalid-claim body as ``require_2fa(max_age=...)`` routes."""
+        service = self.service
+        reason = stale_reason(
+            self.payload,
+            service.config.step_up_window,
+            now=service.config.clock(),
+            claim=service.claim,
+        ) or {"message": "expired", "maxAgeInSeconds": service.config.step_up_window}
+        raise InvalidClaimsError("invalid claim", [ClaimValidationError(service.claim.key, reason)])
 
-    async def completed(self) -> Result:
-        """Mark the session's 2FA complete and, when asked, remember the device."""
+    async def completed(self, factor: str) -> Result:
+        """Mark the session's 2FA complete by ``factor`` and, when asked, remember the
+        device."""
         config = self.service.config
         await mark_completed(
-            self.session, claim=self.service.claim, now=config.clock, user_context=self.user_context
+            self.session,
+            factor=factor,
+            claim=self.service.claim,
+            now=config.clock,
+            user_context=self.user_context,
         )
         result: Result = {"status": "OK"}
         if config.remember_device and self.flag("rememberDevice"):
@@ -214,7 +215,7 @@ async def _verify_device(call: _Call) -> Result:
         call.refuse_stale()
     if result["status"] != "OK":
         return result
-    return {**result, **await call.completed()}
+    return {**result, **await call.completed("totp")}
 
 
 async def _verify_totp(call: _Call) -> Result:
@@ -223,7 +224,7 @@ async def _verify_totp(call: _Call) -> Result:
     result = await call.service.verify_totp(call.user_id, code, call.user_context)
     if result["status"] != "OK":
         return result
-    return await call.completed()
+    return await call.completed("totp")
 
 
 async def _remove_device(call: _Call) -> Result:
@@ -238,7 +239,7 @@ async def _verify_recovery_code(call: _Call) -> Result:
     result = await call.service.verify_recovery_code(call.user_id, code, call.user_context)
     if result["status"] != "OK":
         return result
-    return {**result, **await call.completed()}
+    return {**result, **await call.completed("recovery-code")}
 
 
 async def _regenerate(call: _Call) -> Result:

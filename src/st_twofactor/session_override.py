@@ -39,7 +39,7 @@ from supertokens_python.recipe.session.interfaces import (
 )
 from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
-from .claim import SecondFactorClaim, recently_completed
+from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, recently_completed
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
@@ -87,10 +87,14 @@ def override_session_functions(
             tenant_id: str,
             user_context: dict[str, Any],
         ) -> SessionContainer:
-            value = await _initial_value(
+            method = await _initial_value(
                 config, user_id=user_id, tenant_id=tenant_id, user_context=user_context
             )
-            payload = claim.add_to_payload_(dict(access_token_payload or {}), value, user_context)
+            payload = claim.add_to_payload_(
+                dict(access_token_payload or {}), method is not None, user_context
+            )
+            if method is not None:
+                payload[claim.key]["m"] = method
             return await original_create_new_session(
                 user_id=user_id,
                 recipe_user_id=recipe_user_id,
@@ -134,21 +138,22 @@ async def _initial_value(
     user_id: str,
     tenant_id: str,
     user_context: dict[str, Any],
-) -> bool:
-    """The claim's value in a session a first factor is creating.
+) -> str | None:
+    """How a session a first factor is creating starts out completed, or ``None`` when it
+    starts not completed (the claim ``False``).
 
-    ``True`` only for a user the policy exempts from 2FA who has no factor enrolled (a
-    user who enrolled one opted in, and is asked for it). Everything else starts at
-    ``False``. This is the one place that decides it, so that later rules (such as a
-    remembered device) extend it here.
+    Completed only for a device remembered by a valid token (:data:`REMEMBERED`: never
+    fresh, S14), or for a user the policy exempts from 2FA who has no factor enrolled
+    (:data:`EXEMPT`; a user who enrolled one opted in, and is asked for it). This is the
+    one place that decides it.
     """
     if config is None:
-        return False
+        return None
     if config.remember_device and await _is_remembered_device(config, user_id, user_context):
-        return True
+        return REMEMBERED
     if await is_2fa_required(config, user_id, tenant_id, user_context):
-        return False
-    return not await _has_enrolled_factor(config, user_id, user_context)
+        return None
+    return None if await _has_enrolled_factor(config, user_id, user_context) else EXEMPT
 
 
 async def _is_remembered_device(
