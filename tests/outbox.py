@@ -13,6 +13,14 @@ from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryInte
 from supertokens_python.ingredients.smsdelivery.types import SMSDeliveryInterface
 from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
 
+from st_twofactor.send_quota import SendQuota
+
+UNMETERED = SendQuota(
+    cooldown=0, per_10_minutes=1000, per_hour=1000, per_day=1000, unpinned_per_day=1000
+)
+"""The send quota of the test apps whose tests are not about quotas (they send many codes
+within seconds); tests of the quotas pass ``send_quota=`` themselves."""
+
 
 @dataclass
 class Sent:

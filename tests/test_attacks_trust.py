@@ -12,11 +12,17 @@ from typing import Any
 
 import pytest
 
+from st_twofactor.send_quota import SendQuota
 from st_twofactor.service import REMEMBER_HEADER
+from st_twofactor.store import InMemoryStore, Store, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload
+from .redis_server import redis_server, unique_prefix
+from .test_attacks import race
 from .twofactor_app import Harness, Tokens, make_harness, user_id_of
+
+__all__ = ["redis_server"]  # the fixture, for pytest
 
 CLAIM = "2fa-completed"
 PHONE = "+14155550100"
@@ -26,6 +32,16 @@ PHONE = "+14155550100"
 def make(devcore_app: str) -> Iterator[Callable[..., Harness]]:
     yield lambda **options: make_harness(devcore_app, **options)
     reset_supertokens()
+
+
+@pytest.fixture(params=["memory", "metadata", "redis"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    if request.param == "redis":
+        from st_twofactor.redis_store import RedisStore
+
+        server = request.getfixturevalue("redis_server")
+        return RedisStore(server.url, prefix=unique_prefix())
+    return InMemoryStore() if request.param == "memory" else UserMetadataStore()
 
 
 def status_of(response: Any) -> str:
@@ -113,3 +129,94 @@ def test_step_up_refusals_have_one_shape_on_every_route(make: Callable[..., Harn
     assert ours["message"] == theirs["message"] == "expired"
     assert set(ours) == set(theirs) == {"message", "ageInSeconds", "maxAgeInSeconds"}
     assert ours["maxAgeInSeconds"] == 300 and ours["ageInSeconds"] >= 400
+
+
+# -- S15: sending codes is metered -----------------------------------------------------------
+
+DEFAULT_QUOTA = SendQuota()
+
+
+def sent_status(h: Harness, tokens: Tokens, **destination: str) -> tuple[dict[str, Any], bool]:
+    answer, sent = h.ask_code(tokens, **destination)
+    return answer.json(), sent is not None
+
+
+def test_code_sends_have_a_cooldown_and_caps(make: Callable[..., Harness]) -> None:
+    """S15: one account cannot have codes e-mailed as often as it asks: a cooldown
+    between sends, at most 3 in 10 minutes; over quota ``GENERAL_ERROR`` with
+    ``retryAfterMs``, nothing sent, and an event."""
+    h = make(send_quota=DEFAULT_QUOTA)
+    tokens = h.signed_up("bomb@example.com")
+    to = {"email": "bomb@example.com"}
+    answer, sent = sent_status(h, tokens, **to)
+    assert sent and answer["status"] == "OK"
+    answer, sent = sent_status(h, tokens, **to)
+    assert not sent and answer["status"] == "GENERAL_ERROR"
+    assert answer["retryAfterMs"] == 30_000 and "Too many codes" in answer["message"]
+    h.clock.advance(31)
+    assert sent_status(h, tokens, **to)[1]
+    h.clock.advance(31)
+    assert sent_status(h, tokens, **to)[1]
+    h.clock.advance(31)
+    answer, sent = sent_status(h, tokens, **to)  # the 4th within 10 minutes
+    assert not sent and answer["retryAfterMs"] == (600 - 93) * 1000
+    refused = [e for e in h.seen if e.kind == "code_send_refused"]
+    assert len(refused) == 2 and refused[-1].retry_after_ms == answer["retryAfterMs"]
+    h.clock.advance(600 - 93 + 1)
+    assert sent_status(h, tokens, **to)[1]
+    assert len(h.outbox) == 4
+
+
+def test_resending_a_code_is_metered_too(make: Callable[..., Harness]) -> None:
+    """S15: ``resend`` on one device counts as a send: it cannot be called in a loop."""
+    h = make(send_quota=DEFAULT_QUOTA)
+    tokens = h.signed_up("resend-bomb@example.com")
+    answer, _ = h.ask_code(tokens, email="resend-bomb@example.com")
+    device = {k: answer.json()[k] for k in ("deviceId", "preAuthSessionId")}
+    refused = h.post("/auth/signinup/code/resend", tokens, device).json()
+    assert refused["status"] == "GENERAL_ERROR" and refused["retryAfterMs"] == 30_000
+    assert len(h.outbox) == 1
+    h.clock.advance(31)
+    assert h.post("/auth/signinup/code/resend", tokens, device).json()["status"] == "OK"
+    assert len(h.outbox) == 2
+
+
+def test_unpinned_phone_numbers_cannot_be_sprayed(make: Callable[..., Harness]) -> None:
+    """S15 (SMS pumping): an account with no factor may text codes to numbers it has not
+    pinned only 3 times a day, all numbers together, even when every cooldown is over."""
+    h = make(send_quota=DEFAULT_QUOTA)
+    tokens = h.signed_up("pump@example.com")
+    numbers = [f"+1415555{n:04d}" for n in range(6)]
+    delivered = []
+    for number in numbers:
+        answer, sent = sent_status(h, tokens, phoneNumber=number)
+        delivered.append(sent)
+        h.clock.advance(700)  # past the cooldown and the 10-minute window
+    assert delivered == [True, True, True, False, False, False]
+    assert [s.to for s in h.outbox] == numbers[:3]
+    assert answer["status"] == "GENERAL_ERROR" and answer["retryAfterMs"] > 0
+    # the account's own (default) e-mail is still served
+    assert sent_status(h, tokens, email="pump@example.com")[1]
+
+
+@pytest.mark.parametrize("cooldown, allowed", [(30.0, 1), (0.0, 3)])
+def test_parallel_sends_cannot_exceed_the_quota(
+    make: Callable[..., Harness], any_store: Store, cooldown: float, allowed: int
+) -> None:
+    """S15: 30 requests for a code at once (in-memory, user-metadata and Redis stores):
+    exactly as many codes go out as the quota allows."""
+    h = make(store=any_store, send_quota=SendQuota(cooldown=cooldown))
+    tokens = h.signed_up("parallel-sends@example.com")
+    sessions = [tokens, *(h.signed_in("parallel-sends@example.com") for _ in range(2))]
+    results = race(
+        30,
+        lambda i: str(
+            h.post("/auth/signinup/code", sessions[i % 3], {"email": "parallel-sends@example.com"})
+            .json()
+            .get("status")
+        ),
+    )
+    assert results.count("OK") == allowed, results
+    assert results.count("GENERAL_ERROR") == 30 - allowed
+    assert len(h.outbox) == allowed
+    assert len(h.state(user_id_of(tokens)).code_sends) == allowed

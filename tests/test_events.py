@@ -20,6 +20,7 @@ SAMPLES: list[ev.Event] = [
     ev.RecoveryCodeUsed(user_id="u1", at=T0, codes_left=9),
     ev.RecoveryCodesRegenerated(user_id="u1", at=T0, count=10),
     ev.DeviceRemembered(user_id="u1", at=T0, expires_at=T0 + 86400),
+    ev.CodeSendRefused(user_id="u1", at=T0, factor="otp-phone", retry_after_ms=30000),
 ]
 
 SAFE_FIELDS = {

@@ -54,7 +54,7 @@ from .conftest import (
     sign_up,
     status,
 )
-from .outbox import CapturedEmail, CapturedSMS, Sent
+from .outbox import UNMETERED, CapturedEmail, CapturedSMS, Sent
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 ALL_FACTORS = ("totp", "otp-email", "otp-phone", "recovery-code")
@@ -242,6 +242,7 @@ def make_harness(
             "clock": clock,
             "on_event": seen.append,
             "store": InMemoryStore() if store is None else store,
+            "send_quota": UNMETERED,
             **options,
         }
         if settings["store"] == "metadata":

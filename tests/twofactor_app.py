@@ -46,7 +46,7 @@ from st_twofactor.routes import twofactor_plugin
 from st_twofactor.store import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
-from .outbox import CapturedEmail, CapturedSMS, Sent
+from .outbox import UNMETERED, CapturedEmail, CapturedSMS, Sent
 
 API_DOMAIN = "http://localhost"
 HEADER_MODE = {"st-auth-mode": "header"}
@@ -295,6 +295,7 @@ def make_harness(core_url: str, *, debug: bool = False, **options: Any) -> Harne
         "clock": clock,
         "on_event": seen.append,
         "store": InMemoryStore(),
+        "send_quota": UNMETERED,
         **options,
     }
     config = TwoFactorConfig(**settings)

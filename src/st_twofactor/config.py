@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .send_quota import SendQuota
 from .throttle import ThrottlePolicy
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ class TwoFactorConfig:
     :param otp_code_lifetime: lifetime of e-mail/SMS codes (default 600, at most 600
         without a warning).
     :param otp_max_attempts: tries per e-mail/SMS code (default 5).
+    :param send_quota: limits on sending e-mail/SMS codes per user (cooldown, per 10
+        minutes, per hour, per day, to unpinned destinations): see
+        :class:`~st_twofactor.send_quota.SendQuota` for the defaults.
     :param recovery_code_count: codes per set (default 10).
     :param remember_device: offer "remember this device" (default off).
     :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
@@ -74,6 +78,7 @@ class TwoFactorConfig:
     max_failures_per_hour: int = 100
     otp_code_lifetime: float = 600.0
     otp_max_attempts: int = 5
+    send_quota: SendQuota = field(default_factory=SendQuota)
     recovery_code_count: int = 10
     remember_device: bool = False
     remember_device_for: float = 30 * 24 * 3600.0
@@ -147,6 +152,11 @@ class TwoFactorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if not isinstance(self.send_quota, SendQuota):
+            raise ConfigurationError(
+                "send_quota must be a st_twofactor.send_quota.SendQuota(...); "
+                f"got {type(self.send_quota).__name__}"
+            )
         if self.issuer is not None and (not self.issuer or ":" in self.issuer):
             raise ConfigurationError("issuer must be a non-empty name without ':'")
         self._warn_if_loosened()

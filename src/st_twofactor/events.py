@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
 __all__ = [
+    "CodeSendRefused",
     "DeviceRemembered",
     "Event",
     "EventHook",
@@ -117,6 +118,17 @@ class DeviceRemembered(Event):
     expires_at: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodeSendRefused(Event):
+    """An e-mail/SMS code was not sent: a send quota was reached (S15); the user may ask
+    again after ``retry_after_ms``. Many of these may mean mail bombing or SMS pumping."""
+
+    kind: ClassVar[str] = "code_send_refused"
+    level: ClassVar[int] = logging.WARNING
+    factor: str
+    retry_after_ms: int
+
+
 TwoFactorEvent: TypeAlias = (
     FactorEnrolled
     | FactorRemoved
@@ -126,6 +138,7 @@ TwoFactorEvent: TypeAlias = (
     | RecoveryCodeUsed
     | RecoveryCodesRegenerated
     | DeviceRemembered
+    | CodeSendRefused
 )
 """Every event st-twofactor emits, for exhaustive ``match`` statements."""
 

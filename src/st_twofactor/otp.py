@@ -125,7 +125,7 @@ from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 from supertokens_python.types import User
 from supertokens_python.types.response import GeneralErrorResponse
 
-from . import events, throttle
+from . import events, send_quota, throttle
 from ._request_guard import RequestCheck, check_types, guard_requests, json_object
 from .claim import SecondFactorClaim, completed_within, mark_completed
 from .config import TwoFactorConfig
@@ -136,6 +136,7 @@ __all__ = [
     "MAX_PENDING_CODES",
     "LimitReachedResponse",
     "PasswordlessAPIOverride",
+    "SendLimitResponse",
     "override_passwordless_apis",
 ]
 
@@ -177,12 +178,20 @@ class LimitReachedResponse(GeneralErrorResponse):
     endpoints; the extra field lets custom frontends show a countdown.
     """
 
-    def __init__(self, retry_after_ms: int) -> None:
-        super().__init__(f"Too many failed attempts: try again in {_wait_text(retry_after_ms)}.")
+    def __init__(self, retry_after_ms: int, what: str = "Too many failed attempts") -> None:
+        super().__init__(f"{what}: try again in {_wait_text(retry_after_ms)}.")
         self.retry_after_ms = retry_after_ms
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "retryAfterMs": self.retry_after_ms}
+
+
+class SendLimitResponse(LimitReachedResponse):
+    """A send quota was reached (S15): ``GENERAL_ERROR`` + ``retryAfterMs``; nothing sent."""
+
+    def __init__(self, retry_after_ms: int, factor: Factor) -> None:
+        super().__init__(retry_after_ms, "Too many codes were sent")
+        self.factor = factor
 
 
 def override_passwordless_apis(
@@ -228,6 +237,7 @@ def override_passwordless_apis(
             key = _device_key(pre_auth_session_id, device_id)
             pending = await flows.resendable(session, key, user_context)
             if not isinstance(pending, PendingCode):
+                await flows.report_refused_send(session, pending)
                 return pending
             return await original_resend(
                 device_id=device_id,
@@ -377,10 +387,15 @@ class _CodeFlows:
         if isinstance(decision, Refused):
             return LimitReachedResponse(decision.retry_after_ms)
         pinned = _pinned(state, contact.factor)
+        over_quota = self._over_quota(
+            state, contact.factor, pinned=_counts_as_pinned(state, contact)
+        )
         if pinned is not None:
             if not _same(pinned, contact):
                 return GeneralErrorResponse(_NOT_PINNED[contact.factor])
-            return None
+            return over_quota
+        if over_quota is not None:
+            return over_quota
         if contact.factor == EMAIL:
             emails = await _account_emails(session, user_context)
             if not emails:
@@ -414,31 +429,101 @@ class _CodeFlows:
         user_input_code = None if make_code is None else await make_code(tenant_id, user_context)
         async with self.store.transaction(session.get_user_id(), user_context) as held:
             refusal = await self.may_send(held, session, contact, user_context)
-            if refusal is not None:
-                return refusal
-            code = await api_options.recipe_implementation.create_code(
-                # The normalised contact, so the code goes exactly where it is pinned.
-                email=contact.value if contact.factor == EMAIL else None,
-                phone_number=contact.value if contact.factor == PHONE else None,
-                user_input_code=user_input_code,
-                session=None,
-                should_try_linking_with_session_user=False,
-                tenant_id=tenant_id,
-                user_context=user_context,
-            )
-            await held.update(self._add_pending(session, code.pre_auth_session_id, contact, now))
+            if refusal is None:
+                code = await self._create_code(
+                    held, session, contact, user_input_code, api_options, now, user_context
+                )
+                refusal = code if isinstance(code, SendLimitResponse) else None
+        if refusal is not None:
+            await self.report_refused_send(session, refusal)
+            return refusal
+        assert not isinstance(code, SendLimitResponse)
         await _deliver(
             api_options, contact, code, tenant_id, self.deadline(now), self.now(), user_context
         )
         return CreateCodePostOkResult(code.device_id, code.pre_auth_session_id, "USER_INPUT_CODE")
 
+    async def _create_code(
+        self,
+        held: Transaction,
+        session: SessionContainer,
+        contact: _Contact,
+        user_input_code: str | None,
+        api_options: APIOptions,
+        now: float,
+        user_context: dict[str, Any],
+    ) -> CreateCodeOkResult | SendLimitResponse:
+        """Make the code in the core, then record its device and the send in one update.
+
+        The send quota is checked again in that update (a store that does not hold the
+        user for the whole transaction may have let a parallel send in): over quota, the
+        code just made is revoked and never sent.
+        """
+        tenant_id = session.get_tenant_id()
+        code = await api_options.recipe_implementation.create_code(
+            # The normalised contact, so the code goes exactly where it is pinned.
+            email=contact.value if contact.factor == EMAIL else None,
+            phone_number=contact.value if contact.factor == PHONE else None,
+            user_input_code=user_input_code,
+            session=None,
+            should_try_linking_with_session_user=False,
+            tenant_id=tenant_id,
+            user_context=user_context,
+        )
+        refused = await held.update(
+            self._add_pending(session, code.pre_auth_session_id, contact, now)
+        )
+        if refused is not None:
+            await api_options.recipe_implementation.revoke_code(
+                code_id=code.code_id, tenant_id=tenant_id, user_context=user_context
+            )
+            return refused
+        return code
+
+    def _over_quota(
+        self, state: TwoFactorState, factor: Factor, *, pinned: bool
+    ) -> SendLimitResponse | None:
+        """The answer when a code to a (pinned or not) destination would exceed a send
+        quota (S15), or ``None``."""
+        quota = self.config.send_quota
+        refused = send_quota.check_send(quota, state.code_sends, pinned=pinned, now=self.now())
+        return None if refused is None else SendLimitResponse(refused.retry_after_ms, factor)
+
+    def _count_send(self, state: TwoFactorState, contact: _Contact) -> SendLimitResponse | None:
+        """Check the send quota and, within it, record a send to ``contact`` (one update)."""
+        is_pinned = _counts_as_pinned(state, contact)
+        refused = self._over_quota(state, contact.factor, pinned=is_pinned)
+        if refused is None:
+            state.code_sends = send_quota.record_send(
+                state.code_sends, contact.value, pinned=is_pinned, now=self.now()
+            )
+        return refused
+
+    async def report_refused_send(
+        self, session: SessionContainer, refusal: GeneralErrorResponse | object
+    ) -> None:
+        """Emit :class:`~st_twofactor.events.CodeSendRefused` when ``refusal`` is a quota's."""
+        if isinstance(refusal, SendLimitResponse):
+            await self._emit(
+                events.CodeSendRefused(
+                    user_id=session.get_user_id(),
+                    at=self.now(),
+                    factor=refusal.factor,
+                    retry_after_ms=refusal.retry_after_ms,
+                )
+            )
+
     def _add_pending(
         self, session: SessionContainer, pre_auth_session_id: str, contact: _Contact, now: float
-    ) -> Callable[[TwoFactorState], None]:
-        """Record a new device for the user; expired and the oldest extra ones are dropped."""
+    ) -> Callable[[TwoFactorState], SendLimitResponse | None]:
+        """Count the send and record a new device for the user; expired and the oldest
+        extra devices are dropped. Over a send quota, nothing changes."""
         key = _pending_key(pre_auth_session_id)
 
-        def add(state: TwoFactorState) -> None:
+        def add(state: TwoFactorState) -> SendLimitResponse | None:
+            refused = self._count_send(state, contact)
+            if refused is not None:
+                return refused
             live = {k: p for k, p in state.otp_pending.items() if self.deadline(p.created_at) > now}
             newest = sorted(live.items(), key=lambda item: item[1].created_at)
             kept = dict(newest[-(MAX_PENDING_CODES - 1) :])
@@ -449,26 +534,35 @@ class _CodeFlows:
                 session_handle=session.get_handle(),
             )
             state.otp_pending = kept
+            return None
 
         return add
 
     async def resendable(
         self, session: SessionContainer, key: str, user_context: dict[str, Any]
     ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
-        """The pending device to send a new code for, or why not."""
-        state = await self.store.load(session.get_user_id(), user_context)
-        pending = _own(state, key, session)
-        if pending is None:
-            return ResendCodePostRestartFlowError()
-        decision = throttle.check(self.policy, state.throttle, pending.factor, self.now())
-        if isinstance(decision, Refused):
-            return LimitReachedResponse(decision.retry_after_ms)
-        if self.deadline(pending.created_at) <= self.now():
-            return ResendCodePostRestartFlowError()
-        pinned = _pinned(state, pending.factor)
-        if pinned is not None and not _same(pinned, _pending_contact(pending)):
-            return ResendCodePostRestartFlowError()
-        return pending
+        """The pending device to send a new code for, or why not. A resend is a send:
+        the quota is checked and the send counted in the same update (S15)."""
+        now = self.now()
+
+        def check(
+            state: TwoFactorState,
+        ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+            pending = _own(state, key, session)
+            if pending is None:
+                return ResendCodePostRestartFlowError()
+            decision = throttle.check(self.policy, state.throttle, pending.factor, now)
+            if isinstance(decision, Refused):
+                return LimitReachedResponse(decision.retry_after_ms)
+            if self.deadline(pending.created_at) <= now:
+                return ResendCodePostRestartFlowError()
+            contact = _pending_contact(pending)
+            pinned = _pinned(state, pending.factor)
+            if pinned is not None and not _same(pinned, contact):
+                return ResendCodePostRestartFlowError()
+            return self._count_send(state, contact) or pending
+
+        return await self.store.update(session.get_user_id(), check, user_context)
 
     def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
         """``api_options`` whose deliveries state the real lifetime and a second factor
@@ -982,6 +1076,17 @@ def _own(state: TwoFactorState, key: str, session: SessionContainer) -> PendingC
 
 def _pending_contact(pending: PendingCode) -> _Contact:
     return _Contact(EMAIL if pending.factor == EMAIL else PHONE, pending.contact)
+
+
+def _counts_as_pinned(state: TwoFactorState, contact: _Contact) -> bool:
+    """Whether a send to ``contact`` counts as one to a pinned destination for the send
+    quota (S15). E-mailed codes only ever go to the account's own addresses, so they
+    cannot be sprayed and always count as pinned; a phone number counts once it is pinned.
+    """
+    if contact.factor == EMAIL:
+        return True
+    pinned = _pinned(state, contact.factor)
+    return pinned is not None and _same(pinned, contact)
 
 
 def _pinned(state: TwoFactorState, factor: str) -> str | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from .errors import MalformedDataError, StoreUnavailableError
+from .send_quota import CodeSend
 from .throttle import FactorCounter, ThrottleState
 
 __all__ = [
@@ -105,6 +106,8 @@ class TwoFactorState:
     throttle: ThrottleState = field(default_factory=ThrottleState)
     otp_pending: dict[str, PendingCode] = field(default_factory=dict)
     """E-mail/SMS codes sent and not yet used, by ``preAuthSessionId`` (a few at most)."""
+    code_sends: tuple[CodeSend, ...] = ()
+    """E-mail/SMS codes sent in the last day, for the send quotas (S15)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -145,8 +148,8 @@ class TwoFactorState:
     def reset(self) -> None:
         """Remove every factor (admin reset) and revoke remembered devices.
 
-        Throttle counters and the last TOTP step are kept: a reset must not reopen a
-        lockout or let an old code be replayed.
+        Throttle counters, send quotas and the last TOTP step are kept: a reset must not
+        reopen a lockout or a quota, or let an old code be replayed.
         """
         self.totp_devices = []
         self.email = None
@@ -190,6 +193,9 @@ class TwoFactorState:
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
             },
+            "code_sends": [
+                {"at": c.at, "to": c.destination, "pinned": c.pinned} for c in self.code_sends
+            ],
         }
 
     @classmethod
@@ -236,6 +242,10 @@ class TwoFactorState:
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")
             },
+            code_sends=tuple(
+                CodeSend(c.float_("at", 0.0), c.str_("to"), c.bool_("pinned", False))
+                for c in doc.list_of_objects("code_sends")
+            ),
         )
 
 
