@@ -225,6 +225,8 @@ def override_passwordless_apis(
             user_context: dict[str, Any],
         ) -> ResendCodePostResult:
             session = await _require_session(api_options.request, user_context)
+            if _forgotten_device(pre_auth_session_id, device_id):
+                return ResendCodePostRestartFlowError()
             key = _device_key(pre_auth_session_id, device_id)
             pending = await flows.resendable(session, key, user_context)
             if not isinstance(pending, PendingCode):
@@ -257,6 +259,8 @@ def override_passwordless_apis(
                 raise_bad_input_exception(
                     "Please provide deviceId and userInputCode: links are not used for 2FA"
                 )
+            if _forgotten_device(pre_auth_session_id, device_id):
+                return ConsumeCodePostRestartFlowError()
             entry = _CodeEntry(
                 key=_device_key(pre_auth_session_id, device_id),
                 pre_auth_session_id=pre_auth_session_id,
@@ -916,6 +920,12 @@ async def _require_session(request: BaseRequest, user_context: dict[str, Any]) -
     if session is None:  # not reached with session_required=True; keeps the type exact
         raise UnauthorisedError("A session is required for second-factor codes")
     return session
+
+
+def _forgotten_device(pre_auth_session_id: object, device_id: object) -> bool:
+    """Whether the frontend no longer knows its device: an empty id (SuperTokens' web SDK
+    sends ``""`` once another tab finished the flow, and expects RESTART_FLOW_ERROR)."""
+    return pre_auth_session_id == "" or device_id == ""
 
 
 def _device_key(pre_auth_session_id: object, device_id: object) -> str:
