@@ -6,6 +6,8 @@
 - ``TwoFactorConfig(secret_keys="k1,k2")`` is refused: is it one key or two?
 - A TOTP secret encrypted under a key that is no longer configured answers 503 naming
   the key id (logged once), and counts nothing.
+- The claim enforced with no route to complete it (a drop-in without the plugin) logs an
+  ERROR at start-up naming the fix (issue 11.1).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 from typing import Any
 
 import pytest
+import supertokens_python
+from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExperimentalConfig
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
     EmailDeliveryInterface,
@@ -24,13 +28,22 @@ from supertokens_python.ingredients.smsdelivery.types import (
     SMSDeliveryConfig,
     SMSDeliveryInterface,
 )
-from supertokens_python.recipe import emailpassword, emailverification, passwordless
+from supertokens_python.recipe import emailpassword, emailverification, passwordless, session
+from supertokens_python.recipe.session import SessionOverrideConfig
 
-from st_twofactor import ConfigurationError, TwoFactorConfig, build_recipe_list
+from st_twofactor import (
+    ConfigurationError,
+    TwoFactorConfig,
+    build_recipe_list,
+    override_session_functions,
+    twofactor_plugin,
+)
 from st_twofactor._crypto import SecretBox
+from st_twofactor._setup_check import NOTHING_COMPLETES
 from st_twofactor.store import InMemoryStore
+from st_twofactor.testing import reset_supertokens
 
-from .twofactor_app import SECRET_KEY, make_harness, user_id_of
+from .twofactor_app import API_DOMAIN, SECRET_KEY, make_harness, user_id_of
 
 SMTP = SMTPSettings(host="smtp.invalid", port=587, from_=SMTPSettingsFrom("Shop", "a@b.c"))
 CODES = TwoFactorConfig(factors=("totp", "otp-email", "otp-phone"), development=True)
@@ -153,3 +166,68 @@ def test_a_secret_under_a_removed_key_is_a_503_naming_the_key_logged_once(
     again = make_harness(devcore_app, store=store, secret_keys=[OTHER_KEY, SECRET_KEY])
     again.clock.advance(60)
     assert again.verify_totp(tokens, again.code(secret)).json() == {"status": "OK"}
+
+
+# -- the claim enforced with nothing to complete it (a drop-in without the plugin) --
+
+
+def _drop_in(core_url: str, *, plugin: bool, recipes: list[Any] | None = None) -> None:
+    """An existing app's ``init()``: its own recipes, the library's session override."""
+    config = TwoFactorConfig(secret_keys=[SECRET_KEY])
+    reset_supertokens()
+    supertokens_python.init(
+        app_info=InputAppInfo(app_name="Shop", api_domain=API_DOMAIN, website_domain=API_DOMAIN),
+        supertokens_config=SupertokensConfig(connection_uri=core_url),
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=recipes
+        or [
+            emailpassword.init(),
+            session.init(override=SessionOverrideConfig(functions=override_session_functions())),
+        ],
+        experimental=SupertokensExperimentalConfig(
+            plugins=[twofactor_plugin(config)] if plugin else []
+        ),
+    )
+
+
+def _setup_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage() == NOTHING_COMPLETES]
+
+
+def test_a_drop_in_without_the_plugin_logs_an_error_naming_the_fix(
+    devcore_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="st_twofactor")
+    try:
+        _drop_in(devcore_app, plugin=False)
+    finally:
+        reset_supertokens()
+    errors = [r for r in caplog.records if r.getMessage() == NOTHING_COMPLETES]
+    assert len(errors) == 1 and errors[0].levelno == logging.ERROR
+    assert "plugins=[twofactor_plugin(config)]" in NOTHING_COMPLETES
+    assert "from st_twofactor import twofactor_plugin" in NOTHING_COMPLETES
+
+
+def test_a_drop_in_with_the_plugin_logs_no_error(
+    devcore_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="st_twofactor")
+    try:
+        _drop_in(devcore_app, plugin=True)
+    finally:
+        reset_supertokens()
+    assert _setup_errors(caplog) == []
+
+
+def test_e_mail_codes_alone_can_complete_the_claim_so_no_error(
+    devcore_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="st_twofactor")
+    config = TwoFactorConfig(factors=("otp-email",), development=True)
+    try:
+        _drop_in(devcore_app, plugin=False, recipes=build_recipe_list(config=config))
+    finally:
+        reset_supertokens()
+    assert _setup_errors(caplog) == []

@@ -127,6 +127,7 @@ from supertokens_python.types.response import GeneralErrorResponse
 
 from . import events, throttle
 from ._request_guard import RequestCheck, check_types, guard_requests, json_object
+from ._setup_check import mark_completing
 from .claim import SecondFactorClaim, completed_within, mark_completed
 from .config import TwoFactorConfig
 from .store import PendingCode, Transaction, TwoFactorState
@@ -292,6 +293,7 @@ def override_passwordless_apis(
             )
 
         PostSTInitCallbacks.add_post_init_callback(_guard_request_bodies)
+        mark_completing(original_implementation)  # consuming a code completes 2FA
         original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
         original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
         original_implementation.consume_code_post = consume_code_post  # type: ignore[method-assign]
