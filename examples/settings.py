@@ -7,6 +7,9 @@
 ``ST2FA_SECRET_KEY``           the key for TOTP secrets at rest (comma-separated to rotate);
                                unset: development mode
 ``ST2FA_DEVELOPMENT``          ``1``/``0`` to force development mode on or off
+``WEBSITE_DOMAIN``             the website's origin, for links in e-mails (password
+                               reset) and CORS; unset: the app's own origin (the demo
+                               page is served by the app). Another origin turns CORS on.
 =============================  ==================================================
 """
 
@@ -33,6 +36,7 @@ class Settings:
     secret_keys: tuple[str, ...]
     development: bool
     data_dir: Path
+    website_domain: str | None = None
 
     @classmethod
     def from_env(cls, *, default_port: int, default_data_dir: Path) -> Settings:
@@ -45,12 +49,23 @@ class Settings:
             secret_keys=keys,
             development=not keys if development is None else _flag(development),
             data_dir=Path(os.environ.get("ST2FA_DATA_DIR", default_data_dir)),
+            website_domain=os.environ.get("WEBSITE_DOMAIN", "").rstrip("/") or None,
         )
 
     @property
     def origin(self) -> str:
         """The app's own origin: the demo page and the API are served together."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def website(self) -> str:
+        """The website's origin: ``WEBSITE_DOMAIN``, else the app's own origin."""
+        return self.website_domain or self.origin
+
+    @property
+    def cross_origin(self) -> bool:
+        """Whether the website is on another origin, so the API must answer CORS."""
+        return self.website != self.origin
 
     @property
     def factors(self) -> tuple[str, ...]:

@@ -646,6 +646,29 @@ def test_a_code_takes_at_most_otp_max_attempts(make_harness: MakeHarness) -> Non
     assert h.protected(tokens) == 403
 
 
+def test_a_tab_that_forgot_its_device_is_told_to_restart(make_harness: MakeHarness) -> None:
+    """Two tabs: once one completes the code, SuperTokens' web SDK in the other sends empty
+    ``deviceId``/``preAuthSessionId`` on Continue or Resend and expects RESTART_FLOW_ERROR
+    (as for an unknown device), which its UI handles; a 400 shows "Something went wrong"."""
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"  # the first tab
+    before, outbox = h.document(user_id), len(h.outbox)
+
+    forgotten = [{"preAuthSessionId": "", "deviceId": ""}]
+    forgotten.append({"preAuthSessionId": device["preAuthSessionId"], "deviceId": ""})
+    forgotten.append({"preAuthSessionId": "", "deviceId": device["deviceId"]})
+    for ids in forgotten:
+        for path, extra in (("consume", {"userInputCode": sent.code}), ("resend", {})):
+            response = h.post(f"/auth/signinup/code/{path}", tokens, {**ids, **extra})
+            assert status(response) == 200, (path, ids, body(response))
+            assert body(response)["status"] == "RESTART_FLOW_ERROR", (path, ids)
+    assert len(h.outbox) == outbox, "no code was sent"
+    assert h.document(user_id) == before, "nothing changed, no attempt counted"
+
+
 # --- S13: malformed input --------------------------------------------------------------
 
 HUGE = "9" * 100_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from supertokens_python import (
@@ -17,7 +18,7 @@ from supertokens_python.framework.fastapi import get_middleware
 from supertokens_python.recipe.session import SessionContainer
 
 from examples.settings import Settings, connect
-from st_twofactor import TwoFactorConfig, build_recipe_list
+from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers
 from st_twofactor.fastapi import answer_core_outages, require_2fa
 from st_twofactor.routes import twofactor_plugin
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         app_info=InputAppInfo(
             app_name="st-twofactor demo",
             api_domain=settings.origin,
-            website_domain=settings.origin,
+            website_domain=settings.website,
             api_base_path="/auth",
         ),
         supertokens_config=SupertokensConfig(connection_uri=connect(settings)),
@@ -50,6 +51,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="st-twofactor demo")
     app.add_middleware(get_middleware())
+    if settings.cross_origin:  # a website on another origin (WEBSITE_DOMAIN) may call the API
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[settings.website],
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=cors_headers(),
+        )
     answer_core_outages(app)  # 503 "core unreachable" instead of a 500 on the SDK's routes
 
     @app.get("/api/secret")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask, abort, send_from_directory
 from supertokens_python import (
     InputAppInfo,
     SupertokensConfig,
@@ -15,7 +15,7 @@ from supertokens_python import (
 from supertokens_python.framework.flask import Middleware
 
 from examples.settings import Settings, connect
-from st_twofactor import TwoFactorConfig, build_recipe_list
+from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers
 from st_twofactor.flask import answer_core_outages, get_session, require_2fa
 from st_twofactor.routes import twofactor_plugin
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings) -> Flask:
         app_info=InputAppInfo(
             app_name="st-twofactor demo",
             api_domain=settings.origin,
-            website_domain=settings.origin,
+            website_domain=settings.website,
             api_base_path="/auth",
         ),
         supertokens_config=SupertokensConfig(connection_uri=connect(settings)),
@@ -59,4 +59,19 @@ def create_app(settings: Settings) -> Flask:
     def page() -> Any:
         return send_from_directory(STATIC, "index.html")
 
+    if settings.cross_origin:  # a website on another origin (WEBSITE_DOMAIN) may call the API
+        allow_other_origin(app, settings.website)
     return app
+
+
+def allow_other_origin(app: Flask, website: str) -> None:
+    """CORS for ``website``, with the headers SuperTokens and st-twofactor need."""
+    from flask_cors import CORS
+
+    CORS(app, origins=[website], supports_credentials=True, allow_headers=cors_headers())
+
+    # The SDK's routes are served by its middleware, not by Flask routes: without a route
+    # for every path, Flask answers their preflight (OPTIONS) with 404.
+    @app.route("/<path:u_path>")
+    def catch_all(u_path: str) -> Any:
+        abort(404)

@@ -26,6 +26,7 @@ from .claim import (
     recently_completed,
 )
 from .config import FACTOR_IDS, TwoFactorConfig
+from .cors import cors_headers
 from .errors import ConfigurationError, TwoFactorError
 from .events import Event, EventHook
 from .recipes import build_recipe_list
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "build_recipe_list",
     "completed_at",
+    "cors_headers",
     "get_two_factor_state",
     "get_two_factor_state_sync",
     "make_second_factor_claim",

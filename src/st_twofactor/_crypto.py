@@ -111,6 +111,11 @@ class SecretBox:
         """Id of the key that encrypts (the first secret key)."""
         return self._keys[0][0]
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Ids of every configured key, the primary first."""
+        return tuple(kid for kid, _ in self._keys)
+
     def encrypt(self, plaintext: str, *, context: str) -> str:
         """Encrypt ``plaintext`` under the primary key, bound to ``context``."""
         key_id, aead = self._keys[0]

@@ -39,9 +39,10 @@ class TwoFactorConfig:
 
     :param required: who must complete a second factor (default: everyone).
     :param factors: the enabled factor ids, a subset of :data:`FACTOR_IDS`.
-    :param secret_keys: key(s) that encrypt TOTP secrets at rest and sign
+    :param secret_keys: a list of keys that encrypt TOTP secrets at rest and sign
         remember-device tokens; the first encrypts, all decrypt (rotation). Required
-        unless ``development`` is true.
+        unless ``development`` is true. A bare string is refused (is ``"k1,k2"`` one key
+        or two?): pass ``[key]``, or ``value.split(",")`` for a comma-separated variable.
     :param development: allow running without ``secret_keys`` (a fixed, logged,
         insecure development key is used) and write e-mailed/SMS codes to the log.
     :param issuer: the name authenticator apps show; defaults to the SDK's app name.
@@ -87,8 +88,13 @@ class TwoFactorConfig:
     clock: Callable[[], float] = field(default=time.time)
 
     def __post_init__(self) -> None:
-        if isinstance(self.secret_keys, str):
-            object.__setattr__(self, "secret_keys", (self.secret_keys,))
+        if isinstance(self.secret_keys, (str, bytes)):
+            # A bare string is refused, not guessed at: "k1,k2" could be one key or two.
+            raise ConfigurationError(
+                "secret_keys must be a list of keys, not a string: pass secret_keys=[key], "
+                "or for a comma-separated variable such as ST2FA_SECRET_KEY, "
+                "secret_keys=os.environ['ST2FA_SECRET_KEY'].split(',')"
+            )
         object.__setattr__(self, "secret_keys", tuple(self.secret_keys))
         object.__setattr__(self, "factors", tuple(self.factors))
         self._validate()

@@ -127,6 +127,7 @@ from supertokens_python.types.response import GeneralErrorResponse
 
 from . import events, send_quota, throttle
 from ._request_guard import RequestCheck, check_types, guard_requests, json_object
+from ._setup_check import mark_completing
 from .claim import SecondFactorClaim, completed_within, mark_completed
 from .config import TwoFactorConfig
 from .store import PendingCode, Transaction, TwoFactorState
@@ -234,6 +235,8 @@ def override_passwordless_apis(
             user_context: dict[str, Any],
         ) -> ResendCodePostResult:
             session = await _require_session(api_options.request, user_context)
+            if _forgotten_device(pre_auth_session_id, device_id):
+                return ResendCodePostRestartFlowError()
             key = _device_key(pre_auth_session_id, device_id)
             pending = await flows.resendable(session, key, user_context)
             if not isinstance(pending, PendingCode):
@@ -267,6 +270,8 @@ def override_passwordless_apis(
                 raise_bad_input_exception(
                     "Please provide deviceId and userInputCode: links are not used for 2FA"
                 )
+            if _forgotten_device(pre_auth_session_id, device_id):
+                return ConsumeCodePostRestartFlowError()
             entry = _CodeEntry(
                 key=_device_key(pre_auth_session_id, device_id),
                 pre_auth_session_id=pre_auth_session_id,
@@ -298,6 +303,7 @@ def override_passwordless_apis(
             )
 
         PostSTInitCallbacks.add_post_init_callback(_guard_request_bodies)
+        mark_completing(original_implementation)  # consuming a code completes 2FA
         original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
         original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
         original_implementation.consume_code_post = consume_code_post  # type: ignore[method-assign]
@@ -1014,6 +1020,12 @@ async def _require_session(request: BaseRequest, user_context: dict[str, Any]) -
     if session is None:  # not reached with session_required=True; keeps the type exact
         raise UnauthorisedError("A session is required for second-factor codes")
     return session
+
+
+def _forgotten_device(pre_auth_session_id: object, device_id: object) -> bool:
+    """Whether the frontend no longer knows its device: an empty id (SuperTokens' web SDK
+    sends ``""`` once another tab finished the flow, and expects RESTART_FLOW_ERROR)."""
+    return pre_auth_session_id == "" or device_id == ""
 
 
 def _device_key(pre_auth_session_id: object, device_id: object) -> str:

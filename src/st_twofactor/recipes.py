@@ -28,6 +28,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from supertokens_python import RecipeInit
@@ -147,6 +148,9 @@ def build_recipe_list(
     _check_type("passwordless_contact_config", passwordless_contact_config, ContactConfig)
     _check_type("email_delivery", email_delivery, EmailDeliveryConfig)
     _check_type("sms_delivery", sms_delivery, SMSDeliveryConfig)
+    _check_delivery("emailpassword_email_delivery", emailpassword_email_delivery, _EMAILPASSWORD)
+    _check_delivery("email_delivery", email_delivery, _CODE_EMAIL)
+    _check_delivery("sms_delivery", sms_delivery, _CODE_SMS)
     session_options = _check_session_config(session_config)
 
     if emailpassword_email_delivery is None and config.development:
@@ -312,6 +316,66 @@ def _check_type(name: str, value: object, expected: type) -> None:
         raise ConfigurationError(
             f"{name} must be a {expected.__name__} (or None); got {type(value).__name__}"
         )
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """What a delivery option must hold: which interface, of which recipe, e.g. what."""
+
+    interface: type
+    recipe: str
+    example: str
+
+
+_EMAILPASSWORD = _Delivery(
+    EmailDeliveryInterface,
+    "emailpassword",
+    "EmailDeliveryConfig(service=SMTPService(...)) with "
+    "from supertokens_python.recipe.emailpassword import SMTPService",
+)
+_CODE_EMAIL = _Delivery(
+    EmailDeliveryInterface,
+    "passwordless",
+    "EmailDeliveryConfig(service=SMTPService(...)) with "
+    "from supertokens_python.recipe.passwordless import SMTPService",
+)
+_CODE_SMS = _Delivery(
+    SMSDeliveryInterface,
+    "passwordless",
+    "SMSDeliveryConfig(service=TwilioService(...)) with "
+    "from supertokens_python.recipe.passwordless import TwilioService",
+)
+
+
+def _check_delivery(
+    name: str, delivery: EmailDeliveryConfig[Any] | SMSDeliveryConfig[Any] | None, want: _Delivery
+) -> None:
+    """Refuse a delivery service that cannot send what ``name`` sends.
+
+    The SDK accepts any service and fails at the first send (a 500): an e-mail service
+    given for SMS, or one of the SDK's services made for another recipe (emailpassword's
+    ``SMTPService`` gets password-reset variables, not codes). The app's own services
+    are accepted when they implement the right interface.
+    """
+    service = None if delivery is None else delivery.service
+    if service is None:
+        return
+    recipe = _sdk_recipe_of(type(service))
+    if isinstance(service, want.interface) and recipe in (None, want.recipe):
+        return
+    made_for = f"the {recipe} recipe's" if recipe else "a"
+    raise ConfigurationError(
+        f"{name} holds {made_for} {type(service).__name__}, which cannot send "
+        f"{want.recipe} messages: pass {want.example}"
+    )
+
+
+def _sdk_recipe_of(cls: type) -> str | None:
+    """The SDK recipe a class belongs to (``supertokens_python.recipe.<name>...``), if any."""
+    parts = cls.__module__.split(".")
+    if parts[:2] == ["supertokens_python", "recipe"] and len(parts) > 2:
+        return parts[2]
+    return None
 
 
 def _check_providers(providers: Sequence[ProviderInput]) -> None:

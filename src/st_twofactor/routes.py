@@ -22,6 +22,7 @@ invalid-claim body.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
@@ -46,7 +47,7 @@ from . import events, recovery_codes
 from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed, stale_reason
 from .config import TwoFactorConfig
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DecryptionError
 from .service import (
     DEFAULT_DEVICE_NAME,
     REMEMBER_COOKIE,
@@ -57,6 +58,8 @@ from .service import (
 )
 from .session_override import is_2fa_required, without_2fa
 
+log = logging.getLogger("st_twofactor")
+
 PLUGIN_ID = "st-twofactor"
 MAX_BODY_BYTES = 16 * 1024
 MAX_CODE_LENGTH = 64
@@ -66,6 +69,36 @@ FlowHandler = Callable[["_Call"], Awaitable[Result]]
 
 class BadInput(Exception):
     """A malformed request: answered 400 with ``message``; nothing is changed."""
+
+
+class _UnreadableSecrets:
+    """The 503 answer when a stored TOTP secret cannot be decrypted, logged once per key.
+
+    The usual cause is a key taken out of ``secret_keys`` while secrets encrypted under
+    it remain: no code can be checked until it is put back, so the answer is "unavailable"
+    (nothing is counted or changed), not a 500, and the log says what to fix.
+    """
+
+    def __init__(self, service: TwoFactorService) -> None:
+        self._configured = service.box.key_ids
+        self._logged: set[str | None] = set()
+
+    def message(self, error: DecryptionError) -> str:
+        key_id = error.key_id
+        missing = key_id is not None and key_id not in self._configured
+        if missing:
+            message = (
+                f"TOTP codes cannot be checked: a TOTP secret is encrypted under the secret "
+                f"key with id {key_id}, which is not configured"
+            )
+            fix = "put that key back in secret_keys, after the current one"
+        else:
+            message = "TOTP codes cannot be checked: a stored TOTP secret does not decrypt"
+            fix = "the stored secret was altered or belongs to another user's record"
+        if key_id not in self._logged:
+            self._logged.add(key_id)
+            log.error("st-twofactor: %s; %s (logged once)", message, fix)
+        return message
 
 
 class _Call:
@@ -284,7 +317,7 @@ async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
 
 
 def _handler(
-    service: TwoFactorService, method: str, flow: FlowHandler
+    service: TwoFactorService, method: str, flow: FlowHandler, unreadable: _UnreadableSecrets
 ) -> PluginRouteHandlerHandlerFunction:
     async def handle(
         request: BaseRequest,
@@ -300,6 +333,9 @@ def _handler(
         except BadInput as error:
             result = {"message": str(error)}
             response.set_status_code(400)
+        except DecryptionError as error:
+            result = {"message": unreadable.message(error)}
+            response.set_status_code(503)
         except Exception as error:
             message = outage_message(error)
             if message is None:
@@ -331,6 +367,7 @@ def twofactor_plugin(
         raise ConfigurationError("api_base_path must start with '/', e.g. '/auth'")
     base = api_base_path.rstrip("/")
     service = TwoFactorService(config, claim=claim)
+    unreadable = _UnreadableSecrets(service)
     skip_2fa = cast(OverrideGlobalClaimValidatorsFunction, without_2fa(claim))
 
     def route_handlers(
@@ -346,7 +383,7 @@ def twofactor_plugin(
                 PluginRouteHandler(
                     method=method,
                     path=base + path,
-                    handler=_handler(service, method, flow),
+                    handler=_handler(service, method, flow, unreadable),
                     verify_session_options=options,
                 )
                 for method, path, flow in ROUTES

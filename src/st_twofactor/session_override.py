@@ -39,6 +39,7 @@ from supertokens_python.recipe.session.interfaces import (
 )
 from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
+from ._setup_check import check_after_init
 from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, recently_completed
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def override_session_functions(
     """
 
     def override(original_implementation: RecipeInterface) -> RecipeInterface:
+        check_after_init()  # an ERROR at start-up if no route can complete the claim
         original_create_new_session = original_implementation.create_new_session
         original_get_global_claim_validators = original_implementation.get_global_claim_validators
 

@@ -1,0 +1,54 @@
+"""Say so at start-up when the 2FA claim is enforced but nothing can complete it.
+
+``override_session_functions()`` alone makes every ``verify_session()`` route answer 403
+until the second factor is done, and the second factor is done only through the
+library's routes: the plugin (:func:`~st_twofactor.twofactor_plugin`) or its e-mail/SMS
+code endpoints (the passwordless override). An app that installs the claim without
+either locks every user out with no hint why, so the check runs once ``init()`` has
+finished (a SuperTokens post-init callback) and logs an ERROR naming the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from supertokens_python.post_init_callbacks import PostSTInitCallbacks
+
+log = logging.getLogger("st_twofactor")
+
+COMPLETES_2FA = "_st_twofactor_completes_2fa"
+"""Set on a recipe's API implementation whose routes can complete the 2FA claim."""
+
+NOTHING_COMPLETES = (
+    "st-twofactor: the 2FA claim is enforced (override_session_functions) but no route "
+    "can complete it, so every verify_session() route answers 403 to every user. Mount "
+    "the 2FA routes: init(..., experimental=SupertokensExperimentalConfig("
+    "plugins=[twofactor_plugin(config)])), with "
+    "'from supertokens_python import SupertokensExperimentalConfig' and "
+    "'from st_twofactor import twofactor_plugin' (see the README, 'Drop into an existing app')"
+)
+
+
+def mark_completing(api_implementation: object) -> None:
+    """Record that ``api_implementation``'s routes can complete the claim."""
+    setattr(api_implementation, COMPLETES_2FA, True)
+
+
+def check_after_init() -> None:
+    """Run :func:`report_if_nothing_completes` once the SDK's ``init()`` is done."""
+    PostSTInitCallbacks.add_post_init_callback(report_if_nothing_completes)
+
+
+def report_if_nothing_completes() -> None:
+    """Log :data:`NOTHING_COMPLETES` unless the plugin or a code recipe is mounted."""
+    from supertokens_python.supertokens import Supertokens
+
+    from .routes import PLUGIN_ID
+
+    instance = Supertokens.get_instance()
+    if any(h.plugin_id == PLUGIN_ID for h in instance.plugin_route_handlers):
+        return
+    apis = (getattr(module, "api_implementation", None) for module in instance.recipe_modules)
+    if any(getattr(api, COMPLETES_2FA, False) for api in apis):
+        return
+    log.error(NOTHING_COMPLETES)
