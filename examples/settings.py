@@ -19,6 +19,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from supertokens_python.ingredients.emaildelivery.types import (
+    EmailDeliveryConfig,
+    EmailDeliveryInterface,
+)
+from supertokens_python.recipe.emailpassword.types import EmailTemplateVars
 
 from st_twofactor.devcore import DevCore
 
@@ -68,6 +75,13 @@ class Settings:
         return self.website != self.origin
 
     @property
+    def password_reset_delivery(self) -> EmailDeliveryConfig[EmailTemplateVars] | None:
+        """How password-reset e-mails go out: in development the library logs the link;
+        outside it a real app passes its mail service (e.g. the SDK's ``SMTPService``).
+        The demo has none, so it says so in the log and sends nothing."""
+        return None if self.development else EmailDeliveryConfig(service=_NoMailService())
+
+    @property
     def factors(self) -> tuple[str, ...]:
         """E-mail codes need a mail service outside development (see README)."""
         if self.development:
@@ -81,6 +95,13 @@ def _flag(value: str) -> bool:
     if value.strip().lower() in _FALSE:
         return False
     raise ValueError(f"ST2FA_DEVELOPMENT must be 1 or 0, got {value!r}")
+
+
+class _NoMailService(EmailDeliveryInterface[EmailTemplateVars]):
+    async def send_email(
+        self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
+    ) -> None:
+        log.warning("no mail service configured: a password-reset e-mail was not sent")
 
 
 def setup_logging() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryInterface
 from supertokens_python.ingredients.smsdelivery.types import SMSDeliveryInterface
+from supertokens_python.recipe.emailpassword.types import EmailTemplateVars as PasswordResetVars
 from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
 
 from st_twofactor.send_quota import SendQuota
@@ -68,3 +69,15 @@ class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
                 template_vars.is_first_factor,
             )
         )
+
+
+class CapturedPasswordReset(EmailDeliveryInterface[PasswordResetVars]):
+    """Password-reset e-mails: their links, appended to ``links``."""
+
+    def __init__(self, links: list[str]) -> None:
+        self.links = links
+
+    async def send_email(
+        self, template_vars: PasswordResetVars, user_context: dict[str, Any]
+    ) -> None:
+        self.links.append(template_vars.password_reset_link)

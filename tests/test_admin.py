@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from st_twofactor import admin, events, recovery_codes, totp
 from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import NoFactorError
 from st_twofactor.service import TwoFactorService
 from st_twofactor.store import InMemoryStore
 
@@ -55,7 +57,8 @@ async def test_reset_removes_factors_revokes_devices_and_keeps_throttle() -> Non
     for _ in range(5):
         await service.verify_totp("user-2", "000000", {})
     epoch_before = (await config.state_store.load("user-2")).epoch
-    overview = await admin.reset_factors(config, "user-2")
+    # keep_sessions: no SDK here (revoking sessions is tested in test_attacks_trust.py)
+    overview = await admin.reset_factors(config, "user-2", keep_sessions=True)
     assert overview.factors == ()
     assert overview.locked_factors == ("totp",)
     state = await config.state_store.load("user-2")
@@ -79,9 +82,10 @@ def test_sync_wrappers_work_outside_an_event_loop() -> None:
     results: dict[str, Any] = {}
 
     def run() -> None:
+        asyncio.run(_enrolled(config, "user-4"))
         results["codes"] = admin.regenerate_recovery_codes_sync(config, "user-4")
         results["overview"] = admin.get_two_factor_state_sync(config, "user-4")
-        results["reset"] = admin.reset_factors_sync(config, "user-4")
+        results["reset"] = admin.reset_factors_sync(config, "user-4", keep_sessions=True)
 
     worker = threading.Thread(target=run)
     worker.start()
@@ -89,6 +93,14 @@ def test_sync_wrappers_work_outside_an_event_loop() -> None:
     assert len(results["codes"]) == 10
     assert results["overview"].recovery_codes_left == 10
     assert results["reset"].recovery_codes_left == 0
+
+
+async def test_recovery_codes_are_refused_to_a_user_without_another_factor() -> None:
+    """S18: an admin cannot hand out recovery codes that would be the only factor."""
+    config = _config([])
+    with pytest.raises(NoFactorError):
+        await admin.regenerate_recovery_codes(config, "user-5")
+    assert (await config.state_store.load("user-5")).recovery_codes == []
 
 
 @pytest.mark.parametrize("user_id", ["never-seen"])

@@ -7,11 +7,14 @@ against the development core, as an attacker would, and names the requirement it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from st_twofactor import recovery_codes, reset_factors, revoke_remembered_devices
 from st_twofactor.send_quota import SendQuota
 from st_twofactor.service import REMEMBER_HEADER
 from st_twofactor.store import InMemoryStore, Store, UserMetadataStore
@@ -20,7 +23,7 @@ from st_twofactor.testing import reset_supertokens
 from .conftest import jwt_payload
 from .redis_server import redis_server, unique_prefix
 from .test_attacks import race
-from .twofactor_app import Harness, Tokens, make_harness, user_id_of
+from .twofactor_app import RESET_LINKS, Harness, Tokens, make_harness, user_id_of
 
 __all__ = ["redis_server"]  # the fixture, for pytest
 
@@ -220,3 +223,92 @@ def test_parallel_sends_cannot_exceed_the_quota(
     assert results.count("GENERAL_ERROR") == 30 - allowed
     assert len(h.outbox) == allowed
     assert len(h.state(user_id_of(tokens)).code_sends) == allowed
+
+
+# -- S18: recovery codes exist only beside another factor ------------------------------------
+
+
+def test_recovery_codes_never_become_the_only_factor(make: Callable[..., Harness]) -> None:
+    """S18: after the last device is removed, new recovery codes are refused, so no later
+    sign-in can complete 2FA with a recovery code alone."""
+    h = make()
+    tokens, _, _ = enrolled(h, "only-codes@example.com")
+    h.clock.advance(-30)  # still within the step-up window of the enrolment
+    removed = h.post("/auth/2fa/totp/device/remove", tokens, {"deviceName": "authenticator"})
+    assert status_of(removed) == "OK"
+    answer = h.post("/auth/2fa/recovery-codes", tokens).json()
+    assert answer["status"] == "NO_FACTOR_ERROR" and "recoveryCodes" not in answer
+    assert h.state(user_id_of(tokens)).factor_ids() == []
+
+
+# -- S19: account-recovery events end trust --------------------------------------------------
+
+
+def refresh(h: Harness, tokens: Tokens) -> int:
+    response = h.client.post(
+        "/auth/session/refresh",
+        headers={"Authorization": f"Bearer {tokens.refresh}", "st-auth-mode": "header"},
+    )
+    return int(response.status_code)
+
+
+@pytest.mark.parametrize("keep_sessions", [False, True])
+def test_an_admin_reset_ends_the_users_sessions(
+    make: Callable[..., Harness], keep_sessions: bool
+) -> None:
+    """S19: after ``reset_factors`` (lost phone, account recovery) a session that had
+    completed 2FA, maybe the attacker's, cannot be refreshed; ``keep_sessions=True`` is
+    the documented opt-out."""
+    h = make()
+    tokens, _, _ = enrolled(h, f"reset-{keep_sessions}@example.com")
+    other = h.signed_in(f"reset-{keep_sessions}@example.com")
+    asyncio.run(reset_factors(h.config, user_id_of(tokens), keep_sessions=keep_sessions))
+    expected = 200 if keep_sessions else 401
+    assert refresh(h, tokens) == expected
+    assert refresh(h, other) == expected
+
+
+def test_a_password_reset_revokes_remember_tokens(make: Callable[..., Harness]) -> None:
+    """S19: a remember token copied before the owner reset their password no longer skips
+    the second factor afterwards."""
+    h = make(remember_device=True)
+    _, token = remember_token(h, "pw-reset@example.com")
+    assert h.protected(h.signed_in("pw-reset@example.com", **{REMEMBER_HEADER: token})) == 200
+    form = {"formFields": [{"id": "email", "value": "pw-reset@example.com"}]}
+    assert status_of(h.post("/auth/user/password/reset/token", None, form)) == "OK"
+    reset_token = parse_qs(urlparse(RESET_LINKS[-1]).query)["token"][0]
+    new_password = "a-new-password-123"
+    reset = {
+        "token": reset_token,
+        "formFields": [{"id": "password", "value": new_password}],
+    }
+    assert status_of(h.post("/auth/user/password/reset", None, reset)) == "OK"
+    again = h.sign_in("pw-reset@example.com", new_password, **{REMEMBER_HEADER: token})
+    assert h.protected(Tokens.of(again)) == 403
+
+
+def test_sign_out_everywhere_can_revoke_remember_tokens(make: Callable[..., Harness]) -> None:
+    """S19: ``revoke_remembered_devices`` (for "sign out everywhere") ends every token."""
+    h = make(remember_device=True)
+    _, token = remember_token(h, "everywhere@example.com")
+    user_id = user_id_of(h.signed_in("everywhere@example.com", **{REMEMBER_HEADER: token}))
+    asyncio.run(revoke_remembered_devices(h.config, user_id))
+    assert h.protected(h.signed_in("everywhere@example.com", **{REMEMBER_HEADER: token})) == 403
+
+
+def test_a_locked_recovery_code_factor_costs_no_hashing(
+    make: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A locked account's recovery-code guesses are refused before the PBKDF2 work (and
+    while no lock on the user is held for it)."""
+    h = make()
+    tokens, _, _ = enrolled(h, "locked-hash@example.com")
+    for _ in range(5):
+        h.verify_recovery(tokens, "aaaaa-aaaaa")
+    calls: list[str] = []
+    real = recovery_codes.find_match
+    monkeypatch.setattr(
+        recovery_codes, "find_match", lambda code, hashes: calls.append(code) or real(code, hashes)
+    )
+    locked = h.verify_recovery(tokens, "bbbbb-bbbbb").json()
+    assert locked["status"] == "LIMIT_REACHED_ERROR" and calls == []

@@ -46,13 +46,15 @@ from st_twofactor.routes import twofactor_plugin
 from st_twofactor.store import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
-from .outbox import UNMETERED, CapturedEmail, CapturedSMS, Sent
+from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 
 API_DOMAIN = "http://localhost"
 HEADER_MODE = {"st-auth-mode": "header"}
 PASSWORD = "correct-horse-battery-1"
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 ALL_FACTORS = ("totp", "otp-email", "otp-phone", "recovery-code")
+RESET_LINKS: list[str] = []
+"""Password-reset links the test apps e-mailed, newest last."""
 STEP_UP_MAX_AGE = 60
 
 os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
@@ -66,7 +68,11 @@ def build_app(
 ) -> FastAPI:
     """``init()`` the SDK for ``config`` against ``core_url`` and return the app."""
     reset_supertokens()
-    deliveries: dict[str, Any] = {}
+    deliveries: dict[str, Any] = {
+        "emailpassword_email_delivery": EmailDeliveryConfig(
+            service=CapturedPasswordReset(RESET_LINKS)
+        )
+    }
     if "otp-email" in config.factors:
         deliveries["email_delivery"] = EmailDeliveryConfig(service=CapturedEmail(outbox))
     if "otp-phone" in config.factors:

@@ -41,7 +41,9 @@ def create_app(settings: Settings) -> Flask:
         mode="wsgi",
         telemetry=False,
         recipe_list=build_recipe_list(
-            config=config, session_config={"anti_csrf": "VIA_CUSTOM_HEADER"}
+            config=config,
+            session_config={"anti_csrf": "VIA_CUSTOM_HEADER"},
+            emailpassword_email_delivery=settings.password_reset_delivery,
         ),
         experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
     )

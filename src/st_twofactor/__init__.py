@@ -16,6 +16,8 @@ from .admin import (
     regenerate_recovery_codes_sync,
     reset_factors,
     reset_factors_sync,
+    revoke_remembered_devices,
+    revoke_remembered_devices_sync,
 )
 from .claim import (
     CLAIM_KEY,
@@ -62,6 +64,8 @@ __all__ = [
     "regenerate_recovery_codes_sync",
     "reset_factors",
     "reset_factors_sync",
+    "revoke_remembered_devices",
+    "revoke_remembered_devices_sync",
     "twofactor_plugin",
     "with_2fa",
     "without_2fa",

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from supertokens_python.async_to_sync_wrapper import sync
+from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
 
 from . import events
 from .config import TwoFactorConfig
+from .errors import NoFactorError
 from .service import TwoFactorService
 from .store import TwoFactorState
 
@@ -42,14 +44,20 @@ async def get_two_factor_state(
 
 
 async def reset_factors(
-    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+    config: TwoFactorConfig,
+    user_id: str,
+    user_context: dict[str, Any] | None = None,
+    *,
+    keep_sessions: bool = False,
 ) -> TwoFactorOverview:
     """Remove every factor of a user (lost phone, account recovery).
 
-    Remembered devices are revoked. Throttle counters and the last used TOTP step are
-    kept, so a reset cannot reopen a lockout or allow a replay. The user's next sign-in
-    passes 2FA only if the ``required`` policy exempts them; otherwise they can reach
-    just the enrolment routes.
+    The user's sessions are revoked (on every tenant), so a session that completed 2FA
+    with the old factors, maybe someone else's, ends too; ``keep_sessions=True`` keeps
+    them (then whoever holds one stays signed in with 2FA complete). Remembered devices
+    are revoked. Throttle counters and the last used TOTP step are kept, so a reset cannot
+    reopen a lockout or allow a replay. The user's next sign-in passes 2FA only if the
+    ``required`` policy exempts them; otherwise they can reach just the enrolment routes.
     """
     context = user_context or {}
 
@@ -59,6 +67,8 @@ async def reset_factors(
         return before, state
 
     before, state = await config.state_store.update(user_id, reset, context)
+    if not keep_sessions:
+        await revoke_all_sessions_for_user(user_id, user_context=context)
     for factor in before:
         await events.emit(
             config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
@@ -66,11 +76,32 @@ async def reset_factors(
     return _overview(config, user_id, state)
 
 
+async def revoke_remembered_devices(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> None:
+    """Make every remember-device token of the user stop working (S19).
+
+    Call it when the user signs out everywhere or reports a lost device. The library
+    calls it itself when a password changes through ``build_recipe_list``'s emailpassword
+    recipe; factor changes and :func:`reset_factors` revoke the tokens too.
+    """
+
+    def revoke(state: TwoFactorState) -> None:
+        state.bump_epoch()
+
+    await config.state_store.update(user_id, revoke, user_context or {})
+
+
 async def regenerate_recovery_codes(
     config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
 ) -> list[str]:
-    """A new set of recovery codes for the user (to hand over once); old ones stop working."""
+    """A new set of recovery codes for the user (to hand over once); old ones stop working.
+
+    :raises NoFactorError: the user has no other factor enrolled (S18).
+    """
     result = await TwoFactorService(config).regenerate_recovery_codes(user_id, user_context or {})
+    if result["status"] != "OK":
+        raise NoFactorError(f"user {user_id!r} has no factor besides recovery codes")
     codes: list[str] = result["recoveryCodes"]
     return codes
 
@@ -83,10 +114,21 @@ def get_two_factor_state_sync(
 
 
 def reset_factors_sync(
-    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+    config: TwoFactorConfig,
+    user_id: str,
+    user_context: dict[str, Any] | None = None,
+    *,
+    keep_sessions: bool = False,
 ) -> TwoFactorOverview:
     """:func:`reset_factors` for synchronous code."""
-    return sync(reset_factors(config, user_id, user_context))
+    return sync(reset_factors(config, user_id, user_context, keep_sessions=keep_sessions))
+
+
+def revoke_remembered_devices_sync(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> None:
+    """:func:`revoke_remembered_devices` for synchronous code."""
+    sync(revoke_remembered_devices(config, user_id, user_context))
 
 
 def regenerate_recovery_codes_sync(

@@ -57,3 +57,8 @@ class StoreUnavailableError(TwoFactorError):
 
 class CoreUnavailableError(TwoFactorError):
     """The SuperTokens core cannot be reached or answered unexpectedly."""
+
+
+class NoFactorError(TwoFactorError):
+    """Recovery codes were asked for a user with no other factor enrolled (S18): they are
+    a fallback for a factor, never a factor on their own."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from supertokens_python import RecipeInit
+from supertokens_python.asyncio import get_user
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
     EmailDeliveryInterface,
@@ -51,6 +52,12 @@ from supertokens_python.recipe import (
 from supertokens_python.recipe.emailpassword import EmailPasswordOverrideConfig, InputSignUpFeature
 from supertokens_python.recipe.emailpassword.interfaces import (
     APIInterface as EmailPasswordAPIInterface,
+)
+from supertokens_python.recipe.emailpassword.interfaces import (
+    RecipeInterface as EmailPasswordRecipeInterface,
+)
+from supertokens_python.recipe.emailpassword.interfaces import (
+    UpdateEmailOrPasswordOkResult,
 )
 from supertokens_python.recipe.emailpassword.types import (
     EmailTemplateVars as PasswordResetEmailVars,
@@ -73,8 +80,10 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.thirdparty import ProviderInput, ThirdPartyOverrideConfig
 from supertokens_python.recipe.thirdparty.utils import SignInAndUpFeature
 from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
+from supertokens_python.types import RecipeUserId
 
 from ._request_guard import guard_first_factor_bodies
+from .admin import revoke_remembered_devices
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
@@ -153,12 +162,19 @@ def build_recipe_list(
     _check_delivery("sms_delivery", sms_delivery, _CODE_SMS)
     session_options = _check_session_config(session_config)
 
-    if emailpassword_email_delivery is None and config.development:
+    if emailpassword_email_delivery is None:
+        if not config.development:
+            raise ConfigurationError(
+                "password-reset e-mails need a delivery outside development: pass "
+                "emailpassword_email_delivery=EmailDeliveryConfig(service=...) (e.g. "
+                "supertokens_python.recipe.emailpassword.SMTPService); without one the SDK "
+                "would send them through SuperTokens' hosted e-mail service"
+            )
         emailpassword_email_delivery = EmailDeliveryConfig(service=_LogPasswordResetEmail())
     recipes: list[RecipeInit] = [
         emailpassword.init(
             sign_up_feature=sign_up_feature,
-            override=_emailpassword_override(emailpassword_override),
+            override=_emailpassword_override(config, emailpassword_override),
             email_delivery=emailpassword_email_delivery,
         ),
         thirdparty.init(
@@ -211,20 +227,62 @@ def _session_override(
     return SessionOverrideConfig(functions=_then(ours, app.functions), apis=app.apis)
 
 
-def _emailpassword_override(app: EmailPasswordOverrideConfig | None) -> EmailPasswordOverrideConfig:
-    """The app's emailpassword override, and the library's checks of first-factor request
-    bodies (:mod:`st_twofactor._request_guard`: a 400 for what the SDK would answer 500),
-    installed when the SDK initialises the recipe."""
+def _emailpassword_override(
+    config: TwoFactorConfig, app: EmailPasswordOverrideConfig | None
+) -> EmailPasswordOverrideConfig:
+    """The app's emailpassword override around the library's: checks of first-factor
+    request bodies (:mod:`st_twofactor._request_guard`: a 400 for what the SDK would
+    answer 500), installed when the SDK initialises the recipe, and remember-device tokens
+    revoked when a password changes (S19)."""
 
     def install_body_checks(original: EmailPasswordAPIInterface) -> EmailPasswordAPIInterface:
         PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
         return original
 
+    ours = _revoke_remembered_devices_on_new_password(config)
     if app is None:
-        return EmailPasswordOverrideConfig(apis=install_body_checks)
+        return EmailPasswordOverrideConfig(functions=ours, apis=install_body_checks)
     return EmailPasswordOverrideConfig(
-        functions=app.functions, apis=_then(install_body_checks, app.apis)
+        functions=_then(ours, app.functions), apis=_then(install_body_checks, app.apis)
     )
+
+
+def _revoke_remembered_devices_on_new_password(
+    config: TwoFactorConfig,
+) -> Callable[[EmailPasswordRecipeInterface], EmailPasswordRecipeInterface]:
+    """An emailpassword functions override: a password that changes (a password reset, or
+    the app's own "change password") revokes the user's remember-device tokens, so a token
+    copied before an account recovery no longer skips the second factor (S19)."""
+
+    def override(original: EmailPasswordRecipeInterface) -> EmailPasswordRecipeInterface:
+        original_update = original.update_email_or_password
+
+        async def update_email_or_password(
+            recipe_user_id: RecipeUserId,
+            email: str | None,
+            password: str | None,
+            apply_password_policy: bool | None,
+            tenant_id_for_password_policy: str,
+            user_context: dict[str, Any],
+        ) -> Any:
+            result = await original_update(
+                recipe_user_id=recipe_user_id,
+                email=email,
+                password=password,
+                apply_password_policy=apply_password_policy,
+                tenant_id_for_password_policy=tenant_id_for_password_policy,
+                user_context=user_context,
+            )
+            if password is not None and isinstance(result, UpdateEmailOrPasswordOkResult):
+                user = await get_user(recipe_user_id.get_as_string(), user_context)
+                user_id = user.id if user is not None else recipe_user_id.get_as_string()
+                await revoke_remembered_devices(config, user_id, user_context)
+            return result
+
+        original.update_email_or_password = update_email_or_password  # type: ignore[method-assign]
+        return original
+
+    return override
 
 
 def _passwordless_override(

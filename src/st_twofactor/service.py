@@ -25,7 +25,7 @@ from .claim import SecondFactorClaim, completed_at, completed_within
 from .config import TwoFactorConfig
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
-from .throttle import Allowed, Decision, after_success, begin_attempt
+from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, check
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
@@ -309,9 +309,15 @@ class TwoFactorService:
         async with self.store.transaction(user_id, user_context) as held:
             # The slow hash comparison runs before the update; the update re-checks that
             # the matched code is still there (a store may let another request in between).
-            hashes = list((await held.load()).recovery_codes)
+            state = await held.load()
+            hashes = list(state.recovery_codes)
+            # A locked factor is refused before the costly hashing (the update below
+            # refuses it again, atomically): a locked account costs no PBKDF2 work.
+            locked = isinstance(check(self.policy, state.throttle, "recovery-code", now), Refused)
             found = (
-                await asyncio.to_thread(recovery_codes.find_match, code, hashes) if hashes else None
+                await asyncio.to_thread(recovery_codes.find_match, code, hashes)
+                if hashes and not locked
+                else None
             )
             outcome, left = await held.update(self._redeem(hashes, found, now))
         if not outcome.matched:
@@ -349,14 +355,25 @@ class TwoFactorService:
         return codes, hashes
 
     async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
-        """A new set of codes; the old ones stop working at once."""
+        """A new set of codes; the old ones stop working at once.
+
+        Only for a user with another factor enrolled (S18): recovery codes are a fallback
+        for a factor, so without one the answer is ``NO_FACTOR_ERROR`` and nothing changes.
+        """
         codes, hashes = await self._new_recovery_codes()
 
-        def replace(state: TwoFactorState) -> None:
+        def replace(state: TwoFactorState) -> bool:
+            if not [f for f in state.factor_ids() if f != "recovery-code"]:
+                return False
             state.recovery_codes = list(hashes)
             state.bump_epoch()
+            return True
 
-        await self.store.update(user_id, replace, user_context)
+        if not await self.store.update(user_id, replace, user_context):
+            return {
+                "status": "NO_FACTOR_ERROR",
+                "message": "Recovery codes need another factor: enrol one first.",
+            }
         await self._emit(
             events.RecoveryCodesRegenerated(
                 user_id=user_id, at=self.config.clock(), count=len(codes)
