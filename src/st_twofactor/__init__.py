@@ -29,7 +29,7 @@ from .claim import (
 )
 from .config import FACTOR_IDS, TwoFactorConfig
 from .cors import cors_headers
-from .errors import ConfigurationError, TwoFactorError
+from .errors import ConfigurationError, NoFactorError, TwoFactorError
 from .events import Event, EventHook
 from .recipes import build_recipe_list
 from .routes import twofactor_plugin
@@ -43,6 +43,7 @@ __all__ = [
     "Event",
     "EventHook",
     "InMemoryStore",
+    "NoFactorError",
     "SecondFactorClaim",
     "Store",
     "TwoFactorConfig",
