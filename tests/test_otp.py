@@ -782,7 +782,8 @@ def test_codes_are_logged_only_by_the_development_delivery(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, the SDK's debug output included
-    h = make_harness(capture=False, development=True, secret_keys=())
+    # 4 tries per code: three wrong guesses, then the right code, on one device.
+    h = make_harness(capture=False, development=True, secret_keys=(), otp_max_attempts=4)
     tokens = h.signed_up("ada@example.com")
     responses = []
 

@@ -186,18 +186,37 @@ class LimitReachedResponse(GeneralErrorResponse):
 
 
 def override_passwordless_apis(
-    config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim
+    config: TwoFactorConfig,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    first_factor: bool = False,
 ) -> PasswordlessAPIOverride:
     """Make the override for ``PasswordlessOverrideConfig(apis=...)`` (see the module doc).
+
+    An app that calls ``passwordless.init`` itself composes it with its own override
+    (``build_recipe_list(add_passwordless=False, ...)``)::
+
+        ours = override_passwordless_apis(config, first_factor=True)
+        PasswordlessOverrideConfig(apis=lambda original: my_apis(ours(original)))
 
     :param config: the app's :class:`~st_twofactor.config.TwoFactorConfig` (lifetime,
         attempts, throttling, step-up window, store, events, clock).
     :param claim: the second-factor claim set on success; the same one the session
         override uses.
+    :param first_factor: ``True`` when passwordless is also how users sign in: a
+        request *without* a session to ``signinup/code``, ``.../resend`` or
+        ``.../consume`` is then the SDK's ordinary passwordless sign-in/up (its new
+        session starts with the claim ``False`` unless 2FA is not required for the
+        user), and one *with* a session is a second factor, as always. The contact
+        the session signed in with (its passwordless login method) cannot also be its
+        second factor. ``False`` (default): a second factor only, 401 without a
+        session (S10).
     """
-    flows = _CodeFlows(config, claim)
+    flows = _CodeFlows(config, claim, first_factor=first_factor)
 
     def override(original_implementation: APIInterface) -> APIInterface:
+        original_create = original_implementation.create_code_post
+        original_consume = original_implementation.consume_code_post
         original_resend = original_implementation.resend_code_post
         original_email_exists = original_implementation.email_exists_get
         original_phone_exists = original_implementation.phone_number_exists_get
@@ -211,7 +230,17 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> CreateCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_create(
+                    email=email,
+                    phone_number=phone_number,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             contact = flows.requested_contact(email, phone_number)
             return await flows.send_code(session, contact, api_options, user_context)
 
@@ -224,7 +253,17 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> ResendCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_resend(
+                    device_id=device_id,
+                    pre_auth_session_id=pre_auth_session_id,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             key = _device_key(pre_auth_session_id, device_id)
             pending = await flows.resendable(session, key, user_context)
             if not isinstance(pending, PendingCode):
@@ -252,7 +291,19 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> ConsumeCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_consume(
+                    pre_auth_session_id=pre_auth_session_id,
+                    user_input_code=user_input_code,
+                    device_id=device_id,
+                    link_code=link_code,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             if link_code is not None or device_id is None or user_input_code is None:
                 raise_bad_input_exception(
                     "Please provide deviceId and userInputCode: links are not used for 2FA"
@@ -287,7 +338,9 @@ def override_passwordless_apis(
                 user_context=user_context,
             )
 
-        PostSTInitCallbacks.add_post_init_callback(_guard_request_bodies)
+        PostSTInitCallbacks.add_post_init_callback(
+            lambda: _guard_request_bodies(first_factor=first_factor)
+        )
         original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
         original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
         original_implementation.consume_code_post = consume_code_post  # type: ignore[method-assign]
@@ -336,9 +389,12 @@ class _Attempt:
 class _CodeFlows:
     """The checks and state changes behind the overridden endpoints, for one config."""
 
-    def __init__(self, config: TwoFactorConfig, claim: BooleanClaim) -> None:
+    def __init__(
+        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
+    ) -> None:
         self.config = config
         self.claim = claim
+        self.first_factor = first_factor
         self.store = config.state_store
         self.policy = config.throttle_policy
 
@@ -372,6 +428,8 @@ class _CodeFlows:
         """Why no code may be sent to ``contact`` for this session's user, or None."""
         if contact.factor not in self.config.factors:
             return GeneralErrorResponse(_NOT_ENABLED[contact.factor])
+        if self.first_factor and await _signed_in_with(session, contact, user_context):
+            return GeneralErrorResponse(_SIGNED_IN_WITH[contact.factor])
         state = await held.load()
         decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
         if isinstance(decision, Refused):
@@ -482,7 +540,8 @@ class _CodeFlows:
             request=api_options.request,
             response=api_options.response,
             recipe_id=api_options.recipe_id,
-            config=api_options.config,
+            # A second-factor code is typed, never a link, whatever the sign-in flow is.
+            config=api_options.config.model_copy(update={"flow_type": "USER_INPUT_CODE"}),
             recipe_implementation=api_options.recipe_implementation,
             app_info=api_options.app_info,
             email_delivery=EmailDeliveryIngredient(EmailDeliveryConfigWithService(service=email)),
@@ -757,6 +816,12 @@ _NOT_PINNED: dict[Factor, str] = {
     PHONE: "Codes can only be sent to the phone number registered for two-factor "
     "authentication on this account.",
 }
+_SIGNED_IN_WITH: dict[Factor, str] = {
+    EMAIL: "This session signed in with a code sent to this e-mail address, so a code "
+    "sent there cannot be its second factor: use another second factor.",
+    PHONE: "This session signed in with a code sent to this phone number, so a code "
+    "sent there cannot be its second factor: use another second factor.",
+}
 _NO_EMAIL = (
     "No e-mail address is known for this account, so codes cannot be e-mailed: "
     "use another second factor."
@@ -864,20 +929,22 @@ _BODY_STRINGS: dict[str, tuple[str, ...]] = {
 """The string fields of each passwordless POST body, by the SDK's request id."""
 
 
-def _guard_request_bodies() -> None:
+def _guard_request_bodies(*, first_factor: bool = False) -> None:
     """Put a body-shape check in front of the passwordless recipe's request handlers.
 
     Runs once after ``init()``. The SDK's handlers index the body and call ``str`` methods
     on its fields before any API override is called, so a JSON array, number or string as
     the body, or ``{"email": 5}``, would be a 500. Those are answered 400 here, before the
     handler (and before any state is read or changed); everything else goes on unchanged.
-    A request without a session is answered 401 before its body is looked at.
+    Unless passwordless is a first factor, a request without a session is answered 401
+    before its body is looked at.
     """
 
     def check(fields: tuple[str, ...]) -> RequestCheck:
         async def check_request(request: BaseRequest, user_context: dict[str, Any]) -> None:
-            # The session first: without one the answer is 401 whatever the body (S10).
-            await _require_session(request, user_context)
+            if not first_factor:
+                # The session first: without one the answer is 401 whatever the body (S10).
+                await _require_session(request, user_context)
             _check_body(await request.json(), fields)
 
         return check_request
@@ -916,6 +983,42 @@ async def _require_session(request: BaseRequest, user_context: dict[str, Any]) -
     if session is None:  # not reached with session_required=True; keeps the type exact
         raise UnauthorisedError("A session is required for second-factor codes")
     return session
+
+
+async def _session(
+    request: BaseRequest, user_context: dict[str, Any], first_factor: bool
+) -> SessionContainer | None:
+    """The request's session; None only for a first factor without one (else 401).
+
+    A session that is present but invalid (expired, revoked) is still answered 401 or
+    try-refresh by the SDK, never taken for a sign-in.
+    """
+    if not first_factor:
+        return await _require_session(request, user_context)
+    return await get_session(
+        request,
+        session_required=False,
+        override_global_claim_validators=_no_claim_validators,
+        user_context=user_context,
+    )
+
+
+async def _signed_in_with(
+    session: SessionContainer, contact: _Contact, user_context: dict[str, Any]
+) -> bool:
+    """Whether ``contact`` is the passwordless login method this session signed in with
+    (a code there would be the first factor again, not a second one)."""
+    user = await _session_user(session, user_context)
+    recipe_user_id = session.get_recipe_user_id().get_as_string()
+    for method in user.login_methods:
+        if method.recipe_id != "passwordless":
+            continue
+        if method.recipe_user_id.get_as_string() != recipe_user_id:
+            continue
+        value = method.email if contact.factor == EMAIL else method.phone_number
+        if value is not None and _same(value, contact):
+            return True
+    return False
 
 
 def _device_key(pre_auth_session_id: object, device_id: object) -> str:
