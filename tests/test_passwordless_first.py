@@ -167,6 +167,16 @@ def test_passwordless_sign_in_then_a_code_as_second_factor(make_app: MakeApp) ->
     assert claim_value(again) is False and h.protected(again) == 403
 
 
+def test_an_invalid_session_is_401_not_a_sign_in(make_app: MakeApp) -> None:
+    h = make_app()
+    tokens = h.signed_up("ada@example.com")
+    users = h.user_count()
+    forged = Tokens((tokens.access or "")[:-4] + "AAAA", None)
+    response, sent = h.ask(forged, email="pia@example.com")
+    assert status(response) == 401 and sent is None
+    assert h.user_count() == users
+
+
 def test_password_users_still_use_e_mailed_codes_in_a_passwordless_first_app(
     make_app: MakeApp,
 ) -> None:

@@ -2,16 +2,25 @@
 
 :func:`override_passwordless_apis` overrides the passwordless recipe's APIs so that
 SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../resend``,
-``.../consume``) while passwordless can only ever be a *second* factor:
+``.../consume``) while passwordless is a *second* factor (unless the app also chose it
+as a first factor, ``first_factor=True``):
 
-- Every endpoint needs a session (401 without one); the 2FA claim itself is not required,
-  since these endpoints are how it gets completed. No passwordless user and no new session
-  is ever created: a code is made with the recipe's ``create_code`` and sent through the
-  recipe's e-mail or SMS delivery, checked with the recipe's ``check_code``, its device's
-  codes are revoked, and the claim is set in the session that asked for the code
-  (DESIGN 9). The SDK's own ``create_code_post`` is not used: its sign-in/up checks
-  (account lookups, the tenant's first factors) are about a passwordless user that is
-  never created here, so they decide nothing for a second factor and cost three core calls.
+- Every endpoint needs a session (401 without one; see ``first_factor`` below); the 2FA
+  claim itself is not required, since these endpoints are how it gets completed. With a
+  session no passwordless user and no new session is ever created: a code is made with
+  the recipe's ``create_code`` and sent through the recipe's e-mail or SMS delivery,
+  checked with the recipe's ``check_code``, its device's codes are revoked, and the
+  claim is set in the session that asked for the code (DESIGN 9). The SDK's own
+  ``create_code_post`` is not used: its sign-in/up checks (account lookups, the tenant's
+  first factors) are about a passwordless user that is never created here, so they
+  decide nothing for a second factor and cost three core calls.
+- With ``first_factor=True`` (passwordless is also how users sign in) a request
+  *without* a session to ``signinup/code``, ``.../resend`` or ``.../consume`` is handed to
+  the SDK's own implementation: the app's ordinary passwordless sign-in/up, whose new
+  session gets the claim from the session override (``False`` unless 2FA is not
+  required). A request *with* a session is a second factor, as below; the contact of the
+  passwordless login method the session signed in with cannot be its second factor (that
+  would be the first factor twice). An invalid session is still a 401, never a sign-in.
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
