@@ -21,6 +21,8 @@ as a first factor, ``first_factor=True``):
   required). A request *with* a session is a second factor, as below; the contact of the
   passwordless login method the session signed in with cannot be its second factor (that
   would be the first factor twice). An invalid session is still a 401, never a sign-in.
+  A second-factor code used without a session is a sign-in for its contact, which is
+  what its owner could do with a sign-in code anyway (the code only ever reaches them).
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
