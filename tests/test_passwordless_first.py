@@ -9,6 +9,8 @@ Driven over HTTP (FastAPI and Flask) against the development core.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -244,6 +246,33 @@ def test_a_second_factor_resend_never_carries_a_link(make_app: MakeApp) -> None:
     answer = body(h.consume(tokens, device, links[-1].user_input_code or ""))
     assert answer["status"] == "OK", answer
     assert h.protected(tokens) == 200
+
+
+def test_a_magic_link_signs_in_and_development_mode_logs_it(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    def recipes(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
+        return build_recipe_list(
+            config=config,
+            first_factors=("emailpassword", "passwordless"),
+            passwordless_flow_type="MAGIC_LINK",
+        )
+
+    h = make_app(recipes, development=True, secret_keys=())
+    with caplog.at_level(logging.WARNING, logger="st_twofactor"):
+        asked = body(h.post("/auth/signinup/code", None, {"email": "link@example.com"}))
+    assert asked["status"] == "OK" and asked["flowType"] == "MAGIC_LINK"
+    links = re.findall(r"sign-in link for link@example.com: (\S+)", caplog.text)
+    assert len(links) == 1 and "e-mail code for" not in caplog.text
+    link_code = links[0].split("#", 1)[1]
+    response = h.post(
+        "/auth/signinup/code/consume",
+        None,
+        {"preAuthSessionId": asked["preAuthSessionId"], "linkCode": link_code},
+    )
+    assert body(response)["status"] == "OK", body(response)
+    tokens = Tokens.of(response)
+    assert claim_value(tokens) is False and h.protected(tokens) == 403
 
 
 # -- the app's own passwordless.init ---------------------------------------------------

@@ -486,24 +486,40 @@ class _LogCodeEmail(EmailDeliveryInterface[CodeEmailVars]):
     """Development delivery: write e-mailed 2FA codes to the log instead of sending them."""
 
     async def send_email(self, template_vars: CodeEmailVars, user_context: dict[str, Any]) -> None:
-        log.warning(
-            "st-twofactor (development): e-mail code for %s: %s (valid %d s)",
-            template_vars.email,
-            template_vars.user_input_code,
-            template_vars.code_life_time // 1000,
-        )
+        if template_vars.user_input_code is not None:
+            log.warning(
+                "st-twofactor (development): e-mail code for %s: %s (valid %d s)",
+                template_vars.email,
+                template_vars.user_input_code,
+                template_vars.code_life_time // 1000,
+            )
+        if template_vars.url_with_link_code is not None:  # a sign-in link (first factor)
+            log.warning(
+                "st-twofactor (development): sign-in link for %s: %s (valid %d s)",
+                template_vars.email,
+                template_vars.url_with_link_code,
+                template_vars.code_life_time // 1000,
+            )
 
 
 class _LogCodeSMS(SMSDeliveryInterface[CodeSMSVars]):
     """Development delivery: write SMS 2FA codes to the log instead of sending them."""
 
     async def send_sms(self, template_vars: CodeSMSVars, user_context: dict[str, Any]) -> None:
-        log.warning(
-            "st-twofactor (development): SMS code for %s: %s (valid %d s)",
-            template_vars.phone_number,
-            template_vars.user_input_code,
-            template_vars.code_life_time // 1000,
-        )
+        if template_vars.user_input_code is not None:
+            log.warning(
+                "st-twofactor (development): SMS code for %s: %s (valid %d s)",
+                template_vars.phone_number,
+                template_vars.user_input_code,
+                template_vars.code_life_time // 1000,
+            )
+        if template_vars.url_with_link_code is not None:  # a sign-in link (first factor)
+            log.warning(
+                "st-twofactor (development): sign-in link for %s: %s (valid %d s)",
+                template_vars.phone_number,
+                template_vars.url_with_link_code,
+                template_vars.code_life_time // 1000,
+            )
 
 
 class _LogPasswordResetEmail(EmailDeliveryInterface[PasswordResetEmailVars]):
