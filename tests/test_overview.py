@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from st_twofactor.config import TwoFactorConfig
+from st_twofactor.devcore import DevCore
 from st_twofactor.service import AccountContacts, TwoFactorService, mask_phone
 from st_twofactor.store import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
@@ -143,6 +144,34 @@ def test_a_phone_number_is_masked_unless_the_2fa_is_fresh(make: MakeApp) -> None
     assert PHONE not in str(seen)
     # The e-mail could not be pinned now (not fresh): not next, not offered.
     assert "otp-email" not in seen["contacts"] and "otp-email" not in seen["next"]
+
+
+@pytest.mark.parametrize(
+    ("factors", "calls"),
+    [
+        (("totp", "recovery-code"), []),
+        (ALL_FACTORS, ["GET /user/id"]),  # the account's e-mail and sign-in method
+    ],
+)
+def test_core_calls_of_the_overview(
+    make: MakeApp,
+    devcore: DevCore,
+    devcore_app: str,
+    factors: tuple[str, ...],
+    calls: list[str],
+) -> None:
+    """With the in-memory store: the user is read only when a code factor is enabled."""
+    h = make(factors=factors)
+    tokens = h.signed_up("count@example.com")
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+
+    def paths() -> list[str]:
+        done = devcore.requests(app_id)
+        return [f"{r.method} {r.path}" for r in done if not r.path.endswith("/jwks.json")]
+
+    start = len(paths())
+    overview(h, tokens)
+    assert paths()[start:] == calls
 
 
 # -- the rules on their own ----------------------------------------------------------
