@@ -178,7 +178,6 @@ class TwoFactorLibrary(Alternative):
     def __init__(self, core: Any, connection_uri: str) -> None:
         super().__init__(core, connection_uri)
         from st_twofactor.config import TwoFactorConfig
-
         from st_twofactor.send_quota import SendQuota
 
         self.config = TwoFactorConfig(

@@ -506,7 +506,7 @@ def test_a_code_expires_after_the_configured_lifetime(make_harness: MakeHarness)
     assert answer == {
         "status": "EXPIRED_USER_INPUT_CODE_ERROR",
         "failedCodeInputAttemptCount": 0,
-        "maximumCodeInputAttempts": 5,
+        "maximumCodeInputAttempts": 3,
     }
     assert h.protected(tokens) == 403
     answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(first)))
@@ -582,13 +582,15 @@ def test_wrong_codes_are_counted_and_five_failures_lock_the_factor(
     h = make_harness()
     tokens = h.signed_up("ada@example.com")
     device, sent = h.ask_ok(tokens, email="ada@example.com")
-    for n in (1, 2, 3):
+    for n in (1, 2):
         answer = body(h.consume(tokens, device, wrong(sent.code)))
         assert answer == {
             "status": "INCORRECT_USER_INPUT_CODE_ERROR",
             "failedCodeInputAttemptCount": n,
-            "maximumCodeInputAttempts": 5,
+            "maximumCodeInputAttempts": 3,
         }
+    # The code's 3 tries are used up: the flow restarts, the factor is not locked.
+    assert body(h.consume(tokens, device, wrong(sent.code)))["status"] == "RESTART_FLOW_ERROR"
     # A new code does not start the account's count again.
     device, sent = h.ask_ok(tokens, email="ada@example.com")
     answer = body(h.consume(tokens, device, wrong(sent.code)))
@@ -618,26 +620,29 @@ def test_a_success_resets_the_failure_count(make_harness: MakeHarness) -> None:
     h = make_harness()
     tokens = h.signed_up("ada@example.com")
     device, sent = h.ask_ok(tokens, email="ada@example.com")
-    for _ in range(4):
+    for _ in range(2):
         assert body(h.consume(tokens, device, wrong(sent.code)))["status"].startswith("INCORRECT")
     assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
 
     device, sent = h.ask_ok(tokens, email="ada@example.com")
-    for n in range(1, 5):  # without the reset, the first of these would lock the factor
+    for n in (1, 2):
         answer = body(h.consume(tokens, device, wrong(sent.code)))
         assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR", answer
         assert answer["failedCodeInputAttemptCount"] == n
+    # Without the reset this would be the factor's 5th failure and lock it.
+    assert body(h.consume(tokens, device, wrong(sent.code)))["status"] == "RESTART_FLOW_ERROR"
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    assert body(h.consume(tokens, device, wrong(sent.code)))["status"].startswith("INCORRECT")
     assert body(h.consume(tokens, device, wrong(sent.code)))["status"] == "GENERAL_ERROR"
 
 
 def test_a_code_takes_at_most_otp_max_attempts(make_harness: MakeHarness) -> None:
-    h = make_harness(otp_max_attempts=3)
+    h = make_harness(otp_max_attempts=2)
     tokens = h.signed_up("ada@example.com")
     device, sent = h.ask_ok(tokens, email="ada@example.com")
-    for n in (1, 2):
-        answer = body(h.consume(tokens, device, wrong(sent.code)))
-        assert answer["failedCodeInputAttemptCount"] == n
-        assert answer["maximumCodeInputAttempts"] == 3
+    answer = body(h.consume(tokens, device, wrong(sent.code)))
+    assert answer["failedCodeInputAttemptCount"] == 1
+    assert answer["maximumCodeInputAttempts"] == 2
     answer = body(h.consume(tokens, device, wrong(sent.code)))
     assert answer["status"] == "RESTART_FLOW_ERROR"
     assert h.passwordless_devices() == 0, "the device's codes were revoked"
@@ -667,6 +672,32 @@ def test_a_tab_that_forgot_its_device_is_told_to_restart(make_harness: MakeHarne
             assert body(response)["status"] == "RESTART_FLOW_ERROR", (path, ids)
     assert len(h.outbox) == outbox, "no code was sent"
     assert h.document(user_id) == before, "nothing changed, no attempt counted"
+
+
+def test_a_codes_tries_and_the_factor_lockout_do_not_coincide(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Item 9: the first code mistyped until its tries run out restarts the flow and does
+    not lock the factor: a new code can be asked for and used at once."""
+    h = make_harness()
+    assert h.config.otp_max_attempts < h.config.max_failures
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    answers = [body(h.consume(tokens, device, wrong(sent.code))) for _ in range(3)]
+    assert [a["status"] for a in answers] == [
+        "INCORRECT_USER_INPUT_CODE_ERROR",
+        "INCORRECT_USER_INPUT_CODE_ERROR",
+        "RESTART_FLOW_ERROR",
+    ]
+    assert not any(isinstance(e, events.LockedOut) for e in h.seen)
+    device, sent = h.ask_ok(tokens, email="ada@example.com")  # not locked: a code is sent
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    assert h.protected(tokens) == 200
+
+    # Settings that make them coincide again are allowed, with a warning that says so.
+    with caplog.at_level(logging.WARNING, logger="st_twofactor"):
+        TwoFactorConfig(secret_keys=[SECRET_KEY], otp_max_attempts=5)
+    assert "otp_max_attempts=5 is not below max_failures=5" in caplog.text
 
 
 # --- S13: malformed input --------------------------------------------------------------
@@ -775,7 +806,8 @@ def test_codes_are_logged_only_by_the_development_delivery(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, the SDK's debug output included
-    h = make_harness(capture=False, development=True, secret_keys=())
+    # 4 tries per code: three wrong guesses, then the right code, on one device.
+    h = make_harness(capture=False, development=True, secret_keys=(), otp_max_attempts=4)
     tokens = h.signed_up("ada@example.com")
     responses = []
 

@@ -9,6 +9,14 @@ const EMAIL_KEY = "st2fa-demo-email";
 const $ = (id) => document.getElementById(id);
 
 let emailDevice = null; // {deviceId, preAuthSessionId} of the last e-mailed code
+let overview = null; // the last answer of GET /auth/2fa: what the page may offer
+
+const FACTOR_NAMES = {
+  totp: "Authenticator codes",
+  "otp-email": "E-mailed codes",
+  "otp-phone": "Text-message codes",
+  "recovery-code": "Recovery codes",
+};
 
 // -- talking to the server --
 
@@ -106,21 +114,39 @@ function sayCodeProblem({ status, data }) {
 
 // -- the flow --
 
-/** Show the screen that fits the session's 2FA state. */
+/**
+ * Show the screen that fits the session's 2FA state, from GET /auth/2fa alone: `next`
+ * (what can complete 2FA now), `enrollable` (what may be set up now), `contacts` (where
+ * a code would go) and `locked` (what is refused, for how long).
+ */
 async function route() {
   const { status, data } = await withRefresh("GET", "/auth/2fa");
   if (status === 401) return show("signin");
+  overview = data;
   if (data.completed) return goHome(data);
-  if (data.factors.length === 0) return startEnrolment();
+  // A new user sets up an authenticator app first (the strongest factor offered).
+  if (data.factors.length === 0 && data.enrollable.includes("totp")) return startEnrolment();
   $("totp-form").hidden = !data.next.includes("totp");
   $("email-factor").hidden = !data.next.includes("otp-email");
   $("recovery-form").hidden = !data.next.includes("recovery-code");
+  sayLocked(data);
   show("second-factor");
 }
 
-function goHome(overview) {
-  $("recovery-codes-left").textContent = `Recovery codes left: ${overview.recoveryCodesLeft}.`;
-  $("email-enrol").hidden = overview.factors.includes("otp-email");
+/** Say which factors are locked and for how long, or that none can be used now. */
+function sayLocked(data) {
+  const locked = Object.entries(data.locked || {}).map(
+    ([factor, ms]) => `${FACTOR_NAMES[factor] || factor} are locked: try again in ${waitText(ms)}.`,
+  );
+  if (data.next.length === 0 && locked.length === 0) {
+    return say("No second factor can be used now: ask an administrator to reset yours.", "error");
+  }
+  if (locked.length > 0) say(locked.join(" "), "error");
+}
+
+function goHome(data) {
+  $("recovery-codes-left").textContent = `Recovery codes left: ${data.recoveryCodesLeft}.`;
+  $("email-enrol").hidden = !data.enrollable.includes("otp-email");
   $("api-result").hidden = true;
   show("home");
 }
@@ -193,10 +219,13 @@ async function verifySecondFactor(event, path, input) {
   await route();
 }
 
-/** E-mail a code to the account's address (the first use also turns e-mail codes on). */
+/**
+ * E-mail a code to the address GET /auth/2fa names (the pinned one, or the account's;
+ * the first use also turns e-mail codes on).
+ */
 async function sendEmailCode() {
-  const email = sessionStorage.getItem(EMAIL_KEY);
-  if (!email) return say("Sign out and in again to use e-mail codes.", "error");
+  const email = overview?.contacts?.["otp-email"]?.contact;
+  if (!email) return say("E-mailed codes cannot be used now.", "error");
   const answer = await api("POST", "/auth/signinup/code", { email });
   if (answer.data.status !== "OK") {
     emailDevice = null;
@@ -238,6 +267,7 @@ async function signOut() {
   await send("POST", "/auth/signout");
   sessionStorage.removeItem(EMAIL_KEY);
   emailDevice = null;
+  overview = null;
   say("You are signed out.", "info");
   show("signin");
 }

@@ -31,7 +31,8 @@ from .config import FACTOR_IDS, TwoFactorConfig
 from .cors import cors_headers
 from .errors import ConfigurationError, NoFactorError, TwoFactorError
 from .events import Event, EventHook
-from .recipes import build_recipe_list
+from .otp import override_passwordless_apis
+from .recipes import FIRST_FACTORS, build_recipe_list
 from .routes import twofactor_plugin
 from .session_override import override_session_functions, with_2fa, without_2fa
 from .store import InMemoryStore, Store, TwoFactorState, UserMetadataStore
@@ -39,6 +40,7 @@ from .store import InMemoryStore, Store, TwoFactorState, UserMetadataStore
 __all__ = [
     "CLAIM_KEY",
     "FACTOR_IDS",
+    "FIRST_FACTORS",
     "ConfigurationError",
     "Event",
     "EventHook",
@@ -59,6 +61,7 @@ __all__ = [
     "get_two_factor_state_sync",
     "make_second_factor_claim",
     "mark_completed",
+    "override_passwordless_apis",
     "override_session_functions",
     "recently_completed",
     "regenerate_recovery_codes",

@@ -54,7 +54,10 @@ class TwoFactorConfig:
     :param max_failures_per_hour: hard cap per account and factor (default 100).
     :param otp_code_lifetime: lifetime of e-mail/SMS codes (default 600, at most 600
         without a warning).
-    :param otp_max_attempts: tries per e-mail/SMS code (default 5).
+    :param otp_max_attempts: tries per e-mail/SMS code (default 3); when they run out the
+        code is revoked and the flow restarts. Kept below ``max_failures``, so the first
+        code a user mistypes does not also lock the factor: the lockout counts failures
+        across codes.
     :param send_quota: limits on sending e-mail/SMS codes per user (cooldown, per 10
         minutes, per hour, per day, to unpinned destinations): see
         :class:`~st_twofactor.send_quota.SendQuota` for the defaults.
@@ -78,7 +81,7 @@ class TwoFactorConfig:
     lockout: float = 900.0
     max_failures_per_hour: int = 100
     otp_code_lifetime: float = 600.0
-    otp_max_attempts: int = 5
+    otp_max_attempts: int = 3
     send_quota: SendQuota = field(default_factory=SendQuota)
     recovery_code_count: int = 10
     remember_device: bool = False
@@ -174,9 +177,18 @@ class TwoFactorConfig:
         if self.otp_code_lifetime > 600:
             loosened.append(f"otp_code_lifetime={self.otp_code_lifetime} (default 600)")
         if self.otp_max_attempts > 5:
-            loosened.append(f"otp_max_attempts={self.otp_max_attempts} (default 5)")
+            loosened.append(f"otp_max_attempts={self.otp_max_attempts} (default 3)")
         if loosened:
             log.warning("st-twofactor: security defaults loosened: %s", ", ".join(loosened))
+        if self.otp_max_attempts >= self.max_failures:
+            log.warning(
+                "st-twofactor: otp_max_attempts=%d is not below max_failures=%d: the first "
+                "e-mail/SMS code a user mistypes locks the factor for %d s; keep "
+                "otp_max_attempts below max_failures",
+                self.otp_max_attempts,
+                self.max_failures,
+                round(self.lockout),
+            )
         if self.development:
             log.warning("st-twofactor: development mode; do not use it in production")
 

@@ -2,16 +2,27 @@
 
 :func:`override_passwordless_apis` overrides the passwordless recipe's APIs so that
 SuperTokens' frontend SDKs work unchanged (``POST /auth/signinup/code``, ``.../resend``,
-``.../consume``) while passwordless can only ever be a *second* factor:
+``.../consume``) while passwordless is a *second* factor (unless the app also chose it
+as a first factor, ``first_factor=True``):
 
-- Every endpoint needs a session (401 without one); the 2FA claim itself is not required,
-  since these endpoints are how it gets completed. No passwordless user and no new session
-  is ever created: a code is made with the recipe's ``create_code`` and sent through the
-  recipe's e-mail or SMS delivery, checked with the recipe's ``check_code``, its device's
-  codes are revoked, and the claim is set in the session that asked for the code
-  (DESIGN 9). The SDK's own ``create_code_post`` is not used: its sign-in/up checks
-  (account lookups, the tenant's first factors) are about a passwordless user that is
-  never created here, so they decide nothing for a second factor and cost three core calls.
+- Every endpoint needs a session (401 without one; see ``first_factor`` below); the 2FA
+  claim itself is not required, since these endpoints are how it gets completed. With a
+  session no passwordless user and no new session is ever created: a code is made with
+  the recipe's ``create_code`` and sent through the recipe's e-mail or SMS delivery,
+  checked with the recipe's ``check_code``, its device's codes are revoked, and the
+  claim is set in the session that asked for the code (DESIGN 9). The SDK's own
+  ``create_code_post`` is not used: its sign-in/up checks (account lookups, the tenant's
+  first factors) are about a passwordless user that is never created here, so they
+  decide nothing for a second factor and cost three core calls.
+- With ``first_factor=True`` (passwordless is also how users sign in) a request
+  *without* a session to ``signinup/code``, ``.../resend`` or ``.../consume`` is handed to
+  the SDK's own implementation: the app's ordinary passwordless sign-in/up, whose new
+  session gets the claim from the session override (``False`` unless 2FA is not
+  required). A request *with* a session is a second factor, as below; the contact of the
+  passwordless login method the session signed in with cannot be its second factor (that
+  would be the first factor twice). An invalid session is still a 401, never a sign-in.
+  A second-factor code used without a session is a sign-in for its contact, which is
+  what its owner could do with a sign-in code anyway (the code only ever reaches them).
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
@@ -196,18 +207,37 @@ class SendLimitResponse(LimitReachedResponse):
 
 
 def override_passwordless_apis(
-    config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim
+    config: TwoFactorConfig,
+    *,
+    claim: BooleanClaim = SecondFactorClaim,
+    first_factor: bool = False,
 ) -> PasswordlessAPIOverride:
     """Make the override for ``PasswordlessOverrideConfig(apis=...)`` (see the module doc).
+
+    An app that calls ``passwordless.init`` itself composes it with its own override
+    (``build_recipe_list(add_passwordless=False, ...)``)::
+
+        ours = override_passwordless_apis(config, first_factor=True)
+        PasswordlessOverrideConfig(apis=lambda original: my_apis(ours(original)))
 
     :param config: the app's :class:`~st_twofactor.config.TwoFactorConfig` (lifetime,
         attempts, throttling, step-up window, store, events, clock).
     :param claim: the second-factor claim set on success; the same one the session
         override uses.
+    :param first_factor: ``True`` when passwordless is also how users sign in: a
+        request *without* a session to ``signinup/code``, ``.../resend`` or
+        ``.../consume`` is then the SDK's ordinary passwordless sign-in/up (its new
+        session starts with the claim ``False`` unless 2FA is not required for the
+        user), and one *with* a session is a second factor, as always. The contact
+        the session signed in with (its passwordless login method) cannot also be its
+        second factor. ``False`` (default): a second factor only, 401 without a
+        session (S10).
     """
-    flows = _CodeFlows(config, claim)
+    flows = _CodeFlows(config, claim, first_factor=first_factor)
 
     def override(original_implementation: APIInterface) -> APIInterface:
+        original_create = original_implementation.create_code_post
+        original_consume = original_implementation.consume_code_post
         original_resend = original_implementation.resend_code_post
         original_email_exists = original_implementation.email_exists_get
         original_phone_exists = original_implementation.phone_number_exists_get
@@ -221,7 +251,17 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> CreateCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_create(
+                    email=email,
+                    phone_number=phone_number,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             contact = flows.requested_contact(email, phone_number)
             return await flows.send_code(session, contact, api_options, user_context)
 
@@ -234,7 +274,17 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> ResendCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_resend(
+                    device_id=device_id,
+                    pre_auth_session_id=pre_auth_session_id,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             if _forgotten_device(pre_auth_session_id, device_id):
                 return ResendCodePostRestartFlowError()
             key = _device_key(pre_auth_session_id, device_id)
@@ -265,7 +315,19 @@ def override_passwordless_apis(
             api_options: APIOptions,
             user_context: dict[str, Any],
         ) -> ConsumeCodePostResult:
-            session = await _require_session(api_options.request, user_context)
+            session = await _session(api_options.request, user_context, first_factor)
+            if session is None:  # a first-factor sign-in/up: the SDK's own
+                return await original_consume(
+                    pre_auth_session_id=pre_auth_session_id,
+                    user_input_code=user_input_code,
+                    device_id=device_id,
+                    link_code=link_code,
+                    session=None,
+                    should_try_linking_with_session_user=False,
+                    tenant_id=tenant_id,
+                    api_options=api_options,
+                    user_context=user_context,
+                )
             if link_code is not None or device_id is None or user_input_code is None:
                 raise_bad_input_exception(
                     "Please provide deviceId and userInputCode: links are not used for 2FA"
@@ -302,7 +364,9 @@ def override_passwordless_apis(
                 user_context=user_context,
             )
 
-        PostSTInitCallbacks.add_post_init_callback(_guard_request_bodies)
+        PostSTInitCallbacks.add_post_init_callback(
+            lambda: _guard_request_bodies(first_factor=first_factor)
+        )
         mark_completing(original_implementation)  # consuming a code completes 2FA
         original_implementation.create_code_post = create_code_post  # type: ignore[method-assign]
         original_implementation.resend_code_post = resend_code_post  # type: ignore[method-assign]
@@ -352,9 +416,12 @@ class _Attempt:
 class _CodeFlows:
     """The checks and state changes behind the overridden endpoints, for one config."""
 
-    def __init__(self, config: TwoFactorConfig, claim: BooleanClaim) -> None:
+    def __init__(
+        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
+    ) -> None:
         self.config = config
         self.claim = claim
+        self.first_factor = first_factor
         self.store = config.state_store
         self.policy = config.throttle_policy
 
@@ -388,6 +455,8 @@ class _CodeFlows:
         """Why no code may be sent to ``contact`` for this session's user, or None."""
         if contact.factor not in self.config.factors:
             return GeneralErrorResponse(_NOT_ENABLED[contact.factor])
+        if self.first_factor and await _signed_in_with(session, contact, user_context):
+            return GeneralErrorResponse(_SIGNED_IN_WITH[contact.factor])
         state = await held.load()
         decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
         if isinstance(decision, Refused):
@@ -582,7 +651,8 @@ class _CodeFlows:
             request=api_options.request,
             response=api_options.response,
             recipe_id=api_options.recipe_id,
-            config=api_options.config,
+            # A second-factor code is typed, never a link, whatever the sign-in flow is.
+            config=api_options.config.model_copy(update={"flow_type": "USER_INPUT_CODE"}),
             recipe_implementation=api_options.recipe_implementation,
             app_info=api_options.app_info,
             email_delivery=EmailDeliveryIngredient(EmailDeliveryConfigWithService(service=email)),
@@ -861,6 +931,12 @@ _NOT_PINNED: dict[Factor, str] = {
     PHONE: "Codes can only be sent to the phone number registered for two-factor "
     "authentication on this account.",
 }
+_SIGNED_IN_WITH: dict[Factor, str] = {
+    EMAIL: "This session signed in with a code sent to this e-mail address, so a code "
+    "sent there cannot be its second factor: use another second factor.",
+    PHONE: "This session signed in with a code sent to this phone number, so a code "
+    "sent there cannot be its second factor: use another second factor.",
+}
 _NO_EMAIL = (
     "No e-mail address is known for this account, so codes cannot be e-mailed: "
     "use another second factor."
@@ -968,20 +1044,22 @@ _BODY_STRINGS: dict[str, tuple[str, ...]] = {
 """The string fields of each passwordless POST body, by the SDK's request id."""
 
 
-def _guard_request_bodies() -> None:
+def _guard_request_bodies(*, first_factor: bool = False) -> None:
     """Put a body-shape check in front of the passwordless recipe's request handlers.
 
     Runs once after ``init()``. The SDK's handlers index the body and call ``str`` methods
     on its fields before any API override is called, so a JSON array, number or string as
     the body, or ``{"email": 5}``, would be a 500. Those are answered 400 here, before the
     handler (and before any state is read or changed); everything else goes on unchanged.
-    A request without a session is answered 401 before its body is looked at.
+    Unless passwordless is a first factor, a request without a session is answered 401
+    before its body is looked at.
     """
 
     def check(fields: tuple[str, ...]) -> RequestCheck:
         async def check_request(request: BaseRequest, user_context: dict[str, Any]) -> None:
-            # The session first: without one the answer is 401 whatever the body (S10).
-            await _require_session(request, user_context)
+            if not first_factor:
+                # The session first: without one the answer is 401 whatever the body (S10).
+                await _require_session(request, user_context)
             _check_body(await request.json(), fields)
 
         return check_request
@@ -1026,6 +1104,42 @@ def _forgotten_device(pre_auth_session_id: object, device_id: object) -> bool:
     """Whether the frontend no longer knows its device: an empty id (SuperTokens' web SDK
     sends ``""`` once another tab finished the flow, and expects RESTART_FLOW_ERROR)."""
     return pre_auth_session_id == "" or device_id == ""
+
+
+async def _session(
+    request: BaseRequest, user_context: dict[str, Any], first_factor: bool
+) -> SessionContainer | None:
+    """The request's session; None only for a first factor without one (else 401).
+
+    A session that is present but invalid (expired, revoked) is still answered 401 or
+    try-refresh by the SDK, never taken for a sign-in.
+    """
+    if not first_factor:
+        return await _require_session(request, user_context)
+    return await get_session(
+        request,
+        session_required=False,
+        override_global_claim_validators=_no_claim_validators,
+        user_context=user_context,
+    )
+
+
+async def _signed_in_with(
+    session: SessionContainer, contact: _Contact, user_context: dict[str, Any]
+) -> bool:
+    """Whether ``contact`` is the passwordless login method this session signed in with
+    (a code there would be the first factor again, not a second one)."""
+    user = await _session_user(session, user_context)
+    recipe_user_id = session.get_recipe_user_id().get_as_string()
+    for method in user.login_methods:
+        if method.recipe_id != "passwordless":
+            continue
+        if method.recipe_user_id.get_as_string() != recipe_user_id:
+            continue
+        value = method.email if contact.factor == EMAIL else method.phone_number
+        if value is not None and _same(value, contact):
+            return True
+    return False
 
 
 def _device_key(pre_auth_session_id: object, device_id: object) -> str:

@@ -11,11 +11,16 @@
 
 What it returns, in order:
 
-- ``emailpassword`` and ``thirdparty`` (the first factors; the modern form of the legacy
-  guide's ``thirdpartyemailpassword``), with the app's providers;
-- ``passwordless`` as a second factor only (flow ``USER_INPUT_CODE``; contact method from
-  the enabled factors: ``otp-email`` -> EMAIL, ``otp-phone`` -> PHONE, both ->
-  EMAIL_OR_PHONE), left out when neither is enabled;
+- the first factors the app chose (``first_factors=``, default ``("emailpassword",
+  "thirdparty")``, the modern form of the legacy guide's ``thirdpartyemailpassword``):
+  ``emailpassword``, ``thirdparty`` with the app's providers; a recipe left out of
+  ``first_factors`` is not initialised, so its routes do not exist;
+- ``passwordless``: with ``"passwordless"`` in ``first_factors``, the app's ordinary
+  passwordless sign-in/up without a session and a second factor with one; otherwise a
+  second factor only (flow ``USER_INPUT_CODE``; contact method from the enabled factors:
+  ``otp-email`` -> EMAIL, ``otp-phone`` -> PHONE, both -> EMAIL_OR_PHONE), left out when
+  neither is enabled; also left out with ``add_passwordless=False``, for apps that call
+  ``passwordless.init`` themselves with :func:`~st_twofactor.otp.override_passwordless_apis`;
 - ``usermetadata`` (where users' 2FA state lives by default);
 - ``session`` with :func:`~st_twofactor.session_override.override_session_functions`.
 
@@ -90,12 +95,20 @@ from .errors import ConfigurationError
 from .otp import override_passwordless_apis
 from .session_override import override_session_functions
 
-__all__ = ["build_recipe_list"]
+__all__ = ["DEFAULT_FIRST_FACTORS", "FIRST_FACTORS", "build_recipe_list"]
 
 log = logging.getLogger("st_twofactor")
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 ContactMethod = Literal["EMAIL", "PHONE", "EMAIL_OR_PHONE"]
+FlowType = Literal["USER_INPUT_CODE", "MAGIC_LINK", "USER_INPUT_CODE_AND_MAGIC_LINK"]
+
+FIRST_FACTORS = ("emailpassword", "thirdparty", "passwordless")
+"""The first factors :func:`build_recipe_list` can set up, by recipe id."""
+DEFAULT_FIRST_FACTORS = ("emailpassword", "thirdparty")
+"""What :func:`build_recipe_list` sets up when ``first_factors`` is not given."""
+_FLOW_TYPES = ("USER_INPUT_CODE", "MAGIC_LINK", "USER_INPUT_CODE_AND_MAGIC_LINK")
 
 _SESSION_OPTIONS = frozenset(inspect.signature(session.init).parameters) - {"override"}
 
@@ -103,6 +116,7 @@ _SESSION_OPTIONS = frozenset(inspect.signature(session.init).parameters) - {"ove
 def build_recipe_list(
     *,
     config: TwoFactorConfig,
+    first_factors: Sequence[str] = DEFAULT_FIRST_FACTORS,
     providers: Sequence[ProviderInput] = (),
     claim: BooleanClaim = SecondFactorClaim,
     sign_up_feature: InputSignUpFeature | None = None,
@@ -116,10 +130,18 @@ def build_recipe_list(
     passwordless_contact_config: ContactConfig | None = None,
     email_delivery: EmailDeliveryConfig[CodeEmailVars] | None = None,
     sms_delivery: SMSDeliveryConfig[CodeSMSVars] | None = None,
+    passwordless_flow_type: FlowType = "USER_INPUT_CODE",
+    add_passwordless: bool = True,
 ) -> list[RecipeInit]:
     """Build the ``recipe_list`` for ``supertokens_python.init()``.
 
     :param config: the library's :class:`~st_twofactor.config.TwoFactorConfig`.
+    :param first_factors: how users sign in, from :data:`FIRST_FACTORS`; default
+        ``("emailpassword", "thirdparty")``. Only these recipes are initialised (and
+        so only their routes exist). With ``"passwordless"`` a request without a
+        session to the passwordless endpoints is the app's ordinary passwordless
+        sign-in/up (its session starts with the claim ``False`` unless 2FA is not
+        required for the user) and one with a session is a second factor.
     :param providers: third-party providers (``ProviderInput``), as for ``thirdparty.init``;
         none by default (providers may also be configured per tenant in the core).
     :param claim: the second-factor claim (default ``"2fa-completed"``).
@@ -141,11 +163,18 @@ def build_recipe_list(
     :param sms_delivery: how SMS codes are sent (``otp-phone``). Outside development
         mode each enabled OTP factor needs its delivery: the SDK's default would send
         through SuperTokens' hosted service. In development, codes go to the log.
+    :param passwordless_flow_type: the passwordless recipe's ``flow_type`` for sign-in
+        (``"MAGIC_LINK"`` or ``"USER_INPUT_CODE_AND_MAGIC_LINK"`` only with
+        ``"passwordless"`` in ``first_factors``); second-factor codes never carry a link.
+    :param add_passwordless: ``False`` when the app calls ``passwordless.init`` itself:
+        compose :func:`~st_twofactor.otp.override_passwordless_apis` into its override
+        (the passwordless options above must then be left out).
     :raises ConfigurationError: (a ``ValueError``) an option is invalid; the message says
         what to change.
     """
     if not isinstance(config, TwoFactorConfig):
         raise ConfigurationError("config must be a TwoFactorConfig, e.g. TwoFactorConfig(...)")
+    chosen = _check_first_factors(first_factors)
     _check_providers(providers)
     _check_type("sign_up_feature", sign_up_feature, InputSignUpFeature)
     _check_type("emailpassword_override", emailpassword_override, EmailPasswordOverrideConfig)
@@ -161,33 +190,82 @@ def build_recipe_list(
     _check_delivery("email_delivery", email_delivery, _CODE_EMAIL)
     _check_delivery("sms_delivery", sms_delivery, _CODE_SMS)
     session_options = _check_session_config(session_config)
+    if passwordless_flow_type not in _FLOW_TYPES:
+        raise ConfigurationError(f"passwordless_flow_type must be one of {_FLOW_TYPES}")
+    if not isinstance(add_passwordless, bool):
+        raise ConfigurationError("add_passwordless must be True or False")
+    passwordless_first = "passwordless" in chosen
+    _check_left_out(
+        "emailpassword" in chosen,
+        "emailpassword",
+        sign_up_feature=sign_up_feature,
+        emailpassword_override=emailpassword_override,
+        emailpassword_email_delivery=emailpassword_email_delivery,
+    )
+    _check_left_out(
+        "thirdparty" in chosen,
+        "thirdparty",
+        providers=providers or None,
+        thirdparty_override=thirdparty_override,
+    )
+    if passwordless_flow_type != "USER_INPUT_CODE" and not passwordless_first:
+        raise ConfigurationError(
+            f"passwordless_flow_type={passwordless_flow_type!r} sends sign-in links: add "
+            "'passwordless' to first_factors (second-factor codes never use links)"
+        )
 
-    if emailpassword_email_delivery is None:
-        if not config.development:
-            raise ConfigurationError(
-                "password-reset e-mails need a delivery outside development: pass "
-                "emailpassword_email_delivery=EmailDeliveryConfig(service=...) (e.g. "
-                "supertokens_python.recipe.emailpassword.SMTPService); without one the SDK "
-                "would send them through SuperTokens' hosted e-mail service"
+    # Body checks are installed by the first of these recipes the app has (once).
+    body_checks_installed = False
+    recipes: list[RecipeInit] = []
+    if "emailpassword" in chosen:
+        if emailpassword_email_delivery is None:
+            if not config.development:
+                raise ConfigurationError(
+                    "password-reset e-mails need a delivery outside development: pass "
+                    "emailpassword_email_delivery=EmailDeliveryConfig(service=...) (e.g. "
+                    "supertokens_python.recipe.emailpassword.SMTPService); without one the "
+                    "SDK would send them through SuperTokens' hosted e-mail service"
+                )
+            emailpassword_email_delivery = EmailDeliveryConfig(service=_LogPasswordResetEmail())
+        recipes.append(
+            emailpassword.init(
+                sign_up_feature=sign_up_feature,
+                override=_emailpassword_override(config, emailpassword_override),
+                email_delivery=emailpassword_email_delivery,
             )
-        emailpassword_email_delivery = EmailDeliveryConfig(service=_LogPasswordResetEmail())
-    recipes: list[RecipeInit] = [
-        emailpassword.init(
-            sign_up_feature=sign_up_feature,
-            override=_emailpassword_override(config, emailpassword_override),
-            email_delivery=emailpassword_email_delivery,
-        ),
-        thirdparty.init(
-            sign_in_and_up_feature=SignInAndUpFeature(providers=list(providers)),
-            override=thirdparty_override,
-        ),
-    ]
+        )
+        body_checks_installed = True
+    if "thirdparty" in chosen:
+        recipes.append(
+            thirdparty.init(
+                sign_in_and_up_feature=SignInAndUpFeature(providers=list(providers)),
+                override=thirdparty_override
+                if body_checks_installed
+                else _thirdparty_override(thirdparty_override),
+            )
+        )
     contact_method = _contact_method(config.factors)
-    if contact_method is not None:
+    passwordless_options = (
+        passwordless_override,
+        passwordless_contact_config,
+        email_delivery,
+        sms_delivery,
+    )
+    if not add_passwordless:
+        if any(option is not None for option in passwordless_options) or (
+            passwordless_flow_type != "USER_INPUT_CODE"
+        ):
+            raise ConfigurationError(
+                "add_passwordless=False: configure passwordless in your own passwordless.init "
+                "(its override composed with override_passwordless_apis), not here"
+            )
+    elif contact_method is not None or passwordless_first:
         recipes.append(
             _passwordless_recipe(
                 config,
                 contact_method,
+                first_factor=passwordless_first,
+                flow_type=passwordless_flow_type,
                 claim=claim,
                 override=passwordless_override,
                 contact_config=passwordless_contact_config,
@@ -195,15 +273,7 @@ def build_recipe_list(
                 sms_delivery=sms_delivery,
             )
         )
-    elif any(
-        option is not None
-        for option in (
-            passwordless_override,
-            passwordless_contact_config,
-            email_delivery,
-            sms_delivery,
-        )
-    ):
+    elif any(option is not None for option in passwordless_options):
         raise ConfigurationError(
             "passwordless options were given but neither 'otp-email' nor 'otp-phone' is in "
             "config.factors: enable one of them or drop the passwordless options"
@@ -285,12 +355,31 @@ def _revoke_remembered_devices_on_new_password(
     return override
 
 
+def _thirdparty_override(app: ThirdPartyOverrideConfig | None) -> ThirdPartyOverrideConfig:
+    """The app's thirdparty override, and the first-factor body checks (for an app
+    without emailpassword, which otherwise installs them)."""
+
+    def install_body_checks(original: _A) -> _A:
+        PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
+        return original
+
+    if app is None:
+        return ThirdPartyOverrideConfig(apis=install_body_checks)
+    return ThirdPartyOverrideConfig(
+        functions=app.functions, apis=_then(install_body_checks, app.apis)
+    )
+
+
 def _passwordless_override(
-    config: TwoFactorConfig, claim: BooleanClaim, app: PasswordlessOverrideConfig | None
+    config: TwoFactorConfig,
+    claim: BooleanClaim,
+    app: PasswordlessOverrideConfig | None,
+    *,
+    first_factor: bool,
 ) -> PasswordlessOverrideConfig:
-    """The library's passwordless API override (:mod:`st_twofactor.otp`: a second factor
-    only), wrapped by the app's; the app's ``functions`` are used as they are."""
-    ours = override_passwordless_apis(config, claim=claim)
+    """The library's passwordless API override (:mod:`st_twofactor.otp`), wrapped by the
+    app's; the app's ``functions`` are used as they are."""
+    ours = override_passwordless_apis(config, claim=claim, first_factor=first_factor)
     if app is None:
         return PasswordlessOverrideConfig(apis=ours)
     return PasswordlessOverrideConfig(functions=app.functions, apis=_then(ours, app.apis))
@@ -298,22 +387,27 @@ def _passwordless_override(
 
 def _passwordless_recipe(
     config: TwoFactorConfig,
-    contact_method: ContactMethod,
+    needed: ContactMethod | None,
     *,
+    first_factor: bool,
+    flow_type: FlowType,
     claim: BooleanClaim,
     override: PasswordlessOverrideConfig | None,
     contact_config: ContactConfig | None,
     email_delivery: EmailDeliveryConfig[CodeEmailVars] | None,
     sms_delivery: SMSDeliveryConfig[CodeSMSVars] | None,
 ) -> RecipeInit:
+    """The passwordless recipe. ``needed``: the contact method the enabled code factors
+    need (None: no code factor, passwordless is only a first factor)."""
     if contact_config is None:
-        contact_config = _default_contact_config(contact_method)
-    elif contact_config.contact_method != contact_method:
+        contact_config = _default_contact_config(needed or "EMAIL")
+    elif not _covers(contact_config.contact_method, needed, first_factor=first_factor):
         raise ConfigurationError(
             f"passwordless_contact_config has contact method {contact_config.contact_method!r} "
-            f"but the enabled factors need {contact_method!r}: pass a matching ContactConfig "
+            f"but the enabled factors need {needed!r}: pass a matching ContactConfig "
             "or change config.factors"
         )
+    contact_method: ContactMethod = contact_config.contact_method
     uses_email = contact_method in ("EMAIL", "EMAIL_OR_PHONE")
     uses_phone = contact_method in ("PHONE", "EMAIL_OR_PHONE")
     if not uses_email and email_delivery is not None:
@@ -336,8 +430,8 @@ def _passwordless_recipe(
         sms_delivery = SMSDeliveryConfig(service=_LogCodeSMS())
     return passwordless.init(
         contact_config=contact_config,
-        flow_type="USER_INPUT_CODE",
-        override=_passwordless_override(config, claim, override),
+        flow_type=flow_type,
+        override=_passwordless_override(config, claim, override, first_factor=first_factor),
         email_delivery=email_delivery,
         sms_delivery=sms_delivery,
     )
@@ -352,6 +446,42 @@ def _contact_method(factors: Sequence[str]) -> ContactMethod | None:
     if phone:
         return "PHONE"
     return None
+
+
+def _covers(method: str, needed: ContactMethod | None, *, first_factor: bool) -> bool:
+    """Whether a contact config's method suits the code factors: exactly, for a second
+    factor only; for a first factor too, any method that includes what they need."""
+    if method == needed:
+        return True
+    if not first_factor:
+        return False
+    return needed is None or method == "EMAIL_OR_PHONE"
+
+
+def _check_first_factors(first_factors: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(first_factors, (str, bytes)) or not isinstance(first_factors, Sequence):
+        raise ConfigurationError(
+            f"first_factors must be a list or tuple from {FIRST_FACTORS}, "
+            "e.g. first_factors=('emailpassword',)"
+        )
+    chosen = tuple(first_factors)
+    unknown = [f for f in chosen if f not in FIRST_FACTORS]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise ConfigurationError(
+            f"first_factors must be distinct names from {FIRST_FACTORS}, at least one; "
+            f"got {list(chosen)}"
+        )
+    return chosen
+
+
+def _check_left_out(included: bool, recipe: str, **options: object) -> None:
+    """Refuse options for a first-factor recipe the app left out of ``first_factors``."""
+    given = [name for name, value in options.items() if value is not None]
+    if not included and given:
+        raise ConfigurationError(
+            f"{', '.join(given)} given but {recipe!r} is not in first_factors: "
+            f"add {recipe!r} to first_factors or drop the option"
+        )
 
 
 def _default_contact_config(method: ContactMethod) -> ContactConfig:
@@ -478,24 +608,40 @@ class _LogCodeEmail(EmailDeliveryInterface[CodeEmailVars]):
     """Development delivery: write e-mailed 2FA codes to the log instead of sending them."""
 
     async def send_email(self, template_vars: CodeEmailVars, user_context: dict[str, Any]) -> None:
-        log.warning(
-            "st-twofactor (development): e-mail code for %s: %s (valid %d s)",
-            template_vars.email,
-            template_vars.user_input_code,
-            template_vars.code_life_time // 1000,
-        )
+        if template_vars.user_input_code is not None:
+            log.warning(
+                "st-twofactor (development): e-mail code for %s: %s (valid %d s)",
+                template_vars.email,
+                template_vars.user_input_code,
+                template_vars.code_life_time // 1000,
+            )
+        if template_vars.url_with_link_code is not None:  # a sign-in link (first factor)
+            log.warning(
+                "st-twofactor (development): sign-in link for %s: %s (valid %d s)",
+                template_vars.email,
+                template_vars.url_with_link_code,
+                template_vars.code_life_time // 1000,
+            )
 
 
 class _LogCodeSMS(SMSDeliveryInterface[CodeSMSVars]):
     """Development delivery: write SMS 2FA codes to the log instead of sending them."""
 
     async def send_sms(self, template_vars: CodeSMSVars, user_context: dict[str, Any]) -> None:
-        log.warning(
-            "st-twofactor (development): SMS code for %s: %s (valid %d s)",
-            template_vars.phone_number,
-            template_vars.user_input_code,
-            template_vars.code_life_time // 1000,
-        )
+        if template_vars.user_input_code is not None:
+            log.warning(
+                "st-twofactor (development): SMS code for %s: %s (valid %d s)",
+                template_vars.phone_number,
+                template_vars.user_input_code,
+                template_vars.code_life_time // 1000,
+            )
+        if template_vars.url_with_link_code is not None:  # a sign-in link (first factor)
+            log.warning(
+                "st-twofactor (development): sign-in link for %s: %s (valid %d s)",
+                template_vars.phone_number,
+                template_vars.url_with_link_code,
+                template_vars.code_life_time // 1000,
+            )
 
 
 class _LogPasswordResetEmail(EmailDeliveryInterface[PasswordResetEmailVars]):

@@ -51,6 +51,7 @@ from .errors import ConfigurationError, DecryptionError
 from .service import (
     DEFAULT_DEVICE_NAME,
     REMEMBER_COOKIE,
+    AccountContacts,
     Result,
     StepUpRequired,
     TwoFactorService,
@@ -222,7 +223,37 @@ async def _overview(call: _Call) -> Result:
     required = await is_2fa_required(
         service.config, call.user_id, call.session.get_tenant_id(), call.user_context
     )
-    return service.overview(state, call.payload, required)
+    account = None
+    if any(f in service.config.factors for f in ("otp-email", "otp-phone")):
+        account = await _account_contacts(call.session, call.user_context)
+    return service.overview(state, call.payload, required, account)
+
+
+async def _account_contacts(
+    session: SessionContainer, user_context: dict[str, Any]
+) -> AccountContacts:
+    """The account's real e-mail addresses, and the passwordless contact the session
+    signed in with (one core call: the user)."""
+    from supertokens_python.asyncio import get_user
+    from supertokens_python.auth_utils import is_fake_email
+
+    user = await get_user(session.get_user_id(), user_context)
+    if user is None:
+        return AccountContacts()
+    emails = [
+        m.email.strip().lower()
+        for m in user.login_methods
+        if m.email and not is_fake_email(m.email)
+    ]
+    recipe_user_id = session.get_recipe_user_id().get_as_string()
+    signed_in_with = {
+        contact.strip().lower()
+        for m in user.login_methods
+        if m.recipe_id == "passwordless" and m.recipe_user_id.get_as_string() == recipe_user_id
+        for contact in (m.email, m.phone_number)
+        if contact
+    }
+    return AccountContacts(tuple(dict.fromkeys(emails)), frozenset(signed_in_with))
 
 
 async def _create_device(call: _Call) -> Result:

@@ -19,10 +19,10 @@ from typing import Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
-from . import events, recovery_codes, totp
+from . import events, recovery_codes, throttle, totp
 from ._crypto import SecretBox
 from .claim import SecondFactorClaim, completed_at, completed_within
-from .config import TwoFactorConfig
+from .config import FACTOR_IDS, TwoFactorConfig
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
 from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, check
@@ -49,6 +49,28 @@ def secret_keys(config: TwoFactorConfig) -> tuple[str, ...]:
 
 def remember_tokens(config: TwoFactorConfig) -> RememberDeviceTokens:
     return RememberDeviceTokens(secret_keys(config))
+
+
+@dataclass(frozen=True)
+class AccountContacts:
+    """What the user's account says about where codes may go, for :meth:`overview`.
+
+    :param emails: the real e-mail addresses of the user's login methods, normalised
+        (lower case), in the account's order; the SDK's made-up addresses left out.
+    :param signed_in_with: the e-mail address and phone number of the passwordless
+        login method the session signed in with, if it did (they cannot be its second
+        factor), normalised the same way.
+    """
+
+    emails: tuple[str, ...] = ()
+    signed_in_with: frozenset[str] = frozenset()
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number with all but its first 3 and last 2 characters hidden."""
+    if len(phone) <= 6:
+        return "*" * max(len(phone) - 2, 0) + phone[-2:]
+    return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]
 
 
 class StepUpRequired(Exception):
@@ -92,22 +114,112 @@ class TwoFactorService:
         if payload is not None and self.needs_step_up(state, payload):
             raise StepUpRequired
 
-    def overview(self, state: TwoFactorState, payload: dict[str, Any], required: bool) -> Result:
+    def overview(
+        self,
+        state: TwoFactorState,
+        payload: dict[str, Any],
+        required: bool,
+        account: AccountContacts | None = None,
+    ) -> Result:
+        """What ``GET /2fa`` answers: enough for a frontend to show the right screen.
+
+        - ``enabled``: the factor ids the app enabled (``config.factors``).
+        - ``factors``: the ones the user enrolled.
+        - ``next``: the ones that can complete 2FA now, in ``FACTOR_IDS`` order: a verified
+          TOTP device; an e-mail code to the pinned address or, before one is pinned, to
+          the account's address when the user may still pin it (no factor yet, or a fresh
+          2FA); an SMS code to the pinned number; a recovery code while any are left. A
+          factor that is locked (see ``locked``) is left out until the lockout ends, and
+          so is the contact the session signed in with (a passwordless first factor).
+        - ``enrollable``: the ones the user may enrol now, which needs no factor yet or a
+          fresh 2FA (S8): TOTP (below 10 devices), an e-mail address (none pinned and the
+          account has one), a phone number (none pinned), recovery codes (beside another
+          factor, when none are left).
+        - ``contacts``: for each enabled code factor with a known destination, where the
+          code would go (``{"contact": ..., "masked": ...}``): the pinned or account
+          e-mail; the pinned phone number, masked unless the 2FA is fresh (then the user
+          types it, and it must match).
+        - ``locked``: factor id -> milliseconds until it may be tried again.
+        """
+        account = account or AccountContacts()
+        now = self.config.clock()
         enrolled = state.factor_ids()
-        usable = self._usable_factors()
-        next_factors = [f for f in enrolled if f in usable]
+        enabled = list(self.config.factors)
+        fresh = self.is_fresh(payload)
+        may_add = not enrolled or fresh
+        locked = self._locked(state, (*enabled, *enrolled), now)
+        email = self._email_contact(state, account, may_add=may_add)
+        phone = state.phone if state.phone not in account.signed_in_with else None
+
+        # Recovery codes are accepted while any are left, whatever config.factors says.
+        usable = {
+            "totp": "totp" in enrolled and "totp" in enabled,
+            "otp-email": email is not None and "otp-email" in enabled,
+            "otp-phone": phone is not None and "otp-phone" in enabled,
+            "recovery-code": bool(state.recovery_codes),
+        }
+        next_factors = [f for f in FACTOR_IDS if usable[f] and f not in locked]
+        contacts: dict[str, dict[str, Any]] = {}
+        if "otp-email" in enabled and email is not None:
+            contacts["otp-email"] = {"contact": email, "masked": False}
+        if "otp-phone" in enabled and phone is not None:
+            shown = phone if fresh else mask_phone(phone)
+            contacts["otp-phone"] = {"contact": shown, "masked": not fresh}
         return {
             "status": "OK",
             "completed": completed_at(payload, claim=self.claim) is not None,
             "required": required,
+            "enabled": enabled,
             "factors": enrolled,
             "next": next_factors,
+            "enrollable": self._enrollable(state, account, enabled, fresh) if may_add else [],
+            "contacts": contacts,
+            "locked": locked,
             "recoveryCodesLeft": len(state.recovery_codes),
             "devices": [{"name": d.name, "verified": d.verified} for d in state.totp_devices],
         }
 
-    def _usable_factors(self) -> tuple[str, ...]:
-        return (*self.config.factors, "recovery-code")
+    def _locked(
+        self, state: TwoFactorState, factors: tuple[str, ...], now: float
+    ) -> dict[str, int]:
+        """The factors refused now by the throttle, with the wait in milliseconds."""
+        waits = {}
+        for factor in dict.fromkeys(factors):
+            decision = throttle.check(self.policy, state.throttle, factor, now)
+            if isinstance(decision, Refused):
+                waits[factor] = decision.retry_after_ms
+        return waits
+
+    @staticmethod
+    def _email_contact(
+        state: TwoFactorState, account: AccountContacts, *, may_add: bool
+    ) -> str | None:
+        """Where an e-mail code would go now: the pinned address, else (while a contact
+        may be pinned) the account's first address; never the sign-in contact."""
+        if state.email is not None:
+            pinned = state.email.strip().lower()
+            return None if pinned in account.signed_in_with else state.email
+        if not may_add:
+            return None
+        return next((e for e in account.emails if e not in account.signed_in_with), None)
+
+    def _enrollable(
+        self,
+        state: TwoFactorState,
+        account: AccountContacts,
+        enabled: list[str],
+        fresh: bool,
+    ) -> list[str]:
+        """Called only when the user may add a factor (no factor yet, or a fresh 2FA)."""
+        has_factor = any(f != "recovery-code" for f in state.factor_ids())
+        can = {
+            "totp": len(state.totp_devices) < MAX_DEVICES,
+            "otp-email": state.email is None
+            and self._email_contact(state, account, may_add=True) is not None,
+            "otp-phone": state.phone is None,
+            "recovery-code": has_factor and fresh and not state.recovery_codes,
+        }
+        return [f for f in enabled if can.get(f)]
 
     # -- TOTP enrolment --
 
