@@ -54,7 +54,7 @@ from .conftest import (
     sign_up,
     status,
 )
-from .outbox import UNMETERED, CapturedEmail, CapturedSMS, Sent
+from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 ALL_FACTORS = ("totp", "otp-email", "otp-phone", "recovery-code")
@@ -253,6 +253,9 @@ def make_harness(
             deliveries = {
                 "email_delivery": EmailDeliveryConfig(service=CapturedEmail(outbox)),
                 "sms_delivery": SMSDeliveryConfig(service=CapturedSMS(outbox)),
+                "emailpassword_email_delivery": EmailDeliveryConfig(
+                    service=CapturedPasswordReset([])
+                ),
             }
         if claim is not None:
             deliveries["claim"] = claim

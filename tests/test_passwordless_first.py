@@ -41,7 +41,7 @@ from st_twofactor.devcore import DevCore
 from st_twofactor.store import InMemoryStore
 
 from .conftest import Tokens, body, jwt_payload, status
-from .outbox import CapturedEmail, CapturedSMS, Sent
+from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from .test_otp import (
     ALL_FACTORS,
     PHONE,
@@ -86,6 +86,7 @@ def make_app(
                 "clock": clock,
                 "on_event": seen.append,
                 "store": InMemoryStore(),
+                "send_quota": UNMETERED,
                 **options,
             }
         )
@@ -105,9 +106,17 @@ def deliveries(outbox: list[Sent]) -> dict[str, Any]:
     }
 
 
+def reset_delivery() -> dict[str, Any]:
+    """Password-reset e-mails (needed outside development when emailpassword is on)."""
+    return {"emailpassword_email_delivery": EmailDeliveryConfig(service=CapturedPasswordReset([]))}
+
+
 def passwordless_first(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
     return build_recipe_list(
-        config=config, first_factors=("emailpassword", "passwordless"), **deliveries(outbox)
+        config=config,
+        first_factors=("emailpassword", "passwordless"),
+        **deliveries(outbox),
+        **reset_delivery(),
     )
 
 
@@ -228,6 +237,7 @@ def test_a_second_factor_resend_never_carries_a_link(make_app: MakeApp) -> None:
             passwordless_flow_type="USER_INPUT_CODE_AND_MAGIC_LINK",
             email_delivery=EmailDeliveryConfig(service=Recording()),
             sms_delivery=SMSDeliveryConfig(service=CapturedSMS(outbox)),
+            **reset_delivery(),
         )
 
     h = make_app(recipes)
@@ -298,7 +308,10 @@ def own_passwordless(
         ours = override_passwordless_apis(config, first_factor=first_factor)
         return [
             *build_recipe_list(
-                config=config, first_factors=("emailpassword",), add_passwordless=False
+                config=config,
+                first_factors=("emailpassword",),
+                add_passwordless=False,
+                **reset_delivery(),
             ),
             passwordless.init(
                 contact_config=ContactEmailOnlyConfig(),
@@ -342,7 +355,10 @@ def recipe_ids() -> list[str]:
 def test_first_factors_without_thirdparty_mount_no_thirdparty_routes(make_app: MakeApp) -> None:
     def email_password_only(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
         return build_recipe_list(
-            config=config, first_factors=("emailpassword",), **deliveries(outbox)
+            config=config,
+            first_factors=("emailpassword",),
+            **deliveries(outbox),
+            **reset_delivery(),
         )
 
     h = make_app(email_password_only)
@@ -363,7 +379,7 @@ def test_first_factors_without_thirdparty_mount_no_thirdparty_routes(make_app: M
 
 def test_the_default_first_factors_are_emailpassword_and_thirdparty(make_app: MakeApp) -> None:
     def default(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
-        return build_recipe_list(config=config, **deliveries(outbox))
+        return build_recipe_list(config=config, **deliveries(outbox), **reset_delivery())
 
     h = make_app(default)
     assert recipe_ids()[:3] == ["emailpassword", "thirdparty", "passwordless"]

@@ -60,6 +60,7 @@ from .conftest import (
     sign_up,
     third_party_sign_in,
 )
+from .outbox import CapturedPasswordReset
 
 DEV = TwoFactorConfig(development=True)
 PROD = TwoFactorConfig(secret_keys=["0123456789abcdef0123"])
@@ -149,8 +150,23 @@ def test_production_config_with_deliveries_is_accepted() -> None:
         ),
         email_delivery=EmailDeliveryConfig(service=Emails()),
         sms_delivery=SMSDeliveryConfig(service=Texts()),
+        emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
     )
     assert len(recipes) == 5
+
+
+def test_password_reset_e_mails_need_a_delivery_outside_development() -> None:
+    """S19 / issue 10: without a delivery the SDK would send password-reset e-mails
+    through SuperTokens' hosted service; outside development that is refused."""
+    production = TwoFactorConfig(factors=["totp"], secret_keys=["0123456789abcdef"])
+    with pytest.raises(ConfigurationError, match="emailpassword_email_delivery="):
+        build_recipe_list(config=production)
+    assert build_recipe_list(
+        config=production,
+        emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
+    )
+    # an app without the emailpassword first factor sends no password-reset e-mail
+    assert build_recipe_list(config=production, first_factors=("thirdparty",))
 
 
 # -- the recipes it makes --

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import supertokens_python
 from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExperimentalConfig
+from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryConfig
 
 from st_twofactor import events, totp
 from st_twofactor.config import TwoFactorConfig
@@ -25,6 +26,7 @@ from st_twofactor.store import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import API_DOMAIN, Tokens, body, jwt_payload, sign_in, sign_up, status
+from .outbox import CapturedPasswordReset
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 START = 1_800_000_000.0
@@ -138,7 +140,11 @@ def harness(request: pytest.FixtureRequest, devcore_app: str) -> Iterator[Callab
             framework="fastapi" if framework == "fastapi" else "flask",
             mode="asgi" if framework == "fastapi" else "wsgi",
             telemetry=False,
-            recipe_list=build_recipe_list(config=config, email_delivery=None),
+            recipe_list=build_recipe_list(
+                config=config,
+                email_delivery=None,
+                emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
+            ),
             experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
         )
         if framework == "fastapi":

@@ -218,14 +218,7 @@ def build_recipe_list(
     body_checks_installed = False
     recipes: list[RecipeInit] = []
     if "emailpassword" in chosen:
-        if emailpassword_email_delivery is None:
-            if not config.development:
-                raise ConfigurationError(
-                    "password-reset e-mails need a delivery outside development: pass "
-                    "emailpassword_email_delivery=EmailDeliveryConfig(service=...) (e.g. "
-                    "supertokens_python.recipe.emailpassword.SMTPService); without one the "
-                    "SDK would send them through SuperTokens' hosted e-mail service"
-                )
+        if emailpassword_email_delivery is None and config.development:
             emailpassword_email_delivery = EmailDeliveryConfig(service=_LogPasswordResetEmail())
         recipes.append(
             emailpassword.init(
@@ -277,6 +270,13 @@ def build_recipe_list(
         raise ConfigurationError(
             "passwordless options were given but neither 'otp-email' nor 'otp-phone' is in "
             "config.factors: enable one of them or drop the passwordless options"
+        )
+    if "emailpassword" in chosen and emailpassword_email_delivery is None:
+        raise ConfigurationError(
+            "password-reset e-mails need a delivery outside development: pass "
+            "emailpassword_email_delivery=EmailDeliveryConfig(service=...) (e.g. "
+            "supertokens_python.recipe.emailpassword.SMTPService); without one the SDK "
+            "would send them through SuperTokens' hosted e-mail service"
         )
     recipes.append(usermetadata.init(override=usermetadata_override))
 
