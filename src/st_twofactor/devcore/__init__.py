@@ -40,7 +40,15 @@ from . import (
 )
 from . import _config as core_config
 from ._db import MEMORY, Database
-from ._http import CoreError, CoreHTTPServer, LoggedRequest, RequestLog, Routes, make_handler_class
+from ._http import (
+    CoreError,
+    CoreHTTPServer,
+    LoggedRequest,
+    RequestLog,
+    Routes,
+    make_handler_class,
+    tenant_not_found,
+)
 
 __all__ = ["DevCore", "LoggedRequest"]
 
@@ -221,11 +229,7 @@ class DevCore:
                 "SELECT 1 FROM tenants WHERE app_id=? AND tenant_id=?", (app_id, tenant_id)
             ).fetchone()
         if row is None:
-            raise CoreError(
-                400,
-                f"AppId or tenantId not found => TenantIdentifier(appId={app_id}, "
-                f"tenantId={tenant_id})",
-            )
+            raise tenant_not_found(app_id, tenant_id)
 
     def requests(self, app_id: str | None = None) -> list[LoggedRequest]:
         """The requests answered so far (optionally for one app), oldest first."""

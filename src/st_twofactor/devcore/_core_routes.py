@@ -168,7 +168,11 @@ def create_or_update_tenant(req: Request) -> dict[str, Any]:
     return {"status": "OK", "createdNew": created}
 
 
-@routes.get("/recipe/multitenancy/tenant/v2", tenant=True)
+@routes.get(
+    "/recipe/multitenancy/tenant/v2",
+    tenant=True,
+    if_unknown_tenant={"status": "TENANT_NOT_FOUND_ERROR"},
+)
 def get_tenant(req: Request) -> dict[str, Any]:
     with req.core.db.transaction() as conn:
         for tenant in _tenants(conn, req.app_id):
