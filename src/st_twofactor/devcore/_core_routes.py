@@ -61,7 +61,7 @@ def _core_config(req: Request) -> dict[str, Any]:
     try:
         return _config.validate(req.json().get("coreConfig"))
     except ValueError as error:
-        raise bad_request(str(error)) from None
+        raise bad_request(f"Invalid core config: {error}") from None
 
 
 @routes.put("/recipe/multitenancy/app/v2")

@@ -3,11 +3,12 @@
 Like the real core, each app has two kinds of keys:
 
 - *dynamic* keys (kid ``d-...``), replaced every
-  ``access_token_dynamic_signing_key_update_interval`` hours. A new key is published
-  in the JWKS a minute before it starts signing, so verifiers that fetched the JWKS
-  in that minute already know it; an old key stays in the JWKS for the update
-  interval plus twice the access token validity, so every token it signed still
-  verifies until it expires.
+  ``access_token_dynamic_signing_key_update_interval`` hours (fractions allowed). A
+  new key is published in the JWKS a minute before it starts signing (a fifth of
+  the interval when the interval is under a minute, as the real core does in its
+  testing mode), so verifiers that fetched the JWKS in that time already know it;
+  an old key stays in the JWKS for the update interval plus twice the access token
+  validity, so every token it signed still verifies until it expires.
 - one *static* key (kid ``s-...``), never rotated, for sessions created with
   ``useDynamicSigningKey: false`` and for ``POST /recipe/jwt``.
 
@@ -117,11 +118,23 @@ class KeySet:
 # -- key lifecycle --
 
 
+def update_interval_ms(config: dict[str, Any]) -> int:
+    """How long a dynamic key signs, from the (possibly fractional) interval in hours."""
+    return max(
+        1, int(float(config["access_token_dynamic_signing_key_update_interval"]) * 3_600_000)
+    )
+
+
+def overlap_ms(interval_ms: int) -> int:
+    """How long before it signs a new dynamic key is published."""
+    return OVERLAP_MS if interval_ms >= OVERLAP_MS else interval_ms // 5
+
+
 def key_set(core: DevCore, app_id: str) -> KeySet:
     """The app's current keys, creating (and storing) the ones that are due."""
     now = core.now_ms()
     config = core.app_config(app_id)
-    interval_ms = int(config["access_token_dynamic_signing_key_update_interval"]) * 3_600_000
+    interval_ms = update_interval_ms(config)
     lifetime_ms = interval_ms + VALIDITY_OVERLAP * int(config["access_token_validity"]) * 1000
     with core.db.transaction() as conn:
         conn.execute(
@@ -156,8 +169,8 @@ def _missing(keys: list[SigningKey], now: int, interval_ms: int) -> list[str]:
     missing = []
     if not any(not k.dynamic for k in keys):
         missing.append("static")
-    # A dynamic key signs until it is ``interval`` old; its successor is made OVERLAP early.
-    can_sign_after = now - interval_ms + OVERLAP_MS
+    # A dynamic key signs until it is ``interval`` old; its successor is made an overlap early.
+    can_sign_after = now - interval_ms + overlap_ms(interval_ms)
     if not any(k.dynamic and k.created_ms >= can_sign_after for k in keys):
         missing.append("dynamic")
     return missing
@@ -195,7 +208,7 @@ def _signing_dynamic(dynamic: tuple[SigningKey, ...], now: int, interval_ms: int
     latest = dynamic[0]
     if (
         len(dynamic) > 1
-        and latest.created_ms + OVERLAP_MS > now
+        and latest.created_ms + overlap_ms(interval_ms) > now
         and now < dynamic[1].created_ms + interval_ms
     ):
         return dynamic[1]

@@ -166,8 +166,8 @@ def _validity_ms(req: Request) -> tuple[int, int]:
     """(access token validity, refresh token validity) of the app, in ms."""
     config = req.core.app_config(req.app_id)
     return int(config["access_token_validity"]) * 1000, int(
-        config["refresh_token_validity"]
-    ) * 60_000
+        float(config["refresh_token_validity"]) * 60_000
+    )
 
 
 # -- storage --
@@ -281,7 +281,8 @@ def _parse(keys: KeySet, token: str, *, now: int | None) -> _AccessToken:
 
 
 def _version(header: dict[str, Any]) -> int:
-    raw = header.get("version")
+    """The token's version; a JWT without one (``POST /recipe/jwt``) is read as the latest."""
+    raw = header.get("version", str(TOKEN_VERSION))
     if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 3 or int(raw) < 3:
         raise _TryRefresh("JWT header mismatch")
     return int(raw)
