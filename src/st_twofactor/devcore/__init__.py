@@ -25,6 +25,7 @@ from typing import Any
 from . import (
     _accountlinking,
     _core_routes,
+    _dashboard,
     _emailpassword,
     _emailverification,
     _keys,
@@ -69,6 +70,7 @@ _MODULES: tuple[ModuleType, ...] = (
     _paid,
     _totp,
     _accountlinking,
+    _dashboard,
 )
 
 

@@ -25,6 +25,25 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "password_reset_token_lifetime": (3_600_000, int),  # milliseconds
     "email_verification_token_lifetime": (86_400_000, int),  # milliseconds
 }
+# What each setting means, for the dashboard's tenant page (the units of DEFAULTS).
+DESCRIPTIONS: dict[str, str] = {
+    "access_token_validity": "Time in seconds for how long an access token is valid.",
+    "refresh_token_validity": "Time in minutes for how long a refresh token is valid.",
+    "access_token_dynamic_signing_key_update_interval": (
+        "Time in hours for how often a new dynamic signing key is made."
+    ),
+    "access_token_signing_key_dynamic": (
+        "Whether new sessions are signed with the rotating dynamic keys (else the static key)."
+    ),
+    "passwordless_code_lifetime": "Time in milliseconds for how long a passwordless code is valid.",
+    "passwordless_max_code_input_attempts": "Wrong code inputs allowed per passwordless device.",
+    "password_reset_token_lifetime": (
+        "Time in milliseconds for how long a password reset token is valid."
+    ),
+    "email_verification_token_lifetime": (
+        "Time in milliseconds for how long an e-mail verification token is valid."
+    ),
+}
 # The real core's upper bound for the access token's validity (seconds).
 MAX_ACCESS_TOKEN_VALIDITY = 86_400_000
 _MAX_INT = 2**63 - 1
