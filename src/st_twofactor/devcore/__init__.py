@@ -34,6 +34,7 @@ from . import (
     _passwordless,
     _roles,
     _sessions,
+    _tenant_routes,
     _thirdparty,
     _totp,
     _user_routes,
@@ -71,6 +72,7 @@ _MODULES: tuple[ModuleType, ...] = (
     _totp,
     _accountlinking,
     _dashboard,
+    _tenant_routes,
 )
 
 
