@@ -22,6 +22,7 @@ want a new key is settled by re-checking inside the transaction that stores it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 import sqlite3
@@ -101,6 +102,8 @@ class KeySet:
     dynamic: tuple[SigningKey, ...]  # verifiable dynamic keys, newest first
     static: SigningKey
     signing_dynamic: SigningKey
+    interval_ms: int = 0  # how long a dynamic key signs
+    lifetime_ms: int = 0  # how long a dynamic key verifies
 
     def signing_key(self, *, dynamic: bool) -> SigningKey:
         return self.signing_dynamic if dynamic else self.static
@@ -150,7 +153,9 @@ def key_set(core: DevCore, app_id: str) -> KeySet:
             for kind in _missing(keys, now, interval_ms):
                 _store(conn, app_id, fresh[kind])
             keys = _load(conn, app_id)
-    return _key_set(keys, now, interval_ms)
+    return dataclasses.replace(
+        _key_set(keys, now, interval_ms), interval_ms=interval_ms, lifetime_ms=lifetime_ms
+    )
 
 
 def _load(conn: sqlite3.Connection, app_id: str) -> list[SigningKey]:
@@ -262,6 +267,72 @@ def verify_jwt(keys: KeySet, token: str) -> tuple[dict[str, Any], dict[str, Any]
     except (InvalidSignature, ValueError):
         raise InvalidToken("JWT verification failed") from None
     return header, _json_segment(parts[1])
+
+
+# -- legacy (version 1 and 2) access tokens --
+#
+# CDI 2.x cores signed access tokens without a ``kid``: a fixed header, standard
+# (padded, "+/") base64 for every segment, and any of the app's keys may have signed.
+# The SDK recognises them by the exact header text, so it is built here byte for byte.
+
+
+def _legacy_header(version: int) -> str:
+    text = json.dumps(
+        {"alg": ALGORITHM, "typ": "JWT", "version": str(version)}, separators=(",", ":")
+    )
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+LEGACY_HEADERS = {_legacy_header(1): 1, _legacy_header(2): 2}
+
+
+def sign_legacy_jwt(key: SigningKey, payload: dict[str, Any], version: int) -> str:
+    """A version 1 or 2 access token: fixed header, no ``kid``, standard base64."""
+    header = _legacy_header(version)
+    body = base64.b64encode(_json_bytes(payload)).decode("ascii")
+    signing_input = (header + "." + body).encode("ascii")
+    signature = key.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return header + "." + body + "." + base64.b64encode(signature).decode("ascii")
+
+
+def verify_legacy_jwt(keys: KeySet, token: str) -> tuple[int, dict[str, Any]] | None:
+    """(version, payload) of a legacy token signed by any of ``keys``; None when the token
+    is not a legacy one (its header is not the fixed one). Raises InvalidToken when it
+    is, but no key verifies it."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] not in LEGACY_HEADERS:
+        return None
+    try:
+        signature = _unb64_any(parts[2])
+        payload = json.loads(_unb64_any(parts[1]))
+    except (ValueError, RecursionError):
+        raise InvalidToken("invalid jwt") from None
+    if not isinstance(payload, dict):
+        raise InvalidToken("invalid jwt")
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    for key in (*keys.dynamic, keys.static):
+        try:
+            key.public_key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        return LEGACY_HEADERS[parts[0]], payload
+    raise InvalidToken("JWT verification failed")
+
+
+def public_key_text(key: SigningKey) -> str:
+    """The public key as CDI 2.x answered it: standard base64 of its X.509 DER form."""
+    der = key.public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _unb64_any(segment: str) -> bytes:
+    """Standard or URL-safe base64, padded or not (the real core reads both)."""
+    if not segment.isascii():
+        raise ValueError("not base64")
+    data = segment.encode("ascii").replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
+    return base64.b64decode(data + b"=" * (-len(data) % 4), validate=True)
 
 
 def _json_segment(segment: str) -> dict[str, Any]:
