@@ -84,7 +84,8 @@ class DevCore:
     :param licensed: answer the paid features (TOTP, MFA, account linking) as a
         core with a license key would; without it they answer HTTP 402, as the
         real core does.
-    :param api_keys: when given, every request must carry one of them in ``api-key``.
+    :param api_keys: when given, requests must carry one of them in ``api-key``, except
+        (as in the real core) hello, the public JWKS and unknown paths.
     :param clock: seconds since the epoch; injectable so tests can move time.
     """
 
@@ -224,7 +225,10 @@ class DevCore:
     def check_api_key(self, given: str | None) -> None:
         if not self.api_keys:
             return
-        if given is None or not any(secrets.compare_digest(given, k) for k in self.api_keys):
+        given_bytes = None if given is None else given.encode("utf-8", "surrogateescape")
+        if given_bytes is None or not any(
+            secrets.compare_digest(given_bytes, k.encode("utf-8")) for k in self.api_keys
+        ):
             raise CoreError(401, "Invalid API key")
 
     def check_app_and_tenant(self, app_id: str, tenant_id: str) -> None:

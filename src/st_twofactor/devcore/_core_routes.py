@@ -29,11 +29,11 @@ INSERT OR IGNORE INTO tenants (app_id, tenant_id, config) VALUES ('public', 'pub
 routes = Routes()
 
 
-@routes.get("/", tenant=True)
-@routes.get("/hello", tenant=True)
-@routes.post("/hello", tenant=True)
-@routes.put("/hello", tenant=True)
-@routes.delete("/hello", tenant=True)
+@routes.get("/", tenant=True, api_key=False)
+@routes.get("/hello", tenant=True, api_key=False)
+@routes.post("/hello", tenant=True, api_key=False)
+@routes.put("/hello", tenant=True, api_key=False)
+@routes.delete("/hello", tenant=True, api_key=False)
 def hello(req: Request) -> str:
     return "Hello"
 

@@ -131,6 +131,9 @@ class Route:
     # What to answer (200) instead of the 400 when the app or tenant is unknown, for the
     # few routes of the real core that answer it themselves (GET tenant: TENANT_NOT_FOUND_ERROR).
     if_unknown_tenant: dict[str, Any] | None = None
+    # Whether the route needs the API key; the real core's hello and public JWKS do not
+    # (the SDK fetches the JWKS without one).
+    api_key: bool = True
 
 
 @dataclass
@@ -146,29 +149,28 @@ class Routes:
         *,
         tenant: bool = False,
         if_unknown_tenant: dict[str, Any] | None = None,
+        api_key: bool = True,
     ) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
             key = (method, path)
             if key in self.table:
                 raise ValueError(f"route {method} {path} is defined twice")
-            self.table[key] = Route(handler, tenant, if_unknown_tenant)
+            self.table[key] = Route(handler, tenant, if_unknown_tenant, api_key)
             return handler
 
         return decorate
 
-    def get(
-        self, path: str, *, tenant: bool = False, if_unknown_tenant: dict[str, Any] | None = None
-    ) -> Callable[[Handler], Handler]:
-        return self.add("GET", path, tenant=tenant, if_unknown_tenant=if_unknown_tenant)
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("GET", path, **options)
 
-    def post(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("POST", path, tenant=tenant)
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("POST", path, **options)
 
-    def put(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("PUT", path, tenant=tenant)
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, **options)
 
-    def delete(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("DELETE", path, tenant=tenant)
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("DELETE", path, **options)
 
     def merge(self, other: Routes) -> None:
         for key, route in other.table.items():
@@ -306,11 +308,13 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
             try:
                 route, tenant_id = core.routes.resolve(method, path)
             except CoreError as error:
-                core.check_api_key(self.headers.get("api-key"))
-                if error.status == 404:
+                if error.status == 404:  # the real core's not-found answer needs no API key
                     core.check_app_and_tenant(app_id, "public")  # an unknown app is a 400
+                else:
+                    core.check_api_key(self.headers.get("api-key"))
                 raise
-            core.check_api_key(self.headers.get("api-key"))
+            if route.api_key:
+                core.check_api_key(self.headers.get("api-key"))
             try:
                 core.check_app_and_tenant(app_id, tenant_id)
             except CoreError:

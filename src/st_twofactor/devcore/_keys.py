@@ -368,7 +368,7 @@ def _unsigned_bytes(number: int) -> bytes:
 # -- routes --
 
 
-@routes.get("/.well-known/jwks.json")
+@routes.get("/.well-known/jwks.json", api_key=False)  # the SDK fetches it without a key
 def jwks(req: Request) -> dict[str, Any]:
     return {"keys": key_set(req.core, req.app_id).jwks()}
 
