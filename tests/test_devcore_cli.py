@@ -32,7 +32,7 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20.0) -
         if process.poll() is not None:
             raise AssertionError(f"the core exited early: {process.communicate()[0]}")
         try:
-            if requests.get(url, timeout=1).text == "Hello":
+            if requests.get(url, timeout=1).text == "Hello\n":
                 return
         except requests.ConnectionError:
             time.sleep(0.1)
@@ -80,7 +80,7 @@ def test_registered_as_a_pytest_plugin() -> None:
 
 def test_fixtures_come_from_the_plugin(devcore: DevCore, devcore_app: str) -> None:
     assert devcore_app.startswith(devcore.url + "/appid-")
-    assert requests.get(devcore_app + "/hello", timeout=5).text == "Hello"
+    assert requests.get(devcore_app + "/hello", timeout=5).text == "Hello\n"
 
 
 def test_context_manager_stops_the_server() -> None:
@@ -130,5 +130,5 @@ def test_a_request_is_logged_before_its_answer_is_sent(monkeypatch: pytest.Monke
 
         monkeypatch.setattr(core.request_log, "add", slow_add)
         for expected in range(1, 6):
-            assert requests.get(core.url + "/hello", timeout=5).text == "Hello"
+            assert requests.get(core.url + "/hello", timeout=5).text == "Hello\n"
             assert len(core.requests()) == expected

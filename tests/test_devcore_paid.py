@@ -356,7 +356,7 @@ def test_bad_totp_input_is_400_before_any_license_check(
 def test_feature_flag_lists_the_licensed_features(licensed_app: str) -> None:
     answer = HTTP.get(licensed_app + "/ee/featureflag").json()
     assert answer["status"] == "OK"
-    assert set(answer["features"]) == {"account_linking", "mfa"}
+    assert set(answer["features"]) == {"account_linking", "dashboard_login", "mfa", "multi_tenancy"}
 
 
 # -- the SDK's MFA + TOTP recipes, end to end --

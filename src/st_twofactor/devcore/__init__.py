@@ -25,6 +25,7 @@ from typing import Any
 from . import (
     _accountlinking,
     _core_routes,
+    _dashboard,
     _emailpassword,
     _emailverification,
     _keys,
@@ -33,6 +34,7 @@ from . import (
     _passwordless,
     _roles,
     _sessions,
+    _tenant_routes,
     _thirdparty,
     _totp,
     _user_routes,
@@ -40,7 +42,15 @@ from . import (
 )
 from . import _config as core_config
 from ._db import MEMORY, Database
-from ._http import CoreError, CoreHTTPServer, LoggedRequest, RequestLog, Routes, make_handler_class
+from ._http import (
+    CoreError,
+    CoreHTTPServer,
+    LoggedRequest,
+    RequestLog,
+    Routes,
+    make_handler_class,
+    tenant_not_found,
+)
 
 __all__ = ["DevCore", "LoggedRequest"]
 
@@ -61,6 +71,8 @@ _MODULES: tuple[ModuleType, ...] = (
     _paid,
     _totp,
     _accountlinking,
+    _dashboard,
+    _tenant_routes,
 )
 
 
@@ -72,7 +84,8 @@ class DevCore:
     :param licensed: answer the paid features (TOTP, MFA, account linking) as a
         core with a license key would; without it they answer HTTP 402, as the
         real core does.
-    :param api_keys: when given, every request must carry one of them in ``api-key``.
+    :param api_keys: when given, requests must carry one of them in ``api-key``, except
+        (as in the real core) hello, the public JWKS and unknown paths.
     :param clock: seconds since the epoch; injectable so tests can move time.
     """
 
@@ -212,7 +225,10 @@ class DevCore:
     def check_api_key(self, given: str | None) -> None:
         if not self.api_keys:
             return
-        if given is None or not any(secrets.compare_digest(given, k) for k in self.api_keys):
+        given_bytes = None if given is None else given.encode("utf-8", "surrogateescape")
+        if given_bytes is None or not any(
+            secrets.compare_digest(given_bytes, k.encode("utf-8")) for k in self.api_keys
+        ):
             raise CoreError(401, "Invalid API key")
 
     def check_app_and_tenant(self, app_id: str, tenant_id: str) -> None:
@@ -221,11 +237,7 @@ class DevCore:
                 "SELECT 1 FROM tenants WHERE app_id=? AND tenant_id=?", (app_id, tenant_id)
             ).fetchone()
         if row is None:
-            raise CoreError(
-                400,
-                f"AppId or tenantId not found => TenantIdentifier(appId={app_id}, "
-                f"tenantId={tenant_id})",
-            )
+            raise tenant_not_found(app_id, tenant_id)
 
     def requests(self, app_id: str | None = None) -> list[LoggedRequest]:
         """The requests answered so far (optionally for one app), oldest first."""

@@ -29,11 +29,11 @@ INSERT OR IGNORE INTO tenants (app_id, tenant_id, config) VALUES ('public', 'pub
 routes = Routes()
 
 
-@routes.get("/", tenant=True)
-@routes.get("/hello", tenant=True)
-@routes.post("/hello", tenant=True)
-@routes.put("/hello", tenant=True)
-@routes.delete("/hello", tenant=True)
+@routes.get("/", tenant=True, api_key=False)
+@routes.get("/hello", tenant=True, api_key=False)
+@routes.post("/hello", tenant=True, api_key=False)
+@routes.put("/hello", tenant=True, api_key=False)
+@routes.delete("/hello", tenant=True, api_key=False)
 def hello(req: Request) -> str:
     return "Hello"
 
@@ -61,7 +61,7 @@ def _core_config(req: Request) -> dict[str, Any]:
     try:
         return _config.validate(req.json().get("coreConfig"))
     except ValueError as error:
-        raise bad_request(str(error)) from None
+        raise bad_request(f"Invalid core config: {error}") from None
 
 
 @routes.put("/recipe/multitenancy/app/v2")
@@ -168,7 +168,11 @@ def create_or_update_tenant(req: Request) -> dict[str, Any]:
     return {"status": "OK", "createdNew": created}
 
 
-@routes.get("/recipe/multitenancy/tenant/v2", tenant=True)
+@routes.get(
+    "/recipe/multitenancy/tenant/v2",
+    tenant=True,
+    if_unknown_tenant={"status": "TENANT_NOT_FOUND_ERROR"},
+)
 def get_tenant(req: Request) -> dict[str, Any]:
     with req.core.db.transaction() as conn:
         for tenant in _tenants(conn, req.app_id):

@@ -20,11 +20,8 @@ from typing import Any
 
 from ._db import sha256_hex
 from ._http import Request, Routes, bad_request
-from ._user_routes import (
-    email_taken_by_another_primary_user,
-    normalise_email,
-    recipe_user_handler,
-)
+from ._normalise import normalise_email
+from ._user_routes import email_taken_by_another_primary_user, recipe_user_handler
 from ._users import get_row, insert_user, user_json
 
 SCHEMA = """

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._db import sha256_hex
 from ._http import Request, Routes, bad_request
-from ._user_routes import normalise_email
+from ._normalise import normalise_email
 from ._users import is_email_verified, mark_email_verified
 
 SCHEMA = """

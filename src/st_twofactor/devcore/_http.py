@@ -1,8 +1,11 @@
 """Routing and the HTTP server of the development core.
 
 Paths follow the real core: an optional ``/appid-<id>`` prefix, then an optional
-``/<tenantId>`` prefix for tenant-scoped routes, then the route itself. Errors
-are answered as the core answers them: plain text with a 4xx status.
+``/<tenantId>`` prefix, then the route itself. As in the real core, a tenant
+prefix on an app-level route is refused with 403 unless it names ``public``, and
+an unknown app or tenant is a 400 naming the (connection URI domain, app, tenant)
+triple. Errors are answered as the core answers them: plain text with a 4xx
+status, ending with a newline (the real core writes them with ``println``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ log = logging.getLogger("st_twofactor.devcore")
 MAX_BODY_BYTES = 1_000_000
 _APP_PREFIX = re.compile(r"^/appid-([A-Za-z0-9-]+)(/.*)?$")
 _TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+# Path words the real core never reads as a tenant id.
+RESERVED_TENANT_IDS = frozenset({"recipe", "config", "users", "hello"})
 
 
 class CoreError(Exception):
@@ -38,12 +43,32 @@ class CoreError(Exception):
         self.message = message
 
 
+class _AnswerInstead(Exception):
+    """Answer ``body`` (200, JSON) instead of running the route."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("answer instead")
+        self.body = body
+
+
 def bad_request(message: str) -> CoreError:
     return CoreError(400, message)
 
 
 def not_found() -> CoreError:
-    return CoreError(404, "Not Found")
+    return CoreError(404, "Not found")
+
+
+APP_LEVEL_ONLY = "Only public tenantId can call this app specific API"
+
+
+def tenant_not_found(app_id: str, tenant_id: str) -> CoreError:
+    """The real core's answer for an unknown app or tenant (its connection URI domain is empty)."""
+    return CoreError(
+        400,
+        "AppId or tenantId not found => Tenant with the following connectionURIDomain, appId"
+        f" and tenantId combination not found: (, {app_id}, {tenant_id})",
+    )
 
 
 @dataclass
@@ -103,6 +128,12 @@ Handler = Callable[[Request], Any]
 class Route:
     handler: Handler
     tenant_scoped: bool
+    # What to answer (200) instead of the 400 when the app or tenant is unknown, for the
+    # few routes of the real core that answer it themselves (GET tenant: TENANT_NOT_FOUND_ERROR).
+    if_unknown_tenant: dict[str, Any] | None = None
+    # Whether the route needs the API key; the real core's hello and public JWKS do not
+    # (the SDK fetches the JWKS without one).
+    api_key: bool = True
 
 
 @dataclass
@@ -111,27 +142,35 @@ class Routes:
 
     table: dict[tuple[str, str], Route] = field(default_factory=dict)
 
-    def add(self, method: str, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
+    def add(
+        self,
+        method: str,
+        path: str,
+        *,
+        tenant: bool = False,
+        if_unknown_tenant: dict[str, Any] | None = None,
+        api_key: bool = True,
+    ) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
             key = (method, path)
             if key in self.table:
                 raise ValueError(f"route {method} {path} is defined twice")
-            self.table[key] = Route(handler, tenant)
+            self.table[key] = Route(handler, tenant, if_unknown_tenant, api_key)
             return handler
 
         return decorate
 
-    def get(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("GET", path, tenant=tenant)
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("GET", path, **options)
 
-    def post(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("POST", path, tenant=tenant)
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("POST", path, **options)
 
-    def put(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("PUT", path, tenant=tenant)
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, **options)
 
-    def delete(self, path: str, *, tenant: bool = False) -> Callable[[Handler], Handler]:
-        return self.add("DELETE", path, tenant=tenant)
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("DELETE", path, **options)
 
     def merge(self, other: Routes) -> None:
         for key, route in other.table.items():
@@ -140,17 +179,24 @@ class Routes:
             self.table[key] = route
 
     def resolve(self, method: str, path: str) -> tuple[Route, str]:
-        """Find the route for ``path`` (app prefix already removed) and its tenant."""
+        """Find the route for ``path`` (app prefix already removed) and its tenant.
+
+        A tenant prefix is accepted on every route, as the real core's router does;
+        an app-level route then refuses any tenant but ``public`` (403).
+        """
         path = path.rstrip("/") or "/"
         route = self._lookup(method, path)
         if route is not None:
             return route, "public"
         head, _, rest = path[1:].partition("/")
-        if _TENANT_ID.match(head):
+        if _TENANT_ID.match(head) and head not in RESERVED_TENANT_IDS:
             sub = "/" + rest if rest else "/"
             route = self._lookup(method, sub)
-            if route is not None and route.tenant_scoped:
+            if route is not None:
+                if not route.tenant_scoped and head != "public":
+                    raise CoreError(403, APP_LEVEL_ONLY)
                 return route, head
+            path = sub
         if any(p == path for (_, p) in self.table):
             raise CoreError(405, "Method not supported")
         raise not_found()
@@ -224,9 +270,7 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
             text = "text/plain; charset=utf-8"
             try:
                 body = self._read_body()
-                route, tenant_id = core.routes.resolve(method, rest)
-                core.check_api_key(self.headers.get("api-key"))
-                core.check_app_and_tenant(app_id, tenant_id)
+                route, tenant_id = self._route(method, app_id, rest)
                 request = Request(
                     core=core,
                     method=method,
@@ -239,21 +283,45 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
                 )
                 result = route.handler(request)
                 if isinstance(result, str):
-                    status, payload, content_type = 200, result.encode(), text
+                    status, payload, content_type = 200, (result + "\n").encode(), text
                 else:
                     json_type = "application/json; charset=utf-8"
                     status, payload, content_type = 200, json.dumps(result).encode(), json_type
+            except _AnswerInstead as answer:
+                status, payload = 200, json.dumps(answer.body).encode()
+                content_type = "application/json; charset=utf-8"
             except CoreError as error:
-                status, payload, content_type = error.status, error.message.encode(), text
+                status, payload = error.status, (error.message + "\n").encode()
+                content_type = text
             except Exception:
                 log.exception("devcore: internal error on %s %s", method, url.path)
-                status, payload, content_type = 500, b"Internal Error", text
+                status, payload, content_type = 500, b"Internal Error\n", text
             # Logged before the answer goes out, so a client that has its answer always
             # finds its request in the log (tests count core calls right after a call).
             core.request_log.add(
                 LoggedRequest(time.time(), method, rest, app_id, tenant_id, status)
             )
             self._send(status, payload, content_type)
+
+        def _route(self, method: str, app_id: str, path: str) -> tuple[Route, str]:
+            """The route and tenant of a request, after the API key and app/tenant checks."""
+            try:
+                route, tenant_id = core.routes.resolve(method, path)
+            except CoreError as error:
+                if error.status == 404:  # the real core's not-found answer needs no API key
+                    core.check_app_and_tenant(app_id, "public")  # an unknown app is a 400
+                else:
+                    core.check_api_key(self.headers.get("api-key"))
+                raise
+            if route.api_key:
+                core.check_api_key(self.headers.get("api-key"))
+            try:
+                core.check_app_and_tenant(app_id, tenant_id)
+            except CoreError:
+                if route.if_unknown_tenant is None:
+                    raise
+                raise _AnswerInstead(route.if_unknown_tenant) from None
+            return route, tenant_id
 
         def _read_body(self) -> Any:
             length_header = self.headers.get("Content-Length")

@@ -3,11 +3,12 @@
 Like the real core, each app has two kinds of keys:
 
 - *dynamic* keys (kid ``d-...``), replaced every
-  ``access_token_dynamic_signing_key_update_interval`` hours. A new key is published
-  in the JWKS a minute before it starts signing, so verifiers that fetched the JWKS
-  in that minute already know it; an old key stays in the JWKS for the update
-  interval plus twice the access token validity, so every token it signed still
-  verifies until it expires.
+  ``access_token_dynamic_signing_key_update_interval`` hours (fractions allowed). A
+  new key is published in the JWKS a minute before it starts signing (a fifth of
+  the interval when the interval is under a minute, as the real core does in its
+  testing mode), so verifiers that fetched the JWKS in that time already know it;
+  an old key stays in the JWKS for the update interval plus twice the access token
+  validity, so every token it signed still verifies until it expires.
 - one *static* key (kid ``s-...``), never rotated, for sessions created with
   ``useDynamicSigningKey: false`` and for ``POST /recipe/jwt``.
 
@@ -21,6 +22,7 @@ want a new key is settled by re-checking inside the transaction that stores it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 import sqlite3
@@ -100,6 +102,8 @@ class KeySet:
     dynamic: tuple[SigningKey, ...]  # verifiable dynamic keys, newest first
     static: SigningKey
     signing_dynamic: SigningKey
+    interval_ms: int = 0  # how long a dynamic key signs
+    lifetime_ms: int = 0  # how long a dynamic key verifies
 
     def signing_key(self, *, dynamic: bool) -> SigningKey:
         return self.signing_dynamic if dynamic else self.static
@@ -117,11 +121,23 @@ class KeySet:
 # -- key lifecycle --
 
 
+def update_interval_ms(config: dict[str, Any]) -> int:
+    """How long a dynamic key signs, from the (possibly fractional) interval in hours."""
+    return max(
+        1, int(float(config["access_token_dynamic_signing_key_update_interval"]) * 3_600_000)
+    )
+
+
+def overlap_ms(interval_ms: int) -> int:
+    """How long before it signs a new dynamic key is published."""
+    return OVERLAP_MS if interval_ms >= OVERLAP_MS else interval_ms // 5
+
+
 def key_set(core: DevCore, app_id: str) -> KeySet:
     """The app's current keys, creating (and storing) the ones that are due."""
     now = core.now_ms()
     config = core.app_config(app_id)
-    interval_ms = int(config["access_token_dynamic_signing_key_update_interval"]) * 3_600_000
+    interval_ms = update_interval_ms(config)
     lifetime_ms = interval_ms + VALIDITY_OVERLAP * int(config["access_token_validity"]) * 1000
     with core.db.transaction() as conn:
         conn.execute(
@@ -137,7 +153,9 @@ def key_set(core: DevCore, app_id: str) -> KeySet:
             for kind in _missing(keys, now, interval_ms):
                 _store(conn, app_id, fresh[kind])
             keys = _load(conn, app_id)
-    return _key_set(keys, now, interval_ms)
+    return dataclasses.replace(
+        _key_set(keys, now, interval_ms), interval_ms=interval_ms, lifetime_ms=lifetime_ms
+    )
 
 
 def _load(conn: sqlite3.Connection, app_id: str) -> list[SigningKey]:
@@ -156,8 +174,8 @@ def _missing(keys: list[SigningKey], now: int, interval_ms: int) -> list[str]:
     missing = []
     if not any(not k.dynamic for k in keys):
         missing.append("static")
-    # A dynamic key signs until it is ``interval`` old; its successor is made OVERLAP early.
-    can_sign_after = now - interval_ms + OVERLAP_MS
+    # A dynamic key signs until it is ``interval`` old; its successor is made an overlap early.
+    can_sign_after = now - interval_ms + overlap_ms(interval_ms)
     if not any(k.dynamic and k.created_ms >= can_sign_after for k in keys):
         missing.append("dynamic")
     return missing
@@ -195,7 +213,7 @@ def _signing_dynamic(dynamic: tuple[SigningKey, ...], now: int, interval_ms: int
     latest = dynamic[0]
     if (
         len(dynamic) > 1
-        and latest.created_ms + OVERLAP_MS > now
+        and latest.created_ms + overlap_ms(interval_ms) > now
         and now < dynamic[1].created_ms + interval_ms
     ):
         return dynamic[1]
@@ -251,6 +269,72 @@ def verify_jwt(keys: KeySet, token: str) -> tuple[dict[str, Any], dict[str, Any]
     return header, _json_segment(parts[1])
 
 
+# -- legacy (version 1 and 2) access tokens --
+#
+# CDI 2.x cores signed access tokens without a ``kid``: a fixed header, standard
+# (padded, "+/") base64 for every segment, and any of the app's keys may have signed.
+# The SDK recognises them by the exact header text, so it is built here byte for byte.
+
+
+def _legacy_header(version: int) -> str:
+    text = json.dumps(
+        {"alg": ALGORITHM, "typ": "JWT", "version": str(version)}, separators=(",", ":")
+    )
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+LEGACY_HEADERS = {_legacy_header(1): 1, _legacy_header(2): 2}
+
+
+def sign_legacy_jwt(key: SigningKey, payload: dict[str, Any], version: int) -> str:
+    """A version 1 or 2 access token: fixed header, no ``kid``, standard base64."""
+    header = _legacy_header(version)
+    body = base64.b64encode(_json_bytes(payload)).decode("ascii")
+    signing_input = (header + "." + body).encode("ascii")
+    signature = key.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return header + "." + body + "." + base64.b64encode(signature).decode("ascii")
+
+
+def verify_legacy_jwt(keys: KeySet, token: str) -> tuple[int, dict[str, Any]] | None:
+    """(version, payload) of a legacy token signed by any of ``keys``; None when the token
+    is not a legacy one (its header is not the fixed one). Raises InvalidToken when it
+    is, but no key verifies it."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] not in LEGACY_HEADERS:
+        return None
+    try:
+        signature = _unb64_any(parts[2])
+        payload = json.loads(_unb64_any(parts[1]))
+    except (ValueError, RecursionError):
+        raise InvalidToken("invalid jwt") from None
+    if not isinstance(payload, dict):
+        raise InvalidToken("invalid jwt")
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    for key in (*keys.dynamic, keys.static):
+        try:
+            key.public_key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        return LEGACY_HEADERS[parts[0]], payload
+    raise InvalidToken("JWT verification failed")
+
+
+def public_key_text(key: SigningKey) -> str:
+    """The public key as CDI 2.x answered it: standard base64 of its X.509 DER form."""
+    der = key.public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _unb64_any(segment: str) -> bytes:
+    """Standard or URL-safe base64, padded or not (the real core reads both)."""
+    if not segment.isascii():
+        raise ValueError("not base64")
+    data = segment.encode("ascii").replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
+    return base64.b64decode(data + b"=" * (-len(data) % 4), validate=True)
+
+
 def _json_segment(segment: str) -> dict[str, Any]:
     try:
         value = json.loads(_unb64(segment))
@@ -284,7 +368,7 @@ def _unsigned_bytes(number: int) -> bytes:
 # -- routes --
 
 
-@routes.get("/.well-known/jwks.json")
+@routes.get("/.well-known/jwks.json", api_key=False)  # the SDK fetches it without a key
 def jwks(req: Request) -> dict[str, Any]:
     return {"keys": key_set(req.core, req.app_id).jwks()}
 

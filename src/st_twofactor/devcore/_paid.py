@@ -9,6 +9,9 @@ endpoints the real core gates are gated (checked against its source):
   renaming, removing and verifying a *device* stay free, as in the real core.
 - Account linking: creating a primary user and linking accounts. The read-only
   checks and unlinking stay free.
+- Dashboard login: more than three dashboard users (``_dashboard.py``).
+- Multi-tenancy: provider configs of non-public tenants and user-tenant
+  association (``_tenant_routes.py``).
 
 The TOTP endpoints live in ``_totp.py``, account linking in ``_accountlinking.py``.
 """
@@ -21,7 +24,7 @@ from ._http import CoreError, Request, Routes
 
 routes = Routes()
 
-LICENSED_FEATURES = ("account_linking", "mfa")
+LICENSED_FEATURES = ("account_linking", "dashboard_login", "mfa", "multi_tenancy")
 """What a licensed development core reports: the paid features it implements."""
 
 MFA_NOT_ENABLED = (

@@ -21,7 +21,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 import secrets
 import sqlite3
 import uuid
@@ -30,7 +29,8 @@ from typing import Any
 
 from . import _users
 from ._http import Request, Routes, bad_request
-from ._user_routes import normalise_email, recipe_user_handler
+from ._normalise import normalise_email, normalise_phone
+from ._user_routes import recipe_user_handler
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passwordless_devices (
@@ -68,8 +68,6 @@ routes = Routes()
 USER_INPUT_CODE_DIGITS = 6
 EXPIRED_DEVICE_GRACE_MS = 3_600_000
 """Devices whose codes all expired longer ago than this are swept, like the real core's cron."""
-
-_PHONE_CHARS = re.compile(r"^\+[0-9\s().-]+$")
 
 
 # -- encodings, as the real core's (so ids look and parse alike) --
@@ -109,18 +107,6 @@ def _decode_link_code(text: str) -> bytes:
 
 def _new_user_input_code() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(USER_INPUT_CODE_DIGITS))
-
-
-def normalise_phone(phone: str) -> str:
-    """E.164-like form: ``+`` and digits when the text is an international number.
-
-    The real core formats with libphonenumber and keeps the trimmed text when it
-    cannot parse it; this keeps the common case (``+1 (555) 010-0000``) equal.
-    """
-    phone = phone.strip()
-    if _PHONE_CHARS.match(phone):
-        return "+" + "".join(c for c in phone if c.isdigit())
-    return phone
 
 
 # -- inputs --

@@ -1,11 +1,10 @@
 """The session recipe of the development core: create, verify, refresh, revoke.
 
-Tokens follow the real core (CDI 5.x, access token version 5):
+Tokens follow the real core:
 
-- The access token is an RS256 JWT signed by one of the app's keys (:mod:`._keys`);
-  its claims are ``sub``, ``exp``, ``iat``, ``tId``, ``rsub``, ``sessionHandle``,
-  ``refreshTokenHash1``, ``parentRefreshTokenHash1``, ``antiCsrfToken`` and, at the
-  top level, the session's ``userDataInJWT``.
+- The access token is an RS256 JWT signed by one of the app's keys (:mod:`._keys`),
+  in the version the SDK's CDI version expects (5 for CDI 4.0 on; older ones in
+  :mod:`._legacy`); its form is in :mod:`._access_token`.
 - The refresh token is a random string. The core keeps only hashes:
   ``hash1 = sha256(token)`` (also carried in the access token) and
   ``hash2 = sha256(hash1)`` (the session's current refresh token).
@@ -30,8 +29,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from . import _legacy
+from ._access_token import (
+    PROTECTED_PROPS,
+    PUBLIC,
+    STRUCTURE_CHANGED,
+    AccessToken,
+    TryRefresh,
+    mint,
+    parse,
+    seconds,
+)
 from ._http import CoreError, Request, Routes, bad_request
-from ._keys import InvalidToken, KeySet, key_set, sign_jwt, verify_jwt
+from ._keys import KeySet, key_set
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -66,28 +76,6 @@ CREATE INDEX IF NOT EXISTS session_refresh_tokens_session
 
 routes = Routes()
 
-TOKEN_VERSION = 5
-PUBLIC = "public"
-# Claims the core owns; a user payload may not set them (the real core's V5 list).
-PROTECTED_PROPS = (
-    "sub",
-    "exp",
-    "iat",
-    "sessionHandle",
-    "refreshTokenHash1",
-    "parentRefreshTokenHash1",
-    "antiCsrfToken",
-    "tId",
-    "rsub",
-)
-_STRUCTURE_CHANGED = (
-    "Access token does not contain all the information. Maybe the structure has changed?"
-)
-
-
-class _TryRefresh(Exception):
-    """The access token cannot be used as it is: the client should refresh."""
-
 
 class _Unauthorised(Exception):
     """The session is gone (or never was): the client must sign in again."""
@@ -112,31 +100,6 @@ class _Session:
     use_static_key: bool
 
 
-@dataclass(frozen=True)
-class _AccessToken:
-    """What an access token says (times in ms, truncated to seconds like the JWT's)."""
-
-    handle: str
-    user_id: str
-    recipe_user_id: str
-    tenant_id: str
-    refresh_hash1: str
-    parent_hash1: str | None
-    user_data: dict[str, Any]
-    anti_csrf: str | None
-    expiry_ms: int
-    created_ms: int
-
-    def session_json(self, jwt_data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "handle": self.handle,
-            "userId": self.user_id,
-            "recipeUserId": self.recipe_user_id,
-            "userDataInJWT": self.user_data if jwt_data is None else jwt_data,
-            "tenantId": self.tenant_id,
-        }
-
-
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -148,11 +111,6 @@ def _same(given: str, expected: str) -> bool:
     )
 
 
-def _seconds(ms: int) -> int:
-    """Round a time down to the second, as the JWT's ``exp`` and ``iat`` are."""
-    return ms - ms % 1000
-
-
 def _unauthorised(message: str) -> dict[str, Any]:
     return {"status": "UNAUTHORISED", "message": message}
 
@@ -162,12 +120,36 @@ def _check_user_payload(payload: dict[str, Any]) -> None:
         raise bad_request("The user payload contains protected field")
 
 
+def _app_uses_dynamic_keys(req: Request) -> bool:
+    return bool(req.core.app_config(req.app_id)["access_token_signing_key_dynamic"])
+
+
+def _shape(
+    req: Request,
+    answer: dict[str, Any],
+    cdi: tuple[int, int],
+    keys: KeySet,
+    *,
+    refresh_expiry: int | None = None,
+    now: int = 0,
+) -> dict[str, Any]:
+    """``answer`` as the real core gives it to an SDK of an older CDI version."""
+    return _legacy.shape(
+        answer,
+        cdi,
+        keys,
+        dynamic_keys=_app_uses_dynamic_keys(req),
+        refresh_expiry=refresh_expiry,
+        now=now,
+    )
+
+
 def _validity_ms(req: Request) -> tuple[int, int]:
     """(access token validity, refresh token validity) of the app, in ms."""
     config = req.core.app_config(req.app_id)
     return int(config["access_token_validity"]) * 1000, int(
-        config["refresh_token_validity"]
-    ) * 60_000
+        float(config["refresh_token_validity"]) * 60_000
+    )
 
 
 # -- storage --
@@ -230,85 +212,6 @@ def _store_refresh_token(
     )
 
 
-# -- access tokens --
-
-
-def _mint(keys: KeySet, info: _AccessToken, *, static: bool) -> dict[str, Any]:
-    """Sign ``info`` as a version 5 access token; returns the core's token info JSON."""
-    payload: dict[str, Any] = {
-        "sub": info.user_id,
-        "exp": info.expiry_ms // 1000,
-        "iat": info.created_ms // 1000,
-        "tId": info.tenant_id,
-        "rsub": info.recipe_user_id,
-        "sessionHandle": info.handle,
-        "refreshTokenHash1": info.refresh_hash1,
-        "parentRefreshTokenHash1": info.parent_hash1,
-        "antiCsrfToken": info.anti_csrf,
-        **info.user_data,
-    }
-    key = keys.signing_key(dynamic=not static)
-    token = sign_jwt(key, payload, {"version": str(TOKEN_VERSION)})
-    return {"token": token, "expiry": info.expiry_ms, "createdTime": info.created_ms}
-
-
-def _parse(keys: KeySet, token: str, *, now: int | None) -> _AccessToken:
-    """Verify an access token's signature and structure (and expiry unless ``now`` is None)."""
-    try:
-        header, payload = verify_jwt(keys, token)
-    except InvalidToken as error:
-        raise _TryRefresh(str(error)) from None
-    version = _version(header)
-    if not _has_required_claims(payload, version):
-        raise _TryRefresh(_STRUCTURE_CHANGED)
-    tenant_id = payload["tId"] if version >= 4 else PUBLIC
-    recipe_user_id = payload["rsub"] if version >= 5 else payload["sub"]
-    info = _AccessToken(
-        handle=payload["sessionHandle"],
-        user_id=payload["sub"],
-        recipe_user_id=recipe_user_id,
-        tenant_id=tenant_id,
-        refresh_hash1=payload["refreshTokenHash1"],
-        parent_hash1=_optional_str(payload.get("parentRefreshTokenHash1")),
-        user_data={k: v for k, v in payload.items() if k not in PROTECTED_PROPS},
-        anti_csrf=_optional_str(payload.get("antiCsrfToken")),
-        expiry_ms=int(payload["exp"]) * 1000,
-        created_ms=int(payload["iat"]) * 1000,
-    )
-    if now is not None and info.expiry_ms < now:
-        raise _TryRefresh("Access token expired")
-    return info
-
-
-def _version(header: dict[str, Any]) -> int:
-    raw = header.get("version")
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 3 or int(raw) < 3:
-        raise _TryRefresh("JWT header mismatch")
-    return int(raw)
-
-
-def _has_required_claims(payload: dict[str, Any], version: int) -> bool:
-    number = (int, float)
-    ok = (
-        isinstance(payload.get("sub"), str)
-        and isinstance(payload.get("exp"), number)
-        and not isinstance(payload.get("exp"), bool)
-        and isinstance(payload.get("iat"), number)
-        and not isinstance(payload.get("iat"), bool)
-        and isinstance(payload.get("sessionHandle"), str)
-        and isinstance(payload.get("refreshTokenHash1"), str)
-    )
-    if version >= 4:
-        ok = ok and isinstance(payload.get("tId"), str)
-    if version >= 5:
-        ok = ok and isinstance(payload.get("rsub"), str)
-    return ok
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 # -- create --
 
 
@@ -319,10 +222,13 @@ def create_session(req: Request) -> dict[str, Any]:
     jwt_data = req.field("userDataInJWT", dict)
     db_data = req.field("userDataInDatabase", dict)
     enable_anti_csrf = req.field("enableAntiCsrf", bool)
-    use_dynamic = req.field("useDynamicSigningKey", bool, required=False)
+    cdi = _legacy.cdi_version(req)
+    use_dynamic = None
+    if _legacy.reads_signing_key_choice(cdi):
+        use_dynamic = req.field("useDynamicSigningKey", bool, required=False)
     _check_user_payload(jwt_data)
     if use_dynamic is None:
-        use_dynamic = bool(req.core.app_config(req.app_id)["access_token_signing_key_dynamic"])
+        use_dynamic = _app_uses_dynamic_keys(req)
     static = not use_dynamic
     access_ms, refresh_ms = _validity_ms(req)
     keys = key_set(req.core, req.app_id)
@@ -355,7 +261,7 @@ def create_session(req: Request) -> dict[str, Any]:
         _store_refresh_token(
             conn, req.app_id, refresh_token, handle, parent_hash1=None, anti_csrf=anti_csrf
         )
-    info = _AccessToken(
+    info = AccessToken(
         handle=handle,
         user_id=user_id,
         recipe_user_id=user_id,
@@ -364,10 +270,12 @@ def create_session(req: Request) -> dict[str, Any]:
         parent_hash1=None,
         user_data=jwt_data,
         anti_csrf=anti_csrf,
-        expiry_ms=_seconds(now + access_ms),
-        created_ms=_seconds(now),
+        expiry_ms=seconds(now + access_ms),
+        created_ms=seconds(now),
+        version=_legacy.token_version(cdi),
     )
-    return _tokens_answer(keys, info, refresh_token, now, refresh_ms, static)
+    answer = _tokens_answer(keys, info, refresh_token, now, refresh_ms, static)
+    return _shape(req, answer, cdi, keys, refresh_expiry=now + refresh_ms, now=now)
 
 
 # -- verify --
@@ -386,29 +294,33 @@ def verify_session(req: Request) -> dict[str, Any]:
     do_anti_csrf_check = req.field("doAntiCsrfCheck", bool)
     enable_anti_csrf = req.field("enableAntiCsrf", bool)
     check_database = req.field("checkDatabase", bool, required=False) is True
+    cdi = _legacy.cdi_version(req)
+    if cdi < (2, 21):
+        check_database = False  # read from the core's blacklisting setting then, off by default
     keys = key_set(req.core, req.app_id)
     now = req.core.now_ms()
     try:
-        info = _parse(keys, token, now=now)
+        info = parse(keys, token, now=now)
         _check_anti_csrf(info, anti_csrf, do_anti_csrf_check and enable_anti_csrf)
-        return _verify(req, keys, info, check_database, now)
-    except _TryRefresh as error:
-        return {"status": "TRY_REFRESH_TOKEN", "message": str(error)}
+        answer = _verify(req, keys, info, check_database, now)
+    except TryRefresh as error:
+        answer = {"status": "TRY_REFRESH_TOKEN", "message": str(error)}
     except _Unauthorised as error:
         return _unauthorised(str(error))
+    return _shape(req, answer, cdi, keys)
 
 
-def _check_anti_csrf(info: _AccessToken, given: str | None, check: bool) -> None:
+def _check_anti_csrf(info: AccessToken, given: str | None, check: bool) -> None:
     if not check:
         return
     if info.anti_csrf is None:
-        raise _TryRefresh(_STRUCTURE_CHANGED)
+        raise TryRefresh(STRUCTURE_CHANGED)
     if given is None or not _same(given, info.anti_csrf):
-        raise _TryRefresh("anti-csrf check failed")
+        raise TryRefresh("anti-csrf check failed")
 
 
 def _verify(
-    req: Request, keys: KeySet, info: _AccessToken, check_database: bool, now: int
+    req: Request, keys: KeySet, info: AccessToken, check_database: bool, now: int
 ) -> dict[str, Any]:
     if info.parent_hash1 is None and not check_database:
         return {"status": "OK", "session": info.session_json()}  # the JWT alone decides
@@ -437,13 +349,13 @@ def _verify(
         info,
         parent_hash1=None,
         user_data=session.jwt_data,
-        expiry_ms=_seconds(now + access_ms),
-        created_ms=_seconds(now),
+        expiry_ms=seconds(now + access_ms),
+        created_ms=seconds(now),
     )
     return {
         "status": "OK",
         "session": fresh.session_json(),
-        "accessToken": _mint(keys, fresh, static=session.use_static_key),
+        "accessToken": mint(keys, fresh, static=session.use_static_key),
     }
 
 
@@ -464,7 +376,10 @@ def refresh_session(req: Request) -> dict[str, Any]:
     refresh_token = req.str_field("refreshToken")
     anti_csrf = req.field("antiCsrfToken", str, required=False)
     enable_anti_csrf = req.field("enableAntiCsrf", bool)
-    static = not req.field("useDynamicSigningKey", bool)
+    cdi = _legacy.cdi_version(req)
+    use_dynamic = None  # before CDI 3.0: the session keeps its kind of key
+    if cdi >= (3, 0):
+        use_dynamic = req.field("useDynamicSigningKey", bool, required=cdi >= (5, 0))
     access_ms, refresh_ms = _validity_ms(req)
     keys = key_set(req.core, req.app_id)
     now = req.core.now_ms()
@@ -477,6 +392,7 @@ def refresh_session(req: Request) -> dict[str, Any]:
             session = _rotate(conn, req.app_id, hash2, anti_csrf, enable_anti_csrf, now, refresh_ms)
             if isinstance(session, dict):
                 return session  # token theft detected
+            static = session.use_static_key if use_dynamic is None else not use_dynamic
             if session.use_static_key != static:
                 conn.execute(
                     "UPDATE sessions SET use_static_key=? WHERE app_id=? AND session_handle=?",
@@ -492,7 +408,7 @@ def refresh_session(req: Request) -> dict[str, Any]:
             )
     except _Unauthorised as error:
         return _unauthorised(str(error))
-    info = _AccessToken(
+    info = AccessToken(
         handle=session.handle,
         user_id=session.user_id,
         recipe_user_id=session.recipe_user_id,
@@ -501,15 +417,17 @@ def refresh_session(req: Request) -> dict[str, Any]:
         parent_hash1=hash1,
         user_data=session.jwt_data,
         anti_csrf=new_anti_csrf,
-        expiry_ms=_seconds(now + access_ms),
-        created_ms=_seconds(now),
+        expiry_ms=seconds(now + access_ms),
+        created_ms=seconds(now),
+        version=_legacy.token_version(cdi),
     )
-    return _tokens_answer(keys, info, new_token, now, refresh_ms, static)
+    answer = _tokens_answer(keys, info, new_token, now, refresh_ms, static)
+    return _shape(req, answer, cdi, keys, refresh_expiry=now + refresh_ms, now=now)
 
 
 def _tokens_answer(
     keys: KeySet,
-    info: _AccessToken,
+    info: AccessToken,
     refresh_token: str,
     now: int,
     refresh_ms: int,
@@ -520,7 +438,7 @@ def _tokens_answer(
     result: dict[str, Any] = {
         "status": "OK",
         "session": info.session_json(),
-        "accessToken": _mint(keys, info, static=static),
+        "accessToken": mint(keys, info, static=static),
         "refreshToken": {"token": refresh_token, "expiry": now + refresh_ms, "createdTime": now},
     }
     if info.anti_csrf is not None:
@@ -593,8 +511,8 @@ def regenerate(req: Request) -> dict[str, Any]:
     keys = key_set(req.core, req.app_id)
     now = req.core.now_ms()
     try:
-        info = _parse(keys, token, now=None)
-    except _TryRefresh as error:
+        info = parse(keys, token, now=None)
+    except TryRefresh as error:
         return _unauthorised(str(error))
     with req.core.db.transaction() as conn:
         session = _get(conn, req.app_id, info.handle, now)
@@ -604,11 +522,11 @@ def regenerate(req: Request) -> dict[str, Any]:
         _update(conn, req.app_id, info.handle, "user_data_jwt", new_data)
     if info.expiry_ms < now:
         return {"status": "OK", "session": info.session_json(new_data)}
-    fresh = dataclasses.replace(info, user_data=new_data, created_ms=_seconds(now))
+    fresh = dataclasses.replace(info, user_data=new_data, created_ms=seconds(now))
     return {
         "status": "OK",
         "session": fresh.session_json(),
-        "accessToken": _mint(keys, fresh, static=session.use_static_key),
+        "accessToken": mint(keys, fresh, static=session.use_static_key),
     }
 
 

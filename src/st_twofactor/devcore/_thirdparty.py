@@ -11,11 +11,8 @@ import sqlite3
 from typing import Any
 
 from ._http import Request, Routes, bad_request
-from ._user_routes import (
-    email_taken_by_another_primary_user,
-    normalise_email,
-    recipe_user_handler,
-)
+from ._normalise import normalise_email
+from ._user_routes import email_taken_by_another_primary_user, recipe_user_handler
 from ._users import get_row, insert_user, mark_email_verified, user_json
 
 SCHEMA = """

@@ -1,13 +1,10 @@
 """The core's user routes: get, list, count, find by account info, delete.
 
-Also hosts two things the auth recipes share:
-
-- the ``/recipe/user`` router: that path belongs to several recipes at once
-  (emailpassword, thirdparty, passwordless) and, like the real core, the
-  development core picks the handler by the ``rid`` header (emailpassword when
-  the header is missing or unknown). Recipes register with
-  :func:`recipe_user_handler` instead of declaring the route themselves.
-- :func:`normalise_email`, the core's e-mail normalisation (trim, lower-case).
+Also hosts, for the auth recipes, the ``/recipe/user`` router: that path belongs
+to several recipes at once (emailpassword, thirdparty, passwordless) and, like the
+real core, the development core picks the handler by the ``rid`` header
+(emailpassword when the header is missing or unknown). Recipes register with
+:func:`recipe_user_handler` instead of declaring the route themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from typing import Any
 
 from ._db import tables_with_columns
 from ._http import Handler, Request, Routes, bad_request
+from ._normalise import normalise_email, normalise_phone
 from ._users import primary_user_id, user_json
 
 routes = Routes()
@@ -32,11 +30,6 @@ DEFAULT_RID = "emailpassword"
 _INT = re.compile(r"[+-]?[0-9]{1,10}")
 
 _recipe_user_handlers: dict[tuple[str, str], Handler] = {}
-
-
-def normalise_email(email: str) -> str:
-    """The real core's e-mail normalisation: surrounding spaces removed, lower case."""
-    return email.strip().lower()
 
 
 def recipe_user_handler(method: str, rid: str) -> Callable[[Handler], Handler]:
@@ -168,8 +161,6 @@ def users_by_account_info(req: Request) -> dict[str, Any]:
         )
     email = normalise_email(email) if email is not None else None
     if phone is not None:
-        from ._passwordless import normalise_phone  # here: _passwordless imports this module
-
         phone = normalise_phone(phone)
     third_party = None
     if tp_id is not None and tp_user_id is not None:

@@ -108,14 +108,6 @@ def tenant_ids(conn: sqlite3.Connection, app_id: str, user_id: str) -> list[str]
     return [r["tenant_id"] for r in rows]
 
 
-def in_tenant(conn: sqlite3.Connection, app_id: str, tenant_id: str, user_id: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM user_tenants WHERE app_id=? AND tenant_id=? AND user_id=?",
-        (app_id, tenant_id, user_id),
-    ).fetchone()
-    return row is not None
-
-
 def is_email_verified(conn: sqlite3.Connection, app_id: str, user_id: str, email: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM verified_emails WHERE app_id=? AND user_id=? AND email=?",
