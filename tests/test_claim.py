@@ -179,4 +179,13 @@ def test_stale_reason_is_the_one_freshness_rule() -> None:
     }
     assert not completed_within(remembered, 300, now=NOW)
     assert completed_within(by_factor, 300, now=NOW)
-    assert stale_reason({CLAIM_KEY: {"v": False, "t": at}}, 300, now=NOW) is not None
+    assert stale_reason({CLAIM_KEY: {"v": False, "t": at}}, 300, now=NOW) == {
+        "message": "wrong value",
+        "expectedValue": True,
+        "actualValue": False,
+    }
+    assert stale_reason({}, 300, now=NOW) == {
+        "message": "value does not exist",
+        "expectedValue": True,
+        "actualValue": None,
+    }

@@ -39,7 +39,7 @@ from st_twofactor import (
     twofactor_plugin,
 )
 from st_twofactor._crypto import SecretBox
-from st_twofactor._setup_check import NOTHING_COMPLETES
+from st_twofactor._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING
 from st_twofactor.store import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
@@ -219,6 +219,22 @@ def test_a_drop_in_with_the_plugin_logs_no_error(
     finally:
         reset_supertokens()
     assert _setup_errors(caplog) == []
+
+
+def test_codes_without_the_plugin_name_the_factors_that_need_it(
+    devcore_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """E-mail codes can complete the claim, but TOTP and recovery codes, enabled too, have
+    no routes without the plugin: that is an ERROR naming them and the fix."""
+    caplog.set_level(logging.ERROR, logger="st_twofactor")
+    config = TwoFactorConfig(factors=("totp", "otp-email", "recovery-code"), development=True)
+    try:
+        _drop_in(devcore_app, plugin=False, recipes=build_recipe_list(config=config))
+    finally:
+        reset_supertokens()
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert messages == [PLUGIN_MISSING.format(factors="totp, recovery-code")]
+    assert "plugins=[twofactor_plugin(config)]" in messages[0]
 
 
 def test_e_mail_codes_alone_can_complete_the_claim_so_no_error(

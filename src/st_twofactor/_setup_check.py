@@ -11,8 +11,12 @@ finished (a SuperTokens post-init callback) and logs an ERROR naming the fix.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from supertokens_python.post_init_callbacks import PostSTInitCallbacks
+
+if TYPE_CHECKING:
+    from .config import TwoFactorConfig
 
 log = logging.getLogger("st_twofactor")
 
@@ -29,18 +33,28 @@ NOTHING_COMPLETES = (
 )
 
 
+PLUGIN_MISSING = (
+    "st-twofactor: the factors {factors} are enabled but their routes are not mounted "
+    "(GET /auth/2fa and /auth/2fa/... answer 404): only e-mail/SMS codes can complete 2FA. "
+    "Add init(..., experimental=SupertokensExperimentalConfig("
+    "plugins=[twofactor_plugin(config)])), with 'from st_twofactor import twofactor_plugin'"
+)
+
+
 def mark_completing(api_implementation: object) -> None:
     """Record that ``api_implementation``'s routes can complete the claim."""
     setattr(api_implementation, COMPLETES_2FA, True)
 
 
-def check_after_init() -> None:
+def check_after_init(config: TwoFactorConfig | None = None) -> None:
     """Run :func:`report_if_nothing_completes` once the SDK's ``init()`` is done."""
-    PostSTInitCallbacks.add_post_init_callback(report_if_nothing_completes)
+    PostSTInitCallbacks.add_post_init_callback(lambda: report_if_nothing_completes(config))
 
 
-def report_if_nothing_completes() -> None:
-    """Log :data:`NOTHING_COMPLETES` unless the plugin or a code recipe is mounted."""
+def report_if_nothing_completes(config: TwoFactorConfig | None = None) -> None:
+    """Log :data:`NOTHING_COMPLETES` unless the plugin or a code recipe is mounted, and
+    :data:`PLUGIN_MISSING` when only the code recipe is, while ``config`` enables factors
+    that need the plugin's routes (TOTP, recovery codes)."""
     from supertokens_python.supertokens import Supertokens
 
     from .routes import PLUGIN_ID
@@ -49,6 +63,13 @@ def report_if_nothing_completes() -> None:
     if any(h.plugin_id == PLUGIN_ID for h in instance.plugin_route_handlers):
         return
     apis = (getattr(module, "api_implementation", None) for module in instance.recipe_modules)
-    if any(getattr(api, COMPLETES_2FA, False) for api in apis):
+    if not any(getattr(api, COMPLETES_2FA, False) for api in apis):
+        log.error(NOTHING_COMPLETES)
         return
-    log.error(NOTHING_COMPLETES)
+    need_plugin = [f for f in (config.factors if config else ()) if f not in CODE_FACTORS]
+    if need_plugin:
+        log.error(PLUGIN_MISSING.format(factors=", ".join(need_plugin)))
+
+
+CODE_FACTORS = ("otp-email", "otp-phone")
+"""Factors completed through the passwordless recipe's own routes, without the plugin."""

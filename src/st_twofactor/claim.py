@@ -131,10 +131,19 @@ def stale_reason(
     """Why the session with this payload is *not* fresh, or ``None`` when it is.
 
     Fresh means: 2FA completed in this session at most ``max_age`` seconds before ``now``,
-    and not by a remembered device (S14). This is the one freshness rule: step-up routes
+    and not by a remembered device (S14). A session that never completed 2FA gets the
+    SDK's reasons for a missing or false claim; a stale or remembered one ``expired``
+    (with ``completedBy: "remembered"``), which frontends answer by asking for a factor. This is the one freshness rule: step-up routes
     (:func:`recently_completed`), factor changes and contact pinning all use it. The
     reason is the invalid-claim reason the frontend receives, the same on every route.
     """
+    value = claim.get_value_from_payload(payload)
+    if value is not True:  # never completed: the SDK's own reasons for a missing/false claim
+        return {
+            "message": "value does not exist" if value is None else "wrong value",
+            "expectedValue": True,
+            "actualValue": value,
+        }
     set_at = completed_at(payload, claim=claim)
     age = None if set_at is None else now - set_at
     reason: dict[str, Any] = {"message": "expired", "ageInSeconds": age, "maxAgeInSeconds": max_age}
@@ -174,16 +183,6 @@ class _RecentlyCompleted(SessionClaimValidator):
     async def validate(
         self, payload: dict[str, Any], user_context: dict[str, Any]
     ) -> ClaimValidationResult:
-        value = self.claim.get_value_from_payload(payload, user_context)
-        if value is not True:
-            return ClaimValidationResult(
-                is_valid=False,
-                reason={
-                    "message": "value does not exist" if value is None else "wrong value",
-                    "expectedValue": True,
-                    "actualValue": value,
-                },
-            )
         reason = stale_reason(payload, self._max_age, now=self._now(), claim=self.claim)
         if reason is not None:
             return ClaimValidationResult(is_valid=False, reason=reason)

@@ -76,7 +76,7 @@ def override_session_functions(
     """
 
     def override(original_implementation: RecipeInterface) -> RecipeInterface:
-        check_after_init()  # an ERROR at start-up if no route can complete the claim
+        check_after_init(config)  # an ERROR at start-up if no route can complete the claim
         original_create_new_session = original_implementation.create_new_session
         original_get_global_claim_validators = original_implementation.get_global_claim_validators
 
