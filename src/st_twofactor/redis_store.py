@@ -22,14 +22,14 @@ accepted without its replay and throttle checks) and the HTTP API answers 503.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import ConfigurationError, MalformedDataError, StoreUnavailableError
-from .store import BaseStore, TwoFactorState, _dump
+from .errors import ConfigurationError, StoreUnavailableError
+from .state_codec import decode_state, encode_state
+from .store import BaseStore, TwoFactorState
 
 try:
     import redis.asyncio as aioredis
@@ -120,7 +120,7 @@ class RedisStore(BaseStore):
     async def load(
         self, user_id: str, user_context: dict[str, Any] | None = None
     ) -> TwoFactorState:
-        return _parse(await self._get(self._redis(), self.key(user_id)))
+        return decode_state(await self._get(self._redis(), self.key(user_id)), where="Redis")
 
     async def update(
         self,
@@ -132,10 +132,10 @@ class RedisStore(BaseStore):
         key = self.key(user_id)
         for attempt in range(self._max_attempts):
             raw = await self._get(client, key)
-            state = _parse(raw)
-            before = _dump(state)
+            state = decode_state(raw, where="Redis")
+            before = encode_state(state)
             result = fn(state)
-            after = _dump(state)
+            after = encode_state(state)
             if after == before:
                 # Nothing to write: the result is that of the state as read, which was
                 # current when it was read.
@@ -196,13 +196,3 @@ class RedisStore(BaseStore):
 
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def _parse(raw: bytes | None) -> TwoFactorState:
-    if raw is None:
-        return TwoFactorState()
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        raise MalformedDataError("2FA state in Redis is not JSON") from exc
-    return TwoFactorState.from_dict(document)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from .errors import MalformedDataError, StoreUnavailableError
+from .state_codec import decode_state, encode_state
 from .throttle import FactorCounter, ThrottleState
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "Transaction",
     "TwoFactorState",
     "UserMetadataStore",
+    "decode_state",
+    "encode_state",
 ]
 
 T = TypeVar("T")
@@ -351,14 +354,11 @@ class InMemoryStore(BaseStore):
         with self._lock:
             state = self._read(user_id)
             result = fn(state)
-            self._documents[user_id] = _dump(state)
+            self._documents[user_id] = encode_state(state)
         return result
 
     def _read(self, user_id: str) -> TwoFactorState:
-        document = self._documents.get(user_id)
-        return (
-            TwoFactorState() if document is None else TwoFactorState.from_dict(json.loads(document))
-        )
+        return decode_state(self._documents.get(user_id))
 
 
 GetMetadata = Callable[[str, dict[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -460,17 +460,17 @@ class _HeldMetadata:
             # Not from the SDK's per-request cache: a read made before the lock was held
             # (by ``load``, say) may be stale by now.
             state = await self._store._read(self._user_id, _uncached(self._context))
-            self._document = _dump(state)
+            self._document = encode_state(state)
         return self._document
 
     async def load(self) -> TwoFactorState:
-        return TwoFactorState.from_dict(json.loads(await self._current()))
+        return decode_state(await self._current())
 
     async def update(self, fn: Callable[[TwoFactorState], T]) -> T:
         before = await self._current()
-        state = TwoFactorState.from_dict(json.loads(before))
+        state = decode_state(before)
         result = fn(state)  # if it raises, the held state is unchanged
-        after = _dump(state)
+        after = encode_state(state)
         if after != before:
             self._document = None  # unknown until the core acknowledges the write
             await self._store._write(self._user_id, after, self._context)
@@ -556,17 +556,6 @@ class _UserLocks:
     def __len__(self) -> int:
         with self._guard:
             return len(self._locks)
-
-
-def _dump(state: TwoFactorState) -> str:
-    """Canonical JSON of ``state``, checked to parse back, so that an ``fn`` that stored
-    a wrong type fails here instead of writing a document every later read refuses."""
-    try:
-        document = json.dumps(state.to_dict(), sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise MalformedDataError("2FA state is not JSON-safe") from exc
-    TwoFactorState.from_dict(json.loads(document))
-    return document
 
 
 class _Reader:
