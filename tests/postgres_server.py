@@ -166,9 +166,11 @@ class PostgresServer:
         process, self._process = self._process, None
         if process is None:
             return
+        self._process = process
+        self.resume()  # a paused server cannot act on SIGINT
+        self._process = None
         # The postmaster is runuser's child: signal the whole process group.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGCONT)
             os.killpg(process.pid, signal.SIGINT)  # fast shutdown: cuts client connections
         try:
             process.wait(timeout=15)
@@ -179,12 +181,29 @@ class PostgresServer:
         self._wait_port_free()
 
     def pause(self) -> None:
-        assert self._process is not None
-        os.killpg(self._process.pid, signal.SIGSTOP)
+        """Freeze the server and every backend (each runs in a session of its own)."""
+        for pid in self._tree():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
+        for pid in self._tree():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    def _tree(self) -> list[int]:
+        """The process started (runuser), the postmaster and all their descendants."""
         assert self._process is not None
-        os.killpg(self._process.pid, signal.SIGCONT)
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    parents[int(entry.name)] = int(fields[1])
+        tree = [self._process.pid]
+        for pid in tree:
+            tree += [child for child, parent in parents.items() if parent == pid]
+        return tree
 
     def close(self) -> None:
         self.stop()

@@ -266,3 +266,27 @@ async def test_unreachable_server_fails_closed_quickly() -> None:
         await use_totp_step(store, "u", 1)
     assert time.monotonic() - started < 5
     await store.aclose()
+
+
+async def test_frozen_database_fails_closed_within_the_timeout() -> None:
+    """A stuck server (SIGSTOP): connections stay open and statements hang; the store
+    answers StoreUnavailableError after about ``timeout`` seconds, then works again."""
+    server = start_postgres_or_skip()
+    try:
+        store = SQLStore(server.url, table=unique_table(), timeout=1.0)
+        await store.create_table()
+        await use_totp_step(store, "u", 1)
+        server.pause()
+        try:
+            for attempt in (lambda: store.load("u"), lambda: use_totp_step(store, "u", 2)):
+                started = time.monotonic()
+                with pytest.raises(StoreUnavailableError):
+                    await attempt()
+                assert time.monotonic() - started < 5, "hung on a frozen database"
+        finally:
+            server.resume()
+        assert await use_totp_step(store, "u", 1) is False  # the state is intact
+        assert await use_totp_step(store, "u", 2) is True
+        await store.aclose()
+    finally:
+        server.close()
