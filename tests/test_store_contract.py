@@ -1,7 +1,8 @@
 """The store contract: the same tests against every store.
 
 Each test runs on :class:`InMemoryStore`, :class:`UserMetadataStore` (on the fake core
-metadata of ``test_store``), :class:`RedisStore` (a real ``redis-server``) and
+metadata of ``test_store``, and through the SDK on the development core),
+:class:`RedisStore` (a real ``redis-server``) and
 :class:`SQLStore` on SQLite (a file) and on a real PostgreSQL server. The tests started
 for them are on loopback and stopped at the end.
 
@@ -28,9 +29,10 @@ from typing import Any
 import pytest
 
 from st_twofactor.errors import MalformedDataError
-from st_twofactor.store import InMemoryStore, Store, TotpDevice, TwoFactorState
+from st_twofactor.store import InMemoryStore, Store, TotpDevice, TwoFactorState, UserMetadataStore
 from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
 
+from .conftest import InitSupertokens
 from .postgres_server import PostgresServer, postgres_server, unique_table
 from .redis_server import RedisServer, redis_server, unique_prefix
 from .store_ops import (
@@ -63,7 +65,14 @@ class Backend:
     """Re-runs ``fn`` after a conflict (compare-and-set) instead of locking."""
 
 
-KINDS = ["in-memory", "user-metadata", "redis", "sql-sqlite", "sql-postgresql"]
+KINDS = [
+    "in-memory",
+    "user-metadata",
+    "user-metadata-devcore",
+    "redis",
+    "sql-sqlite",
+    "sql-postgresql",
+]
 SHARED_KINDS = ["redis", "sql-sqlite", "sql-postgresql"]
 
 
@@ -74,6 +83,13 @@ def _make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     if kind == "user-metadata":
         metadata = metadata_store(FakeMetadata())
         return Backend(kind, lambda: metadata, shared=False, optimistic=False)
+    if kind == "user-metadata-devcore":
+        from supertokens_python.recipe import usermetadata
+
+        init_supertokens: InitSupertokens = request.getfixturevalue("init_supertokens")
+        init_supertokens([usermetadata.init()])
+        in_core = UserMetadataStore()
+        return Backend(kind, lambda: in_core, shared=False, optimistic=False)
     if kind == "redis":
         from st_twofactor.redis_store import RedisStore
 
