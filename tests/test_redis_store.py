@@ -225,3 +225,15 @@ async def test_two_workers_with_user_metadata_double_accept_and_lose_updates() -
         begin_attempt(workers[1], "u", "totp", POLICY, T0),
     )
     assert (await workers[0].load("u")).recovery_codes == ["old-1", "old-2"], "regeneration lost"
+
+
+async def test_user_ids_are_those_of_its_prefix_only(redis_server: RedisServer) -> None:
+    base = unique_prefix()
+    starred = RedisStore(redis_server.url, prefix=base + "*:")
+    other = RedisStore(redis_server.url, prefix=base + "x:")
+    await starred.update("mine", _bump_epoch)
+    await other.update("theirs", _bump_epoch)
+    assert [u async for u in starred.user_ids()] == ["mine"]
+    assert [u async for u in other.user_ids()] == ["theirs"]
+    await starred.aclose()
+    await other.aclose()

@@ -493,3 +493,17 @@ def test_atomic_across_processes(shared_backend: Backend) -> None:
     assert [code for _, _, code, _ in outcomes].count(True) == 1
     assert sum(allowed for _, _, _, allowed in outcomes) == POLICY.max_failures
     assert state.recovery_codes == ["x"]
+
+
+async def test_a_shared_store_lists_its_users_in_order(shared_backend: Backend) -> None:
+    """Redis and SQL list the users they hold (``st-twofactor keys rotate`` walks them)."""
+    store = shared_backend.make()
+    names = ["b", "a*", "c?[x]", "a", "ü"]  # glob characters are plain characters here
+    for name in names:
+        await store.update(name, _bump_epoch)
+    await store.update("unchanged", lambda s: s.epoch)  # nothing changed: nothing stored
+    listing = getattr(store, "user_ids")  # noqa: B009 (not part of the Store protocol)
+    assert [u async for u in listing()] == sorted(names)
+    assert [u async for u in listing(after="a*")] == sorted(names)[2:]
+    assert [u async for u in listing(batch=2)] == sorted(names)
+    await close(store)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from .errors import ConfigurationError, StoreUnavailableError
@@ -155,6 +155,24 @@ class RedisStore(BaseStore):
             f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
         )
 
+    async def user_ids(self, *, after: str | None = None, batch: int = 500) -> AsyncIterator[str]:
+        """Every user id with a stored state (a key with this store's prefix), in ascending
+        order, from just past ``after`` (to resume a walk that stopped there).
+
+        Redis lists keys in no order, so the ids are gathered (``SCAN``) and sorted first.
+        """
+        client = self._redis()
+        pattern = _glob_escape(self.prefix) + "*"
+        found: list[str] = []
+        try:
+            async for key in client.scan_iter(match=pattern, count=batch):
+                found.append(bytes(key).decode("utf-8")[len(self.prefix) :])
+        except RedisError as exc:
+            raise StoreUnavailableError(f"cannot list the users in Redis: {exc}") from exc
+        for user_id in sorted(found):
+            if after is None or user_id > after:
+                yield user_id
+
     async def aclose(self) -> None:
         """Close the client this store made for the running event loop and forget those of
         other loops (a client passed in is the caller's to close)."""
@@ -196,3 +214,8 @@ class RedisStore(BaseStore):
 
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
