@@ -483,6 +483,14 @@ def _count_keys(box: Any, user_id: str, state: TwoFactorState, *, reseal: bool) 
     return count
 
 
+BATCH = 8
+"""Users whose state ``keys`` commands handle at once (in order, batch after batch)."""
+
+
+def _batches(users: list[str]) -> list[list[str]]:
+    return [users[i : i + BATCH] for i in range(0, len(users), BATCH)]
+
+
 def _resealer(box: Any, user_id: str) -> Callable[[TwoFactorState], KeyCount]:
     def reseal(state: TwoFactorState) -> KeyCount:
         return _count_keys(box, user_id, state, reseal=True)
@@ -557,11 +565,16 @@ async def keys_status(config: TwoFactorConfig, tenants: Sequence[str], out: Outp
     box = SecretBox(secret_keys(config))
     store = config.state_store
     total = KeyCount()
+
+    async def count(user_id: str) -> KeyCount:
+        return _count_keys(box, user_id, await store.load(user_id), reseal=False)
+
     async with _outages():
-        for user_id in await _user_ids(store, tenants, None):
-            state = await store.load(user_id)
-            if state.totp_devices:
-                total.add(_count_keys(box, user_id, state, reseal=False))
+        users = await _user_ids(store, tenants, None)
+        for batch in _batches(users):
+            for counted in await asyncio.gather(*(count(user_id) for user_id in batch)):
+                if counted.secrets:
+                    total.add(counted)
     document = _keys_document(config, total, box.primary_key_id)
     out.result(document, _keys_lines(document))
     return EXIT_OK if document["ok"] else EXIT_FAILED
@@ -585,13 +598,17 @@ async def keys_rotate(
         users = await _user_ids(store, tenants, after)
     progress = Progress("re-sealing TOTP secrets", len(users), out.stderr)
     last_done = after
+    done = 0
     try:
-        for done, user_id in enumerate(users, 1):
+        for batch in _batches(users):
             async with _outages():
-                count = await store.update(user_id, _resealer(box, user_id))
-            if count.secrets:
-                total.add(count)
-            last_done = user_id
+                counts = await asyncio.gather(
+                    *(store.update(user_id, _resealer(box, user_id)) for user_id in batch)
+                )
+            for count in counts:
+                if count.secrets:
+                    total.add(count)
+            last_done, done = batch[-1], done + len(batch)  # every user up to here is done
             progress.update(done)
     except (CommandError, KeyboardInterrupt):
         progress.close()
