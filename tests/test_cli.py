@@ -201,6 +201,17 @@ def test_user_show_tells_factors_and_no_secret(app: str) -> None:
         assert secret not in output and sealed not in output and "pbkdf2" not in output
 
 
+def test_a_state_that_cannot_be_parsed_is_reported_not_shown(app: str) -> None:
+    from supertokens_python.recipe.usermetadata.asyncio import update_user_metadata
+
+    user_id = run(new_user("garbled"))
+    run(update_user_metadata(user_id, {"st_twofactor": {"v": 99}}))
+    result = run_cli("user", "show", user_id, "--config", "tests.cli_config:config", core=app)
+    assert result.returncode == EXIT_FAILED
+    assert "MalformedDataError: 2FA state has unsupported version 99" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_user_show_of_an_unknown_user(app: str) -> None:
     result = run_cli("user", "show", "nobody", "--config", "tests.cli_config:config", core=app)
     assert result.returncode == EXIT_NOT_FOUND

@@ -49,7 +49,8 @@ EXIT_UNAVAILABLE = 5
 
 EXIT_CODES = {
     EXIT_OK: "done; for doctor every check passed, for keys every secret is under the first key",
-    EXIT_FAILED: "doctor: a check failed; keys: some secrets are not under the first key yet",
+    EXIT_FAILED: "doctor: a check failed; keys: some secrets are not under the first key"
+    " yet; or another error (its message says which)",
     EXIT_USAGE: "bad arguments, or --config cannot be loaded, or the command does not apply",
     EXIT_NOT_FOUND: "user show/reset: the core has no such user",
     EXIT_ABORTED: "user reset: not confirmed",
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.fail(EXIT_ABORTED, "interrupted")
         return EXIT_ABORTED
+    except Exception as error:  # e.g. a stored state that cannot be parsed
+        out.fail(EXIT_FAILED, f"failed: {type(error).__name__}: {error}")
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
