@@ -369,6 +369,8 @@ def test_threads_with_their_own_event_loops(backend: Backend) -> None:
     threads_count, steps = 6, 30
     barrier = threading.Barrier(threads_count)
     winners: list[int] = []
+    raced: list[bool] = []
+    last_steps: list[int | None] = []
     failures: list[BaseException] = []
 
     def worker() -> None:
@@ -380,6 +382,10 @@ def test_threads_with_their_own_event_loops(backend: Backend) -> None:
             for step in range(steps):
                 if loop.run_until_complete(use_totp_step(store, "u", step)):
                     winners.append(step)
+            if barrier.wait() == 0:  # every thread is through its steps: one looks
+                last_steps.append(loop.run_until_complete(store.load("u")).last_totp_step)
+            barrier.wait()  # then all threads race one step at once
+            raced.append(loop.run_until_complete(use_totp_step(store, "u", 1000)))
         except BaseException as exc:
             failures.append(exc)
         finally:
@@ -402,7 +408,9 @@ def test_threads_with_their_own_event_loops(backend: Backend) -> None:
     state = asyncio.run(final())
     assert state.epoch == 10 * threads_count
     assert len(winners) == len(set(winners))  # no step won twice
-    assert state.last_totp_step == steps - 1
+    assert last_steps == [steps - 1]
+    assert raced.count(True) == 1
+    assert state.last_totp_step == 1000
 
 
 # -- several workers (the stores that share state between processes) --------------------------
