@@ -104,6 +104,7 @@ class PostgresServer:
             USER,
             "--auth=trust",
             "--encoding=UTF8",
+            "--locale=C",
             "--no-sync",
         )
         self._initialised = True
