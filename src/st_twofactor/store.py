@@ -12,6 +12,10 @@ Stores:
 - :class:`InMemoryStore`: a dict; for tests and single-process development.
 - :class:`UserMetadataStore` (default): SuperTokens user metadata, so no extra
   infrastructure. Atomic only within one process: see its docstring.
+- :class:`~st_twofactor.sql_store.SQLStore` and :class:`~st_twofactor.redis_store.RedisStore`
+  (extras ``sql``, ``redis``): atomic across processes and machines.
+
+Every store keeps the state as the text of :func:`~st_twofactor.state_codec.encode_state`.
 
 A store that cannot be reached raises :class:`~st_twofactor.errors.StoreUnavailableError`
 and callers fail closed. A stored document that cannot be parsed raises
@@ -389,7 +393,9 @@ class UserMetadataStore(BaseStore):
     changes, including a factor change: a device added or removed, or recovery codes
     regenerated (the old codes come back), or the epoch bump that revokes remembered
     devices, overwritten by the other request's stale copy. Run one worker process with
-    it (threads are fine), or use :class:`~st_twofactor.redis_store.RedisStore`.
+    it (threads are fine), or use :class:`~st_twofactor.sql_store.SQLStore` or
+    :class:`~st_twofactor.redis_store.RedisStore`. User metadata is also app data: app code
+    and the SuperTokens dashboard can edit or clear it, which removes the user's factors.
     """
 
     def __init__(
