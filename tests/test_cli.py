@@ -422,3 +422,49 @@ def test_doctor_reports_what_fails_with_the_fix() -> None:
     assert any(line.startswith("fail  keys: development mode") for line in lines)
     assert any(line.startswith("fail  store: UserMetadataStore") for line in lines)
     assert "Traceback" not in result.stderr
+
+
+def test_keys_rotate_stops_on_a_bad_state_and_says_where_to_resume(
+    app: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from st_twofactor.sql_store import SQLStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    env = {"ST2FA_CLI_SQL_URL": url}
+    cli = ("--config", "tests.cli_config:config")
+    ids = [f"user-{i:02d}" for i in range(20)]
+
+    async def users(broken: str) -> None:
+        store = SQLStore(url)
+        await store.create_table()
+        box = SecretBox([OLD_KEY])
+        for user_id in ids:
+            await store.update(user_id, enrolment(totp.new_secret(), user_id, box))
+        await store.aclose()
+        await sql(f"UPDATE st_twofactor_state SET state = 'garbage' WHERE user_id = '{broken}'")
+
+    async def sql(statement: str) -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    run(users(broken="user-11"))
+    both = [NEW_KEY, OLD_KEY]
+    stopped = run_cli("keys", "rotate", *cli, core=app, keys=both, env=env)
+    assert stopped.returncode == EXIT_FAILED
+    assert "MalformedDataError" in stopped.stderr
+    # Users are taken 8 at a time: the first 8 are done for sure.
+    assert "resume with: keys rotate --after user-07" in stopped.stderr
+
+    run(sql("DELETE FROM st_twofactor_state WHERE user_id = 'user-11'"))
+    resumed = run_cli(
+        "keys", "rotate", *cli, "--after", "user-07", "--json", core=app, keys=both, env=env
+    )
+    assert resumed.returncode == EXIT_OK, resumed.stderr
+    status = as_json(run_cli("keys", "status", *cli, "--json", core=app, keys=both, env=env))
+    assert status["ok"] and status["under_first_key"] == 19 and status["still_old"] == 0

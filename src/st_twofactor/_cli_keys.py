@@ -185,7 +185,7 @@ async def keys_rotate(
                     total.add(count)
             last_done, done = batch[-1], done + len(batch)  # every user up to here is done
             progress.update(done)
-    except (CommandError, KeyboardInterrupt):
+    except BaseException:  # an outage, a state that cannot be parsed, Ctrl-C
         progress.close()
         if last_done is not None:
             print(
