@@ -409,8 +409,9 @@ def _stores_section(results: FlowResults) -> list[str]:
         "## Where the 2FA state lives: user metadata or SQL",
         "",
         f"The same journeys ({results.journeys} per store), st-twofactor only: with the default "
-        f"store (user metadata, in the core) and with `SQLStore` on an SQLite file. With "
-        f"`SQLStore` the state no longer goes through the core.",
+        f"store (user metadata, in the core) and with `SQLStore` "
+        f"(`ST2FA_BENCH_SQL_URL`, default an SQLite file). With `SQLStore` the state no "
+        f"longer goes through the core.",
         "",
         *table(
             [

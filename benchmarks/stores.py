@@ -2,14 +2,16 @@
 store (user metadata in the core).
 
 The same journeys as part 2 (:mod:`benchmarks.flows`) with st-twofactor only, twice: as
-configured by default, and with its state in an SQL table (SQLite in a temp file, so
-that nothing but Python is needed; PostgreSQL behaves alike, a loopback round trip per
-statement). With SQLStore the state no longer goes through the core, so each flow makes
-fewer core calls; the time shows what a local database costs instead.
+configured by default, and with its state in an SQL table: SQLite in a temp file, so
+that nothing but Python is needed, or the database at ``ST2FA_BENCH_SQL_URL`` (e.g.
+``postgresql+asyncpg://user@127.0.0.1:5432/db``; the table is made if missing). With
+SQLStore the state no longer goes through the core, so each flow makes fewer core calls;
+the time shows what the database costs instead.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,15 +28,21 @@ class TwoFactorLibraryOnSQL(TwoFactorLibrary):
     """st-twofactor with ``store=SQLStore(...)`` on an SQLite file."""
 
     key = "st-twofactor-sql"
-    title = "st-twofactor, SQLStore (SQLite)"
+    title = "st-twofactor, SQLStore"
 
     def __init__(self, core: Any, connection_uri: str) -> None:
         super().__init__(core, connection_uri)
+        from sqlalchemy.engine import make_url
+
         from st_twofactor.config import TwoFactorConfig
         from st_twofactor.sql_store import SQLStore
 
-        self._dir = Path(tempfile.mkdtemp(prefix="st2fa-bench-sql-"))
-        self.store = SQLStore(f"sqlite+aiosqlite:///{self._dir / 'state.db'}")
+        url = os.environ.get("ST2FA_BENCH_SQL_URL")
+        if not url:
+            directory = Path(tempfile.mkdtemp(prefix="st2fa-bench-sql-"))
+            url = f"sqlite+aiosqlite:///{directory / 'state.db'}"
+        self.store = SQLStore(url)
+        self.title = f"st-twofactor, SQLStore ({make_url(url).get_backend_name()})"
         self.config = TwoFactorConfig(
             secret_keys=[SECRET_KEY],
             factors=("totp", "otp-email", "recovery-code"),

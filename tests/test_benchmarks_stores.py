@@ -13,6 +13,7 @@ def test_sql_store_flows_make_fewer_core_calls() -> None:
     stores = result.stores
     assert stores is not None
     assert list(stores.samples) == ["st-twofactor", "st-twofactor-sql"]
+    assert stores.titles["st-twofactor-sql"] == "st-twofactor, SQLStore (sqlite)"
     assert stores.failed == {"st-twofactor": {}, "st-twofactor-sql": {}}
     fewer = 0
     for flow, _ in FLOWS:
