@@ -2,7 +2,7 @@
 
 Options: ``--quick`` (tiny sizes, a smoke run), ``--out FILE`` (the markdown; the chart
 is written beside it as ``benchmarks.svg``), ``--parts`` (a comma-separated subset of
-protected, flows, core, imports).
+protected, flows, stores, core, imports).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PARTS = ("protected", "flows", "core", "imports")
+PARTS = ("protected", "flows", "stores", "core", "imports")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
     from st_twofactor.devcore import DevCore
     from st_twofactor.testing import reset_supertokens
 
-    from . import devcore_load, flows, imports, protected
+    from . import devcore_load, flows, imports, protected, stores
     from .report import Run
 
     started = time.perf_counter()
@@ -102,6 +102,14 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
                 if settings.profile and not (verdict.calls_met and verdict.speed_met):
                     _say("profiling st-twofactor's journey")
                     result.flow_profile = flows.profile_journeys(alts[0])
+            if "stores" in parts:
+                _say("flows with SQLStore beside the default store")
+                result.stores = stores.measure_stores(
+                    free.create_app,
+                    free,
+                    rounds=settings.flow_rounds,
+                    journeys=settings.flow_journeys,
+                )
         finally:
             reset_supertokens()
     if "core" in parts:

@@ -33,6 +33,8 @@ class Run:
     flows: FlowResults | None = None
     call_cost: CallCost | None = None
     flow_profile: list[Row] = field(default_factory=list)
+    stores: FlowResults | None = None
+    """The flows of st-twofactor with the default store and with SQLStore."""
     load: LoadResults | None = None
     imports: ImportResults | None = None
     wall_seconds: float = 0.0
@@ -153,6 +155,8 @@ def render(run: Run) -> tuple[str, str | None]:
     if run.flows is not None:
         section, chart = _flows_section(run)
         out += section
+    if run.stores is not None:
+        out += _stores_section(run.stores)
     if run.load is not None:
         out += _load_section(run.load)
     if run.imports is not None:
@@ -382,6 +386,45 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
     if not (verdict.calls_met and verdict.speed_met):
         out += _flow_shortfall(run, verdict)
     return out, _chart(results)
+
+
+def _stores_section(results: FlowResults) -> list[str]:
+    """The default store and SQLStore side by side: core calls and median time per flow."""
+    default, sql = list(results.samples)
+    rows = []
+    for flow, title in FLOWS:
+        ours, theirs = results.measured(default, flow), results.measured(sql, flow)
+        if ours is None or theirs is None:
+            continue
+        rows.append(
+            [
+                title,
+                ours.call_count,
+                theirs.call_count,
+                ms(_median_of(results, default, flow)),
+                ms(_median_of(results, sql, flow)),
+            ]
+        )
+    return [
+        "## Where the 2FA state lives: user metadata or SQL",
+        "",
+        f"The same journeys ({results.journeys} per store), st-twofactor only: with the default "
+        f"store (user metadata, in the core) and with `SQLStore` "
+        f"(`ST2FA_BENCH_SQL_URL`, default an SQLite file). With `SQLStore` the state no "
+        f"longer goes through the core.",
+        "",
+        *table(
+            [
+                "flow",
+                f"{results.titles[default]}: core calls",
+                f"{results.titles[sql]}: core calls",
+                f"{results.titles[default]}: median ms",
+                f"{results.titles[sql]}: median ms",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def _call_lists(results: FlowResults) -> list[str]:

@@ -125,11 +125,21 @@ class AppProcess(ServerProcess):
 
     ready_path = "/health"
 
-    def __init__(self, core_url: str, *, redis_url: str | None = None, prefix: str = "") -> None:
+    def __init__(
+        self,
+        core_url: str,
+        *,
+        redis_url: str | None = None,
+        prefix: str = "",
+        sql_url: str | None = None,
+        table: str = "",
+    ) -> None:
         super().__init__("app")
         self.core_url = core_url
         self.redis_url = redis_url
         self.prefix = prefix
+        self.sql_url = sql_url
+        self.table = table
 
     def command(self) -> list[str]:
         return [
@@ -156,4 +166,7 @@ class AppProcess(ServerProcess):
         if self.redis_url:
             env["ST2FA_REDIS_URL"] = self.redis_url
             env["ST2FA_REDIS_PREFIX"] = self.prefix
+        if self.sql_url:
+            env["ST2FA_SQL_URL"] = self.sql_url
+            env["ST2FA_SQL_TABLE"] = self.table
         return env

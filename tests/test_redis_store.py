@@ -1,12 +1,12 @@
-"""RedisStore against a real ``redis-server``: the Store contract, atomicity across tasks,
-threads and processes, and failing closed when Redis is down."""
+"""RedisStore against a real ``redis-server``: what is particular to it (keys, garbage,
+giving up under contention, clients) and failing closed when Redis is down. The Store
+contract, atomicity across tasks, threads and processes included, is in
+``test_store_contract``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,15 +18,13 @@ import redis.asyncio as aioredis
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, MalformedDataError, StoreUnavailableError
 from st_twofactor.redis_store import DEFAULT_PREFIX, RedisStore
-from st_twofactor.store import Store, TotpDevice, TwoFactorState, UserMetadataStore
-from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
+from st_twofactor.store import Store, TwoFactorState, UserMetadataStore
+from st_twofactor.throttle import ThrottlePolicy
 
 from .redis_server import RedisServer, redis_server, start_or_skip, unique_prefix
 from .store_ops import (
     begin_attempt,
     consume_recovery_code,
-    record_failure,
-    reset_failures,
     use_totp_step,
 )
 
@@ -86,44 +84,7 @@ async def test_keys_are_prefixed(store: RedisStore, sync_redis: redis.Redis) -> 
     await other.aclose()
 
 
-# -- the Store contract --
-
-
-async def test_unknown_user_has_a_fresh_state(store: RedisStore) -> None:
-    assert await store.load("nobody") == TwoFactorState()
-
-
-async def test_update_persists_and_returns(store: RedisStore) -> None:
-    def enrol(state: TwoFactorState) -> str:
-        state.totp_devices.append(TotpDevice("phone", "sealed", True, T0))
-        state.recovery_codes = ["h1", "h2"]
-        return "done"
-
-    assert await store.update("u", enrol) == "done"
-    loaded = await store.load("u")
-    assert loaded.factor_ids() == ["totp", "recovery-code"]
-    assert loaded.device("phone") == TotpDevice("phone", "sealed", True, T0)
-
-
-async def test_a_failing_fn_changes_nothing(store: RedisStore) -> None:
-    await store.update("u", lambda s: setattr(s, "epoch", 1))
-
-    def boom(state: TwoFactorState) -> None:
-        state.epoch = 99
-        raise RuntimeError("no")
-
-    with pytest.raises(RuntimeError):
-        await store.update("u", boom)
-    assert (await store.load("u")).epoch == 1
-
-
-async def test_non_json_state_is_refused_and_not_stored(store: RedisStore) -> None:
-    def bad(state: TwoFactorState) -> None:
-        state.email = object()  # type: ignore[assignment]
-
-    with pytest.raises(MalformedDataError):
-        await store.update("u", bad)
-    assert await store.load("u") == TwoFactorState()
+# -- what is particular to Redis --
 
 
 async def test_unchanged_state_is_not_written(store: RedisStore, sync_redis: redis.Redis) -> None:
@@ -141,130 +102,11 @@ async def test_garbage_in_redis_fails_closed(store: RedisStore, sync_redis: redi
         assert sync_redis.get(store.key("u")) == garbage
 
 
-async def test_specific_operations(store: RedisStore) -> None:
-    assert await use_totp_step(store, "u", 10) is True
-    assert await use_totp_step(store, "u", 10) is False
-    assert await use_totp_step(store, "u", 9) is False
-    assert await use_totp_step(store, "u", 11) is True
-
-    await store.update("u", lambda s: setattr(s, "recovery_codes", ["a", "b"]))
-    assert await consume_recovery_code(store, "u", "a") is True
-    assert await consume_recovery_code(store, "u", "a") is False
-    assert (await store.load("u")).recovery_codes == ["b"]
-
-    for i in range(5):
-        decision = await begin_attempt(store, "u", "totp", POLICY, T0 + i)
-        assert isinstance(decision, Allowed)
-    assert isinstance(await begin_attempt(store, "u", "totp", POLICY, T0 + 5), Refused)
-    await reset_failures(store, "u", "totp")
-    assert isinstance(await begin_attempt(store, "u", "totp", POLICY, T0 + 6), Allowed)
-    decision = await record_failure(store, "u", "recovery-code", POLICY, T0 + 7)
-    assert isinstance(decision, Allowed)
-
-
 # -- atomicity --
-
-
-async def test_concurrent_updates_from_one_loop_all_land(store: RedisStore) -> None:
-    calls = 0
-
-    def bump(state: TwoFactorState) -> int:
-        nonlocal calls
-        calls += 1
-        state.epoch += 1
-        return state.epoch
-
-    results = await asyncio.gather(*(store.update("u", bump) for _ in range(40)))
-    assert sorted(results) == list(range(1, 41))
-    assert (await store.load("u")).epoch == 40
-    assert calls > 40, "fn is re-run after a conflict (the race really happened)"
-
-
-async def test_concurrent_replays_and_redemptions_have_one_winner(store: RedisStore) -> None:
-    await store.update("u", lambda s: setattr(s, "recovery_codes", ["a", "b", "c"]))
-    steps = await asyncio.gather(*(use_totp_step(store, "u", 1000) for _ in range(20)))
-    codes = await asyncio.gather(*(consume_recovery_code(store, "u", "b") for _ in range(20)))
-    assert steps.count(True) == 1
-    assert codes.count(True) == 1
-    assert (await store.load("u")).recovery_codes == ["a", "c"]
-
-
-async def test_concurrent_attempts_never_exceed_the_limit(store: RedisStore) -> None:
-    decisions = await asyncio.gather(
-        *(begin_attempt(store, "u", "totp", POLICY, T0) for _ in range(30))
-    )
-    assert sum(isinstance(d, Allowed) for d in decisions) == POLICY.max_failures
-
-
-def test_threads_with_their_own_event_loops(redis_server: RedisServer) -> None:
-    """Sync Flask/Django views run one event loop per thread; one store serves them all."""
-    store = RedisStore(redis_server.url, prefix=unique_prefix())
-    barrier = threading.Barrier(6)
-    wins: list[bool] = []
-
-    def worker() -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            barrier.wait()
-            for _ in range(10):
-                loop.run_until_complete(store.update("u", _bump_epoch))
-            wins.append(loop.run_until_complete(use_totp_step(store, "u", 5)))
-        finally:
-            loop.run_until_complete(store.aclose())
-            loop.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert asyncio.run(store.load("u")).epoch == 60
-    assert wins.count(True) == 1
 
 
 def _bump_epoch(state: TwoFactorState) -> None:
     state.epoch += 1
-
-
-def _process_worker(url: str, prefix: str, start: Any, results: Any) -> None:
-    async def run() -> tuple[int, bool, bool]:
-        store = RedisStore(url, prefix=prefix)
-        start.wait(timeout=30)
-        for _ in range(25):
-            await store.update("u", _bump_epoch)
-        step = await use_totp_step(store, "u", 123)
-        code = await consume_recovery_code(store, "u", "the-hash")
-        await store.aclose()
-        return 25, step, code
-
-    results.put(asyncio.run(run()))
-
-
-def test_atomic_across_processes(redis_server: RedisServer) -> None:
-    """Four worker processes race: no lost update, one replay winner, one code winner."""
-    prefix = unique_prefix()
-    store = RedisStore(redis_server.url, prefix=prefix)
-    asyncio.run(store.update("u", lambda s: setattr(s, "recovery_codes", ["the-hash", "x"])))
-    # fork: the workers start at once with the modules already imported (spawn would
-    # spend seconds importing the SDK in each); they use no state of this process.
-    context = multiprocessing.get_context("fork")
-    start = context.Event()
-    results = context.Queue()
-    workers = [
-        context.Process(target=_process_worker, args=(redis_server.url, prefix, start, results))
-        for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
-    state = asyncio.run(store.load("u"))
-    assert state.epoch == sum(n for n, _, _ in outcomes) == 100
-    assert [step for _, step, _ in outcomes].count(True) == 1
-    assert [code for _, _, code in outcomes].count(True) == 1
-    assert state.recovery_codes == ["x"]
 
 
 async def test_gives_up_when_the_state_keeps_changing(
@@ -385,23 +227,13 @@ async def test_two_workers_with_user_metadata_double_accept_and_lose_updates() -
     assert (await workers[0].load("u")).recovery_codes == ["old-1", "old-2"], "regeneration lost"
 
 
-async def test_two_workers_with_redis_accept_once_and_lose_nothing(
-    redis_server: RedisServer,
-) -> None:
-    """The same races with one RedisStore per worker: one winner, both updates kept."""
-    prefix = unique_prefix()
-    workers = [RedisStore(redis_server.url, prefix=prefix) for _ in "ab"]
-    await workers[0].update("u", lambda s: setattr(s, "recovery_codes", ["old-1", "old-2"]))
-
-    steps = await asyncio.gather(*(use_totp_step(w, "u", 7) for w in workers))
-    assert sorted(steps) == [False, True]
-
-    await asyncio.gather(
-        workers[0].update("u", _regenerate),
-        begin_attempt(workers[1], "u", "totp", POLICY, T0),
-    )
-    state = await workers[1].load("u")
-    assert state.recovery_codes == ["new-1", "new-2"]
-    assert state.throttle.factors["totp"].consecutive_failures == 1
-    for worker in workers:
-        await worker.aclose()
+async def test_user_ids_are_those_of_its_prefix_only(redis_server: RedisServer) -> None:
+    base = unique_prefix()
+    starred = RedisStore(redis_server.url, prefix=base + "*:")
+    other = RedisStore(redis_server.url, prefix=base + "x:")
+    await starred.update("mine", _bump_epoch)
+    await other.update("theirs", _bump_epoch)
+    assert [u async for u in starred.user_ids()] == ["mine"]
+    assert [u async for u in other.user_ids()] == ["theirs"]
+    await starred.aclose()
+    await other.aclose()

@@ -14,25 +14,20 @@ import pytest
 from st_twofactor.errors import MalformedDataError, StoreUnavailableError
 from st_twofactor.store import (
     METADATA_KEY,
-    BaseStore,
     InMemoryStore,
     Store,
     TotpDevice,
     TwoFactorState,
     UserMetadataStore,
 )
-from st_twofactor.throttle import Allowed, FactorCounter, Refused, ThrottlePolicy, ThrottleState
+from st_twofactor.throttle import FactorCounter, ThrottleState
 
 from .store_ops import (
-    begin_attempt,
     consume_recovery_code,
-    record_failure,
-    reset_failures,
     use_totp_step,
 )
 
 T0 = 1_700_000_000.0
-POLICY = ThrottlePolicy()
 CONCURRENCY = 50
 
 
@@ -75,20 +70,6 @@ class FakeMetadata:
 
 def metadata_store(fake: FakeMetadata) -> UserMetadataStore:
     return UserMetadataStore(get_metadata=fake.get, update_metadata=fake.update)
-
-
-def make_in_memory() -> BaseStore:
-    return InMemoryStore()
-
-
-def make_metadata() -> BaseStore:
-    return metadata_store(FakeMetadata())
-
-
-STORES = [
-    pytest.param(make_in_memory, id="in-memory"),
-    pytest.param(make_metadata, id="user-metadata"),
-]
 
 
 def full_state() -> TwoFactorState:
@@ -204,7 +185,7 @@ def test_reset_removes_factors_keeps_throttle_and_bumps_epoch() -> None:
     assert state.last_totp_step == full_state().last_totp_step
 
 
-# --- behaviour shared by every store ------------------------------------------------------
+# --- behaviour shared by every store: tests/test_store_contract.py ----------------------------
 
 
 def test_both_stores_satisfy_the_protocol() -> None:
@@ -212,128 +193,7 @@ def test_both_stores_satisfy_the_protocol() -> None:
     assert len(stores) == 2
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_unknown_user_has_a_fresh_state(make: Callable[[], BaseStore]) -> None:
-    assert await make().load("nobody") == TwoFactorState()
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_update_persists_changes_and_returns_the_result(
-    make: Callable[[], BaseStore],
-) -> None:
-    store = make()
-
-    def enrol(state: TwoFactorState) -> int:
-        state.totp_devices.append(TotpDevice(name="phone", secret="c", created_at=T0))
-        state.bump_epoch()
-        return len(state.totp_devices)
-
-    assert await store.update("u1", enrol) == 1
-    assert await store.update("u1", enrol) == 2
-    loaded = await store.load("u1")
-    assert [d.name for d in loaded.totp_devices] == ["phone", "phone"]
-    assert loaded.epoch == 2
-    assert await store.load("u2") == TwoFactorState()
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_load_returns_a_copy(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    await store.update("u1", lambda s: setattr(s, "email", "a@example.com"))
-    snapshot = await store.load("u1")
-    snapshot.email = "mallory@example.com"
-    snapshot.recovery_codes.append("x")
-    assert (await store.load("u1")).email == "a@example.com"
-    assert (await store.load("u1")).recovery_codes == []
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_a_failing_fn_changes_nothing(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    await store.update("u1", lambda s: setattr(s, "email", "a@example.com"))
-
-    def half_done(state: TwoFactorState) -> None:
-        state.email = "mallory@example.com"
-        raise ValueError("boom")
-
-    with pytest.raises(ValueError, match="boom"):
-        await store.update("u1", half_done)
-    assert (await store.load("u1")).email == "a@example.com"
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_non_json_values_are_refused_and_not_stored(make: Callable[[], BaseStore]) -> None:
-    store = make()
-
-    def wrong_type(state: TwoFactorState) -> None:
-        state.email = 123  # type: ignore[assignment]
-
-    def not_json(state: TwoFactorState) -> None:
-        state.phone = object()  # type: ignore[assignment]
-
-    def not_finite(state: TwoFactorState) -> None:
-        state.totp_devices.append(TotpDevice(name="a", secret="s", created_at=math.nan))
-
-    for fn in (wrong_type, not_json, not_finite):
-        with pytest.raises(MalformedDataError):
-            await store.update("u1", fn)
-    assert await store.load("u1") == TwoFactorState()
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_totp_steps_are_used_once_and_in_order(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    assert await use_totp_step(store, "u1", 100)
-    assert not await use_totp_step(store, "u1", 100)
-    assert not await use_totp_step(store, "u1", 99)
-    assert await use_totp_step(store, "u1", 101)
-    assert await use_totp_step(store, "u2", 100)  # per user
-    assert (await store.load("u1")).last_totp_step == 101
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_recovery_codes_are_consumed_once(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2", "h3"]))
-    assert await consume_recovery_code(store, "u1", "h2")
-    assert not await consume_recovery_code(store, "u1", "h2")
-    assert not await consume_recovery_code(store, "u1", "h")
-    assert (await store.load("u1")).recovery_codes == ["h1", "h3"]
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_throttle_operations(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    decisions = [await begin_attempt(store, "u1", "totp", POLICY, T0) for _ in range(6)]
-    assert decisions == [
-        Allowed(4),
-        Allowed(3),
-        Allowed(2),
-        Allowed(1),
-        Allowed(0),
-        Refused(900_000),
-    ]
-    assert await begin_attempt(store, "u1", "otp-email", POLICY, T0) == Allowed(4)
-
-    await reset_failures(store, "u1", "totp", T0)
-    assert await begin_attempt(store, "u1", "totp", POLICY, T0) == Allowed(4)
-    await reset_failures(store, "u1", "totp", T0)
-
-    assert await record_failure(store, "u1", "recovery-code", POLICY, T0) == Allowed(4)
-    state = await store.load("u1")
-    assert "totp" not in state.throttle.factors
-    assert state.throttle.factors["recovery-code"].consecutive_failures == 1
-
-
-# --- concurrency: exactly one winner ---------------------------------------------------
+# --- concurrency: the control for the contract's one-winner tests ---------------------------
 
 
 async def race(n: int, attempt: Callable[[], Awaitable[object]]) -> list[object]:
@@ -341,39 +201,9 @@ async def race(n: int, attempt: Callable[[], Awaitable[object]]) -> list[object]
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_concurrent_replays_of_one_step_have_one_winner(
-    make: Callable[[], BaseStore],
-) -> None:
-    store = make()
-    results = await race(CONCURRENCY, lambda: use_totp_step(store, "u1", 1234))
-    assert results.count(True) == 1
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_concurrent_redemptions_of_one_code_have_one_winner(
-    make: Callable[[], BaseStore],
-) -> None:
-    store = make()
-    await store.update("u1", lambda s: setattr(s, "recovery_codes", ["h1", "h2"]))
-    results = await race(CONCURRENCY, lambda: consume_recovery_code(store, "u1", "h1"))
-    assert results.count(True) == 1
-    assert (await store.load("u1")).recovery_codes == ["h2"]
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_concurrent_attempts_never_exceed_the_limit(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    results = await race(CONCURRENCY, lambda: begin_attempt(store, "u1", "totp", POLICY, T0))
-    assert sum(isinstance(r, Allowed) for r in results) == POLICY.max_failures
-
-
-@pytest.mark.asyncio
 async def test_the_fake_exposes_unserialised_races() -> None:
     """Control: the same read-modify-write without the store's lock has several winners,
-    so the concurrency tests above would catch a store that forgot to serialise."""
+    so the concurrency tests of the store contract would catch a store that forgot to serialise."""
     fake = FakeMetadata()
 
     async def unlocked_use_step() -> bool:
@@ -387,26 +217,6 @@ async def test_the_fake_exposes_unserialised_races() -> None:
 
     results = await race(CONCURRENCY, unlocked_use_step)
     assert results.count(True) > 1
-
-
-def test_in_memory_store_is_atomic_across_threads() -> None:
-    store = InMemoryStore()
-    winners: list[int] = []
-    barrier = threading.Barrier(8)
-
-    def worker() -> None:
-        barrier.wait()
-        for step in range(200):
-            if asyncio.run(use_totp_step(store, "u1", step)):
-                winners.append(step)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(winners) == len(set(winners))  # no step won twice
-    assert asyncio.run(store.load("u1")).last_totp_step == 199
 
 
 # --- UserMetadataStore specifics -------------------------------------------------------
@@ -607,19 +417,6 @@ def add_code(code: str) -> Callable[[TwoFactorState], int]:
         return len(state.recovery_codes)
 
     return add
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("make", STORES)
-async def test_a_transaction_sees_its_own_updates(make: Callable[[], BaseStore]) -> None:
-    store = make()
-    async with store.transaction("u1") as held:
-        assert (await held.load()).recovery_codes == []
-        assert await held.update(add_code("h1")) == 1
-        snapshot = await held.load()
-        snapshot.recovery_codes.append("not stored")  # a snapshot, not the held state
-        assert await held.update(add_code("h2")) == 2
-    assert (await store.load("u1")).recovery_codes == ["h1", "h2"]
 
 
 @pytest.mark.asyncio

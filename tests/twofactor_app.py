@@ -10,7 +10,8 @@ against a SuperTokens core (the development core), with:
 :func:`create_app` is a uvicorn factory configured by environment variables, for the
 load and fault tests that run the app as separate worker processes:
 ``ST2FA_CORE_URL`` (required), ``ST2FA_REDIS_URL`` (use a RedisStore; default: user
-metadata), ``ST2FA_REDIS_PREFIX``.
+metadata), ``ST2FA_REDIS_PREFIX``, ``ST2FA_SQL_URL`` and ``ST2FA_SQL_TABLE`` (use an
+SQLStore on that table, which must exist).
 
 :class:`Harness` runs the app in this process behind a ``TestClient``, with an injected
 clock and captured e-mail/SMS codes, for the attack and property tests.
@@ -122,6 +123,11 @@ def create_app() -> FastAPI:
         from st_twofactor.redis_store import RedisStore
 
         store = RedisStore(redis_url, prefix=os.environ.get("ST2FA_REDIS_PREFIX", "st2fa-load:"))
+    sql_url = os.environ.get("ST2FA_SQL_URL")
+    if sql_url:
+        from st_twofactor.sql_store import SQLStore
+
+        store = SQLStore(sql_url, table=os.environ["ST2FA_SQL_TABLE"], timeout=2.0)
     config = TwoFactorConfig(
         secret_keys=[SECRET_KEY], factors=("totp", "recovery-code"), store=store
     )

@@ -131,11 +131,12 @@ def stale_reason(
     """Why the session with this payload is *not* fresh, or ``None`` when it is.
 
     Fresh means: 2FA completed in this session at most ``max_age`` seconds before ``now``,
-    and not by a remembered device (S14). A session that never completed 2FA gets the
-    SDK's reasons for a missing or false claim; a stale or remembered one ``expired``
-    (with ``completedBy: "remembered"``), which frontends answer by asking for a factor. This is the one freshness rule: step-up routes
+    and not by a remembered device (S14). This is the one freshness rule: step-up routes
     (:func:`recently_completed`), factor changes and contact pinning all use it. The
-    reason is the invalid-claim reason the frontend receives, the same on every route.
+    reason is the invalid-claim reason the frontend receives, the same on every route: for
+    a session that never completed 2FA the SDK's reasons for a missing or false claim; for
+    a stale or remembered one ``expired`` (with ``completedBy: "remembered"``), which
+    frontends answer by asking for a factor.
     """
     value = claim.get_value_from_payload(payload)
     if value is not True:  # never completed: the SDK's own reasons for a missing/false claim

@@ -22,14 +22,14 @@ accepted without its replay and throttle checks) and the HTTP API answers 503.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from .errors import ConfigurationError, MalformedDataError, StoreUnavailableError
-from .store import BaseStore, TwoFactorState, _dump
+from .errors import ConfigurationError, StoreUnavailableError
+from .state_codec import decode_state, encode_state
+from .store import BaseStore, TwoFactorState
 
 try:
     import redis.asyncio as aioredis
@@ -120,7 +120,7 @@ class RedisStore(BaseStore):
     async def load(
         self, user_id: str, user_context: dict[str, Any] | None = None
     ) -> TwoFactorState:
-        return _parse(await self._get(self._redis(), self.key(user_id)))
+        return decode_state(await self._get(self._redis(), self.key(user_id)), where="Redis")
 
     async def update(
         self,
@@ -132,10 +132,10 @@ class RedisStore(BaseStore):
         key = self.key(user_id)
         for attempt in range(self._max_attempts):
             raw = await self._get(client, key)
-            state = _parse(raw)
-            before = _dump(state)
+            state = decode_state(raw, where="Redis")
+            before = encode_state(state)
             result = fn(state)
-            after = _dump(state)
+            after = encode_state(state)
             if after == before:
                 # Nothing to write: the result is that of the state as read, which was
                 # current when it was read.
@@ -154,6 +154,24 @@ class RedisStore(BaseStore):
         raise StoreUnavailableError(
             f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
         )
+
+    async def user_ids(self, *, after: str | None = None, batch: int = 500) -> AsyncIterator[str]:
+        """Every user id with a stored state (a key with this store's prefix), in ascending
+        order, from just past ``after`` (to resume a walk that stopped there).
+
+        Redis lists keys in no order, so the ids are gathered (``SCAN``) and sorted first.
+        """
+        client = self._redis()
+        pattern = _glob_escape(self.prefix) + "*"
+        found: list[str] = []
+        try:
+            async for key in client.scan_iter(match=pattern, count=batch):
+                found.append(bytes(key).decode("utf-8")[len(self.prefix) :])
+        except RedisError as exc:
+            raise StoreUnavailableError(f"cannot list the users in Redis: {exc}") from exc
+        for user_id in sorted(found):
+            if after is None or user_id > after:
+                yield user_id
 
     async def aclose(self) -> None:
         """Close the client this store made for the running event loop and forget those of
@@ -198,11 +216,6 @@ class RedisStore(BaseStore):
 _SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-def _parse(raw: bytes | None) -> TwoFactorState:
-    if raw is None:
-        return TwoFactorState()
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        raise MalformedDataError("2FA state in Redis is not JSON") from exc
-    return TwoFactorState.from_dict(document)
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

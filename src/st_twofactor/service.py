@@ -12,6 +12,7 @@ recovery code consumed once, attempts counted) is one atomic ``store.update``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from . import events, recovery_codes, throttle, totp
 from ._crypto import SecretBox
 from .claim import SecondFactorClaim, completed_at, completed_within
 from .config import FACTOR_IDS, TwoFactorConfig
+from .errors import DecryptionError
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
 from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, check
@@ -389,10 +391,20 @@ class TwoFactorService:
             if not state.use_totp_step(step):
                 return _Match(decision, matched=False)  # a replay: a wrong code
             state.throttle = after_success(state.throttle, "totp", attempt_at=now)
+            self._reseal(user_id, candidates)
             gave_codes = on_match(state) if on_match is not None else False
             return _Match(decision, matched=True, gave_codes=gave_codes)
 
         return await self.store.update(user_id, attempt, user_context)
+
+    def _reseal(self, user_id: str, devices: list[TotpDevice]) -> None:
+        """Key rotation: re-encrypt under the first secret key each of ``devices`` that an
+        older key sealed, inside the update that just used them. A secret no configured key
+        opens is left as it is (the sign-in it matched did not need it)."""
+        for device in devices:
+            with contextlib.suppress(DecryptionError):
+                if self.box.needs_rotation(device.secret):
+                    device.secret = self.box.rotate(device.secret, context=user_id)
 
     def _matching_step(
         self, user_id: str, code: object, devices: list[TotpDevice], now: float

@@ -12,6 +12,10 @@ Stores:
 - :class:`InMemoryStore`: a dict; for tests and single-process development.
 - :class:`UserMetadataStore` (default): SuperTokens user metadata, so no extra
   infrastructure. Atomic only within one process: see its docstring.
+- :class:`~st_twofactor.sql_store.SQLStore` and :class:`~st_twofactor.redis_store.RedisStore`
+  (extras ``sql``, ``redis``): atomic across processes and machines.
+
+Every store keeps the state as the text of :func:`~st_twofactor.state_codec.encode_state`.
 
 A store that cannot be reached raises :class:`~st_twofactor.errors.StoreUnavailableError`
 and callers fail closed. A stored document that cannot be parsed raises
@@ -32,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 from .errors import MalformedDataError, StoreUnavailableError
 from .send_quota import CodeSend
+from .state_codec import decode_state, encode_state
 from .throttle import FactorCounter, ThrottleState
 
 __all__ = [
@@ -45,6 +50,8 @@ __all__ = [
     "Transaction",
     "TwoFactorState",
     "UserMetadataStore",
+    "decode_state",
+    "encode_state",
 ]
 
 T = TypeVar("T")
@@ -361,14 +368,11 @@ class InMemoryStore(BaseStore):
         with self._lock:
             state = self._read(user_id)
             result = fn(state)
-            self._documents[user_id] = _dump(state)
+            self._documents[user_id] = encode_state(state)
         return result
 
     def _read(self, user_id: str) -> TwoFactorState:
-        document = self._documents.get(user_id)
-        return (
-            TwoFactorState() if document is None else TwoFactorState.from_dict(json.loads(document))
-        )
+        return decode_state(self._documents.get(user_id))
 
 
 GetMetadata = Callable[[str, dict[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -399,7 +403,9 @@ class UserMetadataStore(BaseStore):
     changes, including a factor change: a device added or removed, or recovery codes
     regenerated (the old codes come back), or the epoch bump that revokes remembered
     devices, overwritten by the other request's stale copy. Run one worker process with
-    it (threads are fine), or use :class:`~st_twofactor.redis_store.RedisStore`.
+    it (threads are fine), or use :class:`~st_twofactor.sql_store.SQLStore` or
+    :class:`~st_twofactor.redis_store.RedisStore`. User metadata is also app data: app code
+    and the SuperTokens dashboard can edit or clear it, which removes the user's factors.
     """
 
     def __init__(
@@ -470,17 +476,17 @@ class _HeldMetadata:
             # Not from the SDK's per-request cache: a read made before the lock was held
             # (by ``load``, say) may be stale by now.
             state = await self._store._read(self._user_id, _uncached(self._context))
-            self._document = _dump(state)
+            self._document = encode_state(state)
         return self._document
 
     async def load(self) -> TwoFactorState:
-        return TwoFactorState.from_dict(json.loads(await self._current()))
+        return decode_state(await self._current())
 
     async def update(self, fn: Callable[[TwoFactorState], T]) -> T:
         before = await self._current()
-        state = TwoFactorState.from_dict(json.loads(before))
+        state = decode_state(before)
         result = fn(state)  # if it raises, the held state is unchanged
-        after = _dump(state)
+        after = encode_state(state)
         if after != before:
             self._document = None  # unknown until the core acknowledges the write
             await self._store._write(self._user_id, after, self._context)
@@ -566,17 +572,6 @@ class _UserLocks:
     def __len__(self) -> int:
         with self._guard:
             return len(self._locks)
-
-
-def _dump(state: TwoFactorState) -> str:
-    """Canonical JSON of ``state``, checked to parse back, so that an ``fn`` that stored
-    a wrong type fails here instead of writing a document every later read refuses."""
-    try:
-        document = json.dumps(state.to_dict(), sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise MalformedDataError("2FA state is not JSON-safe") from exc
-    TwoFactorState.from_dict(json.loads(document))
-    return document
 
 
 class _Reader:

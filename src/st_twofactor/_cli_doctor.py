@@ -1,0 +1,181 @@
+"""``st-twofactor doctor``: what a deployment needs, one check a line, with the fix.
+See :mod:`st_twofactor.cli`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from ._cli_output import EXIT_FAILED, EXIT_OK, Core, Output
+
+if TYPE_CHECKING:
+    from .config import TwoFactorConfig
+    from .store import TwoFactorState
+
+DOCTOR_USER_ID = "st-twofactor:doctor"
+"""The user id whose state ``doctor`` writes and reads back (its round trip)."""
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    """``ok``, ``fail`` or ``skip`` (cannot tell from here; does not fail the doctor)."""
+    detail: str
+    fix: str = ""
+
+
+async def doctor(
+    config: TwoFactorConfig, core: Core, out: Output, app_url: str | None, api_base_path: str
+) -> int:
+    """Check what a deployment needs; one line each, with the fix of what fails."""
+    checks = [
+        await _check_core(core),
+        _check_keys(config),
+        await _check_store(config),
+        *_check_deliveries(config, core),
+        await _check_plugin(core, app_url, api_base_path),
+    ]
+    ok = all(check.status != "fail" for check in checks)
+    lines = []
+    for check in checks:
+        lines.append(f"{check.status:4}  {check.name}: {check.detail}")
+        if check.status == "fail" and check.fix:
+            lines.append(f"      fix: {check.fix}")
+    out.result({"ok": ok, "checks": [asdict(c) for c in checks]}, lines)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+async def _check_core(core: Core) -> Check:
+    import httpx
+
+    headers = {"api-key": core.api_key} if core.api_key else {}
+    uri = core.uri.split(";")[0].rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            hello = await client.get(f"{uri}/hello", headers=headers)
+            versions = await client.get(f"{uri}/apiversion", headers=headers)
+        hello.raise_for_status()
+        versions.raise_for_status()
+        newest = versions.json()["versions"][-1]
+    except Exception as exc:
+        return Check(
+            "core",
+            "fail",
+            f"{uri} does not answer ({type(exc).__name__})",
+            "start the core, or pass --core URL / set SUPERTOKENS_CONNECTION_URI"
+            " (and SUPERTOKENS_API_KEY if it has one)",
+        )
+    return Check("core", "ok", f"{uri} answers, API versions up to {newest}")
+
+
+def _check_keys(config: TwoFactorConfig) -> Check:
+    from ._crypto import SecretBox
+    from .service import secret_keys
+
+    if not config.secret_keys:
+        return Check(
+            "keys",
+            "fail",
+            "development mode with its fixed, public key",
+            "pass secret_keys=[...] (secrets.token_urlsafe(32)) from the environment",
+        )
+    try:
+        box = SecretBox(secret_keys(config))
+        sealed = box.encrypt("doctor", context=DOCTOR_USER_ID)
+        assert box.decrypt(sealed, context=DOCTOR_USER_ID) == "doctor"
+    except Exception as exc:
+        return Check("keys", "fail", f"cannot seal a secret ({type(exc).__name__})", str(exc))
+    count = len(config.secret_keys)
+    return Check("keys", "ok", f"{count} key(s); the first (id {box.primary_key_id}) seals")
+
+
+async def _check_store(config: TwoFactorConfig) -> Check:
+    store = config.state_store
+    name = type(store).__name__
+    started = time.perf_counter()
+
+    def bump(state: TwoFactorState) -> int:
+        state.epoch += 1
+        return state.epoch
+
+    try:
+        written = await store.update(DOCTOR_USER_ID, bump)
+        read = (await store.load(DOCTOR_USER_ID)).epoch
+    except Exception as exc:
+        return Check(
+            "store",
+            "fail",
+            f"{name}: the round trip failed ({type(exc).__name__}: {exc})",
+            "check the store's server and URL; for SQLStore run `st-twofactor store create-table`",
+        )
+    if read != written:
+        return Check("store", "fail", f"{name}: wrote epoch {written}, read {read}", "")
+    elapsed = (time.perf_counter() - started) * 1000
+    return Check("store", "ok", f"{name}: write and read back in {elapsed:.0f} ms")
+
+
+def _check_deliveries(config: TwoFactorConfig, core: Core) -> list[Check]:
+    needs = {"otp-email": "email_delivery", "otp-phone": "sms_delivery"}
+    checks = []
+    for factor, ingredient in needs.items():
+        if factor not in config.factors:
+            continue
+        name = f"{factor} delivery"
+        if config.development:
+            checks.append(Check(name, "ok", "development mode: codes are written to the log"))
+            continue
+        if not core.initialised_by_app:
+            checks.append(
+                Check(
+                    name,
+                    "skip",
+                    "the --config module does not initialise the SDK, so its delivery is"
+                    " not known here (build_recipe_list refuses to start without one)",
+                )
+            )
+            continue
+        checks.append(_check_delivery(name, ingredient))
+    return checks
+
+
+def _check_delivery(name: str, ingredient: str) -> Check:
+    from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe
+
+    fix = f"pass {ingredient}=... to build_recipe_list (your own sender)"
+    try:
+        recipe = PasswordlessRecipe.get_instance()
+    except Exception:
+        return Check(name, "fail", "the passwordless recipe is not initialised", fix)
+    service = getattr(recipe, ingredient).ingredient_interface_impl
+    module = type(service).__module__
+    if "backward_compatibility" in module:
+        return Check(name, "fail", "codes would go through SuperTokens' hosted service", fix)
+    return Check(name, "ok", f"sent by {type(service).__name__}")
+
+
+async def _check_plugin(core: Core, app_url: str | None, api_base_path: str) -> Check:
+    from .routes import PLUGIN_ID
+
+    fix = "add twofactor_plugin(config) to supertokens_python.init(..., plugins=[...])"
+    if app_url:
+        import httpx
+
+        url = f"{app_url.rstrip('/')}{api_base_path.rstrip('/')}/2fa"
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            return Check("plugin", "fail", f"{url}: no answer ({type(exc).__name__})", fix)
+        if response.status_code == 401:
+            return Check("plugin", "ok", f"GET {url} asks for a session (mounted)")
+        return Check("plugin", "fail", f"GET {url} answered {response.status_code}", fix)
+    if core.initialised_by_app:
+        from supertokens_python.supertokens import Supertokens
+
+        ids = [plugin.id for plugin in Supertokens.get_instance().plugin_list]
+        if PLUGIN_ID in ids:
+            return Check("plugin", "ok", "twofactor_plugin is in the SDK's plugins")
+        return Check("plugin", "fail", "twofactor_plugin is not in the SDK's plugins", fix)
+    return Check("plugin", "skip", "pass --app-url URL to check the running app's 2FA routes")

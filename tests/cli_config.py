@@ -1,0 +1,84 @@
+"""Configs for the ``st-twofactor`` command tests, loaded with ``--config tests.cli_config:...``.
+
+Set from the environment by the test that runs the command: ``ST2FA_CLI_KEYS`` (secret
+keys, comma-separated, first one first), ``ST2FA_CLI_SQL_URL`` (use an SQLStore),
+``ST2FA_CLI_CORE`` (for the configs that initialise the SDK themselves, as an app's
+module does when it is imported).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from st_twofactor.config import TwoFactorConfig
+
+
+def _store() -> Any:
+    url = os.environ.get("ST2FA_CLI_SQL_URL")
+    if not url:
+        return None
+    from st_twofactor.sql_store import SQLStore
+
+    return SQLStore(url)
+
+
+def _keys() -> list[str]:
+    return [k for k in os.environ.get("ST2FA_CLI_KEYS", "").split(",") if k]
+
+
+config = TwoFactorConfig(secret_keys=_keys(), factors=("totp", "recovery-code"), store=_store())
+"""The plain case: the command initialises the SDK itself."""
+
+development = TwoFactorConfig(development=True, factors=("totp", "recovery-code"))
+
+
+def make_config() -> TwoFactorConfig:
+    """A function that returns the config also works."""
+    return config
+
+
+not_a_config = "a string"
+
+
+def _initialise(with_plugin: bool) -> TwoFactorConfig:
+    """What an app's module does on import: the config, then ``init()`` with both halves."""
+    import supertokens_python
+    from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExperimentalConfig
+    from supertokens_python.ingredients.emaildelivery.types import (
+        EmailDeliveryConfig,
+        EmailDeliveryInterface,
+    )
+
+    from st_twofactor import build_recipe_list
+    from st_twofactor.routes import twofactor_plugin
+
+    class Outbox(EmailDeliveryInterface[Any]):
+        async def send_email(self, template_vars: Any, user_context: dict[str, Any]) -> None:
+            return None
+
+    made = TwoFactorConfig(secret_keys=_keys(), factors=("totp", "otp-email", "recovery-code"))
+    supertokens_python.init(
+        app_info=InputAppInfo(
+            app_name="cli test", api_domain="http://localhost", website_domain="http://localhost"
+        ),
+        supertokens_config=SupertokensConfig(connection_uri=os.environ["ST2FA_CLI_CORE"]),
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=build_recipe_list(
+            config=made, email_delivery=EmailDeliveryConfig(service=Outbox())
+        ),
+        experimental=SupertokensExperimentalConfig(
+            plugins=[twofactor_plugin(made)] if with_plugin else []
+        ),
+    )
+    return made
+
+
+def initialised_app() -> TwoFactorConfig:
+    return _initialise(with_plugin=True)
+
+
+def initialised_without_plugin() -> TwoFactorConfig:
+    return _initialise(with_plugin=False)
