@@ -7,6 +7,7 @@ Each has a synchronous twin (``*_sync``) for Flask and Django views.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ class TwoFactorOverview:
     recovery_codes_left: int
     locked_factors: tuple[str, ...]
     """Factors refused right now by the throttle."""
+    sessions_revoked: int = 0
+    """Sessions :func:`reset_factors` revoked (0 for a plain read)."""
 
 
 async def get_two_factor_state(
@@ -67,13 +70,14 @@ async def reset_factors(
         return before, state
 
     before, state = await config.state_store.update(user_id, reset, context)
+    revoked = []
     if not keep_sessions:
-        await revoke_all_sessions_for_user(user_id, user_context=context)
+        revoked = await revoke_all_sessions_for_user(user_id, user_context=context)
     for factor in before:
         await events.emit(
             config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
         )
-    return _overview(config, user_id, state)
+    return dataclasses.replace(_overview(config, user_id, state), sessions_revoked=len(revoked))
 
 
 async def revoke_remembered_devices(
