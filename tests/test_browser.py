@@ -29,6 +29,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from st_twofactor import totp
+from st_twofactor.send_quota import SendQuota
 
 from .example_server import EXAMPLES, REPO, ExampleServer, run_example
 
@@ -45,6 +46,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "correct-horse-battery-1"
 TIMEOUT_MS = 15_000
+SEND_COOLDOWN = SendQuota().cooldown
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,7 @@ class Demo:
         self.server = server
         self.shots = shots
         self.last_step = 0  # the newest TOTP time step used, never accepted twice
+        self.last_send: float | None = None  # when the last e-mail code was asked for
 
     def expect_screen(self, screen: str) -> None:
         expect(self.page.locator("body")).to_have_attribute("data-screen", screen)
@@ -114,7 +117,18 @@ class Demo:
         expect(result).to_contain_text("The protected API answered.")
 
     def email_code(self, email: str) -> str:
-        """Ask for an e-mailed code; read it from the server's log (development mode)."""
+        """Ask for an e-mailed code; read it from the server's log (development mode).
+
+        Codes are metered (S15): a send within the cooldown of the last one is refused
+        with the wait in the message; the walk shows that once, then waits it out.
+        """
+        if self.last_send is not None:
+            early = SEND_COOLDOWN - (time.monotonic() - self.last_send)
+            if early > 2:
+                self.page.click("#email-send-button:visible, #email-enrol-button:visible")
+                self.expect_message(r"^Too many codes were sent: try again in \d+ seconds?\.$")
+            time.sleep(max(0.0, SEND_COOLDOWN + 1 - (time.monotonic() - self.last_send)))
+        self.last_send = time.monotonic()
         before = len(self.server.log())
         self.page.click("#email-send-button:visible, #email-enrol-button:visible")
         self.expect_screen("email-code")

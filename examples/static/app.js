@@ -102,10 +102,7 @@ function sayCodeProblem({ status, data }) {
       return say("That code has expired: send a new one.", "error");
     case "RESTART_FLOW_ERROR":
       return say("That code can no longer be used: send a new one.", "error");
-    case "GENERAL_ERROR": // e-mail codes: locked (with retryAfterMs), or not allowed
-      if (data.retryAfterMs !== undefined) {
-        return say(`Too many wrong codes: locked. Try again in ${waitText(data.retryAfterMs)}.`, "error");
-      }
+    case "GENERAL_ERROR": // e-mail codes: locked or too many sent (with retryAfterMs), or not allowed
       return say(data.message, "error");
     default:
       return say(`Unexpected answer: ${data.status || data.message || status}`, "error");
