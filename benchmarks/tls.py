@@ -103,16 +103,21 @@ def make_ca(directory: Path, *, name: str = "st-twofactor test CA") -> Certifica
 class TLSProxy:
     """HTTPS on ``https://127.0.0.1:<port>``, forwarded as plain bytes to ``upstream``.
 
+    Without ``certificates`` it forwards plain HTTP (``http://``): a way to count the
+    connections a client opens (:attr:`connections`).
+
     The path of ``upstream`` (e.g. a core app's ``/appid-x``) is kept: :meth:`url_for`
     maps an upstream URL to the same URL through the proxy. Runs its own event loop in
     a daemon thread; use it as a context manager.
     """
 
-    def __init__(self, upstream: str, certificates: Certificates) -> None:
+    def __init__(self, upstream: str, certificates: Certificates | None) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._context.load_cert_chain(certificates.cert, certificates.key)
+        self._context: ssl.SSLContext | None = None
+        if certificates is not None:
+            self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._context.load_cert_chain(certificates.cert, certificates.key)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="tls-proxy", daemon=True)
@@ -122,7 +127,8 @@ class TLSProxy:
 
     def url_for(self, upstream_url: str) -> str:
         path = urlsplit(upstream_url).path
-        return f"https://127.0.0.1:{self.port}{path}"
+        scheme = "http" if self._context is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> TLSProxy:
         self._thread.start()

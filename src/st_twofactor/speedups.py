@@ -48,6 +48,7 @@ settings, or when something else has already replaced ``querier.AsyncClient``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import http.cookiejar
 import logging
@@ -69,7 +70,6 @@ KNOWN_SDK = (0, 31)
 
 _STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _lock = threading.Lock()
-_original: Any = None
 
 
 def reuse_core_connections() -> bool:
@@ -80,7 +80,6 @@ def reuse_core_connections() -> bool:
     as it is (the reason is logged as a warning). See the module's documentation for
     what it replaces and what stays the same.
     """
-    global _original
     querier = _querier_module()
     with _lock:
         if querier.AsyncClient is _core_client:
@@ -89,8 +88,9 @@ def reuse_core_connections() -> bool:
         if reason is not None:
             log.warning("st-twofactor: reuse_core_connections() does nothing: %s", reason)
             return False
-        _original = querier.AsyncClient
         querier.AsyncClient = _core_client
+    atexit.unregister(_close_idle_pools)  # registered once however often this is called
+    atexit.register(_close_idle_pools)
     log.info("st-twofactor: the SDK's core calls now reuse connections and one TLS context")
     return True
 
@@ -98,18 +98,39 @@ def reuse_core_connections() -> bool:
 def stop_reusing_core_connections() -> None:
     """Undo :func:`reuse_core_connections`: the SDK makes a new client per core call again.
 
-    Pooled clients are forgotten; a call in flight finishes on its client.
+    Pooled clients are forgotten (those of idle loops closed); a call in flight finishes
+    on its client.
     """
-    global _original
     querier = _querier_module()
     with _lock:
         if querier.AsyncClient is _core_client:
-            querier.AsyncClient = _original
-        _original = None
+            querier.AsyncClient = httpx.AsyncClient  # what it was: reuse_core_connections() checks
         dropped = list(_pools.values())
         _pools.clear()
-    for pool in dropped:
+    _release(dropped)
+
+
+def _close_idle_pools() -> None:
+    """At exit: release every pooled client (see :func:`_release`)."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    _release(pools)
+
+
+def _release(pools: list[_Pool]) -> None:
+    """Forget these pools; close the clients of idle loops (the SDK's sync wrappers never
+    close theirs) by running the loop once, when no loop runs in this thread."""
+    try:
+        asyncio.get_running_loop()
+        can_run_loops = False
+    except RuntimeError:
+        can_run_loops = True
+    for pool in pools:
         pool.forget()
+        if can_run_loops and not (pool.loop.is_closed() or pool.loop.is_running()):
+            with contextlib.suppress(Exception):
+                pool.loop.run_until_complete(pool.client.aclose())
 
 
 def _querier_module() -> Any:
@@ -242,7 +263,7 @@ async def _pool_for(loop: asyncio.AbstractEventLoop, settings: dict[str, Any]) -
     client = httpx.AsyncClient(
         verify=tls,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
-        cookies=httpx.Cookies(http.cookiejar.CookieJar(policy=_NoCookies())),
+        cookies=http.cookiejar.CookieJar(policy=_NoCookies()),  # not httpx.Cookies: it copies
         **settings,
     )
     pool = _Pool(loop, client, settings, tls, weakref.ref(threading.current_thread()))
