@@ -675,3 +675,17 @@ def test_a_client_class_replaced_by_someone_else_is_left_alone(
         assert speedups.reuse_core_connections() is False
     assert querier.AsyncClient is Theirs
     assert "already replaced" in caplog.text
+
+
+def test_a_stopped_development_core_closes_its_kept_alive_connections() -> None:
+    """As a stopped core process does; otherwise a pooled connection would still be answered."""
+    core = DevCore().start()
+    try:
+        url = core.url + "/hello"
+        with httpx.Client() as client:
+            assert client.get(url).status_code == 200
+            core.stop()
+            with pytest.raises(httpx.TransportError):
+                client.get(url)
+    finally:
+        core.close()
