@@ -235,3 +235,32 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+# -- how the SDK reaches the core --
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How the SDK reaches the core in a variant."""
+
+    https: bool = False
+    """Through the local TLS endpoint (its CA given by ``SSL_CERT_FILE``), else plain HTTP."""
+    reuse: bool = False
+    """With ``speedups.reuse_core_connections()`` on."""
+
+    @property
+    def suffix(self) -> str:
+        return ("/https" if self.https else "") + ("+reuse" if self.reuse else "")
+
+    def apply(self) -> None:
+        from st_twofactor import speedups
+
+        if self.reuse:
+            assert speedups.reuse_core_connections(), "the speed-up stayed off"
+        else:
+            speedups.stop_reusing_core_connections()
+
+
+BASE = Setup()
+SETUPS = (BASE, Setup(reuse=True), Setup(https=True), Setup(https=True, reuse=True))

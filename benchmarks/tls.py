@@ -12,11 +12,15 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
+import os
 import ssl
+import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -98,6 +102,42 @@ def make_ca(directory: Path, *, name: str = "st-twofactor test CA") -> Certifica
         )
     )
     return paths
+
+
+@contextlib.contextmanager
+def https_endpoints(cores: dict[bool, Any]) -> Iterator[dict[bool, Callable[[str], str]]]:
+    """A TLS endpoint in front of each core; ``SSL_CERT_FILE`` names a bundle that trusts it.
+
+    The bundle is certifi's CA bundle plus the throwaway CA, so a client that builds a
+    TLS context loads as many certificates as it would by default. ``REQUESTS_CA_BUNDLE``
+    names it too: the SDK fetches the core's JWKS with ``requests``, which does not read
+    ``SSL_CERT_FILE``. Yields, per key of ``cores``, a function from an app's plain-HTTP
+    connection URI to the same app over HTTPS.
+    """
+    import certifi
+
+    with tempfile.TemporaryDirectory(prefix="st2fa-tls-") as directory:
+        certificates = make_ca(Path(directory))
+        bundle = Path(directory) / "bundle.pem"
+        bundle.write_bytes(Path(certifi.where()).read_bytes() + certificates.ca.read_bytes())
+        saved = {name: os.environ.get(name) for name in _CA_VARIABLES}
+        os.environ.update(dict.fromkeys(_CA_VARIABLES, str(bundle)))
+        try:
+            with contextlib.ExitStack() as stack:
+                proxies = {
+                    key: stack.enter_context(TLSProxy(core.url, certificates))
+                    for key, core in cores.items()
+                }
+                yield {key: proxy.url_for for key, proxy in proxies.items()}
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 
 class TLSProxy:
