@@ -262,5 +262,23 @@ class Setup:
             speedups.stop_reusing_core_connections()
 
 
+@contextmanager
+def sdk_as_shipped() -> Iterator[None]:
+    """The SDK's own core client for the block (a test session may have replaced it), so
+    :meth:`Setup.apply` can switch the speed-up; what was there is put back after."""
+    import supertokens_python.querier as querier
+
+    from st_twofactor import speedups
+
+    saved = querier.AsyncClient
+    speedups.stop_reusing_core_connections()
+    querier.AsyncClient = httpx.AsyncClient  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        speedups.stop_reusing_core_connections()
+        querier.AsyncClient = saved  # type: ignore[misc]
+
+
 BASE = Setup()
 SETUPS = (BASE, Setup(reuse=True), Setup(https=True), Setup(https=True, reuse=True))

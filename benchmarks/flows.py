@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import BASE, Setup, Stopwatch, Tokens, core_calls, median
+from ._common import BASE, Setup, Stopwatch, Tokens, core_calls, median, sdk_as_shipped
 from .alternatives import ALTERNATIVES, FLOWS, Alternative, User
 from .profiles import Row, rows, total
 
@@ -187,14 +187,12 @@ def measure_flows(alts: list[Alternative], *, rounds: int, journeys: int) -> Flo
     """Run ``rounds`` x ``journeys`` measured journeys of each alternative, interleaved."""
     samples = {alt.key: {flow: FlowSamples() for flow, _ in FLOWS} for alt in alts}
     failed: dict[str, dict[str, str]] = {alt.key: {} for alt in alts}
-    try:
+    with sdk_as_shipped():
         for round_no in range(rounds):
             shift = round_no % len(alts)
             for alt in alts[shift:] + alts[:shift]:
                 alt.setup.apply()
                 asyncio.run(_turn(alt, samples[alt.key], failed[alt.key], journeys))
-    finally:
-        BASE.apply()
     return FlowResults(
         titles={alt.key: alt.title for alt in alts},
         samples=samples,
@@ -282,13 +280,11 @@ def measure_call_cost(alt: Alternative, *, samples: int = 15, per_block: int = 5
             await alt.warm_up()
             await block(reuse)
 
-    try:
+    with sdk_as_shipped():
         for _ in range(samples):
             for setup in (Setup(https=alt.setup.https), Setup(https=alt.setup.https, reuse=True)):
                 setup.apply()
                 asyncio.run(started(setup.reuse))
-    finally:
-        BASE.apply()
     return CallCost(
         median(sdk),
         median(reused),

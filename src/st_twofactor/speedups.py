@@ -148,6 +148,8 @@ def _why_not(querier: Any) -> str | None:
         return f"supertokens-python {VERSION} is not a version it knows (0.31.x)"
     if querier.AsyncClient is not httpx.AsyncClient:
         return "supertokens_python.querier.AsyncClient is already replaced"
+    if not hasattr(httpx, "create_ssl_context"):
+        return f"httpx {httpx.__version__} has no create_ssl_context()"
     code = querier.Querier.api_request.__code__
     if "AsyncClient" not in code.co_names:
         return "this SDK does not make a client per core call"
