@@ -199,6 +199,19 @@ def test_flask_sync_wrappers_reuse_the_threads_loop(flask_app: Any, on: None) ->
     assert len(pools_of(create_or_get_event_loop())) == 1, "one pooled client for the loop"
 
 
+def test_stopping_closes_the_client_of_an_idle_sync_loop(sdk: str, on: None) -> None:
+    """What runs at exit too: the SDK's sync wrappers never close their loop."""
+    assert sync(metadata_round_trip("ada", 1)) == 1
+    from supertokens_python.async_to_sync_wrapper import create_or_get_event_loop
+
+    (pool,) = pools_of(create_or_get_event_loop())
+    assert not pool.client.is_closed
+    speedups.stop_reusing_core_connections()
+    assert pool.client.is_closed
+    assert speedups._pools == {}
+    assert querier.AsyncClient is httpx.AsyncClient
+
+
 def test_flask_request_threads_do_not_pile_up_clients(flask_app: Any, on: None) -> None:
     """A threaded WSGI server runs each request in a new thread with a new SDK loop."""
     from werkzeug.serving import make_server
