@@ -18,8 +18,8 @@ it (``AsyncClient(timeout=30.0)``), gives the SDK:
 - inside a running asyncio event loop, a pooled ``httpx.AsyncClient`` for that loop
   and those settings, made once and kept open (leaving the SDK's ``async with`` does not
   close it), so calls reuse kept-alive connections;
-- otherwise (no running asyncio loop, or settings it does not know), a new client as
-  before, sharing the TLS context.
+- with no running asyncio loop, a new client as before, on the shared TLS context;
+- called with settings it does not know (a future SDK), the SDK's own new client.
 
 Every client verifies TLS with one shared context made by ``httpx.create_ssl_context()``,
 the function httpx itself uses for ``verify=True``: it honours ``SSL_CERT_FILE`` and
@@ -38,7 +38,10 @@ used.
 Event loops: a pooled client belongs to one loop. It is closed when its loop shuts down
 (``asyncio.run``, ``asyncio.Runner``, anyio, uvicorn), and forgotten when its loop is
 found closed or its thread (e.g. a Flask request thread, whose SDK loop is never closed)
-has ended, so its connections are released with it.
+has ended, so its connections are released with it (by the garbage collector, as the
+loop cannot run any more). The clients of loops still idle at exit, or when
+:func:`stop_reusing_core_connections` undoes the speed-up, are closed by running their
+loop once.
 
 It checks the SDK first and does nothing (and logs why) when the SDK is not 0.31.x, when
 ``Querier.api_request`` no longer makes a client per call or already passes its own TLS
