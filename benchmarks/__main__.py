@@ -65,7 +65,9 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
     from st_twofactor.testing import reset_supertokens
 
     from . import devcore_load, flows, imports, protected, stores
-    from .report import Run
+    from ._common import BASE, SETUPS, Setup
+    from .report import LIBRARY, Run
+    from .tls import https_endpoints
 
     started = time.perf_counter()
     result = Run(
@@ -86,16 +88,26 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
                     profile=settings.profile,
                 )
             if "flows" in parts:
-                _say("flows")
-                alts = flows.make_alternatives(
-                    {False: (free, free.create_app), True: (licensed, licensed.create_app)}
-                )
-                result.flows = flows.measure_flows(
-                    alts, rounds=settings.flow_rounds, journeys=settings.flow_journeys
-                )
-                result.call_cost = flows.measure_call_cost(
-                    alts[0], samples=max(3, 5 * settings.flow_rounds)
-                )
+                _say("flows: HTTP and HTTPS, reuse_core_connections() off and on")
+                with https_endpoints({False: free, True: licensed}) as https:
+                    alts = flows.make_alternatives(
+                        {False: (free, free.create_app), True: (licensed, licensed.create_app)},
+                        SETUPS,
+                        https,
+                    )
+                    everything = flows.measure_flows(
+                        alts, rounds=settings.flow_rounds, journeys=settings.flow_journeys
+                    )
+                    result.flows = everything.only({a.key: a.key for a in alts if a.setup == BASE})
+                    result.speed = everything
+                    ours = {a.setup: a for a in alts if a.key.startswith(LIBRARY)}
+                    _say("one core call, its parts, with and without reuse_core_connections()")
+                    samples = max(2, 2 * settings.flow_rounds)
+                    result.call_cost = flows.measure_call_cost(ours[BASE], samples=samples)
+                    result.call_cost_https = flows.measure_call_cost(
+                        ours[Setup(https=True)], samples=samples
+                    )
+                    result.password_hash = flows.measure_password_hash()
                 from .report import flow_verdict
 
                 verdict = flow_verdict(result.flows)

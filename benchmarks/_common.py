@@ -235,3 +235,50 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+# -- how the SDK reaches the core --
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How the SDK reaches the core in a variant."""
+
+    https: bool = False
+    """Through the local TLS endpoint (its CA given by ``SSL_CERT_FILE``), else plain HTTP."""
+    reuse: bool = False
+    """With ``speedups.reuse_core_connections()`` on."""
+
+    @property
+    def suffix(self) -> str:
+        return ("/https" if self.https else "") + ("+reuse" if self.reuse else "")
+
+    def apply(self) -> None:
+        from st_twofactor import speedups
+
+        if self.reuse:
+            assert speedups.reuse_core_connections(), "the speed-up stayed off"
+        else:
+            speedups.stop_reusing_core_connections()
+
+
+@contextmanager
+def sdk_as_shipped() -> Iterator[None]:
+    """The SDK's own core client for the block (a test session may have replaced it), so
+    :meth:`Setup.apply` can switch the speed-up; what was there is put back after."""
+    import supertokens_python.querier as querier
+
+    from st_twofactor import speedups
+
+    saved = querier.AsyncClient
+    speedups.stop_reusing_core_connections()
+    querier.AsyncClient = httpx.AsyncClient  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        speedups.stop_reusing_core_connections()
+        querier.AsyncClient = saved  # type: ignore[misc]
+
+
+BASE = Setup()
+SETUPS = (BASE, Setup(reuse=True), Setup(https=True), Setup(https=True, reuse=True))

@@ -24,8 +24,10 @@ import httpx
 import pyotp
 
 from ._common import (
+    BASE,
     SECRET_KEY,
     Mailbox,
+    Setup,
     Tokens,
     app_id_of,
     asgi_client,
@@ -78,6 +80,8 @@ class Alternative:
     """Extra fields the frontend sends when it asks for, and enters, an e-mail code."""
 
     def __init__(self, core: Any, connection_uri: str) -> None:
+        self.setup: Setup = BASE
+        """How the SDK reaches the core (HTTP or HTTPS, the speed-up on or off)."""
         self.core = core
         self.connection_uri = connection_uri
         self.app_id = app_id_of(connection_uri)

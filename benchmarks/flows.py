@@ -15,6 +15,10 @@ The SDK is process-wide, so alternatives take turns: in each round every alterna
 a rotated order) is set up, warmed up (an unmeasured sign-up and protected request: the
 SDK's first calls fetch the core's API version and JWKS), then runs ``journeys`` measured
 journeys.
+
+Each alternative can also run in other :class:`Setup` s: over HTTPS (a local TLS endpoint in
+front of the core) and with :func:`st_twofactor.speedups.reuse_core_connections` on; every
+(alternative, setup) pair is one more variant taking turns in the same rounds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import Stopwatch, Tokens, core_calls, median
+from ._common import BASE, Setup, Stopwatch, Tokens, core_calls, median, sdk_as_shipped
 from .alternatives import ALTERNATIVES, FLOWS, Alternative, User
 from .profiles import Row, rows, total
 
@@ -71,6 +75,16 @@ class FlowResults:
     def measured(self, alt: str, flow: str) -> FlowSamples | None:
         s = self.samples[alt][flow]
         return s if s.seconds else None
+
+    def only(self, keys: dict[str, str]) -> FlowResults:
+        """The results of some variants, renamed (``{variant key: new key}``)."""
+        return FlowResults(
+            titles={new: self.titles[old].split(" [")[0] for old, new in keys.items()},
+            samples={new: self.samples[old] for old, new in keys.items()},
+            unsupported={new: self.unsupported[old] for old, new in keys.items()},
+            failed={new: self.failed[old] for old, new in keys.items()},
+            journeys=self.journeys,
+        )
 
 
 class _Journey:
@@ -140,16 +154,32 @@ async def _turn(
             await _Journey(alt, record, failed).run()
 
 
-def make_alternatives(cores: dict[bool, tuple[Any, Callable[[], str]]]) -> list[Alternative]:
-    """One of each alternative, each on a new app of the core it needs.
+def make_alternatives(
+    cores: dict[bool, tuple[Any, Callable[[], str]]],
+    setups: tuple[Setup, ...] = (BASE,),
+    https: dict[bool, Callable[[str], str]] | None = None,
+) -> list[Alternative]:
+    """One of each alternative per setup, each on a new app of the core it needs.
 
     :param cores: for ``licensed`` False and True: the development core and a function
         that makes a new app on it and returns its connection URI.
+    :param https: for ``licensed`` False and True: the URI of an app through the TLS
+        endpoint in front of that core (needed by HTTPS setups).
     """
     alts = []
-    for kind in ALTERNATIVES:
-        core, new_app = cores[kind.licensed]
-        alts.append(kind(core, new_app()))
+    for setup in setups:
+        for kind in ALTERNATIVES:
+            core, new_app = cores[kind.licensed]
+            uri = new_app()
+            if setup.https:
+                assert https is not None, "an HTTPS setup needs the TLS endpoints"
+                uri = https[kind.licensed](uri)
+            alt = kind(core, uri)
+            alt.setup = setup
+            if setup != BASE:
+                alt.key = kind.key + setup.suffix  # type: ignore[misc]
+                alt.title = f"{kind.title} [{setup.suffix}]"  # type: ignore[misc]
+            alts.append(alt)
     return alts
 
 
@@ -157,10 +187,12 @@ def measure_flows(alts: list[Alternative], *, rounds: int, journeys: int) -> Flo
     """Run ``rounds`` x ``journeys`` measured journeys of each alternative, interleaved."""
     samples = {alt.key: {flow: FlowSamples() for flow, _ in FLOWS} for alt in alts}
     failed: dict[str, dict[str, str]] = {alt.key: {} for alt in alts}
-    for round_no in range(rounds):
-        shift = round_no % len(alts)
-        for alt in alts[shift:] + alts[:shift]:
-            asyncio.run(_turn(alt, samples[alt.key], failed[alt.key], journeys))
+    with sdk_as_shipped():
+        for round_no in range(rounds):
+            shift = round_no % len(alts)
+            for alt in alts[shift:] + alts[:shift]:
+                alt.setup.apply()
+                asyncio.run(_turn(alt, samples[alt.key], failed[alt.key], journeys))
     return FlowResults(
         titles={alt.key: alt.title for alt in alts},
         samples=samples,
@@ -197,7 +229,7 @@ def profile_journeys(alt: Alternative, *, journeys: int = 2) -> list[Row]:
 
 @dataclass
 class CallCost:
-    """What one core call costs the app, in seconds (medians)."""
+    """What one core call costs the app, in seconds (medians), over one transport."""
 
     through_sdk: float
     """One call through the SDK (``get_user_metadata``): it opens a new HTTP client."""
@@ -205,32 +237,80 @@ class CallCost:
     """The same request on a kept-alive :class:`httpx.AsyncClient`."""
     new_client: float
     """Making an :class:`httpx.AsyncClient` (its TLS context loads the CA bundle)."""
+    through_sdk_reuse: float = 0.0
+    """One call through the SDK with ``speedups.reuse_core_connections()`` on."""
+    transport: str = "HTTP"
 
 
-def measure_call_cost(alt: Alternative, *, samples: int = 15) -> CallCost:
-    """Time one core call made the SDK's way, and its parts."""
+def measure_call_cost(alt: Alternative, *, samples: int = 15, per_block: int = 5) -> CallCost:
+    """Time one core call made the SDK's way, with and without the speed-up, and its parts.
+
+    ``samples`` rounds, each of two event loops in turn: one with the speed-up off (SDK
+    calls, kept-alive client calls, new clients interleaved), one with it on (SDK calls
+    on the loop's pooled client). Each loop makes one unmeasured call first.
+    """
     import httpx
     from supertokens_python.recipe.usermetadata.asyncio import get_user_metadata
 
     sdk: list[float] = []
+    sdk_reuse: list[float] = []
     reused: list[float] = []
     created: list[float] = []
+    url = f"{alt.connection_uri}/recipe/user/metadata"
 
-    async def run() -> None:
+    async def block(reuse: bool) -> None:
+        await get_user_metadata("call-cost")
+        async with httpx.AsyncClient() as client:
+            await client.get(url, params={"userId": "call-cost"})
+            for _ in range(per_block):
+                with Stopwatch() as watch:
+                    await get_user_metadata("call-cost")
+                (sdk_reuse if reuse else sdk).append(watch.seconds)
+                if reuse:
+                    continue
+                with Stopwatch() as watch:
+                    (await client.get(url, params={"userId": "call-cost"})).raise_for_status()
+                reused.append(watch.seconds)
+                with Stopwatch() as watch:
+                    httpx.AsyncClient()
+                created.append(watch.seconds)
+
+    async def started(reuse: bool) -> None:
         async with alt.started():
             await alt.warm_up()
-            url = f"{alt.connection_uri}/recipe/user/metadata"
-            async with httpx.AsyncClient() as client:
-                for _ in range(samples):
-                    with Stopwatch() as watch:
-                        await get_user_metadata("call-cost")
-                    sdk.append(watch.seconds)
-                    with Stopwatch() as watch:
-                        (await client.get(url, params={"userId": "call-cost"})).raise_for_status()
-                    reused.append(watch.seconds)
-                    with Stopwatch() as watch:
-                        httpx.AsyncClient()
-                    created.append(watch.seconds)
+            await block(reuse)
 
-    asyncio.run(run())
-    return CallCost(median(sdk), median(reused), median(created))
+    with sdk_as_shipped():
+        for _ in range(samples):
+            for setup in (Setup(https=alt.setup.https), Setup(https=alt.setup.https, reuse=True)):
+                setup.apply()
+                asyncio.run(started(setup.reuse))
+    return CallCost(
+        median(sdk),
+        median(reused),
+        median(created),
+        median(sdk_reuse),
+        "HTTPS" if alt.setup.https else "HTTP",
+    )
+
+
+def measure_password_hash(samples: int = 5) -> float:
+    """Seconds for one password hash as the development core does it (every sign-in has one)."""
+    import hashlib
+
+    from st_twofactor.devcore import _emailpassword as ep
+
+    times = []
+    for _ in range(samples):
+        with Stopwatch() as watch:
+            hashlib.scrypt(
+                b"password",
+                salt=b"s" * 16,
+                n=ep._SCRYPT_N,
+                r=ep._SCRYPT_R,
+                p=ep._SCRYPT_P,
+                maxmem=0,
+                dklen=ep._SCRYPT_LEN,
+            )
+        times.append(watch.seconds)
+    return median(times)

@@ -31,7 +31,11 @@ class Run:
     settings: dict[str, Any]
     protected: ProtectedResults | None = None
     flows: FlowResults | None = None
+    speed: FlowResults | None = None
+    """Every variant: the alternatives over HTTP/HTTPS, reuse_core_connections() off/on."""
     call_cost: CallCost | None = None
+    call_cost_https: CallCost | None = None
+    password_hash: float = 0.0
     flow_profile: list[Row] = field(default_factory=list)
     stores: FlowResults | None = None
     """The flows of st-twofactor with the default store and with SQLStore."""
@@ -228,6 +232,7 @@ def _goals(run: Run) -> list[str]:
                 yes_no(verdict.speed_met),
             ]
         )
+    rows += _speed_goals(run)
     if not rows:
         return []
     return ["## Goals", "", *table(["goal", "this run", ""], rows), ""]
@@ -381,6 +386,7 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
             f"context loads the CA bundle) took {ms(cost.new_client)} ms on this machine.",
             "",
         ]
+    out += _speed_section(run)
     out += _call_lists(results)
     verdict = flow_verdict(results)
     if not (verdict.calls_met and verdict.speed_met):
@@ -620,6 +626,240 @@ def _imports_section(imports: ImportResults) -> list[str]:
                 for seconds, name in imports.top_modules
             ],
         ),
+        "",
+    ]
+
+
+# -- reuse_core_connections() --
+
+CALL_GOAL = 3.0
+"""A core call with the speed-up: at most this many times a kept-alive client's call."""
+SIGN_IN_GOAL = 4.0
+"""Sign-in end to end with the speed-up: at least this many times faster than without."""
+
+
+def variant(key: str, *, https: bool = False, reuse: bool = False) -> str:
+    """The key of an alternative's variant in :attr:`Run.speed` (see ``Setup.suffix``)."""
+    return key + ("/https" if https else "") + ("+reuse" if reuse else "")
+
+
+def _kinds(run: Run) -> list[str]:
+    assert run.flows is not None
+    return list(run.flows.samples)
+
+
+def _flow_median(speed: FlowResults, key: str, flow: str) -> float | None:
+    samples = speed.measured(key, flow)
+    return None if samples is None else median(samples.seconds)
+
+
+def _sum_over(speed: FlowResults, key: str, flows: list[str]) -> float:
+    return sum(_flow_median(speed, key, f) or 0.0 for f in flows)
+
+
+def _shared_flows(speed: FlowResults, keys: list[str]) -> list[str]:
+    return [f for f, _ in FLOWS if all(speed.measured(k, f) for k in keys)]
+
+
+def _speed_goals(run: Run) -> list[list[str]]:
+    rows: list[list[str]] = []
+    cost, speed = run.call_cost, run.speed
+    if cost is not None and cost.through_sdk_reuse:
+        ratio = cost.through_sdk_reuse / cost.reused_client
+        https = run.call_cost_https
+        extra = (
+            f"; over HTTPS {ms(https.through_sdk_reuse)} ms vs {ms(https.reused_client)} ms "
+            f"({https.through_sdk_reuse / https.reused_client:.2f}x)"
+            if https is not None and https.through_sdk_reuse
+            else ""
+        )
+        rows.append(
+            [
+                f"A core call with `reuse_core_connections()` within {CALL_GOAL:g}x of the "
+                "same request on a kept-alive client (loopback HTTP)",
+                f"{ms(cost.through_sdk_reuse)} ms vs {ms(cost.reused_client)} ms: {ratio:.2f}x "
+                f"(without it {ms(cost.through_sdk)} ms){extra}",
+                yes_no(ratio <= CALL_GOAL),
+            ]
+        )
+    if speed is None:
+        return rows
+    off = _flow_median(speed, variant(LIBRARY), "sign-in")
+    on = _flow_median(speed, variant(LIBRARY, reuse=True), "sign-in")
+    if off and on:
+        text = f"{ms(off)} ms without, {ms(on)} ms with it: {off / on:.2f}x faster"
+        hashing = run.password_hash
+        if off / on < SIGN_IN_GOAL and hashing and on > hashing:
+            text += (
+                f". One sign-in includes the development core's password hash, "
+                f"{ms(hashing)} ms here, which no client change removes; the rest of the "
+                f"sign-in went from {ms(off - hashing)} ms to {ms(on - hashing)} ms "
+                f"({(off - hashing) / (on - hashing):.2f}x)"
+            )
+        rows.append(
+            [
+                f"Sign-in end to end at least {SIGN_IN_GOAL:g}x faster with "
+                "`reuse_core_connections()` (st-twofactor, loopback HTTP)",
+                text,
+                yes_no(off / on >= SIGN_IN_GOAL),
+            ]
+        )
+    ours = variant(LIBRARY, reuse=True)
+    parts, met = [], True
+    for other in _kinds(run)[1:]:
+        theirs_on, theirs_off = variant(other, reuse=True), variant(other)
+        shared = _shared_flows(speed, [ours, theirs_on, theirs_off])
+        if not shared:
+            continue
+        a, b, c = (_sum_over(speed, k, shared) for k in (ours, theirs_on, theirs_off))
+        met = met and a < b
+        parts.append(
+            f"{ms(a)} ms vs {ms(b)} ms with it, {ms(c)} ms without it, for {speed.titles[other]}"
+        )
+    if parts:
+        rows.append(
+            [
+                "st-twofactor with `reuse_core_connections()` is fastest end to end, also "
+                "against the others with it (loopback HTTP, sum of median flow times)",
+                "; ".join(parts),
+                yes_no(met),
+            ]
+        )
+    return rows
+
+
+def _speed_section(run: Run) -> list[str]:
+    speed = run.speed
+    if speed is None:
+        return []
+    kinds = _kinds(run)
+    out = [
+        "### Faster core calls: `speedups.reuse_core_connections()`",
+        "",
+        "The same journeys, in the same rounds (every variant takes its turn in each round), "
+        "for each alternative with `st_twofactor.speedups.reuse_core_connections()` off and "
+        "on, over loopback HTTP and over HTTPS: a local TLS endpoint in front of the "
+        "development core, its throwaway CA given by `SSL_CERT_FILE` (a bundle of "
+        "certifi's CAs plus that CA, so making a TLS context costs what it costs by "
+        "default). The opt-in replaces the SDK's new `httpx.AsyncClient` per core call with "
+        "one TLS context and one pooled client per event loop; it speeds up any "
+        "supertokens-python 0.31 app, so the paid recipes and the legacy overrides are "
+        "measured with it too.",
+        "",
+    ]
+    costs = [c for c in (run.call_cost, run.call_cost_https) if c and c.through_sdk_reuse]
+    if costs:
+        out += [
+            "One core call (`get_user_metadata`, medians; event loops with the opt-in off and "
+            "on take turns):",
+            "",
+            *table(
+                [
+                    "transport",
+                    "through the SDK, off: ms",
+                    "through the SDK, on: ms",
+                    "faster by",
+                    "kept-alive client: ms",
+                    "on / kept-alive",
+                    "making an `httpx.AsyncClient`: ms",
+                ],
+                [
+                    [
+                        c.transport,
+                        ms(c.through_sdk),
+                        ms(c.through_sdk_reuse),
+                        f"{c.through_sdk / c.through_sdk_reuse:.1f}x",
+                        ms(c.reused_client),
+                        f"{c.through_sdk_reuse / c.reused_client:.2f}x",
+                        ms(c.new_client),
+                    ]
+                    for c in costs
+                ],
+            ),
+            "",
+        ]
+    for https in (False, True):
+        header = ["flow"]
+        for kind in kinds:
+            header += [f"{speed.titles[kind]}: off ms", "on ms", "faster by"]
+        body = []
+        for flow, title in FLOWS:
+            row = [title]
+            for kind in kinds:
+                off = _flow_median(speed, variant(kind, https=https), flow)
+                on = _flow_median(speed, variant(kind, https=https, reuse=True), flow)
+                if off is None or on is None:
+                    row += ["", "", ""]
+                    continue
+                row += [ms(off), ms(on), f"{off / on:.1f}x"]
+            body.append(row)
+        out += [
+            f"Median ms per flow over {'HTTPS' if https else 'loopback HTTP'}, the opt-in "
+            "off and on:",
+            "",
+            *table(header, body),
+            "",
+        ]
+    out += _end_to_end_table(run)
+    failures = [
+        f"- {speed.titles[key]}, {flow}: {error}"
+        for key, failed in speed.failed.items()
+        for flow, error in failed.items()
+        if flow not in speed.unsupported[key]
+    ]
+    if failures:
+        out += ["Flows that failed in this run (no figure above):", "", *failures, ""]
+    return out
+
+
+def _end_to_end_table(run: Run) -> list[str]:
+    speed = run.speed
+    assert speed is not None
+    kinds = _kinds(run)
+    body = []
+    for https in (False, True):
+        for other in kinds[1:]:
+            keys = [
+                variant(k, https=https, reuse=r) for k in (LIBRARY, other) for r in (False, True)
+            ]
+            shared = _shared_flows(speed, keys)
+            if not shared:
+                continue
+            ours_off, ours_on, theirs_off, theirs_on = (_sum_over(speed, k, shared) for k in keys)
+            body.append(
+                [
+                    "HTTPS" if https else "HTTP",
+                    speed.titles[other],
+                    str(len(shared)),
+                    ms(ours_off),
+                    ms(theirs_off),
+                    ms(ours_on),
+                    ms(theirs_on),
+                    f"{theirs_off / ours_on:.2f}x",
+                    f"{theirs_on / ours_on:.2f}x",
+                ]
+            )
+    return [
+        "End to end: the sum of the median flow times over the flows both alternatives run:",
+        "",
+        *table(
+            [
+                "transport",
+                "against",
+                "flows",
+                "st-twofactor, off: ms",
+                "theirs, off: ms",
+                "st-twofactor, on: ms",
+                "theirs, on: ms",
+                "st-twofactor on vs theirs off",
+                "st-twofactor on vs theirs on",
+            ],
+            body,
+        ),
+        "",
+        "*x* > 1: st-twofactor is that many times faster. With the same number of core calls "
+        "per flow the opt-in speeds up both sides alike; st-twofactor's lead comes from "
+        "making fewer core calls (section 2's first table).",
         "",
     ]
 

@@ -42,17 +42,31 @@ if TYPE_CHECKING:
 os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
 
 
+SPEEDUPS = os.environ.get("ST2FA_TEST_SPEEDUPS") == "1"
+"""``ST2FA_TEST_SPEEDUPS=1``: run the session with ``speedups.reuse_core_connections()`` on."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _reuse_one_tls_context() -> Iterator[None]:
     """Speed only: the SDK makes a new httpx client, and so a new TLS context (about
     25-60 ms of CA loading), for every core call. The tests only talk plain HTTP to
-    the development core on loopback, so one shared context changes nothing else."""
+    the development core on loopback, so one shared context changes nothing else.
+
+    With ``ST2FA_TEST_SPEEDUPS=1`` the library's own opt-in does it instead (one TLS
+    context and pooled clients), so the whole suite also runs with it on."""
     import ssl
     from functools import partial
 
     import httpx
     import supertokens_python.querier as querier
 
+    if SPEEDUPS:
+        from st_twofactor import speedups
+
+        assert speedups.reuse_core_connections(), "ST2FA_TEST_SPEEDUPS=1 but it stayed off"
+        yield
+        speedups.stop_reusing_core_connections()
+        return
     original = querier.AsyncClient
     querier.AsyncClient = partial(httpx.AsyncClient, verify=ssl.create_default_context())  # type: ignore[misc]
     yield

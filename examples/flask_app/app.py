@@ -15,7 +15,7 @@ from supertokens_python import (
 from supertokens_python.framework.flask import Middleware
 
 from examples.settings import Settings, connect
-from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers
+from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers, speedups
 from st_twofactor.flask import answer_core_outages, get_session, require_2fa
 from st_twofactor.routes import twofactor_plugin
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> Flask:
         ),
         experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
     )
+    speedups.reuse_core_connections()  # faster core calls: see README, "Speed"
 
     app = Flask(__name__, static_folder=STATIC, static_url_path="/static")
     Middleware(app)

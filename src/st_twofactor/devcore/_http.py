@@ -10,9 +10,11 @@ status, ending with a newline (the real core writes them with ``println``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -360,6 +362,32 @@ def make_handler_class(core: DevCore) -> type[BaseHTTPRequestHandler]:
 
 
 class CoreHTTPServer(ThreadingHTTPServer):
+    """Closing it also closes its open (kept-alive) connections, as a stopped core
+    process does: a client must not get answers from a stopped core."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            still_open, self._open = self._open, set()
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
