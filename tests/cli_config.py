@@ -67,7 +67,9 @@ def _initialise(with_plugin: bool) -> TwoFactorConfig:
         mode="asgi",
         telemetry=False,
         recipe_list=build_recipe_list(
-            config=made, email_delivery=EmailDeliveryConfig(service=Outbox())
+            config=made,
+            email_delivery=EmailDeliveryConfig(service=Outbox()),
+            emailpassword_email_delivery=EmailDeliveryConfig(service=Outbox()),
         ),
         experimental=SupertokensExperimentalConfig(
             plugins=[twofactor_plugin(made)] if with_plugin else []
