@@ -73,7 +73,7 @@ from supertokens_python.recipe.thirdparty import ProviderInput, ThirdPartyOverri
 from supertokens_python.recipe.thirdparty.utils import SignInAndUpFeature
 from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 
-from ._request_guard import guard_first_factor_bodies
+from ._request_guard import guard_sdk_routes
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
 from .errors import ConfigurationError
@@ -213,7 +213,7 @@ def _emailpassword_override(app: EmailPasswordOverrideConfig | None) -> EmailPas
     installed when the SDK initialises the recipe."""
 
     def install_body_checks(original: EmailPasswordAPIInterface) -> EmailPasswordAPIInterface:
-        PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
+        PostSTInitCallbacks.add_post_init_callback(guard_sdk_routes)
         return original
 
     if app is None:

@@ -23,6 +23,7 @@ invalid-claim body.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
 
@@ -43,6 +44,7 @@ from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
+from ._body import MAX_BODY_BYTES, BodyTooLarge, MalformedBody, read_json
 from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
@@ -58,7 +60,6 @@ from .service import (
 from .session_override import is_2fa_required, without_2fa
 
 PLUGIN_ID = "st-twofactor"
-MAX_BODY_BYTES = 16 * 1024
 MAX_CODE_LENGTH = 64
 
 FlowHandler = Callable[["_Call"], Awaitable[Result]]
@@ -108,9 +109,12 @@ class _Call:
         default = None if required else DEFAULT_DEVICE_NAME
         name = self.string("deviceName", required=required, default=default)
         if not valid_device_name(name):
-            raise BadInput("'deviceName' must be 1 to 64 printable characters")
+            raise BadInput(
+                "'deviceName' must be 1 to 64 printable characters, without invisible or "
+                "control characters, double spaces or a word mixing alphabets"
+            )
         assert name is not None
-        return name
+        return unicodedata.normalize("NFC", name)  # stored as given, in its composed form
 
     def totp_code(self) -> str:
         code = self.string("code", required=True)
@@ -269,12 +273,14 @@ async def _account_name(user_id: str, user_context: dict[str, Any]) -> str:
 
 
 async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
+    """The JSON object of a POST (``{}`` when absent), read at most :data:`MAX_BODY_BYTES`
+    bytes (413 past that, chunked or not; see :mod:`st_twofactor._body`)."""
     if method == "get":
         return {}
-    length = request.get_header("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise BadInput(f"the body must be JSON of at most {MAX_BODY_BYTES} bytes")
-    body = await request.json()
+    try:
+        body = await read_json(request, MAX_BODY_BYTES)
+    except MalformedBody as error:
+        raise BadInput(str(error)) from None
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -299,6 +305,9 @@ def _handler(
         except BadInput as error:
             result = {"message": str(error)}
             response.set_status_code(400)
+        except BodyTooLarge as error:
+            result = {"message": str(error)}
+            response.set_status_code(413)
         except Exception as error:
             message = outage_message(error)
             if message is None:
