@@ -114,10 +114,20 @@ def test_well_formed_requests_still_work(client: Any) -> None:
     )
 
 
+any_character = st.characters(codec=None, exclude_categories=()) | st.sampled_from(
+    ["\ud800", "\udfff", "\x00", "\x1f", "\x85", "\u200b", "\u202e"]
+)
+"""Every code point, surrogates (JSON escapes once dumped) and controls included:
+``st.text()`` leaves surrogates out unless told."""
+any_text = st.text(any_character, max_size=12)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | any_text
+    | st.sampled_from(["a\udfff@example.com", "e@example.com", "pass\ud800word-1"]),
     lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+        st.lists(children, max_size=3) | st.dictionaries(any_text, children, max_size=3)
     ),
     max_leaves=8,
 )
