@@ -572,3 +572,20 @@ def test_a_small_chunked_body_is_read_and_one_over_the_limit_is_not(
         declared = httpx.post(url + "/auth/2fa/totp/device", content=over, headers=headers)
         assert declared.status_code == 413
         assert [d.name for d in asyncio.run(store.load(user_id)).totp_devices] == ["chunked phone"]
+
+
+def test_a_device_named_before_the_name_rules_can_still_be_removed(h: Harness) -> None:
+    """S16: removal only looks a name up, so a device whose name an earlier version
+    accepted (here with a zero-width space) can still be removed by that name, with a
+    fresh 2FA; a new device cannot be given such a name."""
+    tokens = h.signed_up("legacy@example.com")
+    h.enrol_totp(tokens)
+    user_id = user_id_of(tokens)
+    legacy = "old\u200bphone"
+    document = h.document(user_id)
+    document["totp_devices"].append({**document["totp_devices"][0], "name": legacy})
+    h.restore(user_id, document)
+    refused(h.post("/auth/2fa/totp/device", tokens, {"deviceName": legacy}), 400)
+    removed = h.post("/auth/2fa/totp/device/remove", tokens, {"deviceName": legacy})
+    assert removed.json() == {"status": "OK", "didDeviceExist": True}
+    assert [d.name for d in h.state(user_id).totp_devices] == ["authenticator"]

@@ -45,6 +45,7 @@ from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
 from ._body import MAX_BODY_BYTES, BodyTooLarge, MalformedBody, read_json
+from ._device_names import MAX_LENGTH as MAX_DEVICE_NAME_LENGTH
 from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
@@ -104,10 +105,16 @@ class _Call:
             raise BadInput(f"'{name}' must be true or false")
         return value
 
-    def device_name(self, *, required: bool = False) -> str:
-        """``deviceName``: the default device's name when absent, unless ``required``."""
+    def device_name(self, *, required: bool = False, lookup_only: bool = False) -> str:
+        """``deviceName``: the default device's name when absent, unless ``required``.
+
+        ``lookup_only``: the name only finds a device (removal), so a device named before
+        today's rules (S16) can still be named: any 1-64 characters.
+        """
         default = None if required else DEFAULT_DEVICE_NAME
         name = self.string("deviceName", required=required, default=default)
+        if lookup_only and name is not None and 1 <= len(name) <= MAX_DEVICE_NAME_LENGTH:
+            return name
         if not valid_device_name(name):
             raise BadInput(
                 "'deviceName' must be 1 to 64 printable characters, without invisible or "
@@ -231,7 +238,7 @@ async def _verify_totp(call: _Call) -> Result:
 
 
 async def _remove_device(call: _Call) -> Result:
-    name = call.device_name(required=True)
+    name = call.device_name(required=True, lookup_only=True)
     call.require_fresh()
     return await call.service.remove_totp_device(call.user_id, name, call.user_context)
 
