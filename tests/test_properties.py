@@ -141,12 +141,13 @@ TRICKY_CHARACTERS = [
 any_character = st.characters(codec=None, exclude_categories=()) | st.sampled_from(
     TRICKY_CHARACTERS
 )
-"""Every code point, surrogates and controls included (``st.text()`` leaves surrogates
-out unless told), with the tricky ones drawn often."""
+"""Every code point, surrogates and controls included, with the tricky ones drawn often."""
 
 
 def any_text(**bounds: int) -> st.SearchStrategy[str]:
-    return st.text(any_character, **bounds)
+    """Strings of :data:`any_character`, joined from a list: ``st.text()`` leaves
+    surrogates out even when its alphabet has them."""
+    return st.lists(any_character, **bounds).map("".join)
 
 
 scalars = (
