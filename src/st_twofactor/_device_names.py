@@ -69,6 +69,17 @@ def valid_device_name(name: object) -> bool:
     return not any(_mixes_scripts(word) for word in unicodedata.normalize("NFKC", name).split())
 
 
+def earlier_device_name(name: object) -> bool:
+    """``name`` was a valid device name before these rules (1-64 characters, no C0 control
+    or DEL, no surrounding whitespace): one that may name an existing device."""
+    return (
+        isinstance(name, str)
+        and 1 <= len(name) <= MAX_LENGTH
+        and not any(char < " " or char == "\x7f" for char in name)
+        and name.strip() == name
+    )
+
+
 def device_key(name: str) -> str:
     """The form two device names are compared on: equal keys are the same device."""
     folded = unicodedata.normalize("NFKC", name).casefold().translate(_WITHOUT_EMOJI_STYLE)

@@ -45,7 +45,7 @@ from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
 from ._body import MAX_BODY_BYTES, BodyTooLarge, MalformedBody, read_json
-from ._device_names import MAX_LENGTH as MAX_DEVICE_NAME_LENGTH
+from ._device_names import earlier_device_name
 from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed
 from .config import TwoFactorConfig
@@ -108,12 +108,13 @@ class _Call:
     def device_name(self, *, required: bool = False, lookup_only: bool = False) -> str:
         """``deviceName``: the default device's name when absent, unless ``required``.
 
-        ``lookup_only``: the name only finds a device (removal), so a device named before
-        today's rules (S16) can still be named: any 1-64 characters.
+        ``lookup_only``: the name only finds a device (removal), so a device named under
+        the earlier, looser rules can still be named (S16).
         """
         default = None if required else DEFAULT_DEVICE_NAME
         name = self.string("deviceName", required=required, default=default)
-        if lookup_only and name is not None and 1 <= len(name) <= MAX_DEVICE_NAME_LENGTH:
+        if lookup_only and earlier_device_name(name):
+            assert name is not None
             return name
         if not valid_device_name(name):
             raise BadInput(
