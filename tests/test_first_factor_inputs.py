@@ -114,20 +114,50 @@ def test_well_formed_requests_still_work(client: Any) -> None:
     )
 
 
+any_character = st.characters(codec=None, exclude_categories=()) | st.sampled_from(
+    ["\ud800", "\udfff", "\x00", "\x1f", "\x85", "\u200b", "\u202e"]
+)
+"""Every code point, surrogates (JSON escapes once dumped) and controls included."""
+
+
+def any_text(**bounds: int) -> st.SearchStrategy[str]:
+    """Strings of :data:`any_character`, joined from a list: ``st.text()`` leaves
+    surrogates out even when its alphabet has them."""
+    return st.lists(any_character, **bounds).map("".join)
+
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | any_text(max_size=12)
+    | st.sampled_from(["a\udfff@example.com", "e@example.com", "pass\ud800word-1"]),
     lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+        st.lists(children, max_size=3)
+        | st.dictionaries(any_text(max_size=10), children, max_size=3)
     ),
     max_leaves=8,
 )
 form_field = st.fixed_dictionaries(
     {}, optional={"id": st.sampled_from(["email", "password"]) | json_values, "value": json_values}
 )
+plausible_form_fields = st.builds(
+    lambda local, password: [
+        {"id": "email", "value": f"{local}@example.com"},
+        {"id": "password", "value": f"{password}Pass-word-1"},
+    ],
+    any_text(min_size=1, max_size=8),
+    any_text(max_size=12),
+)
+"""An e-mail and a password that pass the SDK's own field checks, holding any characters:
+these reach the core (a lone surrogate there was a 500)."""
 email_password_bodies = st.fixed_dictionaries(
     {},
     optional={
-        "formFields": st.lists(form_field | json_values, max_size=3) | json_values,
+        "formFields": plausible_form_fields
+        | plausible_form_fields
+        | st.lists(form_field | json_values, max_size=3)
+        | json_values,
         "token": json_values,
         "shouldTryLinkingWithSessionUser": json_values,
     },

@@ -127,12 +127,35 @@ def world(devcore: DevCore) -> Iterator[World]:
 
 # -- strategies --
 
+TRICKY_CHARACTERS = [
+    "\ud800",  # lone high surrogate: json.dumps sends it as the escape \\ud800
+    "\udfff",  # lone low surrogate
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\x85",  # C1 control
+    "\u200b",  # zero-width space
+    "\u202e",  # right-to-left override
+    "\ufeff",
+]
+any_character = st.characters(codec=None, exclude_categories=()) | st.sampled_from(
+    TRICKY_CHARACTERS
+)
+"""Every code point, surrogates and controls included, with the tricky ones drawn often."""
+
+
+def any_text(**bounds: int) -> st.SearchStrategy[str]:
+    """Strings of :data:`any_character`, joined from a list: ``st.text()`` leaves
+    surrogates out even when its alphabet has them."""
+    return st.lists(any_character, **bounds).map("".join)
+
+
 scalars = (
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=80)
+    | any_text(max_size=80)
 )
 hostile_strings = st.integers(MAX_BODY_BYTES - 10, MAX_BODY_BYTES + 10).map(
     lambda n: "x" * n  # around the body size limit
@@ -150,6 +173,10 @@ hostile_strings = st.integers(MAX_BODY_BYTES - 10, MAX_BODY_BYTES + 10).map(
         "aaaaa-aaaaa",
         "ooooo-iiiii",
         "authenticator",
+        "authenticator\u200b",
+        "authentic\u0430tor",  # a Cyrillic a
+        "a\udfff@example.com",
+        "phone\ud83d",
         EMAIL,
         EMAIL.upper(),
         "attacker@evil.example",
@@ -165,14 +192,15 @@ hostile_strings = st.integers(MAX_BODY_BYTES - 10, MAX_BODY_BYTES + 10).map(
 json_values = st.recursive(
     scalars | hostile_strings,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+        st.lists(children, max_size=4)
+        | st.dictionaries(any_text(max_size=10), children, max_size=4)
     ),
     max_leaves=12,
 )
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "code": st.from_regex(r"[0-9]{6}", fullmatch=True)
     | st.from_regex(r"[0-9a-z]{5}-[0-9a-z]{5}", fullmatch=True),
-    "deviceName": st.text(min_size=1, max_size=70) | st.just("authenticator"),
+    "deviceName": any_text(min_size=1, max_size=70) | st.just("authenticator"),
     "rememberDevice": st.booleans(),
     "email": st.just(EMAIL) | st.emails(),
     "phoneNumber": st.from_regex(r"\+[0-9]{6,15}", fullmatch=True),
@@ -219,7 +247,7 @@ def bodies(path: str) -> st.SearchStrategy[Any]:
         shaped(own, REQUIRED.get(path, [])),
         shaped(own),
         shaped(FIELDS),
-        st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), json_values, max_size=6),
+        st.dictionaries(st.sampled_from(FIELDS) | any_text(max_size=12), json_values, max_size=6),
         json_values,
     )
 
@@ -274,7 +302,8 @@ def test_any_json_body_never_500_and_refusals_change_nothing(
     world: dict[str, Any], path: str, data: st.DataObject, kind: str, ascii_only: bool
 ) -> None:
     body = data.draw(bodies(path), label="body")
-    raw = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8")
+    # ASCII: surrogates go as JSON escapes; otherwise as their (invalid) UTF-8 bytes.
+    raw = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
     sent_before = len(world["h"].outbox)
     check(world, kind, send(world, kind, path, raw), path, sent_before)
 
@@ -293,8 +322,8 @@ def test_any_bytes_never_500_and_refusals_change_nothing(
 @settings(SETTINGS, max_examples=EXAMPLES // 3)
 @given(
     query=st.dictionaries(
-        st.sampled_from(["email", "phoneNumber", "tenantId"]) | st.text(max_size=8),
-        st.text(max_size=40) | hostile_strings,
+        st.sampled_from(["email", "phoneNumber", "tenantId"]) | any_text(max_size=8),
+        any_text(max_size=40) | hostile_strings,
         max_size=3,
     ),
     kind=sessions,
@@ -304,7 +333,12 @@ def test_any_query_never_500_and_changes_nothing(
 ) -> None:
     h: Harness = world["h"]
     tokens: Tokens | None = world["sessions"][kind]
-    encoded = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in query.items()})
+    encoded = urlencode(
+        {
+            k.encode("utf-8", "surrogatepass"): v.encode("utf-8", "surrogatepass")
+            for k, v in query.items()
+        }
+    )
     sent_before = len(h.outbox)
     response = h.request("GET", f"{path}?{encoded}" if encoded else path, tokens)
     check(world, kind, response, path, sent_before)

@@ -480,3 +480,20 @@ async def test_a_failed_write_in_a_transaction_is_read_again() -> None:
         fake.fail_writes = False
         assert (await held.load()).recovery_codes == ["h1"]
     assert fake.reads == 2
+
+
+def test_devices_are_found_and_removed_by_their_folded_name() -> None:
+    """S16: ``device`` and ``remove_device`` compare names after NFKC and case folding;
+    the stored name is the one given."""
+    state = TwoFactorState(
+        totp_devices=[TotpDevice(name="Zo\u00eb's Phone", secret="s1"), TotpDevice("tab", "s2")]
+    )
+    for look_alike in ("zo\u00eb's phone", "ZOE\u0308'S PHONE", "\uff3a\uff4f\u00eb's phone"):
+        found = state.device(look_alike)
+        assert found is not None and found.name == "Zo\u00eb's Phone", look_alike
+    assert state.device("zoe's phone") is None  # a different letter, not a look-alike
+    assert state.device("tab\u200b") is None
+    removed = state.remove_device("TAB")
+    assert removed is not None and removed.secret == "s2"
+    assert [d.name for d in state.totp_devices] == ["Zo\u00eb's Phone"]
+    assert state.remove_device("tab") is None

@@ -1,13 +1,24 @@
-"""Body-shape checks in front of the SDK's request handlers, so bad input is a 400 (S13).
+"""Checks in front of the SDK's request handlers, so bad input is a 4xx, never a 500 (S13, S17).
 
 The SDK's handlers for sign-in, sign-up, password reset and third-party sign-in index the
 JSON body and its fields before any API override runs: a body that is a JSON array,
 number or string, or ``formFields`` holding numbers, makes them raise, which the
 framework answers with a 500. The checks here run first and answer those requests 400
 with a message, before anything is read or written; every other request goes on
-unchanged. :func:`~st_twofactor.recipes.build_recipe_list` installs them (once the SDK is
-initialised) for the recipes it sets up; the passwordless endpoints have their own
-(:mod:`st_twofactor.otp`).
+unchanged. In front of every guarded handler, also:
+
+- the body is read at most :data:`~st_twofactor._body.MAX_BODY_BYTES` bytes, counted as
+  it arrives (413 past that, chunked or not), and a string with a lone UTF-16 surrogate
+  is a 400 (:mod:`st_twofactor._body`);
+- a tenant other than ``public`` must exist in the core (400, instead of the core's
+  error surfacing as a 500);
+- ``shouldTryLinkingWithSessionUser: true`` is a 400 unless the app set up account
+  linking (the SDK raises a plain exception).
+
+:func:`~st_twofactor.recipes.build_recipe_list` installs them (once the SDK is
+initialised) for the recipes it sets up, and switches off the OAuth2 provider routes the
+SDK mounts on its own (:func:`guard_sdk_routes`); the passwordless endpoints have their
+own body checks (:mod:`st_twofactor.otp`), which this module's limits also wrap.
 """
 
 from __future__ import annotations
@@ -19,6 +30,9 @@ from typing import Any
 from supertokens_python.exceptions import GeneralError, raise_bad_input_exception
 from supertokens_python.framework import BaseRequest, BaseResponse
 from supertokens_python.normalised_url_path import NormalisedURLPath
+from supertokens_python.recipe.accountlinking.utils import (
+    recipe_init_defined_should_do_automatic_account_linking,
+)
 from supertokens_python.recipe.emailpassword.constants import (
     SIGNIN,
     SIGNUP,
@@ -26,8 +40,13 @@ from supertokens_python.recipe.emailpassword.constants import (
     USER_PASSWORD_RESET_TOKEN,
 )
 from supertokens_python.recipe.emailpassword.recipe import EmailPasswordRecipe
+from supertokens_python.recipe.multitenancy.asyncio import list_all_tenants
+from supertokens_python.recipe.multitenancy.constants import DEFAULT_TENANT_ID
+from supertokens_python.recipe.oauth2provider.recipe import OAuth2ProviderRecipe
 from supertokens_python.recipe.thirdparty.constants import SIGNINUP
 from supertokens_python.recipe.thirdparty.recipe import ThirdPartyRecipe
+
+from ._body import BodyTooLarge, MalformedBody, read_json
 
 log = logging.getLogger("st_twofactor")
 
@@ -40,6 +59,9 @@ _GUARDED = "st_twofactor_guard"
 def guard_requests(recipe: Any, checks: Mapping[str, RequestCheck]) -> None:
     """Run ``checks[request_id]`` before ``recipe``'s handler for that request id.
 
+    Every request to ``recipe`` must name a known tenant; for the request ids in
+    ``checks``, the body (read by the check or the handler through ``request.json()``)
+    is read with the size limit and refused when it holds a lone surrogate.
     Installs once per recipe instance: a second call leaves the first guard in place.
     """
     original = recipe.handle_api_request
@@ -55,16 +77,45 @@ def guard_requests(recipe: Any, checks: Mapping[str, RequestCheck]) -> None:
         response: BaseResponse,
         user_context: dict[str, Any],
     ) -> BaseResponse | None:
+        await _require_known_tenant(tenant_id, user_context)
         check = checks.get(request_id)
-        if check is not None:
+        if check is None:
+            result: BaseResponse | None = await original(
+                request_id, tenant_id, request, path, method, response, user_context
+            )
+            return result
+
+        async def bounded_json() -> Any:
+            return await read_json(request)
+
+        request.json = bounded_json  # type: ignore[method-assign]
+        try:
             await check(request, user_context)
-        result: BaseResponse | None = await original(
-            request_id, tenant_id, request, path, method, response, user_context
-        )
+            result = await original(
+                request_id, tenant_id, request, path, method, response, user_context
+            )
+        except BodyTooLarge as error:
+            response.set_status_code(413)
+            response.set_json_content({"message": str(error)})
+            return response
+        except MalformedBody as error:
+            raise_bad_input_exception(str(error))
         return result
 
     setattr(handle_api_request, _GUARDED, True)
     recipe.handle_api_request = handle_api_request
+
+
+async def _require_known_tenant(tenant_id: str, user_context: dict[str, Any]) -> None:
+    """400 unless ``tenant_id`` exists (the SDK would pass the core's refusal on as a 500).
+
+    ``public`` always exists; any other id costs one core call.
+    """
+    if tenant_id == DEFAULT_TENANT_ID:
+        return
+    tenants = await list_all_tenants(user_context)
+    if not any(tenant.tenant_id == tenant_id for tenant in tenants.tenants):
+        raise_bad_input_exception("Unknown tenant")
 
 
 def json_object(body: object) -> dict[str, Any] | None:
@@ -92,11 +143,23 @@ _KIND_NAMES: dict[type, str] = {
 }
 
 
+def _refuse_linking_without_account_linking(body: Mapping[str, Any]) -> None:
+    """400 for ``shouldTryLinkingWithSessionUser: true`` when the app has no account linking
+    (the SDK raises a plain exception for it: a 500)."""
+    if body.get("shouldTryLinkingWithSessionUser") is True and not (
+        recipe_init_defined_should_do_automatic_account_linking()
+    ):
+        raise_bad_input_exception(
+            "shouldTryLinkingWithSessionUser needs account linking, which this app does not use"
+        )
+
+
 async def _email_password_body(request: BaseRequest, user_context: dict[str, Any]) -> None:
     body = json_object(await request.json())
     if body is None:
         return
     check_types(body, {"formFields": list, "token": str, "shouldTryLinkingWithSessionUser": bool})
+    _refuse_linking_without_account_linking(body)
     fields = body.get("formFields") or []
     if not all(isinstance(field, dict) for field in fields):
         raise_bad_input_exception("Each element of formFields must be an object with id and value")
@@ -116,6 +179,7 @@ async def _third_party_body(request: BaseRequest, user_context: dict[str, Any]) 
             "shouldTryLinkingWithSessionUser": bool,
         },
     )
+    _refuse_linking_without_account_linking(body)
     info = body.get("redirectURIInfo")
     if info is None:
         return
@@ -133,8 +197,9 @@ async def _third_party_body(request: BaseRequest, user_context: dict[str, Any]) 
         raise_bad_input_exception("redirectURIInfo.redirectURIQueryParams values must be strings")
 
 
-def guard_first_factor_bodies() -> None:
-    """Install the checks on the emailpassword and thirdparty recipes that are initialised."""
+def guard_sdk_routes() -> None:
+    """Install the checks on the emailpassword and thirdparty recipes that are initialised,
+    and switch off the OAuth2 provider routes (:func:`_switch_off_oauth2_provider`)."""
     for recipe_class, checks in (
         (
             EmailPasswordRecipe,
@@ -151,3 +216,23 @@ def guard_first_factor_bodies() -> None:
             log.debug("st-twofactor: %s is not initialised; no body checks", recipe_class.__name__)
             continue
         guard_requests(recipe, checks)
+    _switch_off_oauth2_provider()
+
+
+def _switch_off_oauth2_provider() -> None:
+    """Unmount the OAuth2 provider routes (``/oauth/auth``, ``/oauth/token``, ...).
+
+    The SDK initialises its OAuth2 provider recipe in every app, also when the app never
+    asked for it, and serves its routes under the API base path. Acting as an OAuth2
+    provider needs a paid core feature (the free core, and the development core, answer
+    those calls with an error, which the SDK turns into a 500), and it is no part of an
+    app built with :func:`~st_twofactor.recipes.build_recipe_list`: the routes answer
+    404 instead, as any unknown path does.
+    """
+    recipe = OAuth2ProviderRecipe.get_instance_optional()
+    if recipe is None:
+        return
+    apis = recipe.api_implementation
+    for name in list(vars(apis)):
+        if name.startswith("disable_"):
+            setattr(apis, name, True)

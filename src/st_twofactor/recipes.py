@@ -87,7 +87,7 @@ from supertokens_python.recipe.thirdparty.utils import SignInAndUpFeature
 from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 from supertokens_python.types import RecipeUserId
 
-from ._request_guard import guard_first_factor_bodies
+from ._request_guard import guard_sdk_routes
 from .admin import revoke_remembered_devices
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
@@ -306,7 +306,7 @@ def _emailpassword_override(
     revoked when a password changes (S19)."""
 
     def install_body_checks(original: EmailPasswordAPIInterface) -> EmailPasswordAPIInterface:
-        PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
+        PostSTInitCallbacks.add_post_init_callback(guard_sdk_routes)
         return original
 
     ours = _revoke_remembered_devices_on_new_password(config)
@@ -360,7 +360,7 @@ def _thirdparty_override(app: ThirdPartyOverrideConfig | None) -> ThirdPartyOver
     without emailpassword, which otherwise installs them)."""
 
     def install_body_checks(original: _A) -> _A:
-        PostSTInitCallbacks.add_post_init_callback(guard_first_factor_bodies)
+        PostSTInitCallbacks.add_post_init_callback(guard_sdk_routes)
         return original
 
     if app is None:

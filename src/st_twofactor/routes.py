@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
 
@@ -44,6 +45,8 @@ from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
 from . import events, recovery_codes
+from ._body import MAX_BODY_BYTES, BodyTooLarge, MalformedBody, read_json
+from ._device_names import earlier_device_name
 from ._outage import outage_message
 from .claim import SecondFactorClaim, mark_completed, stale_reason
 from .config import TwoFactorConfig
@@ -62,7 +65,6 @@ from .session_override import is_2fa_required, without_2fa
 log = logging.getLogger("st_twofactor")
 
 PLUGIN_ID = "st-twofactor"
-MAX_BODY_BYTES = 16 * 1024
 MAX_CODE_LENGTH = 64
 
 FlowHandler = Callable[["_Call"], Awaitable[Result]]
@@ -137,14 +139,24 @@ class _Call:
             raise BadInput(f"'{name}' must be true or false")
         return value
 
-    def device_name(self, *, required: bool = False) -> str:
-        """``deviceName``: the default device's name when absent, unless ``required``."""
+    def device_name(self, *, required: bool = False, lookup_only: bool = False) -> str:
+        """``deviceName``: the default device's name when absent, unless ``required``.
+
+        ``lookup_only``: the name only finds a device (removal), so a device named under
+        the earlier, looser rules can still be named (S16).
+        """
         default = None if required else DEFAULT_DEVICE_NAME
         name = self.string("deviceName", required=required, default=default)
+        if lookup_only and earlier_device_name(name):
+            assert name is not None
+            return name
         if not valid_device_name(name):
-            raise BadInput("'deviceName' must be 1 to 64 printable characters")
+            raise BadInput(
+                "'deviceName' must be 1 to 64 printable characters, without invisible or "
+                "control characters, double spaces or a word mixing alphabets"
+            )
         assert name is not None
-        return name
+        return unicodedata.normalize("NFC", name)  # stored as given, in its composed form
 
     def totp_code(self) -> str:
         code = self.string("code", required=True)
@@ -292,7 +304,7 @@ async def _verify_totp(call: _Call) -> Result:
 
 
 async def _remove_device(call: _Call) -> Result:
-    name = call.device_name(required=True)
+    name = call.device_name(required=True, lookup_only=True)
     call.require_fresh()
     return await call.service.remove_totp_device(call.user_id, name, call.user_context)
 
@@ -334,12 +346,14 @@ async def _account_name(user_id: str, user_context: dict[str, Any]) -> str:
 
 
 async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
+    """The JSON object of a POST (``{}`` when absent), read at most :data:`MAX_BODY_BYTES`
+    bytes (413 past that, chunked or not; see :mod:`st_twofactor._body`)."""
     if method == "get":
         return {}
-    length = request.get_header("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise BadInput(f"the body must be JSON of at most {MAX_BODY_BYTES} bytes")
-    body = await request.json()
+    try:
+        body = await read_json(request, MAX_BODY_BYTES)
+    except MalformedBody as error:
+        raise BadInput(str(error)) from None
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -367,6 +381,9 @@ def _handler(
         except DecryptionError as error:
             result = {"message": unreadable.message(error)}
             response.set_status_code(503)
+        except BodyTooLarge as error:
+            result = {"message": str(error)}
+            response.set_status_code(413)
         except Exception as error:
             message = outage_message(error)
             if message is None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
-from . import events, recovery_codes, throttle, totp
+from . import _device_names, events, recovery_codes, throttle, totp
 from ._crypto import SecretBox
 from .claim import SecondFactorClaim, completed_at, completed_within
 from .config import FACTOR_IDS, TwoFactorConfig
@@ -31,7 +30,6 @@ from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, 
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
-_DEVICE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 _DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
 REMEMBER_COOKIE = "st2fa-remember"
 REMEMBER_HEADER = "st-2fa-remember"
@@ -40,8 +38,9 @@ Result = dict[str, Any]
 
 
 def valid_device_name(name: object) -> bool:
-    """A device name is 1-64 printable characters (it is shown back to the user)."""
-    return isinstance(name, str) and bool(_DEVICE_NAME.match(name)) and name.strip() == name
+    """A device name is 1-64 printable characters, no invisible ones, no word mixing
+    scripts; names are compared case- and width-insensitively (:mod:`._device_names`)."""
+    return _device_names.valid_device_name(name)
 
 
 def secret_keys(config: TwoFactorConfig) -> tuple[str, ...]:
@@ -253,7 +252,7 @@ class TwoFactorService:
                 return "DEVICE_ALREADY_EXISTS_ERROR"
             if existing is None and len(state.totp_devices) >= MAX_DEVICES:
                 return "TOO_MANY_DEVICES_ERROR"
-            state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
+            state.remove_device(device_name)
             state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
             return "OK"
 
@@ -323,9 +322,7 @@ class TwoFactorService:
         self, user_id: str, device_name: str, user_context: dict[str, Any]
     ) -> Result:
         def remove(state: TwoFactorState) -> bool:
-            before = len(state.totp_devices)
-            state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
-            if len(state.totp_devices) == before:
+            if state.remove_device(device_name) is None:
                 return False
             state.bump_epoch()
             if not any(d.verified for d in state.totp_devices) and not (state.email or state.phone):

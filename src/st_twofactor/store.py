@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from ._device_names import device_key
 from .errors import MalformedDataError, StoreUnavailableError
 from .send_quota import CodeSend
 from .state_codec import decode_state, encode_state
@@ -130,8 +131,17 @@ class TwoFactorState:
         return enrolled
 
     def device(self, name: str) -> TotpDevice | None:
-        """The TOTP device called ``name``, if any."""
-        return next((d for d in self.totp_devices if d.name == name), None)
+        """The TOTP device called ``name``, if any: names are compared on their folded
+        key, so look-alikes (``Authenticator``, fullwidth letters) are the same device."""
+        key = device_key(name)
+        return next((d for d in self.totp_devices if device_key(d.name) == key), None)
+
+    def remove_device(self, name: str) -> TotpDevice | None:
+        """Remove the TOTP device called ``name`` (as :meth:`device` finds it); it, or None."""
+        found = self.device(name)
+        if found is not None:
+            self.totp_devices.remove(found)
+        return found
 
     def use_totp_step(self, step: int) -> bool:
         """Record TOTP time step ``step`` as used; ``False`` if it, or a later step, already
