@@ -157,6 +157,20 @@ def test_lone_surrogate_in_any_2fa_field_is_a_400(h: Harness, path: str) -> None
     assert h.document(user_id) == before
 
 
+@pytest.mark.parametrize("path", [f"/auth{p}" for m, p, _ in ROUTES if m == "post"])
+def test_a_body_that_is_not_json_is_a_400_saying_so(h: Harness, path: str) -> None:
+    """S13: text that is not JSON on a 2FA route is refused as such ("the body must be
+    JSON"), not read as an empty object (which answered "'code' is required")."""
+    tokens = h.signed_up("not-json@example.com")
+    user_id = user_id_of(tokens)
+    before = h.document(user_id)
+    for raw in (b"{", b'{"code": 1', b"code=123456", b"\xff\xfe"):
+        response = raw_post(h, path, raw, tokens)
+        refused(response, 400)
+        assert response.json()["message"] == "the body must be JSON", (path, raw)
+    assert h.document(user_id) == before
+
+
 # -- S13: account linking, tenants, OAuth2 provider routes --------------------------------
 
 

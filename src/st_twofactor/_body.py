@@ -49,12 +49,16 @@ class MalformedBody(Exception):
     """The body holds a string that is not valid Unicode text: answered 400."""
 
 
-async def read_json(request: BaseRequest, limit: int = MAX_BODY_BYTES) -> Any:
+async def read_json(
+    request: BaseRequest, limit: int = MAX_BODY_BYTES, *, strict: bool = False
+) -> Any:
     """The request's JSON body, read at most once and never past ``limit`` bytes.
 
     :returns: the parsed value; ``{}`` when the body is absent or not JSON.
     :raises BodyTooLarge: ``Content-Length`` says more than ``limit``, or more arrived.
-    :raises MalformedBody: a string in it (key or value) has a lone surrogate.
+    :raises MalformedBody: a string in it (key or value) has a lone surrogate; with
+        ``strict``, also a body that is present but not JSON (the library's own routes;
+        the SDK's routes keep the SDK's reading, ``{}``).
     """
     if hasattr(request, _READ):
         return getattr(request, _READ)
@@ -65,6 +69,8 @@ async def read_json(request: BaseRequest, limit: int = MAX_BODY_BYTES) -> Any:
     try:
         body: Any = {} if raw is None else json.loads(raw)
     except (ValueError, RecursionError):  # not JSON (or nested past the parser's depth)
+        if strict and raw is not None and raw.strip():
+            raise MalformedBody("the body must be JSON") from None
         body = {}
     _refuse_lone_surrogates(body)
 

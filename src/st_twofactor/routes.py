@@ -351,7 +351,7 @@ async def _read_body(request: BaseRequest, method: str) -> dict[str, Any]:
     if method == "get":
         return {}
     try:
-        body = await read_json(request, MAX_BODY_BYTES)
+        body = await read_json(request, MAX_BODY_BYTES, strict=True)
     except MalformedBody as error:
         raise BadInput(str(error)) from None
     if body is None:
