@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryConfig
 from supertokens_python.recipe.session.asyncio import (
     create_new_session_without_request_response,
     get_all_session_handles_for_user,
@@ -43,6 +44,7 @@ from st_twofactor.service import TwoFactorService
 from st_twofactor.store import Store, TotpDevice, TwoFactorState
 
 from .conftest import InitSupertokens
+from .outbox import CapturedPasswordReset
 from .redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +89,8 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 def app(init_supertokens: InitSupertokens, devcore_app: str) -> Iterator[str]:
     """The SDK in this process, on this test's core app; yields the core app's URI."""
     config = TwoFactorConfig(secret_keys=[OLD_KEY], factors=("totp", "recovery-code"))
-    init_supertokens(build_recipe_list(config=config))
+    reset_mail = EmailDeliveryConfig(service=CapturedPasswordReset([]))
+    init_supertokens(build_recipe_list(config=config, emailpassword_email_delivery=reset_mail))
     yield devcore_app
 
 
