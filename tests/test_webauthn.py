@@ -190,6 +190,14 @@ def test_registering_a_credential_id_twice_is_refused() -> None:
     assert result is RefusalReason.DUPLICATE_CREDENTIAL
 
 
+def test_a_registration_whose_id_is_not_the_attested_one_is_refused() -> None:
+    options, pending = registration_options(POLICY, "user-1", "u", [], T0, SESSION)
+    answer = SoftwareAuthenticator().register(options, origin=ORIGIN)
+    answer["id"] = answer["rawId"] = b64url(b"\x02" * 32)
+    result = verify_registration(POLICY, pending, answer, SESSION, T0, "key", [])
+    assert result is RefusalReason.MALFORMED
+
+
 # --- the security cases of issue 12 --------------------------------------------------------
 
 
@@ -601,6 +609,8 @@ def test_any_registration_byte_changed_never_raises(field: str, data: st.DataObj
         ("http://localhost:3000", "localhost", "http://localhost:3000"),
         ("http://[::1]:8000", "localhost", "http://localhost:8000"),
         ("localhost:3000", "localhost", "http://localhost:3000"),
+        ("http://app.localhost:3000", "app.localhost", "http://app.localhost:3000"),
+        ("https://127.0.0.1:8443", "localhost", "https://localhost:8443"),
         ("https://App.Example.com", "app.example.com", "https://app.example.com"),
         ("https://example.com:443/", "example.com", "https://example.com"),
         ("https://example.com:8443", "example.com", "https://example.com:8443"),
@@ -741,6 +751,7 @@ def _broken(document: dict[str, Any], key: str, value: object) -> dict[str, Any]
         ("id", ""),
         ("id", "not base64!"),
         ("id", "abc="),
+        ("id", "AB"),  # decodes, but is not how base64url spells that byte
         ("id", b64url(bytes(1024))),
         ("public_key", b64url(b"not a COSE key")),
         ("public_key", None),

@@ -335,18 +335,17 @@ def _site(domain: str) -> tuple[str, str]:
     host = parts.hostname or ""
     if not host or parts.username is not None:
         raise ConfigurationError(f"{domain!r} is not a domain or URL")
-    loopback = _is_localhost(host) or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
-    scheme = parts.scheme or ("http" if loopback else "https")
+    if _is_ip(host) and ipaddress.ip_address(host).is_loopback:
+        host = "localhost"  # browsers refuse WebAuthn on 127.0.0.1 but allow localhost
+    scheme = parts.scheme or ("http" if _is_localhost(host) else "https")
     if scheme not in ("http", "https"):
         raise ConfigurationError(f"{domain!r} must be an http(s) URL")
-    if loopback:
-        host = "localhost"
-    elif _is_ip(host):
+    if _is_ip(host):
         raise ConfigurationError(
             f"{domain!r} is an IP address; a WebAuthn RP ID is a domain, never an IP. Serve"
             " the site on a domain name, or pass rp_id and origins to WebAuthnPolicy"
         )
-    elif scheme == "http":
+    if scheme == "http" and not _is_localhost(host):
         raise ConfigurationError(
             f"{domain!r} uses http: browsers allow WebAuthn on https (or on localhost) only"
         )
