@@ -118,6 +118,23 @@ def test_register_then_authenticate_round_trip() -> None:
     )
 
 
+def test_a_synced_passkey_works_as_a_second_factor() -> None:
+    """A passkey in a platform account: discoverable, backed up, never counting."""
+    passkey = SoftwareAuthenticator(counts=False, synced=True, transports=("internal", "hybrid"))
+    credential = register(passkey, name="Phone passkey")
+    assert (credential.sign_count, credential.transports) == (0, ("internal", "hybrid"))
+    for minute in (1, 2):
+        options, pending = challenge_for([credential], now=T0 + 60 * minute)
+        answer = passkey.assertion(options, origin=ORIGIN)
+        assert unb64url(answer["response"]["userHandle"]) == user_handle("user-1")
+        used = verify_authentication(
+            POLICY, pending, answer, [credential], SESSION, T0 + 60 * minute + 1
+        )
+        assert isinstance(used, WebAuthnCredential)
+        assert (used.sign_count, used.last_used_at) == (0, T0 + 60 * minute + 1)
+        credential = used
+
+
 def test_challenges_are_fresh_random_bytes() -> None:
     seen = {registration_options(POLICY, "u", "u", [], T0, SESSION)[1].challenge for _ in range(20)}
     seen |= {challenge_for([_stored_credential()])[1].challenge for _ in range(20)}

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 UP = 0x01
 UV = 0x04
+BE = 0x08  # backup eligible: a synced passkey
+BS = 0x10  # backed up
 AT = 0x40
 
 
@@ -56,12 +58,20 @@ class SoftwareAuthenticator:
     """Holds credentials made by :meth:`register`; :meth:`assertion` signs with them.
 
     ``counts=False`` makes an authenticator that always reports sign count 0, as many
-    passkey providers do.
+    passkey providers do; ``synced=True`` sets the backup flags (BE, BS) of a passkey
+    kept in a password manager or a platform account.
     """
 
-    def __init__(self, *, counts: bool = True, transports: Sequence[str] = ("usb",)) -> None:
+    def __init__(
+        self,
+        *,
+        counts: bool = True,
+        synced: bool = False,
+        transports: Sequence[str] = ("usb",),
+    ) -> None:
         self.counts = counts
         self.transports = list(transports)
+        self._backup_flags = BE | BS if synced else 0
         self._credentials: dict[bytes, _Credential] = {}
 
     @property
@@ -100,7 +110,7 @@ class SoftwareAuthenticator:
                 -3: numbers.y.to_bytes(32, "big"),
             }
         )
-        flags = AT | (UP if user_present else 0) | (UV if user_verified else 0)
+        flags = AT | self._backup_flags | (UP if user_present else 0) | (UV if user_verified else 0)
         auth_data = (
             hashlib.sha256(rp_id.encode()).digest()
             + bytes([flags])
@@ -165,7 +175,7 @@ class SoftwareAuthenticator:
                 credential.sign_count += 1
             sign_count = credential.sign_count
         rp_id = options["rpId"] if rp_id is None else rp_id
-        flags = (UP if user_present else 0) | (UV if user_verified else 0)
+        flags = self._backup_flags | (UP if user_present else 0) | (UV if user_verified else 0)
         auth_data = (
             hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + sign_count.to_bytes(4, "big")
         )
