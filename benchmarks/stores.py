@@ -48,6 +48,7 @@ class TwoFactorLibraryOnSQL(TwoFactorLibrary):
             factors=("totp", "otp-email", "recovery-code"),
             on_event=lambda event: None,
             store=self.store,
+            send_quota=self.config.send_quota,  # the parent's: no cooldown (see there)
         )
 
     @asynccontextmanager
