@@ -83,7 +83,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 from supertokens_python.asyncio import get_user
 from supertokens_python.auth_utils import is_fake_email
@@ -134,15 +134,19 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.exceptions import UnauthorisedError
 from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 from supertokens_python.types import User
-from supertokens_python.types.response import GeneralErrorResponse
+from supertokens_python.types.response import APIResponse, GeneralErrorResponse
+from supertokens_python.utils import get_backwards_compatible_user_info
 
-from . import events, send_quota, throttle
+from . import events, factors, send_quota, throttle
 from ._request_guard import RequestCheck, check_types, guard_requests, json_object
 from ._setup_check import mark_completing
-from .claim import SecondFactorClaim, completed_within, mark_completed
+from .claim import SecondFactorClaim
+from .completion import SessionCompletion
 from .config import TwoFactorConfig
+from .factors import CodeFactor, Counted, Locked, count_attempt, record_success
+from .service import remember_tokens
 from .store import PendingCode, Transaction, TwoFactorState
-from .throttle import Allowed, Decision, Refused
+from .throttle import Allowed, Refused
 
 __all__ = [
     "MAX_PENDING_CODES",
@@ -155,7 +159,7 @@ __all__ = [
 PasswordlessAPIOverride = Callable[[APIInterface], APIInterface]
 """The shape of ``PasswordlessOverrideConfig(apis=...)``."""
 
-Factor = Literal["otp-email", "otp-phone"]
+Factor = CodeFactor
 EMAIL: Factor = "otp-email"
 PHONE: Factor = "otp-phone"
 
@@ -339,6 +343,7 @@ def override_passwordless_apis(
                 pre_auth_session_id=pre_auth_session_id,
                 device_id=device_id,
                 code=_user_input_code(user_input_code),
+                remember=await _remember_requested(api_options.request),
             )
             return await flows.consume(session, entry, api_options, user_context)
 
@@ -394,6 +399,45 @@ class _CodeEntry:
     pre_auth_session_id: str
     device_id: str
     code: str
+    remember: bool = False
+    """``rememberDevice: true`` in the body: remember this device once 2FA is complete."""
+
+
+class _RememberedResult(APIResponse):
+    """2FA completed by a code and the device remembered, for a header-mode client: the
+    SDK's OK answer plus ``rememberDeviceToken`` (:mod:`~st_twofactor.completion`). Its own
+    class because the SDK writes the body of a ``ConsumeCodePostOkResult`` itself."""
+
+    status: str = "OK"
+
+    def __init__(
+        self,
+        *,
+        user: User,
+        session: SessionContainer,
+        request: BaseRequest,
+        remember_device_token: str,
+        user_context: dict[str, Any],
+    ) -> None:
+        self.user = user
+        self.session = session
+        self.request = request
+        self.remember_device_token = remember_device_token
+        self.user_context = user_context
+
+    def to_json(self) -> dict[str, Any]:
+        user_info = get_backwards_compatible_user_info(
+            req=self.request,
+            user_info=self.user,
+            session_container=self.session,
+            created_new_recipe_user=False,
+            user_context=self.user_context,
+        )
+        return {
+            "status": self.status,
+            **user_info,
+            "rememberDeviceToken": self.remember_device_token,
+        }
 
 
 @dataclass(frozen=True)
@@ -409,7 +453,7 @@ class _Attempt:
     """What the atomic start of a consume decided."""
 
     pending: PendingCode | None
-    decision: Decision | None = None
+    counted: Counted | None = None
     expired: bool = False
 
 
@@ -424,6 +468,7 @@ class _CodeFlows:
         self.first_factor = first_factor
         self.store = config.state_store
         self.policy = config.throttle_policy
+        self.completion = SessionCompletion(config, claim, remember_tokens(config))
 
     def now(self) -> float:
         return self.config.clock()
@@ -696,16 +741,29 @@ class _CodeFlows:
         factor = checked.factor
         if checked.enrolled:
             await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
-        await mark_completed(
+        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
+        token = await self.completion.complete(
             session,
-            factor=factor,
-            claim=self.claim,
-            now=self.config.clock,
+            factor,
+            remember=entry.remember,
+            request=api_options.request,
+            response=api_options.response,
             user_context=user_context,
         )
-        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
         user = await _session_user(session, user_context)
-        return ConsumeCodePostOkResult(created_new_recipe_user=False, user=user, session=session)
+        if token is None:
+            return ConsumeCodePostOkResult(
+                created_new_recipe_user=False, user=user, session=session
+            )
+        remembered = _RememberedResult(
+            user=user,
+            session=session,
+            request=api_options.request,
+            remember_device_token=token,
+            user_context=user_context,
+        )
+        # Not one of the SDK's result classes: the SDK sends its to_json() as the body.
+        return cast(ConsumeCodePostResult, remembered)
 
     async def _check(
         self,
@@ -726,22 +784,20 @@ class _CodeFlows:
         pending = attempt.pending
         if pending is None:
             return ConsumeCodePostRestartFlowError()
-        factor = pending.factor
+        factor = _pending_contact(pending).factor
         if attempt.expired:
             happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
             return ConsumeCodePostExpiredUserInputCodeError(
                 failed_code_input_attempt_count=pending.failures,
                 maximum_code_input_attempts=self.config.otp_max_attempts,
             )
-        decision = attempt.decision
-        if not isinstance(decision, Allowed):
-            assert isinstance(decision, Refused)
-            happened.append(
-                events.LockedOut(
-                    user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
-                )
-            )
-            return LimitReachedResponse(decision.retry_after_ms)
+        counted = attempt.counted
+        assert counted is not None  # set whenever the device was found and not expired
+        if not isinstance(counted.decision, Allowed):
+            answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
+            happened.extend(failed)
+            assert isinstance(answer, Locked)
+            return LimitReachedResponse(answer.retry_after_ms)
 
         tenant_id = session.get_tenant_id()
         result = await api_options.recipe_implementation.check_code(
@@ -777,19 +833,10 @@ class _CodeFlows:
         if exhausted and failures is not None:
             await _revoke(api_options, pending, tenant_id, user_context)
 
-        happened.append(
-            events.VerificationFailed(
-                user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
-            )
-        )
-        if decision.attempts_left == 0:
-            retry_after_ms = math.ceil(self.config.lockout * 1000)
-            happened.append(
-                events.LockedOut(
-                    user_id=user_id, at=now, factor=factor, retry_after_ms=retry_after_ms
-                )
-            )
-            return LimitReachedResponse(retry_after_ms)
+        answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
+        happened.extend(failed)
+        if isinstance(answer, Locked):  # this failure locked the factor
+            return LimitReachedResponse(answer.retry_after_ms)
         if exhausted:
             return ConsumeCodePostRestartFlowError()
         assert failures is not None
@@ -813,13 +860,11 @@ class _CodeFlows:
                 return _Attempt(None)
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
-                return _Attempt(pending, decision)
+                return _Attempt(pending, Counted(decision))
             if self.deadline(pending.created_at) <= now:
                 return _Attempt(pending, expired=True)
-            state.throttle, decision = throttle.begin_attempt(
-                self.policy, state.throttle, pending.factor, now
-            )
-            return _Attempt(pending, decision)
+            factor = _pending_contact(pending).factor
+            return _Attempt(pending, count_attempt(self.policy, state, factor, now))
 
         return begin
 
@@ -886,7 +931,7 @@ class _CodeFlows:
                 outcome = "ENROLLED"
             elif not _same(pinned, contact):
                 return "REFUSED"
-            state.throttle = throttle.after_success(state.throttle, factor, attempt_at=now)
+            record_success(state, now)
             return outcome
 
         outcome = await held.update(claim)
@@ -903,11 +948,13 @@ class _CodeFlows:
 
     def _may_pin(self, state: TwoFactorState, session: SessionContainer) -> bool:
         """A contact may be pinned by a user with no factor, or after a recent 2FA (S8)."""
-        if not state.factor_ids():
-            return True
-        payload = session.get_access_token_payload()
-        window = self.config.step_up_window
-        return completed_within(payload, window, now=self.now(), claim=self.claim)
+        return not factors.needs_step_up(
+            state,
+            session.get_access_token_payload(),
+            window=self.config.step_up_window,
+            now=self.now(),
+            claim=self.claim,
+        )
 
     def _step_up_message(self, factor: Factor) -> str:
         what = "an e-mail address" if factor == EMAIL else "a phone number"
@@ -1098,6 +1145,18 @@ async def _require_session(request: BaseRequest, user_context: dict[str, Any]) -
     if session is None:  # not reached with session_required=True; keeps the type exact
         raise UnauthorisedError("A session is required for second-factor codes")
     return session
+
+
+async def _remember_requested(request: BaseRequest) -> bool:
+    """``rememberDevice`` in the consume body (the SDK caches the parsed body): ``True``
+    or ``False``, absent is ``False``; anything else is a 400."""
+    body = await request.json()
+    value = body.get("rememberDevice") if isinstance(body, dict) else None
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise_bad_input_exception("rememberDevice must be true or false")
+    return value
 
 
 def _forgotten_device(pre_auth_session_id: object, device_id: object) -> bool:

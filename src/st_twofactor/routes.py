@@ -43,14 +43,14 @@ from supertokens_python.recipe.session.exceptions import ClaimValidationError, I
 from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
-from . import events, recovery_codes
+from . import recovery_codes
 from ._outage import outage_message
-from .claim import SecondFactorClaim, mark_completed, stale_reason
+from .claim import SecondFactorClaim, stale_reason
 from .config import TwoFactorConfig
 from .errors import ConfigurationError, DecryptionError
+from .factors import CODE_FACTORS, FactorId
 from .service import (
     DEFAULT_DEVICE_NAME,
-    REMEMBER_COOKIE,
     AccountContacts,
     Result,
     StepUpRequired,
@@ -110,12 +110,14 @@ class _Call:
         service: TwoFactorService,
         session: SessionContainer,
         body: dict[str, Any],
+        request: BaseRequest,
         response: BaseResponse,
         user_context: dict[str, Any],
     ) -> None:
         self.service = service
         self.session = session
         self.body = body
+        self.request = request
         self.response = response
         self.user_context = user_context
         self.user_id = session.get_user_id()
@@ -177,41 +179,18 @@ class _Call:
         ) or {"message": "expired", "maxAgeInSeconds": service.config.step_up_window}
         raise InvalidClaimsError("invalid claim", [ClaimValidationError(service.claim.key, reason)])
 
-    async def completed(self, factor: str) -> Result:
-        """Mark the session's 2FA complete by ``factor`` and, when asked, remember the
-        device."""
-        config = self.service.config
-        await mark_completed(
+    async def completed(self, factor: FactorId) -> Result:
+        """Complete the session's 2FA by ``factor`` (:mod:`~st_twofactor.completion`),
+        remembering the device when the body asks for it."""
+        token = await self.service.completion.complete(
             self.session,
-            factor=factor,
-            claim=self.service.claim,
-            now=config.clock,
+            factor,
+            remember=self.flag("rememberDevice"),
+            request=self.request,
+            response=self.response,
             user_context=self.user_context,
         )
-        result: Result = {"status": "OK"}
-        if config.remember_device and self.flag("rememberDevice"):
-            state = await self.service.store.load(self.user_id, self.user_context)
-            token = self.service.remember_tokens.issue(
-                self.user_id, state.epoch, lifetime=config.remember_device_for, now=config.clock
-            )
-            expires_at = config.clock() + config.remember_device_for
-            self.response.set_cookie(
-                key=REMEMBER_COOKIE,
-                value=token,
-                expires=int(expires_at * 1000),
-                path="/",
-                secure=True,
-                httponly=True,
-                samesite="strict",
-            )
-            result["rememberDeviceToken"] = token
-            await events.emit(
-                config.on_event,
-                events.DeviceRemembered(
-                    user_id=self.user_id, at=config.clock(), expires_at=expires_at
-                ),
-            )
-        return result
+        return {"status": "OK"} if token is None else {"status": "OK", "rememberDeviceToken": token}
 
 
 # -- the flows, one per route --
@@ -224,7 +203,7 @@ async def _overview(call: _Call) -> Result:
         service.config, call.user_id, call.session.get_tenant_id(), call.user_context
     )
     account = None
-    if any(f in service.config.factors for f in ("otp-email", "otp-phone")):
+    if any(f in service.config.factors for f in CODE_FACTORS):
         account = await _account_contacts(call.session, call.user_context)
     return service.overview(state, call.payload, required, account)
 
@@ -359,7 +338,8 @@ def _handler(
         assert session is not None  # session_required=True: the SDK answered 401 already
         try:
             body = await _read_body(request, method)
-            result = await flow(_Call(service, session, body, response, user_context))
+            call = _Call(service, session, body, request, response, user_context)
+            result = await flow(call)
             response.set_status_code(200)
         except BadInput as error:
             result = {"message": str(error)}

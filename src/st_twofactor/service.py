@@ -19,20 +19,22 @@ from typing import Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
-from . import events, recovery_codes, throttle, totp
+from . import events, factors, recovery_codes, throttle, totp
 from ._crypto import SecretBox
 from .claim import SecondFactorClaim, completed_at, completed_within
-from .config import FACTOR_IDS, TwoFactorConfig
+from .completion import REMEMBER_COOKIE as REMEMBER_COOKIE
+from .completion import REMEMBER_HEADER as REMEMBER_HEADER
+from .completion import SessionCompletion
+from .config import TwoFactorConfig
+from .factors import FACTOR_IDS, Counted, FactorId, Locked, count_attempt, record_success
 from .remember import RememberDeviceTokens
 from .store import TotpDevice, TwoFactorState
-from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, check
+from .throttle import Allowed, Refused, check
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
 _DEVICE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 _DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
-REMEMBER_COOKIE = "st2fa-remember"
-REMEMBER_HEADER = "st-2fa-remember"
 
 Result = dict[str, Any]
 
@@ -82,7 +84,7 @@ class StepUpRequired(Exception):
 class _Match:
     """The outcome of one TOTP attempt, decided inside one atomic store update."""
 
-    decision: Decision
+    counted: Counted
     matched: bool
     gave_codes: bool = False
 
@@ -96,6 +98,7 @@ class TwoFactorService:
         self.store = config.state_store
         self.box = SecretBox(secret_keys(config))
         self.remember_tokens = remember_tokens(config)
+        self.completion = SessionCompletion(config, claim, self.remember_tokens)
         self.policy = config.throttle_policy
 
     # -- reading --
@@ -107,7 +110,13 @@ class TwoFactorService:
 
     def needs_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> bool:
         """Changing factors needs a fresh 2FA, except a first enrolment (S8)."""
-        return bool(state.factor_ids()) and not self.is_fresh(payload)
+        return factors.needs_step_up(
+            state,
+            payload,
+            window=self.config.step_up_window,
+            now=self.config.clock(),
+            claim=self.claim,
+        )
 
     def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any] | None) -> None:
         """Raise :class:`StepUpRequired` when ``payload`` is given and needs a step-up."""
@@ -380,17 +389,17 @@ class TwoFactorService:
             candidates = devices(state)
             if not candidates:
                 return None
-            state.throttle, decision = begin_attempt(self.policy, state.throttle, "totp", now)
-            if not isinstance(decision, Allowed):
-                return _Match(decision, matched=False)
+            counted = count_attempt(self.policy, state, "totp", now)
+            if not isinstance(counted.decision, Allowed):
+                return _Match(counted, matched=False)
             step = self._matching_step(user_id, code, candidates, now)
             if step is None:
-                return _Match(decision, matched=False)
+                return _Match(counted, matched=False)
             if not state.use_totp_step(step):
-                return _Match(decision, matched=False)  # a replay: a wrong code
-            state.throttle = after_success(state.throttle, "totp", attempt_at=now)
+                return _Match(counted, matched=False)  # a replay: a wrong code
+            record_success(state, now)
             gave_codes = on_match(state) if on_match is not None else False
-            return _Match(decision, matched=True, gave_codes=gave_codes)
+            return _Match(counted, matched=True, gave_codes=gave_codes)
 
         return await self.store.update(user_id, attempt, user_context)
 
@@ -447,16 +456,14 @@ class TwoFactorService:
         wanted = hashes[index] if index is not None else None
 
         def attempt(state: TwoFactorState) -> tuple[_Match, int]:
-            state.throttle, decision = begin_attempt(
-                self.policy, state.throttle, "recovery-code", now
-            )
-            if not isinstance(decision, Allowed) or wanted is None:
-                return _Match(decision, matched=False), len(state.recovery_codes)
+            counted = count_attempt(self.policy, state, "recovery-code", now)
+            if not isinstance(counted.decision, Allowed) or wanted is None:
+                return _Match(counted, matched=False), len(state.recovery_codes)
             if not state.remove_recovery_code(wanted):
                 # used meanwhile by a concurrent request: a wrong code now
-                return _Match(decision, matched=False), len(state.recovery_codes)
-            state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
-            return _Match(decision, matched=True), len(state.recovery_codes)
+                return _Match(counted, matched=False), len(state.recovery_codes)
+            record_success(state, now)
+            return _Match(counted, matched=True), len(state.recovery_codes)
 
         return attempt
 
@@ -495,31 +502,18 @@ class TwoFactorService:
 
     # -- shared --
 
-    async def _failure(self, factor: str, user_id: str, outcome: _Match) -> Result:
-        now = self.config.clock()
-        decision = outcome.decision
-        if not isinstance(decision, Allowed):
-            await self._emit(
-                events.LockedOut(
-                    user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
-                )
-            )
-            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": decision.retry_after_ms}
-        await self._emit(
-            events.VerificationFailed(
-                user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
-            )
+    async def _failure(self, factor: FactorId, user_id: str, outcome: _Match) -> Result:
+        """The shared failure rule (:func:`~st_twofactor.factors.failure`) as this API's
+        answer: ``INVALID_CODE_ERROR`` with the attempts left, or ``LIMIT_REACHED_ERROR``
+        with the wait when the factor is locked (also by this very failure)."""
+        answer, happened = factors.failure(
+            outcome.counted, user_id=user_id, factor=factor, now=self.config.clock()
         )
-        if decision.attempts_left == 0:
-            await self._emit(
-                events.LockedOut(
-                    user_id=user_id,
-                    at=now,
-                    factor=factor,
-                    retry_after_ms=int(self.config.lockout * 1000),
-                )
-            )
-        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": decision.attempts_left}
+        for event in happened:
+            await self._emit(event)
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": answer.attempts_left}
 
     async def _emit(self, event: events.Event) -> None:
         await events.emit(self.config.on_event, event)
