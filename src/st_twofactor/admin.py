@@ -16,6 +16,7 @@ from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_us
 from . import events
 from .config import TwoFactorConfig
 from .errors import NoFactorError
+from .factors import is_factor_id
 from .service import TwoFactorService
 from .store import TwoFactorState
 
@@ -69,7 +70,7 @@ async def reset_factors(
     before, state = await config.state_store.update(user_id, reset, context)
     if not keep_sessions:
         await revoke_all_sessions_for_user(user_id, user_context=context)
-    for factor in before:
+    for factor in filter(is_factor_id, before):
         await events.emit(
             config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
         )

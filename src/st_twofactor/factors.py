@@ -23,7 +23,7 @@ only these, so that the factors cannot drift apart (DESIGN 10.1):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeGuard
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
@@ -45,6 +45,7 @@ __all__ = [
     "WrongCode",
     "count_attempt",
     "failure",
+    "is_factor_id",
     "needs_step_up",
     "record_success",
 ]
@@ -54,6 +55,12 @@ FactorId: TypeAlias = Literal["totp", "otp-email", "otp-phone", "recovery-code"]
 
 FACTOR_IDS: tuple[FactorId, ...] = ("totp", "otp-email", "otp-phone", "recovery-code")
 """Every factor id st-twofactor knows, in the order ``GET /auth/2fa`` lists them."""
+
+
+def is_factor_id(value: object) -> TypeGuard[FactorId]:
+    """Whether ``value`` is one of :data:`FACTOR_IDS` (e.g. an id read from stored state)."""
+    return value in FACTOR_IDS
+
 
 CodeFactor: TypeAlias = Literal["otp-email", "otp-phone"]
 """The factors whose codes are sent (by e-mail or SMS) through the passwordless recipe."""

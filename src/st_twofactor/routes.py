@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, cast
 
 from supertokens_python.framework.request import BaseRequest
@@ -52,7 +52,6 @@ from .factors import CODE_FACTORS, FactorId
 from .service import (
     DEFAULT_DEVICE_NAME,
     AccountContacts,
-    Result,
     StepUpRequired,
     TwoFactorService,
     valid_device_name,
@@ -65,7 +64,11 @@ PLUGIN_ID = "st-twofactor"
 MAX_BODY_BYTES = 16 * 1024
 MAX_CODE_LENGTH = 64
 
-FlowHandler = Callable[["_Call"], Awaitable[Result]]
+Answer = Mapping[str, object]
+"""A route's JSON body: a flow's typed result (:mod:`st_twofactor.results`), possibly
+with what completing the session added."""
+
+FlowHandler = Callable[["_Call"], Awaitable[Answer]]
 
 
 class BadInput(Exception):
@@ -179,7 +182,7 @@ class _Call:
         ) or {"message": "expired", "maxAgeInSeconds": service.config.step_up_window}
         raise InvalidClaimsError("invalid claim", [ClaimValidationError(service.claim.key, reason)])
 
-    async def completed(self, factor: FactorId) -> Result:
+    async def completed(self, factor: FactorId) -> dict[str, object]:
         """Complete the session's 2FA by ``factor`` (:mod:`~st_twofactor.completion`),
         remembering the device when the body asks for it."""
         token = await self.service.completion.complete(
@@ -196,7 +199,7 @@ class _Call:
 # -- the flows, one per route --
 
 
-async def _overview(call: _Call) -> Result:
+async def _overview(call: _Call) -> Answer:
     service = call.service
     state = await service.store.load(call.user_id, call.user_context)
     required = await is_2fa_required(
@@ -235,7 +238,7 @@ async def _account_contacts(
     return AccountContacts(tuple(dict.fromkeys(emails)), frozenset(signed_in_with))
 
 
-async def _create_device(call: _Call) -> Result:
+async def _create_device(call: _Call) -> Answer:
     name = call.device_name()
     account = await _account_name(call.user_id, call.user_context)
     try:  # S8: a recent 2FA, unless this is a first enrolment
@@ -246,7 +249,7 @@ async def _create_device(call: _Call) -> Result:
         call.refuse_stale()
 
 
-async def _verify_device(call: _Call) -> Result:
+async def _verify_device(call: _Call) -> Answer:
     name = call.device_name()
     code = call.totp_code()
     call.flag("rememberDevice")
@@ -261,7 +264,7 @@ async def _verify_device(call: _Call) -> Result:
     return {**result, **await call.completed("totp")}
 
 
-async def _verify_totp(call: _Call) -> Result:
+async def _verify_totp(call: _Call) -> Answer:
     code = call.totp_code()
     call.flag("rememberDevice")
     result = await call.service.verify_totp(call.user_id, code, call.user_context)
@@ -270,13 +273,13 @@ async def _verify_totp(call: _Call) -> Result:
     return await call.completed("totp")
 
 
-async def _remove_device(call: _Call) -> Result:
+async def _remove_device(call: _Call) -> Answer:
     name = call.device_name(required=True)
     call.require_fresh()
     return await call.service.remove_totp_device(call.user_id, name, call.user_context)
 
 
-async def _verify_recovery_code(call: _Call) -> Result:
+async def _verify_recovery_code(call: _Call) -> Answer:
     code = call.recovery_code()
     call.flag("rememberDevice")
     result = await call.service.verify_recovery_code(call.user_id, code, call.user_context)
@@ -285,7 +288,7 @@ async def _verify_recovery_code(call: _Call) -> Result:
     return {**result, **await call.completed("recovery-code")}
 
 
-async def _regenerate(call: _Call) -> Result:
+async def _regenerate(call: _Call) -> Answer:
     call.require_fresh()
     return await call.service.regenerate_recovery_codes(call.user_id, call.user_context)
 
@@ -338,8 +341,7 @@ def _handler(
         assert session is not None  # session_required=True: the SDK answered 401 already
         try:
             body = await _read_body(request, method)
-            call = _Call(service, session, body, request, response, user_context)
-            result = await flow(call)
+            result = await flow(_Call(service, session, body, request, response, user_context))
             response.set_status_code(200)
         except BadInput as error:
             result = {"message": str(error)}
@@ -353,7 +355,7 @@ def _handler(
                 raise
             result = {"message": message}
             response.set_status_code(503)
-        response.set_json_content(result)
+        response.set_json_content(dict(result))
         return response
 
     return handle

@@ -28,6 +28,18 @@ from .completion import SessionCompletion
 from .config import TwoFactorConfig
 from .factors import FACTOR_IDS, Counted, FactorId, Locked, count_attempt, record_success
 from .remember import RememberDeviceTokens
+from .results import (
+    CodeRefused,
+    CreateDeviceResult,
+    DeviceRemoved,
+    DeviceVerified,
+    Overview,
+    RegenerateResult,
+    VerifyDeviceResult,
+    VerifyRecoveryCodeResult,
+    VerifyTotpResult,
+)
+from .results import Contact as ContactResult
 from .store import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
 
@@ -35,8 +47,6 @@ DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
 _DEVICE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 _DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
-
-Result = dict[str, Any]
 
 
 def valid_device_name(name: object) -> bool:
@@ -129,7 +139,7 @@ class TwoFactorService:
         payload: dict[str, Any],
         required: bool,
         account: AccountContacts | None = None,
-    ) -> Result:
+    ) -> Overview:
         """What ``GET /2fa`` answers: enough for a frontend to show the right screen.
 
         - ``enabled``: the factor ids the app enabled (``config.factors``).
@@ -168,7 +178,7 @@ class TwoFactorService:
             "recovery-code": bool(state.recovery_codes),
         }
         next_factors = [f for f in FACTOR_IDS if usable[f] and f not in locked]
-        contacts: dict[str, dict[str, Any]] = {}
+        contacts: dict[str, ContactResult] = {}
         if "otp-email" in enabled and email is not None:
             contacts["otp-email"] = {"contact": email, "masked": False}
         if "otp-phone" in enabled and phone is not None:
@@ -240,7 +250,7 @@ class TwoFactorService:
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
-    ) -> Result:
+    ) -> CreateDeviceResult:
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
         The device is unusable until :meth:`verify_totp_device` sees one valid code.
@@ -253,20 +263,21 @@ class TwoFactorService:
         sealed = self.box.encrypt(secret, context=user_id)
         now = self.config.clock()
 
-        def add(state: TwoFactorState) -> str:
+        def add(state: TwoFactorState) -> CreateDeviceResult | None:
+            """None when added; else why not."""
             self._check_step_up(state, session_payload)
             existing = state.device(device_name)
             if existing is not None and existing.verified:
-                return "DEVICE_ALREADY_EXISTS_ERROR"
+                return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
             if existing is None and len(state.totp_devices) >= MAX_DEVICES:
-                return "TOO_MANY_DEVICES_ERROR"
+                return {"status": "TOO_MANY_DEVICES_ERROR"}
             state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
             state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
-            return "OK"
+            return None
 
-        status = await self.store.update(user_id, add, user_context)
-        if status != "OK":
-            return {"status": status}
+        refused = await self.store.update(user_id, add, user_context)
+        if refused is not None:
+            return refused
         uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
@@ -284,7 +295,7 @@ class TwoFactorService:
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
-    ) -> Result:
+    ) -> VerifyDeviceResult:
         """Activate an enrolled device with one valid code.
 
         On success with no recovery codes yet, a set is created and returned once. The
@@ -321,14 +332,14 @@ class TwoFactorService:
                 user_id=user_id, at=self.config.clock(), factor="totp", device_name=device_name
             )
         )
-        result: Result = {"status": "OK"}
+        result: DeviceVerified = {"status": "OK"}
         if outcome.gave_codes:
             result["recoveryCodes"] = new_codes
         return result
 
     async def remove_totp_device(
         self, user_id: str, device_name: str, user_context: dict[str, Any]
-    ) -> Result:
+    ) -> DeviceRemoved:
         def remove(state: TwoFactorState) -> bool:
             before = len(state.totp_devices)
             state.totp_devices = [d for d in state.totp_devices if d.name != device_name]
@@ -351,7 +362,9 @@ class TwoFactorService:
 
     # -- TOTP codes --
 
-    async def verify_totp(self, user_id: str, code: object, user_context: dict[str, Any]) -> Result:
+    async def verify_totp(
+        self, user_id: str, code: object, user_context: dict[str, Any]
+    ) -> VerifyTotpResult:
         """Check a TOTP code against the user's verified devices (replay refused)."""
 
         def verified(state: TwoFactorState) -> list[TotpDevice]:
@@ -424,7 +437,7 @@ class TwoFactorService:
 
     async def verify_recovery_code(
         self, user_id: str, code: object, user_context: dict[str, Any]
-    ) -> Result:
+    ) -> VerifyRecoveryCodeResult:
         """Redeem one recovery code; each works once, also under concurrent use (S7)."""
         now = self.config.clock()
         async with self.store.transaction(user_id, user_context) as held:
@@ -473,7 +486,9 @@ class TwoFactorService:
         hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
         return codes, hashes
 
-    async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
+    async def regenerate_recovery_codes(
+        self, user_id: str, user_context: dict[str, Any]
+    ) -> RegenerateResult:
         """A new set of codes; the old ones stop working at once.
 
         Only for a user with another factor enrolled (S18): recovery codes are a fallback
@@ -502,7 +517,7 @@ class TwoFactorService:
 
     # -- shared --
 
-    async def _failure(self, factor: FactorId, user_id: str, outcome: _Match) -> Result:
+    async def _failure(self, factor: FactorId, user_id: str, outcome: _Match) -> CodeRefused:
         """The shared failure rule (:func:`~st_twofactor.factors.failure`) as this API's
         answer: ``INVALID_CODE_ERROR`` with the attempts left, or ``LIMIT_REACHED_ERROR``
         with the wait when the factor is locked (also by this very failure)."""
