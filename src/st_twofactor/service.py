@@ -1,9 +1,11 @@
 """The second-factor flows: TOTP devices, TOTP codes, recovery codes, admin.
 
 Framework-free: each flow takes a user id (and, where freshness matters, the session's
-access token payload) and returns a JSON-ready result with a SuperTokens-style
-``status``. :mod:`st_twofactor.routes` turns them into HTTP; the admin functions in
-:mod:`st_twofactor.admin` call them directly.
+access token payload) and returns a JSON-ready, typed result with a SuperTokens-style
+``status`` (:mod:`st_twofactor.results`). The rules every factor shares (step-up, failure,
+success) are :mod:`st_twofactor.factors`; completing the session after a right code is
+:mod:`st_twofactor.completion`. :mod:`st_twofactor.routes` turns the flows into HTTP;
+the admin functions in :mod:`st_twofactor.admin` call them directly.
 
 Every check that must hold across concurrent requests (a TOTP step used once, a
 recovery code consumed once, attempts counted) is one atomic ``store.update``.
