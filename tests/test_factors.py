@@ -74,3 +74,15 @@ def test_a_success_clears_every_factor() -> None:
     record_success(state, T0 + 1)
     assert state.throttle.factors == {}
     assert state.throttle.recent_failures == (T0,) * 5
+
+
+def test_every_factor_is_registered_under_its_id() -> None:
+    """The factor contract: GET /auth/2fa asks each registered factor about itself."""
+    from st_twofactor.factors import FactorView
+    from st_twofactor.service import FACTORS
+
+    assert tuple(FACTORS) == FACTOR_IDS
+    assert all(factor.id == key for key, factor in FACTORS.items())
+    nothing = FactorView(TwoFactorState(), enabled=True, fresh=False)
+    assert [f for f in FACTOR_IDS if FACTORS[f].can_complete(nothing)] == []
+    assert [f for f in FACTOR_IDS if FACTORS[f].can_enrol(nothing)] == ["totp", "otp-phone"]

@@ -23,7 +23,7 @@ only these, so that the factors cannot drift apart (DESIGN 10.1):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeGuard
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
@@ -39,7 +39,9 @@ __all__ = [
     "FACTOR_IDS",
     "CodeFactor",
     "Counted",
+    "Factor",
     "FactorId",
+    "FactorView",
     "Failure",
     "Locked",
     "WrongCode",
@@ -66,6 +68,51 @@ CodeFactor: TypeAlias = Literal["otp-email", "otp-phone"]
 """The factors whose codes are sent (by e-mail or SMS) through the passwordless recipe."""
 
 CODE_FACTORS: tuple[CodeFactor, ...] = ("otp-email", "otp-phone")
+
+
+# -- the contract --
+
+
+@dataclass(frozen=True)
+class FactorView:
+    """What ``GET /auth/2fa`` knows when it asks a factor about itself.
+
+    :param state: the user's 2FA state.
+    :param enabled: whether the app enabled this factor (``config.factors``).
+    :param fresh: whether this session presented a factor within the step-up window.
+    :param email: where an e-mail code would go now, if anywhere.
+    :param phone: where an SMS code would go now, if anywhere.
+    """
+
+    state: TwoFactorState
+    enabled: bool
+    fresh: bool
+    email: str | None = None
+    phone: str | None = None
+
+
+class Factor(Protocol):
+    """One second factor, as the code shared by all factors sees it (DESIGN 10.1).
+
+    Its flows (enrol, verify, remove) live in its own module and use the rules below;
+    what it stores is its part of :class:`~st_twofactor.store.TwoFactorState`. Adding a
+    factor means one more implementation, registered in
+    :data:`st_twofactor.service.FACTORS`.
+    """
+
+    @property
+    def id(self) -> FactorId:
+        """The factor's id."""
+        ...
+
+    def can_complete(self, view: FactorView) -> bool:
+        """Whether it can complete 2FA now (``next``), a lockout aside."""
+        ...
+
+    def can_enrol(self, view: FactorView) -> bool:
+        """Whether the user may enrol it now (``enrollable``); asked only while the
+        user may add a factor (no factor yet, or a fresh 2FA) and the app enabled it."""
+        ...
 
 
 # -- step-up --

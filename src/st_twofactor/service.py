@@ -28,7 +28,17 @@ from .completion import REMEMBER_COOKIE as REMEMBER_COOKIE
 from .completion import REMEMBER_HEADER as REMEMBER_HEADER
 from .completion import SessionCompletion
 from .config import TwoFactorConfig
-from .factors import FACTOR_IDS, Counted, FactorId, Locked, count_attempt, record_success
+from .factors import (
+    FACTOR_IDS,
+    Counted,
+    Factor,
+    FactorId,
+    FactorView,
+    Locked,
+    count_attempt,
+    is_factor_id,
+    record_success,
+)
 from .remember import RememberDeviceTokens
 from .results import (
     CodeRefused,
@@ -85,6 +95,60 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 6:
         return "*" * max(len(phone) - 2, 0) + phone[-2:]
     return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]
+
+
+# -- the factors, as GET /auth/2fa sees them (the contract: st_twofactor.factors.Factor) --
+
+
+class _TotpFactor:
+    id: FactorId = "totp"
+
+    def can_complete(self, view: FactorView) -> bool:
+        return view.enabled and any(d.verified for d in view.state.totp_devices)
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return len(view.state.totp_devices) < MAX_DEVICES
+
+
+class _EmailCodeFactor:
+    id: FactorId = "otp-email"
+
+    def can_complete(self, view: FactorView) -> bool:
+        """To the pinned address or, while one may be pinned, the account's."""
+        return view.enabled and view.email is not None
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return view.state.email is None and view.email is not None
+
+
+class _PhoneCodeFactor:
+    id: FactorId = "otp-phone"
+
+    def can_complete(self, view: FactorView) -> bool:
+        return view.enabled and view.phone is not None
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return view.state.phone is None
+
+
+class _RecoveryCodeFactor:
+    id: FactorId = "recovery-code"
+
+    def can_complete(self, view: FactorView) -> bool:
+        """While any are left, whatever ``config.factors`` says (they are the way back)."""
+        return bool(view.state.recovery_codes)
+
+    def can_enrol(self, view: FactorView) -> bool:
+        """Beside another factor, after a fresh 2FA, when none are left."""
+        state = view.state
+        has_factor = any(f != "recovery-code" for f in state.factor_ids())
+        return has_factor and view.fresh and not state.recovery_codes
+
+
+FACTORS: dict[FactorId, Factor] = {
+    f.id: f for f in (_TotpFactor(), _EmailCodeFactor(), _PhoneCodeFactor(), _RecoveryCodeFactor())
+}
+"""Every factor, by id: what ``GET /auth/2fa`` asks each about (``next``, ``enrollable``)."""
 
 
 class StepUpRequired(Exception):
@@ -172,14 +236,15 @@ class TwoFactorService:
         email = self._email_contact(state, account, may_add=may_add)
         phone = state.phone if state.phone not in account.signed_in_with else None
 
-        # Recovery codes are accepted while any are left, whatever config.factors says.
-        usable = {
-            "totp": "totp" in enrolled and "totp" in enabled,
-            "otp-email": email is not None and "otp-email" in enabled,
-            "otp-phone": phone is not None and "otp-phone" in enabled,
-            "recovery-code": bool(state.recovery_codes),
+        views = {
+            f: FactorView(state, f in enabled, fresh, email=email, phone=phone) for f in FACTOR_IDS
         }
-        next_factors = [f for f in FACTOR_IDS if usable[f] and f not in locked]
+        next_factors = [
+            f for f in FACTOR_IDS if FACTORS[f].can_complete(views[f]) and f not in locked
+        ]
+        enrollable: list[str] = [
+            f for f in enabled if is_factor_id(f) and FACTORS[f].can_enrol(views[f])
+        ]
         contacts: dict[str, ContactResult] = {}
         if "otp-email" in enabled and email is not None:
             contacts["otp-email"] = {"contact": email, "masked": False}
@@ -193,7 +258,7 @@ class TwoFactorService:
             "enabled": enabled,
             "factors": enrolled,
             "next": next_factors,
-            "enrollable": self._enrollable(state, account, enabled, fresh) if may_add else [],
+            "enrollable": enrollable if may_add else [],
             "contacts": contacts,
             "locked": locked,
             "recoveryCodesLeft": len(state.recovery_codes),
@@ -223,24 +288,6 @@ class TwoFactorService:
         if not may_add:
             return None
         return next((e for e in account.emails if e not in account.signed_in_with), None)
-
-    def _enrollable(
-        self,
-        state: TwoFactorState,
-        account: AccountContacts,
-        enabled: list[str],
-        fresh: bool,
-    ) -> list[str]:
-        """Called only when the user may add a factor (no factor yet, or a fresh 2FA)."""
-        has_factor = any(f != "recovery-code" for f in state.factor_ids())
-        can = {
-            "totp": len(state.totp_devices) < MAX_DEVICES,
-            "otp-email": state.email is None
-            and self._email_contact(state, account, may_add=True) is not None,
-            "otp-phone": state.phone is None,
-            "recovery-code": has_factor and fresh and not state.recovery_codes,
-        }
-        return [f for f in enabled if can.get(f)]
 
     # -- TOTP enrolment --
 
