@@ -220,8 +220,10 @@ def test_totp_brute_force_is_locked_after_five_failures(h: Harness) -> None:
     tokens = h.signed_in("brute@example.com")
     right = h.code(secret)
     wrong = f"{(int(right) + 1) % 10**6:06d}"
-    lefts = [h.verify_totp(tokens, wrong).json()["attemptsLeft"] for _ in range(5)]
-    assert lefts == [4, 3, 2, 1, 0]
+    answers = [h.verify_totp(tokens, wrong).json() for _ in range(5)]
+    assert [a["attemptsLeft"] for a in answers[:4]] == [4, 3, 2, 1]
+    # The failure that locks answers like every locked attempt (issue 12): the wait.
+    assert answers[4] == {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": LOCKOUT_MS}
     locked = h.verify_totp(tokens, right).json()
     assert locked["status"] == "LIMIT_REACHED_ERROR"
     assert 0 < locked["retryAfterMs"] <= LOCKOUT_MS
@@ -234,6 +236,24 @@ def test_totp_brute_force_is_locked_after_five_failures(h: Harness) -> None:
     assert h.state(user_id_of(tokens)).throttle.factors.get("totp") is None
 
 
+def test_a_recovery_code_unlocks_every_factor(h: Harness) -> None:
+    """Issue 11 item 7: TOTP locked by five failures; a recovery code completes 2FA;
+    TOTP works again at once (a success by any factor resets all the user's counts)."""
+    _, secret, codes = enrolled(h, "unlock@example.com")
+    tokens = h.signed_in("unlock@example.com")
+    right = h.code(secret)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    for _ in range(5):
+        h.verify_totp(tokens, wrong)
+    assert status_of(h.verify_totp(tokens, right)) == "LIMIT_REACHED_ERROR"
+    assert status_of(h.verify_recovery(tokens, codes[0])) == "OK"
+    assert h.state(user_id_of(tokens)).throttle.factors == {}
+    later = h.signed_in("unlock@example.com")
+    assert h.protected(later) == 403
+    assert status_of(h.verify_totp(later, h.code(secret))) == "OK"
+    assert h.protected(later) == 200
+
+
 def test_parallel_brute_force_gets_no_more_than_five_tries(h: Harness) -> None:
     """S2: 16 wrong codes sent at once from 2 sessions: exactly 5 are checked, the rest
     are refused with the wait (the attempt is counted before the code is checked)."""
@@ -242,16 +262,21 @@ def test_parallel_brute_force_gets_no_more_than_five_tries(h: Harness) -> None:
     right = h.code(secret)
     wrong = f"{(int(right) + 1) % 10**6:06d}"
     results = race(16, lambda i: status_of(h.verify_totp(sessions[i % 2], wrong)))
-    assert results.count("INVALID_CODE_ERROR") == 5, results
-    assert results.count("LIMIT_REACHED_ERROR") == 11, results
+    # five checked: four wrong, and the fifth, which locks, answers with the wait
+    assert results.count("INVALID_CODE_ERROR") == 4, results
+    assert results.count("LIMIT_REACHED_ERROR") == 12, results
+    assert len([e for e in h.seen if e.kind == "verification_failed"]) == 5
 
 
 def test_recovery_code_brute_force_is_locked(h: Harness) -> None:
     """S2: five wrong recovery codes lock the factor; a valid code is then refused."""
     _, _, codes = enrolled(h, "rbrute@example.com")
     tokens = h.signed_in("rbrute@example.com")
-    for _ in range(5):
+    for _ in range(4):
         assert status_of(h.verify_recovery(tokens, "aaaaa-aaaaa")) == "INVALID_CODE_ERROR"
+    # the fifth, which locks, answers like every locked attempt (issue 12)
+    fifth = h.verify_recovery(tokens, "aaaaa-aaaaa").json()
+    assert fifth == {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": LOCKOUT_MS}
     answer = h.verify_recovery(tokens, codes[0]).json()
     assert answer["status"] == "LIMIT_REACHED_ERROR" and answer["retryAfterMs"] > 0
     assert len(h.state(user_id_of(tokens)).recovery_codes) == 10, "the code was not used up"
@@ -268,12 +293,16 @@ def test_account_never_gets_more_than_100_failures_per_hour(make: Callable[..., 
     failures = 0
     for round_ in range(20):
         path, code = attempts[round_ % 2]
-        for _ in range(5):
+        for attempt in range(5):
             answer = h.post(path, tokens, {"code": code}).json()
-            assert answer["status"] == "INVALID_CODE_ERROR", (failures, answer)
+            # the fifth failure locks the factor and answers with the wait (issue 12)
+            locks = "LIMIT_REACHED_ERROR" if attempt == 4 else "INVALID_CODE_ERROR"
+            assert answer["status"] == locks, (failures, answer)
             failures += 1
         h.clock.advance(1.5)  # the short lockout is over
     assert failures == 100
+    # the 100th failure reached the hourly cap: its wait is the cap's, not the lockout's
+    assert answer["retryAfterMs"] > 30 * 60 * 1000, answer
     for path, code in [
         ("/auth/2fa/totp/verify", h.code(secret)),
         ("/auth/2fa/recovery-code/verify", "aaaaa-aaaab"),
@@ -686,8 +715,9 @@ def test_remember_device_skips_2fa_only_with_a_valid_token(make: Callable[..., H
 
 
 def test_remember_device_cookie_flags(make: Callable[..., Harness]) -> None:
-    """S11: the cookie carrying the token is HttpOnly, Secure and SameSite=Strict."""
-    h = make(remember_device=True)
+    """S11: the cookie carrying the token is HttpOnly, Secure and SameSite=Strict
+    (Secure as the app's session cookies are: ``cookie_secure``, as on an https API)."""
+    h = make(remember_device=True, session_config={"cookie_secure": True})
     _, secret, _ = enrolled(h, "flags@example.com")
     session = h.signed_in("flags@example.com")
     response = h.verify_totp(session, h.code(secret), rememberDevice=True)

@@ -114,8 +114,13 @@ def test_a_locked_factor_leaves_next_until_the_lockout_ends(make: MakeApp) -> No
     h.clock.advance(600)
     again = h.signed_in("lock@example.com")
     assert overview(h, again)["next"] == ["totp", "recovery-code"]
-    for _ in range(5):
+    for _ in range(4):
         assert h.verify_totp(again, "000000").json()["status"] == "INVALID_CODE_ERROR"
+    # the fifth failure locks TOTP and answers with the wait (issue 12)
+    assert h.verify_totp(again, "000000").json() == {
+        "status": "LIMIT_REACHED_ERROR",
+        "retryAfterMs": 900_000,
+    }
     seen = overview(h, again)
     assert seen["next"] == ["recovery-code"]
     assert seen["locked"] == {"totp": 900_000}

@@ -317,11 +317,10 @@ def test_lockout_after_five_failures_and_reset_on_success(harness: Callable[...,
     # the success reset the count: five more failures are needed for a lockout
     h.clock.advance(30)
     three = h.signed_in("dave@example.com")
-    left = [
-        body(h.post("/auth/2fa/totp/verify", three, {"code": "222222"}))["attemptsLeft"]
-        for _ in range(5)
-    ]
-    assert left == [4, 3, 2, 1, 0]
+    answers = [body(h.post("/auth/2fa/totp/verify", three, {"code": "222222"})) for _ in range(5)]
+    assert [a["attemptsLeft"] for a in answers[:4]] == [4, 3, 2, 1]
+    # The failure that locks answers like every locked attempt (issue 12): the wait.
+    assert answers[4] == {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": 900_000}
     locked = body(h.post("/auth/2fa/totp/verify", three, {"code": totp.code_at(secret, h.clock())}))
     assert locked["status"] == "LIMIT_REACHED_ERROR"
     assert 0 < locked["retryAfterMs"] <= 900_000

@@ -14,6 +14,7 @@ from st_twofactor.throttle import (
     ThrottleState,
     after_failure,
     after_success,
+    after_verified,
     begin_attempt,
     check,
 )
@@ -65,6 +66,17 @@ def test_success_resets_the_count_and_lifts_the_lockout() -> None:
     locked = fail_n(ThrottleState(), 5, T0)
     assert isinstance(check(POLICY, locked, "totp", T0), Refused)
     assert check(POLICY, after_success(locked, "totp"), "totp", T0) == Allowed(5)
+
+
+def test_a_verified_factor_clears_every_factor() -> None:
+    """Issue 11 item 7: a second factor verified by any factor lifts every lockout and
+    count, and takes back only the failure counted in advance for its own attempt."""
+    state = fail_n(fail_n(ThrottleState(), 5, T0, "totp"), 2, T0, "otp-email")
+    state, _ = begin_attempt(POLICY, state, "recovery-code", T0 + 1)
+    verified = after_verified(state, attempt_at=T0 + 1)
+    for factor in ("totp", "otp-email", "recovery-code"):
+        assert check(POLICY, verified, factor, T0 + 1) == Allowed(5)
+    assert verified.recent_failures == (T0,) * 7
 
 
 def test_success_takes_back_the_failure_counted_in_advance() -> None:

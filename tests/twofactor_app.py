@@ -65,9 +65,15 @@ os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
 
 
 def build_app(
-    core_url: str, config: TwoFactorConfig, outbox: list[Sent], *, debug: bool = False
+    core_url: str,
+    config: TwoFactorConfig,
+    outbox: list[Sent],
+    *,
+    debug: bool = False,
+    session_config: dict[str, Any] | None = None,
 ) -> FastAPI:
-    """``init()`` the SDK for ``config`` against ``core_url`` and return the app."""
+    """``init()`` the SDK for ``config`` against ``core_url`` and return the app
+    (``session_config``: ``session.init`` options, e.g. ``cookie_secure``)."""
     reset_supertokens()
     deliveries: dict[str, Any] = {
         "emailpassword_email_delivery": EmailDeliveryConfig(
@@ -90,7 +96,7 @@ def build_app(
         mode="asgi",
         telemetry=False,
         debug=debug,
-        recipe_list=build_recipe_list(config=config, **deliveries),
+        recipe_list=build_recipe_list(config=config, session_config=session_config, **deliveries),
         experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
     )
     app = FastAPI()
@@ -294,8 +300,15 @@ class Harness:
         asyncio.run(self.config.state_store.update(user_id, put))
 
 
-def make_harness(core_url: str, *, debug: bool = False, **options: Any) -> Harness:
-    """Build the app in this process; ``options`` go to :class:`TwoFactorConfig`."""
+def make_harness(
+    core_url: str,
+    *,
+    debug: bool = False,
+    session_config: dict[str, Any] | None = None,
+    **options: Any,
+) -> Harness:
+    """Build the app in this process; ``options`` go to :class:`TwoFactorConfig`,
+    ``session_config`` to ``session.init``."""
     from fastapi.testclient import TestClient
 
     clock = Clock()
@@ -311,7 +324,7 @@ def make_harness(core_url: str, *, debug: bool = False, **options: Any) -> Harne
         **options,
     }
     config = TwoFactorConfig(**settings)
-    app = build_app(core_url, config, outbox, debug=debug)
+    app = build_app(core_url, config, outbox, debug=debug, session_config=session_config)
     return Harness(TestClient(app, base_url=API_DOMAIN), clock, config, outbox, seen)
 
 

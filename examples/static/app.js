@@ -87,10 +87,7 @@ function waitText(ms) {
 function sayCodeProblem({ status, data }) {
   if (status === 400) return say(data.message || "That does not look like a code.", "error");
   switch (data.status) {
-    case "INVALID_CODE_ERROR":
-      if (data.attemptsLeft === 0) {
-        return say("Wrong code. No attempts left: this method is locked for now.", "error");
-      }
+    case "INVALID_CODE_ERROR": // the wrong code that locks answers LIMIT_REACHED_ERROR
       return say(`Wrong code. ${data.attemptsLeft} attempt(s) left.`, "error");
     case "INCORRECT_USER_INPUT_CODE_ERROR": {
       const left = data.maximumCodeInputAttempts - data.failedCodeInputAttemptCount;

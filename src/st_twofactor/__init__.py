@@ -27,10 +27,11 @@ from .claim import (
     mark_completed,
     recently_completed,
 )
-from .config import FACTOR_IDS, TwoFactorConfig
+from .config import TwoFactorConfig
 from .cors import cors_headers
 from .errors import ConfigurationError, NoFactorError, TwoFactorError
 from .events import Event, EventHook
+from .factors import FACTOR_IDS, FactorId
 from .otp import override_passwordless_apis
 from .recipes import FIRST_FACTORS, build_recipe_list
 from .routes import twofactor_plugin
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "Event",
     "EventHook",
+    "FactorId",
     "InMemoryStore",
     "NoFactorError",
     "SecondFactorClaim",

@@ -17,6 +17,7 @@ from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_us
 from . import events
 from .config import TwoFactorConfig
 from .errors import NoFactorError
+from .factors import is_factor_id
 from .service import TwoFactorService
 from .store import TwoFactorState
 
@@ -73,7 +74,7 @@ async def reset_factors(
     revoked = []
     if not keep_sessions:
         revoked = await revoke_all_sessions_for_user(user_id, user_context=context)
-    for factor in before:
+    for factor in filter(is_factor_id, before):
         await events.emit(
             config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .factors import FACTOR_IDS
 from .send_quota import SendQuota
 from .throttle import ThrottlePolicy
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("st_twofactor")
 
-FACTOR_IDS = ("totp", "otp-email", "otp-phone", "recovery-code")
-"""The factor ids st-twofactor knows, in SuperTokens' naming."""
 
 RequiredPolicy = bool | Callable[[str, str, dict[str, Any]], bool | Awaitable[bool]]
 """``True``/``False`` for everyone, or ``(user_id, tenant_id, user_context) -> bool``

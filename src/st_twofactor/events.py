@@ -14,7 +14,10 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
+
+if TYPE_CHECKING:
+    from .factors import FactorId
 
 __all__ = [
     "CodeSendRefused",
@@ -52,7 +55,7 @@ class FactorEnrolled(Event):
     """A factor was added (for TOTP: a device was verified). Worth telling the user."""
 
     kind: ClassVar[str] = "factor_enrolled"
-    factor: str
+    factor: FactorId
     device_name: str | None = None
 
 
@@ -61,7 +64,7 @@ class FactorRemoved(Event):
     """A factor (or one TOTP device) was removed. Worth telling the user."""
 
     kind: ClassVar[str] = "factor_removed"
-    factor: str
+    factor: FactorId
     device_name: str | None = None
 
 
@@ -70,7 +73,7 @@ class VerificationSucceeded(Event):
     """A second factor was verified."""
 
     kind: ClassVar[str] = "verification_succeeded"
-    factor: str
+    factor: FactorId
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +82,7 @@ class VerificationFailed(Event):
 
     kind: ClassVar[str] = "verification_failed"
     level: ClassVar[int] = logging.WARNING
-    factor: str
+    factor: FactorId
     attempts_left: int | None = None
 
 
@@ -89,7 +92,7 @@ class LockedOut(Event):
 
     kind: ClassVar[str] = "locked_out"
     level: ClassVar[int] = logging.WARNING
-    factor: str
+    factor: FactorId
     retry_after_ms: int
 
 
@@ -125,7 +128,7 @@ class CodeSendRefused(Event):
 
     kind: ClassVar[str] = "code_send_refused"
     level: ClassVar[int] = logging.WARNING
-    factor: str
+    factor: FactorId
     retry_after_ms: int
 
 

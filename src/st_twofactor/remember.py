@@ -10,8 +10,9 @@ whenever a factor is added, removed or replaced, or recovery codes are regenerat
 only passes :meth:`RememberDeviceTokens.check` with the current epoch, so changing factors
 revokes every remembered device of that user at once.
 
-The token is a bearer secret: send it in an HttpOnly, Secure, SameSite=Strict cookie and
-never log it.
+The token is a bearer secret: send it in an HttpOnly, SameSite=Strict cookie (Secure
+whenever the app's session cookies are; see :mod:`~st_twofactor.completion`) and never
+log it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, cast
 
 from supertokens_python.framework.request import BaseRequest
@@ -44,18 +44,17 @@ from supertokens_python.recipe.session.exceptions import ClaimValidationError, I
 from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
 
-from . import events, recovery_codes
+from . import recovery_codes
 from ._body import MAX_BODY_BYTES, BodyTooLarge, MalformedBody, read_json
 from ._device_names import earlier_device_name
 from ._outage import outage_message
-from .claim import SecondFactorClaim, mark_completed, stale_reason
+from .claim import SecondFactorClaim, stale_reason
 from .config import TwoFactorConfig
 from .errors import ConfigurationError, DecryptionError
+from .factors import CODE_FACTORS, FactorId
 from .service import (
     DEFAULT_DEVICE_NAME,
-    REMEMBER_COOKIE,
     AccountContacts,
-    Result,
     StepUpRequired,
     TwoFactorService,
     valid_device_name,
@@ -67,7 +66,11 @@ log = logging.getLogger("st_twofactor")
 PLUGIN_ID = "st-twofactor"
 MAX_CODE_LENGTH = 64
 
-FlowHandler = Callable[["_Call"], Awaitable[Result]]
+Answer = Mapping[str, object]
+"""A route's JSON body: a flow's typed result (:mod:`st_twofactor.results`), possibly
+with what completing the session added."""
+
+FlowHandler = Callable[["_Call"], Awaitable[Answer]]
 
 
 class BadInput(Exception):
@@ -112,12 +115,14 @@ class _Call:
         service: TwoFactorService,
         session: SessionContainer,
         body: dict[str, Any],
+        request: BaseRequest,
         response: BaseResponse,
         user_context: dict[str, Any],
     ) -> None:
         self.service = service
         self.session = session
         self.body = body
+        self.request = request
         self.response = response
         self.user_context = user_context
         self.user_id = session.get_user_id()
@@ -189,54 +194,31 @@ class _Call:
         ) or {"message": "expired", "maxAgeInSeconds": service.config.step_up_window}
         raise InvalidClaimsError("invalid claim", [ClaimValidationError(service.claim.key, reason)])
 
-    async def completed(self, factor: str) -> Result:
-        """Mark the session's 2FA complete by ``factor`` and, when asked, remember the
-        device."""
-        config = self.service.config
-        await mark_completed(
+    async def completed(self, factor: FactorId) -> dict[str, object]:
+        """Complete the session's 2FA by ``factor`` (:mod:`~st_twofactor.completion`),
+        remembering the device when the body asks for it."""
+        token = await self.service.completion.complete(
             self.session,
-            factor=factor,
-            claim=self.service.claim,
-            now=config.clock,
+            factor,
+            remember=self.flag("rememberDevice"),
+            request=self.request,
+            response=self.response,
             user_context=self.user_context,
         )
-        result: Result = {"status": "OK"}
-        if config.remember_device and self.flag("rememberDevice"):
-            state = await self.service.store.load(self.user_id, self.user_context)
-            token = self.service.remember_tokens.issue(
-                self.user_id, state.epoch, lifetime=config.remember_device_for, now=config.clock
-            )
-            expires_at = config.clock() + config.remember_device_for
-            self.response.set_cookie(
-                key=REMEMBER_COOKIE,
-                value=token,
-                expires=int(expires_at * 1000),
-                path="/",
-                secure=True,
-                httponly=True,
-                samesite="strict",
-            )
-            result["rememberDeviceToken"] = token
-            await events.emit(
-                config.on_event,
-                events.DeviceRemembered(
-                    user_id=self.user_id, at=config.clock(), expires_at=expires_at
-                ),
-            )
-        return result
+        return {"status": "OK"} if token is None else {"status": "OK", "rememberDeviceToken": token}
 
 
 # -- the flows, one per route --
 
 
-async def _overview(call: _Call) -> Result:
+async def _overview(call: _Call) -> Answer:
     service = call.service
     state = await service.store.load(call.user_id, call.user_context)
     required = await is_2fa_required(
         service.config, call.user_id, call.session.get_tenant_id(), call.user_context
     )
     account = None
-    if any(f in service.config.factors for f in ("otp-email", "otp-phone")):
+    if any(f in service.config.factors for f in CODE_FACTORS):
         account = await _account_contacts(call.session, call.user_context)
     return service.overview(state, call.payload, required, account)
 
@@ -268,7 +250,7 @@ async def _account_contacts(
     return AccountContacts(tuple(dict.fromkeys(emails)), frozenset(signed_in_with))
 
 
-async def _create_device(call: _Call) -> Result:
+async def _create_device(call: _Call) -> Answer:
     name = call.device_name()
     account = await _account_name(call.user_id, call.user_context)
     try:  # S8: a recent 2FA, unless this is a first enrolment
@@ -279,7 +261,7 @@ async def _create_device(call: _Call) -> Result:
         call.refuse_stale()
 
 
-async def _verify_device(call: _Call) -> Result:
+async def _verify_device(call: _Call) -> Answer:
     name = call.device_name()
     code = call.totp_code()
     call.flag("rememberDevice")
@@ -294,7 +276,7 @@ async def _verify_device(call: _Call) -> Result:
     return {**result, **await call.completed("totp")}
 
 
-async def _verify_totp(call: _Call) -> Result:
+async def _verify_totp(call: _Call) -> Answer:
     code = call.totp_code()
     call.flag("rememberDevice")
     result = await call.service.verify_totp(call.user_id, code, call.user_context)
@@ -303,13 +285,13 @@ async def _verify_totp(call: _Call) -> Result:
     return await call.completed("totp")
 
 
-async def _remove_device(call: _Call) -> Result:
+async def _remove_device(call: _Call) -> Answer:
     name = call.device_name(required=True, lookup_only=True)
     call.require_fresh()
     return await call.service.remove_totp_device(call.user_id, name, call.user_context)
 
 
-async def _verify_recovery_code(call: _Call) -> Result:
+async def _verify_recovery_code(call: _Call) -> Answer:
     code = call.recovery_code()
     call.flag("rememberDevice")
     result = await call.service.verify_recovery_code(call.user_id, code, call.user_context)
@@ -318,7 +300,7 @@ async def _verify_recovery_code(call: _Call) -> Result:
     return {**result, **await call.completed("recovery-code")}
 
 
-async def _regenerate(call: _Call) -> Result:
+async def _regenerate(call: _Call) -> Answer:
     call.require_fresh()
     return await call.service.regenerate_recovery_codes(call.user_id, call.user_context)
 
@@ -373,7 +355,7 @@ def _handler(
         assert session is not None  # session_required=True: the SDK answered 401 already
         try:
             body = await _read_body(request, method)
-            result = await flow(_Call(service, session, body, response, user_context))
+            result = await flow(_Call(service, session, body, request, response, user_context))
             response.set_status_code(200)
         except BadInput as error:
             result = {"message": str(error)}
@@ -390,7 +372,7 @@ def _handler(
                 raise
             result = {"message": message}
             response.set_status_code(503)
-        response.set_json_content(result)
+        response.set_json_content(dict(result))
         return response
 
     return handle

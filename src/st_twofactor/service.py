@@ -1,9 +1,11 @@
 """The second-factor flows: TOTP devices, TOTP codes, recovery codes, admin.
 
 Framework-free: each flow takes a user id (and, where freshness matters, the session's
-access token payload) and returns a JSON-ready result with a SuperTokens-style
-``status``. :mod:`st_twofactor.routes` turns them into HTTP; the admin functions in
-:mod:`st_twofactor.admin` call them directly.
+access token payload) and returns a JSON-ready, typed result with a SuperTokens-style
+``status`` (:mod:`st_twofactor.results`). The rules every factor shares (step-up, failure,
+success) are :mod:`st_twofactor.factors`; completing the session after a right code is
+:mod:`st_twofactor.completion`. :mod:`st_twofactor.routes` turns the flows into HTTP;
+the admin functions in :mod:`st_twofactor.admin` call them directly.
 
 Every check that must hold across concurrent requests (a TOTP step used once, a
 recovery code consumed once, attempts counted) is one atomic ``store.update``.
@@ -19,22 +21,44 @@ from typing import Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
-from . import _device_names, events, recovery_codes, throttle, totp
+from . import _device_names, events, factors, recovery_codes, throttle, totp
 from ._crypto import SecretBox
 from .claim import SecondFactorClaim, completed_at, completed_within
-from .config import FACTOR_IDS, TwoFactorConfig
+from .completion import REMEMBER_COOKIE as REMEMBER_COOKIE
+from .completion import REMEMBER_HEADER as REMEMBER_HEADER
+from .completion import SessionCompletion
+from .config import TwoFactorConfig
 from .errors import DecryptionError
+from .factors import (
+    FACTOR_IDS,
+    Counted,
+    Factor,
+    FactorId,
+    FactorView,
+    Locked,
+    count_attempt,
+    is_factor_id,
+    record_success,
+)
 from .remember import RememberDeviceTokens
+from .results import (
+    CodeRefused,
+    CreateDeviceResult,
+    DeviceRemoved,
+    DeviceVerified,
+    Overview,
+    RegenerateResult,
+    VerifyDeviceResult,
+    VerifyRecoveryCodeResult,
+    VerifyTotpResult,
+)
+from .results import Contact as ContactResult
 from .store import TotpDevice, TwoFactorState
-from .throttle import Allowed, Decision, Refused, after_success, begin_attempt, check
+from .throttle import Allowed, Refused, check
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
 _DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
-REMEMBER_COOKIE = "st2fa-remember"
-REMEMBER_HEADER = "st-2fa-remember"
-
-Result = dict[str, Any]
 
 
 def valid_device_name(name: object) -> bool:
@@ -74,6 +98,60 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]
 
 
+# -- the factors, as GET /auth/2fa sees them (the contract: st_twofactor.factors.Factor) --
+
+
+class _TotpFactor:
+    id: FactorId = "totp"
+
+    def can_complete(self, view: FactorView) -> bool:
+        return view.enabled and any(d.verified for d in view.state.totp_devices)
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return len(view.state.totp_devices) < MAX_DEVICES
+
+
+class _EmailCodeFactor:
+    id: FactorId = "otp-email"
+
+    def can_complete(self, view: FactorView) -> bool:
+        """To the pinned address or, while one may be pinned, the account's."""
+        return view.enabled and view.email is not None
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return view.state.email is None and view.email is not None
+
+
+class _PhoneCodeFactor:
+    id: FactorId = "otp-phone"
+
+    def can_complete(self, view: FactorView) -> bool:
+        return view.enabled and view.phone is not None
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return view.state.phone is None
+
+
+class _RecoveryCodeFactor:
+    id: FactorId = "recovery-code"
+
+    def can_complete(self, view: FactorView) -> bool:
+        """While any are left, whatever ``config.factors`` says (they are the way back)."""
+        return bool(view.state.recovery_codes)
+
+    def can_enrol(self, view: FactorView) -> bool:
+        """Beside another factor, after a fresh 2FA, when none are left."""
+        state = view.state
+        has_factor = any(f != "recovery-code" for f in state.factor_ids())
+        return has_factor and view.fresh and not state.recovery_codes
+
+
+FACTORS: dict[FactorId, Factor] = {
+    f.id: f for f in (_TotpFactor(), _EmailCodeFactor(), _PhoneCodeFactor(), _RecoveryCodeFactor())
+}
+"""Every factor, by id: what ``GET /auth/2fa`` asks each about (``next``, ``enrollable``)."""
+
+
 class StepUpRequired(Exception):
     """A factor change was refused: the user has a factor and the session's 2FA is not
     recent (S8). Raised from inside the store update, so nothing is stored."""
@@ -83,7 +161,7 @@ class StepUpRequired(Exception):
 class _Match:
     """The outcome of one TOTP attempt, decided inside one atomic store update."""
 
-    decision: Decision
+    counted: Counted
     matched: bool
     gave_codes: bool = False
 
@@ -97,6 +175,7 @@ class TwoFactorService:
         self.store = config.state_store
         self.box = SecretBox(secret_keys(config))
         self.remember_tokens = remember_tokens(config)
+        self.completion = SessionCompletion(config, claim, self.remember_tokens)
         self.policy = config.throttle_policy
 
     # -- reading --
@@ -108,7 +187,13 @@ class TwoFactorService:
 
     def needs_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> bool:
         """Changing factors needs a fresh 2FA, except a first enrolment (S8)."""
-        return bool(state.factor_ids()) and not self.is_fresh(payload)
+        return factors.needs_step_up(
+            state,
+            payload,
+            window=self.config.step_up_window,
+            now=self.config.clock(),
+            claim=self.claim,
+        )
 
     def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any] | None) -> None:
         """Raise :class:`StepUpRequired` when ``payload`` is given and needs a step-up."""
@@ -121,7 +206,7 @@ class TwoFactorService:
         payload: dict[str, Any],
         required: bool,
         account: AccountContacts | None = None,
-    ) -> Result:
+    ) -> Overview:
         """What ``GET /2fa`` answers: enough for a frontend to show the right screen.
 
         - ``enabled``: the factor ids the app enabled (``config.factors``).
@@ -152,15 +237,16 @@ class TwoFactorService:
         email = self._email_contact(state, account, may_add=may_add)
         phone = state.phone if state.phone not in account.signed_in_with else None
 
-        # Recovery codes are accepted while any are left, whatever config.factors says.
-        usable = {
-            "totp": "totp" in enrolled and "totp" in enabled,
-            "otp-email": email is not None and "otp-email" in enabled,
-            "otp-phone": phone is not None and "otp-phone" in enabled,
-            "recovery-code": bool(state.recovery_codes),
+        views = {
+            f: FactorView(state, f in enabled, fresh, email=email, phone=phone) for f in FACTOR_IDS
         }
-        next_factors = [f for f in FACTOR_IDS if usable[f] and f not in locked]
-        contacts: dict[str, dict[str, Any]] = {}
+        next_factors = [
+            f for f in FACTOR_IDS if FACTORS[f].can_complete(views[f]) and f not in locked
+        ]
+        enrollable: list[str] = [
+            f for f in enabled if is_factor_id(f) and FACTORS[f].can_enrol(views[f])
+        ]
+        contacts: dict[str, ContactResult] = {}
         if "otp-email" in enabled and email is not None:
             contacts["otp-email"] = {"contact": email, "masked": False}
         if "otp-phone" in enabled and phone is not None:
@@ -173,7 +259,7 @@ class TwoFactorService:
             "enabled": enabled,
             "factors": enrolled,
             "next": next_factors,
-            "enrollable": self._enrollable(state, account, enabled, fresh) if may_add else [],
+            "enrollable": enrollable if may_add else [],
             "contacts": contacts,
             "locked": locked,
             "recoveryCodesLeft": len(state.recovery_codes),
@@ -204,24 +290,6 @@ class TwoFactorService:
             return None
         return next((e for e in account.emails if e not in account.signed_in_with), None)
 
-    def _enrollable(
-        self,
-        state: TwoFactorState,
-        account: AccountContacts,
-        enabled: list[str],
-        fresh: bool,
-    ) -> list[str]:
-        """Called only when the user may add a factor (no factor yet, or a fresh 2FA)."""
-        has_factor = any(f != "recovery-code" for f in state.factor_ids())
-        can = {
-            "totp": len(state.totp_devices) < MAX_DEVICES,
-            "otp-email": state.email is None
-            and self._email_contact(state, account, may_add=True) is not None,
-            "otp-phone": state.phone is None,
-            "recovery-code": has_factor and fresh and not state.recovery_codes,
-        }
-        return [f for f in enabled if can.get(f)]
-
     # -- TOTP enrolment --
 
     async def create_totp_device(
@@ -232,7 +300,7 @@ class TwoFactorService:
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
-    ) -> Result:
+    ) -> CreateDeviceResult:
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
         The device is unusable until :meth:`verify_totp_device` sees one valid code.
@@ -245,20 +313,21 @@ class TwoFactorService:
         sealed = self.box.encrypt(secret, context=user_id)
         now = self.config.clock()
 
-        def add(state: TwoFactorState) -> str:
+        def add(state: TwoFactorState) -> CreateDeviceResult | None:
+            """None when added; else why not."""
             self._check_step_up(state, session_payload)
             existing = state.device(device_name)
             if existing is not None and existing.verified:
-                return "DEVICE_ALREADY_EXISTS_ERROR"
+                return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
             if existing is None and len(state.totp_devices) >= MAX_DEVICES:
-                return "TOO_MANY_DEVICES_ERROR"
+                return {"status": "TOO_MANY_DEVICES_ERROR"}
             state.remove_device(device_name)
             state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
-            return "OK"
+            return None
 
-        status = await self.store.update(user_id, add, user_context)
-        if status != "OK":
-            return {"status": status}
+        refused = await self.store.update(user_id, add, user_context)
+        if refused is not None:
+            return refused
         uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
@@ -276,7 +345,7 @@ class TwoFactorService:
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
-    ) -> Result:
+    ) -> VerifyDeviceResult:
         """Activate an enrolled device with one valid code.
 
         On success with no recovery codes yet, a set is created and returned once. The
@@ -313,14 +382,14 @@ class TwoFactorService:
                 user_id=user_id, at=self.config.clock(), factor="totp", device_name=device_name
             )
         )
-        result: Result = {"status": "OK"}
+        result: DeviceVerified = {"status": "OK"}
         if outcome.gave_codes:
             result["recoveryCodes"] = new_codes
         return result
 
     async def remove_totp_device(
         self, user_id: str, device_name: str, user_context: dict[str, Any]
-    ) -> Result:
+    ) -> DeviceRemoved:
         def remove(state: TwoFactorState) -> bool:
             if state.remove_device(device_name) is None:
                 return False
@@ -341,7 +410,9 @@ class TwoFactorService:
 
     # -- TOTP codes --
 
-    async def verify_totp(self, user_id: str, code: object, user_context: dict[str, Any]) -> Result:
+    async def verify_totp(
+        self, user_id: str, code: object, user_context: dict[str, Any]
+    ) -> VerifyTotpResult:
         """Check a TOTP code against the user's verified devices (replay refused)."""
 
         def verified(state: TwoFactorState) -> list[TotpDevice]:
@@ -379,18 +450,18 @@ class TwoFactorService:
             candidates = devices(state)
             if not candidates:
                 return None
-            state.throttle, decision = begin_attempt(self.policy, state.throttle, "totp", now)
-            if not isinstance(decision, Allowed):
-                return _Match(decision, matched=False)
+            counted = count_attempt(self.policy, state, "totp", now)
+            if not isinstance(counted.decision, Allowed):
+                return _Match(counted, matched=False)
             step = self._matching_step(user_id, code, candidates, now)
             if step is None:
-                return _Match(decision, matched=False)
+                return _Match(counted, matched=False)
             if not state.use_totp_step(step):
-                return _Match(decision, matched=False)  # a replay: a wrong code
-            state.throttle = after_success(state.throttle, "totp", attempt_at=now)
+                return _Match(counted, matched=False)  # a replay: a wrong code
+            record_success(state, now)
             self._reseal(user_id, candidates)
             gave_codes = on_match(state) if on_match is not None else False
-            return _Match(decision, matched=True, gave_codes=gave_codes)
+            return _Match(counted, matched=True, gave_codes=gave_codes)
 
         return await self.store.update(user_id, attempt, user_context)
 
@@ -424,7 +495,7 @@ class TwoFactorService:
 
     async def verify_recovery_code(
         self, user_id: str, code: object, user_context: dict[str, Any]
-    ) -> Result:
+    ) -> VerifyRecoveryCodeResult:
         """Redeem one recovery code; each works once, also under concurrent use (S7)."""
         now = self.config.clock()
         async with self.store.transaction(user_id, user_context) as held:
@@ -456,16 +527,14 @@ class TwoFactorService:
         wanted = hashes[index] if index is not None else None
 
         def attempt(state: TwoFactorState) -> tuple[_Match, int]:
-            state.throttle, decision = begin_attempt(
-                self.policy, state.throttle, "recovery-code", now
-            )
-            if not isinstance(decision, Allowed) or wanted is None:
-                return _Match(decision, matched=False), len(state.recovery_codes)
+            counted = count_attempt(self.policy, state, "recovery-code", now)
+            if not isinstance(counted.decision, Allowed) or wanted is None:
+                return _Match(counted, matched=False), len(state.recovery_codes)
             if not state.remove_recovery_code(wanted):
                 # used meanwhile by a concurrent request: a wrong code now
-                return _Match(decision, matched=False), len(state.recovery_codes)
-            state.throttle = after_success(state.throttle, "recovery-code", attempt_at=now)
-            return _Match(decision, matched=True), len(state.recovery_codes)
+                return _Match(counted, matched=False), len(state.recovery_codes)
+            record_success(state, now)
+            return _Match(counted, matched=True), len(state.recovery_codes)
 
         return attempt
 
@@ -475,7 +544,9 @@ class TwoFactorService:
         hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
         return codes, hashes
 
-    async def regenerate_recovery_codes(self, user_id: str, user_context: dict[str, Any]) -> Result:
+    async def regenerate_recovery_codes(
+        self, user_id: str, user_context: dict[str, Any]
+    ) -> RegenerateResult:
         """A new set of codes; the old ones stop working at once.
 
         Only for a user with another factor enrolled (S18): recovery codes are a fallback
@@ -504,31 +575,18 @@ class TwoFactorService:
 
     # -- shared --
 
-    async def _failure(self, factor: str, user_id: str, outcome: _Match) -> Result:
-        now = self.config.clock()
-        decision = outcome.decision
-        if not isinstance(decision, Allowed):
-            await self._emit(
-                events.LockedOut(
-                    user_id=user_id, at=now, factor=factor, retry_after_ms=decision.retry_after_ms
-                )
-            )
-            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": decision.retry_after_ms}
-        await self._emit(
-            events.VerificationFailed(
-                user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
-            )
+    async def _failure(self, factor: FactorId, user_id: str, outcome: _Match) -> CodeRefused:
+        """The shared failure rule (:func:`~st_twofactor.factors.failure`) as this API's
+        answer: ``INVALID_CODE_ERROR`` with the attempts left, or ``LIMIT_REACHED_ERROR``
+        with the wait when the factor is locked (also by this very failure)."""
+        answer, happened = factors.failure(
+            outcome.counted, user_id=user_id, factor=factor, now=self.config.clock()
         )
-        if decision.attempts_left == 0:
-            await self._emit(
-                events.LockedOut(
-                    user_id=user_id,
-                    at=now,
-                    factor=factor,
-                    retry_after_ms=int(self.config.lockout * 1000),
-                )
-            )
-        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": decision.attempts_left}
+        for event in happened:
+            await self._emit(event)
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": answer.attempts_left}
 
     async def _emit(self, event: events.Event) -> None:
         await events.emit(self.config.on_event, event)

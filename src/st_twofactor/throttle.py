@@ -3,7 +3,8 @@
 Policy (S2): after ``max_failures`` consecutive failures of one factor, that factor is
 refused for ``lockout`` seconds; then the count starts again. Independently, an account
 never gets more than ``max_failures_per_hour`` failed attempts in any sliding hour, over
-all its factors together. A success resets the factor's count and lifts its lockout.
+all its factors together. A success resets the factor's count and lifts its lockout;
+a verified second factor (:func:`after_verified`) does so for every factor of the user.
 
 Concurrency: checking first and counting the failure after the code was found wrong lets
 N parallel requests all pass the check. :func:`begin_attempt` therefore counts the attempt
@@ -34,6 +35,7 @@ __all__ = [
     "ThrottleState",
     "after_failure",
     "after_success",
+    "after_verified",
     "begin_attempt",
     "check",
 ]
@@ -169,6 +171,13 @@ def after_success(
         if attempt_at in recent:
             recent.remove(attempt_at)
     return replace(state, factors=factors, recent_failures=tuple(recent))
+
+
+def after_verified(state: ThrottleState, *, attempt_at: float) -> ThrottleState:
+    """The state after a second factor was verified: every factor's count and lockout are
+    cleared (the user proved who they are, whichever factor they used), and the failure
+    :func:`begin_attempt` counted in advance at ``attempt_at`` is taken back."""
+    return replace(after_success(state, "", attempt_at=attempt_at), factors={})
 
 
 def begin_attempt(

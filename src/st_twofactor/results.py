@@ -1,0 +1,122 @@
+"""The typed results of the 2FA flows (:mod:`st_twofactor.service`): JSON-ready answers.
+
+Each is a ``TypedDict`` whose ``status`` is a ``Literal``, so a flow's return type lists
+every answer it can give, and ``if result["status"] != "OK"`` narrows the type. They are
+the JSON bodies of the HTTP API (camelCase keys, SuperTokens' UPPER_SNAKE statuses), so
+:mod:`st_twofactor.routes` sends them as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias, TypedDict
+
+from .factors import FactorId
+
+
+class Ok(TypedDict):
+    status: Literal["OK"]
+
+
+class InvalidCode(TypedDict):
+    """A wrong code; ``attemptsLeft`` more may be tried before the factor is locked."""
+
+    status: Literal["INVALID_CODE_ERROR"]
+    attemptsLeft: int
+
+
+class LimitReached(TypedDict):
+    """The factor is locked (also by the failure just made) for ``retryAfterMs``."""
+
+    status: Literal["LIMIT_REACHED_ERROR"]
+    retryAfterMs: int
+
+
+CodeRefused: TypeAlias = InvalidCode | LimitReached
+"""A code that did not complete 2FA, by the shared failure rule."""
+
+
+class TotpNotEnabled(TypedDict):
+    status: Literal["TOTP_NOT_ENABLED_ERROR"]
+
+
+class UnknownDevice(TypedDict):
+    status: Literal["UNKNOWN_DEVICE_ERROR"]
+
+
+class DeviceAlreadyExists(TypedDict):
+    status: Literal["DEVICE_ALREADY_EXISTS_ERROR"]
+
+
+class TooManyDevices(TypedDict):
+    status: Literal["TOO_MANY_DEVICES_ERROR"]
+
+
+class DeviceCreated(TypedDict):
+    """A TOTP device to activate: its secret, ``otpauth://`` URI and QR code."""
+
+    status: Literal["OK"]
+    deviceName: str
+    secret: str
+    otpauthUri: str
+    qrCodeSvg: str
+
+
+class DeviceVerified(Ok, total=False):
+    """A TOTP device activated; ``recoveryCodes`` the first time codes are made."""
+
+    recoveryCodes: list[str]
+
+
+class DeviceRemoved(TypedDict):
+    status: Literal["OK"]
+    didDeviceExist: bool
+
+
+class RecoveryCodeUsed(TypedDict):
+    status: Literal["OK"]
+    recoveryCodesLeft: int
+
+
+class RecoveryCodes(TypedDict):
+    """A new set of recovery codes, shown once."""
+
+    status: Literal["OK"]
+    recoveryCodes: list[str]
+
+
+class NoFactor(TypedDict):
+    status: Literal["NO_FACTOR_ERROR"]
+    message: str
+
+
+class Contact(TypedDict):
+    contact: str
+    masked: bool
+
+
+class DeviceSummary(TypedDict):
+    name: str
+    verified: bool
+
+
+class Overview(TypedDict):
+    """``GET /auth/2fa`` (see :meth:`~st_twofactor.service.TwoFactorService.overview`)."""
+
+    status: Literal["OK"]
+    completed: bool
+    required: bool
+    enabled: list[str]
+    factors: list[str]
+    next: list[FactorId]
+    enrollable: list[str]
+    contacts: dict[str, Contact]
+    locked: dict[str, int]
+    recoveryCodesLeft: int
+    devices: list[DeviceSummary]
+
+
+CreateDeviceResult: TypeAlias = DeviceCreated | DeviceAlreadyExists | TooManyDevices
+VerifyDeviceResult: TypeAlias = DeviceVerified | UnknownDevice | CodeRefused
+VerifyTotpResult: TypeAlias = Ok | TotpNotEnabled | CodeRefused
+VerifyRecoveryCodeResult: TypeAlias = RecoveryCodeUsed | CodeRefused
+RegenerateResult: TypeAlias = RecoveryCodes | NoFactor
