@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
+from ._per_loop import PerLoop
 from .errors import ConfigurationError, StoreUnavailableError
 from .state_codec import decode_state, encode_state
 from .store import BaseStore, TwoFactorState
@@ -110,8 +110,7 @@ class RedisStore(BaseStore):
         self.prefix = prefix
         self._timeout = float(timeout)
         self._max_attempts = max_attempts
-        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
-        self._guard = threading.Lock()
+        self._clients: PerLoop[aioredis.Redis] = PerLoop(self._new_client)
 
     def key(self, user_id: str) -> str:
         """The Redis key of ``user_id``'s state."""
@@ -176,12 +175,9 @@ class RedisStore(BaseStore):
     async def aclose(self) -> None:
         """Close the client this store made for the running event loop and forget those of
         other loops (a client passed in is the caller's to close)."""
-        with self._guard:
-            clients, self._clients = list(self._clients.items()), {}
-        running = asyncio.get_running_loop()
-        for loop, client in clients:
-            if loop is running:
-                await client.aclose()
+        client = self._clients.take_running()
+        if client is not None:
+            await client.aclose()
 
     async def _get(self, client: aioredis.Redis, key: str) -> bytes | None:
         try:
@@ -193,24 +189,17 @@ class RedisStore(BaseStore):
         return raw
 
     def _redis(self) -> aioredis.Redis:
-        if self._client is not None:
-            return self._client
+        return self._client if self._client is not None else self._clients.get()
+
+    def _new_client(self) -> aioredis.Redis:
         assert self._url is not None
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            for other in [other for other in self._clients if other.is_closed()]:
-                del self._clients[other]
-            client = self._clients.get(loop)
-            if client is None:
-                client = aioredis.Redis.from_url(
-                    self._url,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-                    decode_responses=False,
-                )
-                self._clients[loop] = client
-            return client
+        return aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+            decode_responses=False,
+        )
 
 
 _SCHEMES = ("redis://", "rediss://", "unix://")

@@ -42,10 +42,10 @@ import asyncio
 import contextlib
 import datetime
 import random
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
+from ._per_loop import PerLoop
 from .errors import ConfigurationError, StoreUnavailableError
 from .state_codec import decode_state, encode_state
 from .store import BaseStore, TwoFactorState
@@ -158,8 +158,7 @@ class SQLStore(BaseStore):
         self._timeout = float(timeout)
         self._max_attempts = max_attempts
         self.table = state_table(MetaData(), table, schema)
-        self._engines: dict[asyncio.AbstractEventLoop, AsyncEngine] = {}
-        self._guard = threading.Lock()
+        self._engines: PerLoop[AsyncEngine] = PerLoop(self._new_engine)
 
     # -- the Store protocol --
 
@@ -233,12 +232,9 @@ class SQLStore(BaseStore):
     async def aclose(self) -> None:
         """Dispose of the engine this store made for the running event loop and forget
         those of other loops (an engine passed in is the caller's to dispose of)."""
-        with self._guard:
-            engines, self._engines = list(self._engines.items()), {}
-        running = asyncio.get_running_loop()
-        for loop, engine in engines:
-            if loop is running:
-                await engine.dispose()
+        engine = self._engines.take_running()
+        if engine is not None:
+            await engine.dispose()
 
     # -- inside --
 
@@ -277,18 +273,11 @@ class SQLStore(BaseStore):
             return written.rowcount == 1
 
     def _get_engine(self) -> AsyncEngine:
-        if self._engine is not None:
-            return self._engine
+        return self._engine if self._engine is not None else self._engines.get()
+
+    def _new_engine(self) -> AsyncEngine:
         assert self._url is not None
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            for other in [other for other in self._engines if other.is_closed()]:
-                del self._engines[other]
-            engine = self._engines.get(loop)
-            if engine is None:
-                engine = _make_engine(self._url, self._timeout)
-                self._engines[loop] = engine
-            return engine
+        return _make_engine(self._url, self._timeout)
 
     def _dialect_name(self) -> str:
         if self._engine is not None:
