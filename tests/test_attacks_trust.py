@@ -312,3 +312,19 @@ def test_a_locked_recovery_code_factor_costs_no_hashing(
     )
     locked = h.verify_recovery(tokens, "bbbbb-bbbbb").json()
     assert locked["status"] == "LIMIT_REACHED_ERROR" and calls == []
+
+
+def test_a_device_planted_before_the_first_enrolment_is_dropped(
+    make: Callable[..., Harness],
+) -> None:
+    """Someone with the password starts a TOTP device before the owner has any factor and
+    never finishes it; when the owner activates their first device, the planted one goes
+    (it no longer sits in the owner's device list)."""
+    h = make()
+    attacker = h.signed_up("planted@example.com")
+    assert status_of(h.post("/auth/2fa/totp/device", attacker, {"deviceName": "evil"})) == "OK"
+    owner = h.signed_in("planted@example.com")
+    h.enrol_totp(owner, "phone")
+    devices = h.get("/auth/2fa", owner).json()["devices"]
+    assert [d["name"] for d in devices] == ["phone"]
+    assert [d.name for d in h.state(user_id_of(owner)).totp_devices] == ["phone"]

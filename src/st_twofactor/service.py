@@ -365,6 +365,10 @@ class TwoFactorService:
         def activate(state: TwoFactorState) -> bool:
             target = state.device(device_name)
             assert target is not None  # matched against it in this same update
+            if not any(d.verified for d in state.totp_devices):
+                # The first device: others still waiting for a first code were started
+                # with the first factor alone (maybe by someone else): drop them.
+                state.totp_devices = [target]
             target.verified = True
             state.bump_epoch()
             if state.recovery_codes or not gives_codes:
