@@ -13,7 +13,6 @@ The browser is Debian's ``/usr/bin/chromium`` driven by Playwright, as in
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +22,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from st_twofactor import totp
 
 from .example_server import EXAMPLES, free_port, run_example
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS
+from .test_browser import PASSWORD, TIMEOUT_MS, browser
+
+__all__ = ["browser"]  # the fixture, shared with the same-origin walk
 
 # The website: a page on its own origin whose script calls the API on another origin
 # with the session in cookies, as SuperTokens' frontend SDKs do (credentials included,
@@ -107,21 +108,6 @@ def test_password_reset_links_point_at_website_domain(
 
 
 # -- the browser walk across origins --
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: apt-get install chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
