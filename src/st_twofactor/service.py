@@ -17,7 +17,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
@@ -44,6 +44,9 @@ from .results import (
 from .results import Contact as ContactResult
 from .store import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
+
+if TYPE_CHECKING:
+    from .webauthn_factor import WebAuthnFlows
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
@@ -112,6 +115,18 @@ class TwoFactorService:
         self.remember_tokens = remember_tokens(config)
         self.completion = SessionCompletion(config, claim, self.remember_tokens)
         self.policy = config.throttle_policy
+        self._webauthn: Any = None
+
+    @property
+    def webauthn(self) -> WebAuthnFlows:
+        """The security-key flows (:mod:`~st_twofactor.webauthn_factor`), made on first use:
+        they need the optional ``webauthn`` package."""
+        if self._webauthn is None:
+            from .webauthn_factor import WebAuthnFlows
+
+            self._webauthn = WebAuthnFlows(self)
+        flows: WebAuthnFlows = self._webauthn
+        return flows
 
     # -- reading --
 
@@ -161,6 +176,8 @@ class TwoFactorService:
           e-mail; the pinned phone number, masked unless the 2FA is fresh (then the user
           types it, and it must match).
         - ``locked``: factor id -> milliseconds until it may be tried again.
+        - ``devices``: the TOTP devices; ``securityKeys``: the WebAuthn credentials (name,
+          when added, when last used), never key material.
         """
         account = account or AccountContacts()
         now = self.config.clock()
@@ -178,6 +195,7 @@ class TwoFactorService:
             "otp-email": email is not None and "otp-email" in enabled,
             "otp-phone": phone is not None and "otp-phone" in enabled,
             "recovery-code": bool(state.recovery_codes),
+            "webauthn": bool(state.webauthn_credentials) and "webauthn" in enabled,
         }
         next_factors = [f for f in FACTOR_IDS if usable[f] and f not in locked]
         contacts: dict[str, ContactResult] = {}
@@ -198,6 +216,10 @@ class TwoFactorService:
             "locked": locked,
             "recoveryCodesLeft": len(state.recovery_codes),
             "devices": [{"name": d.name, "verified": d.verified} for d in state.totp_devices],
+            "securityKeys": [
+                {"name": k.name, "createdAt": k.created_at, "lastUsedAt": k.last_used_at}
+                for k in state.webauthn_credentials
+            ],
         }
 
     def _locked(
@@ -239,6 +261,7 @@ class TwoFactorService:
             and self._email_contact(state, account, may_add=True) is not None,
             "otp-phone": state.phone is None,
             "recovery-code": has_factor and fresh and not state.recovery_codes,
+            "webauthn": len(state.webauthn_credentials) < MAX_DEVICES,
         }
         return [f for f in enabled if can.get(f)]
 
@@ -348,7 +371,7 @@ class TwoFactorService:
             if len(state.totp_devices) == before:
                 return False
             state.bump_epoch()
-            if not any(d.verified for d in state.totp_devices) and not (state.email or state.phone):
+            if not [f for f in state.factor_ids() if f != "recovery-code"]:
                 # Recovery codes are a fallback for a factor; without one they go too.
                 state.recovery_codes = []
             return True
