@@ -356,3 +356,20 @@ def test_the_state_keeps_credentials_and_challenges() -> None:
     again.reset()
     assert again.webauthn_credentials == [] and again.webauthn_challenges == []
     assert again.factor_ids() == []
+
+
+def test_a_user_has_at_most_ten_keys(h: Harness) -> None:
+    """The eleventh key is refused before and after the browser is asked."""
+    tokens = h.signed_up("ten@example.com")
+    for i in range(10):
+        assert register(h, tokens, SoftwareAuthenticator(), f"key {i}").json()["status"] == "OK"
+    assert register_options(h, tokens, "key 10").json() == {"status": "TOO_MANY_DEVICES_ERROR"}
+    # Options asked for while there was room, answered once the tenth key is in.
+    h.post(REMOVE, tokens, {"deviceName": "key 9"})
+    options = register_options(h, tokens, "late").json()["options"]
+    assert register(h, tokens, SoftwareAuthenticator(), "key 9").json()["status"] == "OK"
+    late = SoftwareAuthenticator().register(options, origin="http://localhost")
+    answer = h.post(REGISTER, tokens, {"deviceName": "late", "credential": late}).json()
+    assert answer == {"status": "TOO_MANY_DEVICES_ERROR"}
+    assert len(h.state(user_id_of(tokens)).webauthn_credentials) == 10
+    assert "webauthn" not in h.get("/auth/2fa", tokens).json()["enrollable"]

@@ -163,6 +163,8 @@ VerifyTotpResult: TypeAlias = Ok | TotpNotEnabled | CodeRefused
 VerifyRecoveryCodeResult: TypeAlias = RecoveryCodeUsed | CodeRefused
 RegenerateResult: TypeAlias = RecoveryCodes | NoFactor
 RegistrationOptionsResult: TypeAlias = RegistrationOptions | DeviceAlreadyExists | TooManyDevices
-RegistrationResult: TypeAlias = SecurityKeyAdded | DeviceAlreadyExists | CredentialRefused
+RegistrationResult: TypeAlias = (
+    SecurityKeyAdded | DeviceAlreadyExists | TooManyDevices | CredentialRefused
+)
 AuthenticationOptionsResult: TypeAlias = WebAuthnOptions | WebAuthnNotEnabled
 AuthenticationResult: TypeAlias = Ok | WebAuthnNotEnabled | CredentialRefused

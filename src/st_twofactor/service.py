@@ -164,13 +164,14 @@ class TwoFactorService:
         - ``next``: the ones that can complete 2FA now, in ``FACTOR_IDS`` order: a verified
           TOTP device; an e-mail code to the pinned address or, before one is pinned, to
           the account's address when the user may still pin it (no factor yet, or a fresh
-          2FA); an SMS code to the pinned number; a recovery code while any are left. A
+          2FA); an SMS code to the pinned number; a recovery code while any are left; a
+          security key (``webauthn``) when the user has one. A
           factor that is locked (see ``locked``) is left out until the lockout ends, and
           so is the contact the session signed in with (a passwordless first factor).
         - ``enrollable``: the ones the user may enrol now, which needs no factor yet or a
           fresh 2FA (S8): TOTP (below 10 devices), an e-mail address (none pinned and the
           account has one), a phone number (none pinned), recovery codes (beside another
-          factor, when none are left).
+          factor, when none are left), a security key (below 10).
         - ``contacts``: for each enabled code factor with a known destination, where the
           code would go (``{"contact": ..., "masked": ...}``): the pinned or account
           e-mail; the pinned phone number, masked unless the 2FA is fresh (then the user

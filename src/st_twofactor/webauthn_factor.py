@@ -24,10 +24,11 @@ Completing the session (claim with ``m="webauthn"``, remember-device) is the cal
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import events, factors
+from . import events, factors, recovery_codes
 from .errors import ConfigurationError
 from .factors import Counted, Locked, count_attempt, record_success
 from .results import (
@@ -105,7 +106,8 @@ class _Outcome:
     """One verification, decided inside one atomic store update."""
 
     counted: Counted | None
-    """``None`` when nothing was counted (no key to check against, a duplicate name)."""
+    """``None`` when nothing was counted: the answer was not checked (``refused_as``)."""
+    refused_as: Literal["DEVICE_ALREADY_EXISTS_ERROR", "TOO_MANY_DEVICES_ERROR"] | None = None
     credential: WebAuthnCredential | None = None
     refusal: RefusalReason | None = None
     regressed: WebAuthnCredential | None = None
@@ -174,14 +176,16 @@ class WebAuthnFlows:
         policy = self.policy
         now = self.config.clock()
         gives_codes = "recovery-code" in self.config.factors
-        new_codes, hashes = await self.service._new_recovery_codes() if gives_codes else ([], [])
+        new_codes, hashes = await _new_recovery_codes(self.config.recovery_code_count, gives_codes)
 
         def attempt(state: TwoFactorState) -> _Outcome:
             self._check_step_up(state, payload)
             pending = _take(state, "register", session_handle)
             keys = list(state.webauthn_credentials)
-            if any(k.name == device_name for k in keys) or len(keys) >= MAX_KEYS:
-                return _Outcome(None, refusal=RefusalReason.DUPLICATE_NAME)
+            if any(k.name == device_name for k in keys):
+                return _Outcome(None, refused_as="DEVICE_ALREADY_EXISTS_ERROR")
+            if len(keys) >= MAX_KEYS:
+                return _Outcome(None, refused_as="TOO_MANY_DEVICES_ERROR")
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
@@ -199,7 +203,9 @@ class WebAuthnFlows:
             return _Outcome(counted, credential=verified, gave_codes=gave)
 
         outcome = await self.store.update(user_id, attempt, user_context)
-        if outcome.refusal in (RefusalReason.DUPLICATE_NAME, RefusalReason.DUPLICATE_CREDENTIAL):
+        if outcome.refused_as == "TOO_MANY_DEVICES_ERROR":
+            return {"status": "TOO_MANY_DEVICES_ERROR"}
+        if outcome.refused_as is not None or outcome.refusal in _ALREADY_THERE:
             return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
         if outcome.credential is None:
             return await self._refused(user_id, outcome)
@@ -329,6 +335,19 @@ class WebAuthnFlows:
 
     async def _emit(self, event: events.Event) -> None:
         await events.emit(self.config.on_event, event)
+
+
+_ALREADY_THERE = (RefusalReason.DUPLICATE_NAME, RefusalReason.DUPLICATE_CREDENTIAL)
+
+
+async def _new_recovery_codes(count: int, wanted: bool) -> tuple[list[str], list[str]]:
+    """Recovery codes and their salted hashes, made (off the event loop) before the
+    update that may store them, as for TOTP; none when the app does not use them."""
+    if not wanted:
+        return [], []
+    codes = recovery_codes.generate(count)
+    hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
+    return codes, hashes
 
 
 def _keep(state: TwoFactorState, pending: PendingChallenge, now: float) -> None:
