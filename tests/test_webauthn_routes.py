@@ -373,3 +373,39 @@ def test_a_user_has_at_most_ten_keys(h: Harness) -> None:
     assert answer == {"status": "TOO_MANY_DEVICES_ERROR"}
     assert len(h.state(user_id_of(tokens)).webauthn_credentials) == 10
     assert "webauthn" not in h.get("/auth/2fa", tokens).json()["enrollable"]
+
+
+def test_no_more_core_calls_than_totp(
+    make: Callable[..., Harness], devcore: Any, devcore_app: str
+) -> None:
+    """Issue 12's goal, with the default store (user metadata, in the core): enrolling a
+    key (options + verify) makes no more core calls than enrolling a TOTP device (6).
+    Completing 2FA with a key takes two requests where TOTP takes one: the options
+    request stores its challenge (one read, one write), then the verify request costs
+    what a TOTP code does (3)."""
+    from st_twofactor.store import UserMetadataStore
+
+    h = make(store=UserMetadataStore())
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+
+    def calls(action: Callable[[], object]) -> list[str]:
+        start = len(devcore.requests(app_id))
+        action()
+        done = devcore.requests(app_id)[start:]
+        return [f"{r.method} {r.path}" for r in done if not r.path.endswith("/jwks.json")]
+
+    totp_user = h.signed_up("totp-count@example.com")
+    key_user = h.signed_up("key-count@example.com")
+    key = SoftwareAuthenticator()
+    enrolled: list[str] = []
+    totp_enrol = calls(lambda: enrolled.append(h.enrol_totp(totp_user)[0]))
+    key_enrol = calls(lambda: register(h, key_user, key))
+    h.clock.advance(30)
+    totp_again = h.signed_in("totp-count@example.com")
+    key_again = h.signed_in("key-count@example.com")
+    totp_verify = calls(lambda: h.verify_totp(totp_again, h.code(enrolled[0])))
+    key_verify = calls(lambda: authenticate(h, key_again, key))
+    assert h.protected(totp_again) == 200 and h.protected(key_again) == 200
+    assert len(key_enrol) <= len(totp_enrol), (key_enrol, totp_enrol)
+    metadata = ["GET /recipe/user/metadata", "PUT /recipe/user/metadata"]
+    assert key_verify == metadata + totp_verify, (key_verify, totp_verify)
