@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from st_twofactor import events
+from st_twofactor.routes import WEBAUTHN_ROUTES
 from st_twofactor.testing import reset_supertokens
 
-from .test_attacks import race
+from .test_attacks import HOSTILE_BODIES, race
 from .twofactor_app import Harness, Tokens, make_harness, user_id_of
 from .webauthn_authenticator import SoftwareAuthenticator
 from .webauthn_http import (
@@ -225,3 +226,41 @@ def test_pending_challenges_stay_few(h: Harness) -> None:
         h.get(AUTHENTICATE_OPTIONS, tokens)
     assert len(h.state(user_id).webauthn_challenges) <= 4
     assert authenticate(h, tokens, key).json() == {"status": "OK"}
+
+
+WEBAUTHN_HOSTILE: list[tuple[str, bytes]] = [
+    *HOSTILE_BODIES,
+    ("credential not an object", b'{"credential": "abc", "deviceName": "k"}'),
+    ("deep credential", b'{"credential": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("huge credential", b'{"credential": {"id": "' + b"A" * 1_000_000 + b'"}}'),
+    ("nul name", b'{"credential": {}, "deviceName": "a\\u0000b"}'),
+]
+
+
+def test_hostile_bodies_on_the_key_routes_are_refused_without_500(h: Harness) -> None:
+    """S13 on the security-key routes: broken JSON, invalid UTF-8, deep nesting, a 1 MB
+    body, wrong types, from a password-only session and a completed one: a 4xx or a
+    refusal status, never a 5xx or an OK, and no key added or changed."""
+    key, user_id = with_key(h, "hostile-key@example.com")
+    fresh = h.signed_in("hostile-key@example.com")
+    assert authenticate(h, fresh, key).json()["status"] == "OK"
+    password_only = h.signed_in("hostile-key@example.com")
+    before = keys_of(h, user_id)
+    posts = [f"/auth{path}" for method, path, _ in WEBAUTHN_ROUTES if method == "post"]
+    for tokens in (password_only, fresh):
+        for name, raw in WEBAUTHN_HOSTILE:
+            for path in posts:
+                h.get(AUTHENTICATE_OPTIONS, tokens)
+                response = h.client.post(
+                    path,
+                    content=raw,
+                    headers={**tokens.auth(), "Content-Type": "application/json"},
+                )
+                where = (name, path, response.status_code, response.text[:200])
+                assert response.status_code < 500, where
+                if response.status_code == 200 and path.endswith("/remove"):
+                    # a well-formed removal of a key the user does not have
+                    assert response.json()["didDeviceExist"] is False, where
+                elif response.status_code == 200:
+                    assert response.json().get("status") != "OK", where
+                assert keys_of(h, user_id) == before, where
