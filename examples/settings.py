@@ -11,6 +11,11 @@
                                reset) and CORS; unset: the app's own origin (the demo
                                page is served by the app). Another origin turns CORS on.
 =============================  ==================================================
+
+Security keys and passkeys (factor ``webauthn``) are on whenever the website's origin
+allows them: browsers refuse WebAuthn on an IP address, so a website on ``127.0.0.1`` is
+opened at ``http://localhost:PORT`` (the RP ID is ``localhost``), the URL the examples
+print at start.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
@@ -28,6 +34,7 @@ from supertokens_python.ingredients.emaildelivery.types import (
 from supertokens_python.recipe.emailpassword.types import EmailTemplateVars
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.errors import ConfigurationError
 
 log = logging.getLogger("examples")
 
@@ -83,10 +90,35 @@ class Settings:
 
     @property
     def factors(self) -> tuple[str, ...]:
-        """E-mail codes need a mail service outside development (see README)."""
+        """E-mail codes need a mail service outside development (see README); security
+        keys a website WebAuthn allows (see the module doc)."""
+        keys = ("webauthn",) if self.webauthn_allowed else ()
         if self.development:
-            return ("totp", "otp-email", "recovery-code")
-        return ("totp", "recovery-code")
+            return ("totp", "otp-email", "recovery-code", *keys)
+        return ("totp", "recovery-code", *keys)
+
+    @property
+    def webauthn_allowed(self) -> bool:
+        """Whether the WebAuthn policy can be derived from the website's origin."""
+        try:
+            from st_twofactor.webauthn import WebAuthnPolicy
+        except ImportError:  # pip install 'st-twofactor[webauthn]'
+            return False
+        try:
+            WebAuthnPolicy.from_app_info(
+                app_name="demo", website_domain=self.website, api_domain=self.origin
+            )
+        except ConfigurationError:
+            return False
+        return True
+
+    @property
+    def open_url(self) -> str:
+        """Where to open the demo page: a loopback website as ``localhost`` (WebAuthn)."""
+        parts = urlsplit(self.website)
+        if parts.hostname in ("127.0.0.1", "::1") and parts.port is not None:
+            return f"{parts.scheme}://localhost:{parts.port}"
+        return self.website
 
 
 def _flag(value: str) -> bool:
@@ -109,6 +141,13 @@ def setup_logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per core request
+
+
+def announce(settings: Settings) -> None:
+    """Log the URL to open (security keys need ``localhost``, not ``127.0.0.1``)."""
+    log.info("st-twofactor demo: open %s/ in a browser", settings.open_url)
+    if "webauthn" not in settings.factors:
+        log.warning("security keys are off: browsers allow WebAuthn on https or localhost only")
 
 
 def connect(settings: Settings) -> str:

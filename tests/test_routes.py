@@ -519,3 +519,38 @@ def _state_doc(store: Any, user_id: str) -> Any:
     import asyncio
 
     return asyncio.run(store.load(user_id)).to_dict()
+
+
+def test_security_key_flow(harness: Callable[..., Harness]) -> None:
+    """With "webauthn" enabled, both frameworks serve the security-key routes: add a key
+    (completes the session), sign in again, complete 2FA with it, remove it."""
+    from .webauthn_authenticator import SoftwareAuthenticator
+
+    h = harness(factors=("totp", "webauthn", "recovery-code"))
+    key = SoftwareAuthenticator()
+    tokens = h.signed_up("key@example.com")
+    options = body(h.get("/auth/2fa/webauthn/register/options?deviceName=key", tokens))
+    assert options["status"] == "OK" and options["options"]["rp"]["id"] == "localhost"
+    credential = key.register(options["options"], origin=API_DOMAIN)
+    added = body(
+        h.post(
+            "/auth/2fa/webauthn/register/verify",
+            tokens,
+            {"deviceName": "key", "credential": credential},
+        )
+    )
+    assert added["status"] == "OK" and len(added["recoveryCodes"]) == 10
+    assert status(h.get("/api/secret", tokens)) == 200
+
+    again = h.signed_in("key@example.com")
+    assert status(h.get("/api/secret", again)) == 403
+    options = body(h.get("/auth/2fa/webauthn/authenticate/options", again))
+    answer = key.assertion(options["options"], origin=API_DOMAIN)
+    verified = body(h.post("/auth/2fa/webauthn/authenticate/verify", again, {"credential": answer}))
+    assert verified == {"status": "OK"}
+    assert status(h.get("/api/secret", again)) == 200
+    assert jwt_payload(again.access or "")["2fa-completed"]["m"] == "webauthn"
+
+    removed = body(h.post("/auth/2fa/webauthn/device/remove", again, {"deviceName": "key"}))
+    assert removed == {"status": "OK", "didDeviceExist": True}
+    assert body(h.get("/auth/2fa", again))["securityKeys"] == []

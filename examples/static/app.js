@@ -2,6 +2,8 @@
 // Sessions live in HttpOnly cookies set by the SDK (`st-auth-mode: cookie`); every request
 // carries `rid: anti-csrf`, the SDK's anti-CSRF custom header. An expired access token
 // answers 401 "try refresh token": the page calls /auth/session/refresh once and retries.
+// Security keys and passkeys use navigator.credentials; the server speaks base64url JSON,
+// the browser ArrayBuffers, and the helpers below convert between them.
 "use strict";
 
 const SCREENS = ["loading", "signin", "enrol", "recovery-codes", "second-factor", "email-code", "home"];
@@ -16,6 +18,7 @@ const FACTOR_NAMES = {
   "otp-email": "E-mailed codes",
   "otp-phone": "Text-message codes",
   "recovery-code": "Recovery codes",
+  webauthn: "Security keys",
 };
 
 // -- talking to the server --
@@ -122,6 +125,7 @@ async function route() {
   if (data.factors.length === 0 && data.enrollable.includes("totp")) return startEnrolment();
   $("totp-form").hidden = !data.next.includes("totp");
   $("email-factor").hidden = !data.next.includes("otp-email");
+  $("webauthn-factor").hidden = !data.next.includes("webauthn");
   $("recovery-form").hidden = !data.next.includes("recovery-code");
   sayLocked(data);
   show("second-factor");
@@ -141,6 +145,7 @@ function sayLocked(data) {
 function goHome(data) {
   $("recovery-codes-left").textContent = `Recovery codes left: ${data.recoveryCodesLeft}.`;
   $("email-enrol").hidden = !data.enrollable.includes("otp-email");
+  showSecurityKeys(data);
   $("api-result").hidden = true;
   show("home");
 }
@@ -154,6 +159,7 @@ async function startEnrolment() {
   $("qr-code").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(data.qrCodeSvg);
   $("totp-secret").textContent = data.secret;
   $("enrol-code").value = "";
+  $("enrol-webauthn").hidden = !overview?.enrollable?.includes("webauthn");
   show("enrol");
 }
 
@@ -244,6 +250,159 @@ async function verifyEmailCode(event) {
   await route();
 }
 
+// -- security keys and passkeys (WebAuthn) --
+
+function fromBase64url(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0)).buffer;
+}
+
+function toBase64url(buffer) {
+  if (!buffer) return null;
+  let binary = "";
+  for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The server's options with their base64url fields as the ArrayBuffers the browser wants. */
+function creationOptions(options) {
+  return {
+    ...options,
+    challenge: fromBase64url(options.challenge),
+    user: { ...options.user, id: fromBase64url(options.user.id) },
+    excludeCredentials: (options.excludeCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+function requestOptions(options) {
+  return {
+    ...options,
+    challenge: fromBase64url(options.challenge),
+    allowCredentials: (options.allowCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+/** A PublicKeyCredential as the JSON the server reads (base64url bytes). */
+function credentialJson(credential) {
+  const r = credential.response;
+  const response = { clientDataJSON: toBase64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = toBase64url(r.attestationObject);
+    response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    response.authenticatorData = toBase64url(r.authenticatorData);
+    response.signature = toBase64url(r.signature);
+    response.userHandle = toBase64url(r.userHandle);
+  }
+  return {
+    id: credential.id,
+    rawId: toBase64url(credential.rawId),
+    type: credential.type,
+    response,
+    authenticatorAttachment: credential.authenticatorAttachment || null,
+    clientExtensionResults: credential.getClientExtensionResults(),
+  };
+}
+
+/** Run a navigator.credentials call; null (and a message) when the browser refused. */
+async function askBrowser(call) {
+  if (!window.PublicKeyCredential || !window.isSecureContext) {
+    say("Security keys need https, or this page opened at http://localhost:PORT.", "error");
+    return null;
+  }
+  try {
+    return await call();
+  } catch (error) {
+    console.warn("navigator.credentials:", error.name, error.message);
+    const why = error.name === "InvalidStateError" ? "that key is already added" : "cancelled or timed out";
+    say(`The security key did not answer (${why}).`, "error");
+    return null;
+  }
+}
+
+function sayKeyProblem({ status, data }) {
+  if (status === 403) return say("Confirm it is you with a second factor first (sign in again).", "error");
+  switch (data.status) {
+    case "INVALID_CREDENTIAL_ERROR":
+      return say(`The security key was not accepted. ${data.attemptsLeft} attempt(s) left.`, "error");
+    case "DEVICE_ALREADY_EXISTS_ERROR":
+      return say("You already have a key with that name: choose another name.", "error");
+    case "TOO_MANY_DEVICES_ERROR":
+      return say("You have as many keys as allowed: remove one first.", "error");
+    default:
+      return sayCodeProblem({ status, data });
+  }
+}
+
+async function addSecurityKey(name) {
+  const query = "?deviceName=" + encodeURIComponent(name);
+  const asked = await api("GET", "/auth/2fa/webauthn/register/options" + query);
+  if (asked.data.status !== "OK") return sayKeyProblem(asked);
+  const credential = await askBrowser(() =>
+    navigator.credentials.create({ publicKey: creationOptions(asked.data.options) }),
+  );
+  if (!credential) return;
+  const answer = await api("POST", "/auth/2fa/webauthn/register/verify", {
+    deviceName: name,
+    credential: credentialJson(credential),
+  });
+  if (answer.data.status !== "OK") return sayKeyProblem(answer);
+  say(`Security key "${name}" added.`, "ok");
+  const codes = answer.data.recoveryCodes || [];
+  if (codes.length === 0) return route();
+  $("recovery-codes").replaceChildren(
+    ...codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }),
+  );
+  show("recovery-codes");
+}
+
+async function useSecurityKey() {
+  const asked = await api("GET", "/auth/2fa/webauthn/authenticate/options");
+  if (asked.data.status !== "OK") return sayKeyProblem(asked);
+  const credential = await askBrowser(() =>
+    navigator.credentials.get({ publicKey: requestOptions(asked.data.options) }),
+  );
+  if (!credential) return;
+  const answer = await api("POST", "/auth/2fa/webauthn/authenticate/verify", {
+    credential: credentialJson(credential),
+  });
+  if (answer.data.status !== "OK") return sayKeyProblem(answer);
+  say("Security key verified.", "ok");
+  await route();
+}
+
+async function removeSecurityKey(name) {
+  const answer = await api("POST", "/auth/2fa/webauthn/device/remove", { deviceName: name });
+  if (answer.status !== 200) return sayKeyProblem(answer);
+  say(`Security key "${name}" removed.`, "info");
+  await route();
+}
+
+/** The home screen's list of keys (with Remove) and, when allowed now, the add form. */
+function showSecurityKeys(data) {
+  const keys = data.securityKeys || [];
+  $("webauthn-keys").hidden = !data.enabled.includes("webauthn");
+  $("webauthn-add-form").hidden = !data.enrollable.includes("webauthn");
+  $("webauthn-list").replaceChildren(
+    ...keys.map((key) => {
+      const item = document.createElement("li");
+      item.textContent = key.name;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "secondary webauthn-remove";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", guarded(() => removeSecurityKey(key.name)));
+      item.append(remove);
+      return item;
+    }),
+  );
+}
+
 async function callApi() {
   const result = $("api-result");
   result.hidden = true;
@@ -299,6 +458,12 @@ document.addEventListener("DOMContentLoaded", () => {
   on("email-enrol-button", "click", sendEmailCode);
   on("email-resend-button", "click", sendEmailCode);
   on("email-form", "submit", verifyEmailCode);
+  on("webauthn-use-button", "click", useSecurityKey);
+  on("enrol-webauthn-button", "click", () => addSecurityKey("My security key"));
+  on("webauthn-add-form", "submit", async (e) => {
+    e.preventDefault();
+    await addSecurityKey($("webauthn-name").value.trim());
+  });
   on("email-back-button", "click", back);
   on("call-api-button", "click", callApi);
   for (const button of document.querySelectorAll(".signout-button")) {

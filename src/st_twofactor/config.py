@@ -23,6 +23,7 @@ from .throttle import ThrottlePolicy
 if TYPE_CHECKING:
     from .events import EventHook
     from .store import Store
+    from .webauthn import WebAuthnPolicy
 
 log = logging.getLogger("st_twofactor")
 
@@ -65,6 +66,13 @@ class TwoFactorConfig:
     :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
     :param store: where users' 2FA state lives (default: SuperTokens user metadata).
     :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
+    :param webauthn: the relying party for security keys and passkeys (factor
+        ``"webauthn"``, off by default): a :class:`~st_twofactor.webauthn.WebAuthnPolicy`.
+        When ``"webauthn"`` is in ``factors`` and this is ``None``, the policy is derived
+        from the SDK's ``app_info`` at ``init()``
+        (:meth:`~st_twofactor.webauthn.WebAuthnPolicy.from_app_info`), which raises
+        :class:`~st_twofactor.errors.ConfigurationError` when it cannot be (an IP address,
+        http on a host other than localhost, an origin computed per request).
     :param clock: seconds since the epoch; injected in tests.
     """
 
@@ -87,6 +95,7 @@ class TwoFactorConfig:
     remember_device_for: float = 30 * 24 * 3600.0
     store: Store | None = None
     on_event: EventHook | None = None
+    webauthn: WebAuthnPolicy | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     def __post_init__(self) -> None:
@@ -141,8 +150,10 @@ class TwoFactorConfig:
             )
         if self.factors == ("recovery-code",):
             raise ConfigurationError(
-                "recovery codes are a fallback: enable at least one of totp, otp-email, otp-phone"
+                "recovery codes are a fallback: enable at least one of totp, otp-email,"
+                " otp-phone, webauthn"
             )
+        self._validate_webauthn()
         if not self.secret_keys and not self.development:
             raise ConfigurationError(
                 "secret_keys is required outside development: pass secret_keys=[...] "
@@ -168,6 +179,22 @@ class TwoFactorConfig:
         if self.issuer is not None and (not self.issuer or ":" in self.issuer):
             raise ConfigurationError("issuer must be a non-empty name without ':'")
         self._warn_if_loosened()
+
+    def _validate_webauthn(self) -> None:
+        if "webauthn" not in self.factors and self.webauthn is None:
+            return
+        try:
+            from .webauthn import WebAuthnPolicy
+        except ImportError as exc:
+            raise ConfigurationError(
+                "the webauthn factor needs the webauthn package: "
+                "pip install 'st-twofactor[webauthn]'"
+            ) from exc
+        if self.webauthn is not None and not isinstance(self.webauthn, WebAuthnPolicy):
+            raise ConfigurationError(
+                "webauthn must be a st_twofactor.webauthn.WebAuthnPolicy(...); "
+                f"got {type(self.webauthn).__name__}"
+            )
 
     def _warn_if_loosened(self) -> None:
         loosened = []

@@ -29,6 +29,7 @@ __all__ = [
     "LockedOut",
     "RecoveryCodeUsed",
     "RecoveryCodesRegenerated",
+    "SignCountRegressed",
     "TwoFactorEvent",
     "VerificationFailed",
     "VerificationSucceeded",
@@ -132,6 +133,18 @@ class CodeSendRefused(Event):
     retry_after_ms: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class SignCountRegressed(Event):
+    """The security key ``device_name`` signed an assertion whose sign count did not
+    increase: possibly a cloned authenticator. The assertion was refused (and counted as
+    a failure). Worth telling the user and an administrator."""
+
+    kind: ClassVar[str] = "sign_count_regressed"
+    level: ClassVar[int] = logging.WARNING
+    factor: FactorId
+    device_name: str
+
+
 TwoFactorEvent: TypeAlias = (
     FactorEnrolled
     | FactorRemoved
@@ -142,6 +155,7 @@ TwoFactorEvent: TypeAlias = (
     | RecoveryCodesRegenerated
     | DeviceRemembered
     | CodeSendRefused
+    | SignCountRegressed
 )
 """Every event st-twofactor emits, for exhaustive ``match`` statements."""
 

@@ -2,7 +2,8 @@
 
 A factor is verified by its own module (:mod:`~st_twofactor.totp` and the TOTP flows in
 :mod:`~st_twofactor.service`, e-mailed and SMS codes in :mod:`~st_twofactor.otp`,
-:mod:`~st_twofactor.recovery_codes`). Whatever the factor, its flows use these rules, and
+:mod:`~st_twofactor.recovery_codes`, security keys and passkeys in
+:mod:`~st_twofactor.webauthn_factor`). Whatever the factor, its flows use these rules, and
 only these, so that the factors cannot drift apart (DESIGN 10.1):
 
 - **Step-up** (:func:`needs_step_up`): a user who has a factor may change factors (add a
@@ -52,11 +53,12 @@ __all__ = [
     "record_success",
 ]
 
-FactorId: TypeAlias = Literal["totp", "otp-email", "otp-phone", "recovery-code"]
+FactorId: TypeAlias = Literal["totp", "otp-email", "otp-phone", "recovery-code", "webauthn"]
 """A second factor's id, in SuperTokens' naming."""
 
-FACTOR_IDS: tuple[FactorId, ...] = ("totp", "otp-email", "otp-phone", "recovery-code")
-"""Every factor id st-twofactor knows, in the order ``GET /auth/2fa`` lists them."""
+FACTOR_IDS: tuple[FactorId, ...] = ("totp", "otp-email", "otp-phone", "recovery-code", "webauthn")
+"""Every factor id st-twofactor knows, in the order ``GET /auth/2fa`` lists them.
+``"webauthn"`` (security keys and passkeys) is off unless the app lists it."""
 
 
 def is_factor_id(value: object) -> TypeGuard[FactorId]:

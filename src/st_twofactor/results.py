@@ -8,7 +8,7 @@ the JSON bodies of the HTTP API (camelCase keys, SuperTokens' UPPER_SNAKE status
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias, TypedDict
+from typing import Any, Literal, TypeAlias, TypedDict
 
 from .factors import FactorId
 
@@ -99,6 +99,47 @@ class DeviceSummary(TypedDict):
     verified: bool
 
 
+class SecurityKeySummary(TypedDict):
+    """A WebAuthn credential as ``GET /auth/2fa`` shows it (no key material)."""
+
+    name: str
+    createdAt: float
+    lastUsedAt: float | None
+
+
+class WebAuthnNotEnabled(TypedDict):
+    status: Literal["WEBAUTHN_NOT_ENABLED_ERROR"]
+
+
+class InvalidCredential(TypedDict):
+    """A WebAuthn answer refused; ``attemptsLeft`` more may be tried before a lockout."""
+
+    status: Literal["INVALID_CREDENTIAL_ERROR"]
+    attemptsLeft: int
+
+
+class WebAuthnOptions(TypedDict):
+    """Options for ``navigator.credentials.get()`` (JSON, base64url bytes)."""
+
+    status: Literal["OK"]
+    options: dict[str, Any]
+
+
+class RegistrationOptions(WebAuthnOptions):
+    """Options for ``navigator.credentials.create()``, for the key to be called ``deviceName``."""
+
+    deviceName: str
+
+
+class SecurityKeyAdded(Ok, total=False):
+    """A security key or passkey added; ``recoveryCodes`` the first time codes are made."""
+
+    recoveryCodes: list[str]
+
+
+CredentialRefused: TypeAlias = InvalidCredential | LimitReached
+
+
 class Overview(TypedDict):
     """``GET /auth/2fa`` (see :meth:`~st_twofactor.service.TwoFactorService.overview`)."""
 
@@ -113,6 +154,7 @@ class Overview(TypedDict):
     locked: dict[str, int]
     recoveryCodesLeft: int
     devices: list[DeviceSummary]
+    securityKeys: list[SecurityKeySummary]
 
 
 CreateDeviceResult: TypeAlias = DeviceCreated | DeviceAlreadyExists | TooManyDevices
@@ -120,3 +162,9 @@ VerifyDeviceResult: TypeAlias = DeviceVerified | UnknownDevice | CodeRefused
 VerifyTotpResult: TypeAlias = Ok | TotpNotEnabled | CodeRefused
 VerifyRecoveryCodeResult: TypeAlias = RecoveryCodeUsed | CodeRefused
 RegenerateResult: TypeAlias = RecoveryCodes | NoFactor
+RegistrationOptionsResult: TypeAlias = RegistrationOptions | DeviceAlreadyExists | TooManyDevices
+RegistrationResult: TypeAlias = (
+    SecurityKeyAdded | DeviceAlreadyExists | TooManyDevices | CredentialRefused
+)
+AuthenticationOptionsResult: TypeAlias = WebAuthnOptions | WebAuthnNotEnabled
+AuthenticationResult: TypeAlias = Ok | WebAuthnNotEnabled | CredentialRefused

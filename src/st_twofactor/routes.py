@@ -14,6 +14,16 @@ these routes under the API base path, with no routing code in the app:
 ``POST {base}/2fa/recovery-codes``    new recovery codes (fresh 2FA)
 ====================================  ==========================================
 
+With ``"webauthn"`` in ``config.factors`` (:data:`WEBAUTHN_ROUTES`, off by default):
+
+=================================================  =====================================
+``GET  {base}/2fa/webauthn/register/options``      options to add a key (``?deviceName=``)
+``POST {base}/2fa/webauthn/register/verify``       add it (``deviceName``, ``credential``)
+``GET  {base}/2fa/webauthn/authenticate/options``  options to complete 2FA with a key
+``POST {base}/2fa/webauthn/authenticate/verify``   complete 2FA (``credential``)
+``POST {base}/2fa/webauthn/device/remove``         remove a key (fresh 2FA)
+=================================================  =====================================
+
 Every route needs a session (401 without) but not a completed 2FA. Expected outcomes
 answer 200 with a ``status``; malformed input answers 400 with a ``message`` and
 changes nothing; a stale 2FA where a fresh one is needed answers 403 with the SDK's
@@ -26,7 +36,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from supertokens_python.framework.request import BaseRequest
 from supertokens_python.framework.response import BaseResponse
@@ -60,6 +70,9 @@ from .service import (
     valid_device_name,
 )
 from .session_override import is_2fa_required, without_2fa
+
+if TYPE_CHECKING:
+    from .webauthn_factor import WebAuthnFlows
 
 log = logging.getLogger("st_twofactor")
 
@@ -305,6 +318,94 @@ async def _regenerate(call: _Call) -> Answer:
     return await call.service.regenerate_recovery_codes(call.user_id, call.user_context)
 
 
+# -- security keys and passkeys (served only when "webauthn" is in config.factors) --
+
+
+def _webauthn(call: _Call) -> WebAuthnFlows:
+    flows: WebAuthnFlows = call.service.webauthn
+    return flows
+
+
+def _key_name(value: object) -> str:
+    from .webauthn import valid_credential_name
+    from .webauthn_factor import DEFAULT_KEY_NAME
+
+    name = DEFAULT_KEY_NAME if value is None else value
+    if not valid_credential_name(name):
+        raise BadInput("'deviceName' must be 1 to 64 printable characters")
+    assert isinstance(name, str)
+    return name
+
+
+def _credential(call: _Call) -> dict[str, Any]:
+    """``credential``: the browser's ``PublicKeyCredential`` as a JSON object (its
+    contents are checked by the ceremony, which refuses anything malformed)."""
+    value = call.body.get("credential")
+    if not isinstance(value, dict):
+        raise BadInput("'credential' must be the browser's PublicKeyCredential as JSON")
+    return value
+
+
+async def _webauthn_register_options(call: _Call) -> Answer:
+    name = _key_name(call.request.get_query_param("deviceName"))
+    account = await _account_name(call.user_id, call.user_context)
+    try:  # S8: a recent 2FA, unless this is a first enrolment
+        return await _webauthn(call).registration_options(
+            call.user_id,
+            account,
+            name,
+            call.session.get_handle(),
+            call.payload,
+            call.user_context,
+        )
+    except StepUpRequired:
+        call.refuse_stale()
+
+
+async def _webauthn_register(call: _Call) -> Answer:
+    name = _key_name(call.body.get("deviceName"))
+    credential = _credential(call)
+    call.flag("rememberDevice")
+    try:  # S8, as for the options
+        result = await _webauthn(call).register(
+            call.user_id,
+            name,
+            credential,
+            call.session.get_handle(),
+            call.payload,
+            call.user_context,
+        )
+    except StepUpRequired:
+        call.refuse_stale()
+    if result["status"] != "OK":
+        return result
+    return {**result, **await call.completed("webauthn")}
+
+
+async def _webauthn_authenticate_options(call: _Call) -> Answer:
+    return await _webauthn(call).authentication_options(
+        call.user_id, call.session.get_handle(), call.user_context
+    )
+
+
+async def _webauthn_authenticate(call: _Call) -> Answer:
+    credential = _credential(call)
+    call.flag("rememberDevice")
+    result = await _webauthn(call).authenticate(
+        call.user_id, credential, call.session.get_handle(), call.user_context
+    )
+    if result["status"] != "OK":
+        return result
+    return await call.completed("webauthn")
+
+
+async def _webauthn_remove(call: _Call) -> Answer:
+    value = call.string("deviceName", required=True)
+    name = _key_name(value)
+    call.require_fresh()
+    return await _webauthn(call).remove(call.user_id, name, call.user_context)
+
+
 ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
     ("get", "/2fa", _overview),
     ("post", "/2fa/totp/device", _create_device),
@@ -315,6 +416,21 @@ ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
     ("post", "/2fa/recovery-codes", _regenerate),
 )
 """Each route of the HTTP API, defined once: method, path under the API base, flow."""
+
+WEBAUTHN_ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
+    ("get", "/2fa/webauthn/register/options", _webauthn_register_options),
+    ("post", "/2fa/webauthn/register/verify", _webauthn_register),
+    ("get", "/2fa/webauthn/authenticate/options", _webauthn_authenticate_options),
+    ("post", "/2fa/webauthn/authenticate/verify", _webauthn_authenticate),
+    ("post", "/2fa/webauthn/device/remove", _webauthn_remove),
+)
+"""The security-key routes, as :data:`ROUTES`; served only when ``"webauthn"`` is in
+``config.factors`` (the factor is off by default, and so are its routes)."""
+
+
+def _served(config: TwoFactorConfig) -> tuple[tuple[str, str, FlowHandler], ...]:
+    """The routes ``config`` serves."""
+    return ROUTES + WEBAUTHN_ROUTES if "webauthn" in config.factors else ROUTES
 
 
 async def _account_name(user_id: str, user_context: dict[str, Any]) -> str:
@@ -378,6 +494,17 @@ def _handler(
     return handle
 
 
+def _check_webauthn_after_init(service: TwoFactorService) -> None:
+    """Derive the WebAuthn policy once ``init()`` is done (app_info known), so a policy
+    that cannot be derived fails at start-up with a ConfigurationError, not per request."""
+    from supertokens_python.post_init_callbacks import PostSTInitCallbacks
+
+    def derive() -> None:
+        _ = service.webauthn.policy
+
+    PostSTInitCallbacks.add_post_init_callback(derive)
+
+
 def twofactor_plugin(
     config: TwoFactorConfig,
     *,
@@ -403,6 +530,8 @@ def twofactor_plugin(
     def route_handlers(
         config: Any, all_plugins: Any, sdk_version: str
     ) -> PluginRouteHandlerFunctionOkResponse:
+        if "webauthn" in service.config.factors:  # called by init(): app_info comes next
+            _check_webauthn_after_init(service)
         options = VerifySessionOptions(
             session_required=True,
             check_database=False,
@@ -416,7 +545,7 @@ def twofactor_plugin(
                     handler=_handler(service, method, flow, unreadable),
                     verify_session_options=options,
                 )
-                for method, path, flow in ROUTES
+                for method, path, flow in _served(service.config)
             ]
         )
 
@@ -428,4 +557,4 @@ def twofactor_plugin(
     )
 
 
-__all__ = ["PLUGIN_ID", "ROUTES", "twofactor_plugin"]
+__all__ = ["PLUGIN_ID", "ROUTES", "WEBAUTHN_ROUTES", "twofactor_plugin"]

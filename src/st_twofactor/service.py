@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
@@ -55,6 +55,9 @@ from .results import (
 from .results import Contact as ContactResult
 from .store import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
+
+if TYPE_CHECKING:
+    from .webauthn_factor import WebAuthnFlows
 
 DEFAULT_DEVICE_NAME = "authenticator"
 MAX_DEVICES = 10
@@ -146,8 +149,25 @@ class _RecoveryCodeFactor:
         return has_factor and view.fresh and not state.recovery_codes
 
 
+class _SecurityKeyFactor:
+    id: FactorId = "webauthn"
+
+    def can_complete(self, view: FactorView) -> bool:
+        return view.enabled and bool(view.state.webauthn_credentials)
+
+    def can_enrol(self, view: FactorView) -> bool:
+        return len(view.state.webauthn_credentials) < MAX_DEVICES
+
+
 FACTORS: dict[FactorId, Factor] = {
-    f.id: f for f in (_TotpFactor(), _EmailCodeFactor(), _PhoneCodeFactor(), _RecoveryCodeFactor())
+    f.id: f
+    for f in (
+        _TotpFactor(),
+        _EmailCodeFactor(),
+        _PhoneCodeFactor(),
+        _RecoveryCodeFactor(),
+        _SecurityKeyFactor(),
+    )
 }
 """Every factor, by id: what ``GET /auth/2fa`` asks each about (``next``, ``enrollable``)."""
 
@@ -177,6 +197,18 @@ class TwoFactorService:
         self.remember_tokens = remember_tokens(config)
         self.completion = SessionCompletion(config, claim, self.remember_tokens)
         self.policy = config.throttle_policy
+        self._webauthn: Any = None
+
+    @property
+    def webauthn(self) -> WebAuthnFlows:
+        """The security-key flows (:mod:`~st_twofactor.webauthn_factor`), made on first use:
+        they need the optional ``webauthn`` package."""
+        if self._webauthn is None:
+            from .webauthn_factor import WebAuthnFlows
+
+            self._webauthn = WebAuthnFlows(self)
+        flows: WebAuthnFlows = self._webauthn
+        return flows
 
     # -- reading --
 
@@ -214,18 +246,21 @@ class TwoFactorService:
         - ``next``: the ones that can complete 2FA now, in ``FACTOR_IDS`` order: a verified
           TOTP device; an e-mail code to the pinned address or, before one is pinned, to
           the account's address when the user may still pin it (no factor yet, or a fresh
-          2FA); an SMS code to the pinned number; a recovery code while any are left. A
+          2FA); an SMS code to the pinned number; a recovery code while any are left; a
+          security key (``webauthn``) when the user has one. A
           factor that is locked (see ``locked``) is left out until the lockout ends, and
           so is the contact the session signed in with (a passwordless first factor).
         - ``enrollable``: the ones the user may enrol now, which needs no factor yet or a
           fresh 2FA (S8): TOTP (below 10 devices), an e-mail address (none pinned and the
           account has one), a phone number (none pinned), recovery codes (beside another
-          factor, when none are left).
+          factor, when none are left), a security key (below 10).
         - ``contacts``: for each enabled code factor with a known destination, where the
           code would go (``{"contact": ..., "masked": ...}``): the pinned or account
           e-mail; the pinned phone number, masked unless the 2FA is fresh (then the user
           types it, and it must match).
         - ``locked``: factor id -> milliseconds until it may be tried again.
+        - ``devices``: the TOTP devices; ``securityKeys``: the WebAuthn credentials (name,
+          when added, when last used), never key material.
         """
         account = account or AccountContacts()
         now = self.config.clock()
@@ -264,6 +299,10 @@ class TwoFactorService:
             "locked": locked,
             "recoveryCodesLeft": len(state.recovery_codes),
             "devices": [{"name": d.name, "verified": d.verified} for d in state.totp_devices],
+            "securityKeys": [
+                {"name": k.name, "createdAt": k.created_at, "lastUsedAt": k.last_used_at}
+                for k in state.webauthn_credentials
+            ],
         }
 
     def _locked(
@@ -398,7 +437,7 @@ class TwoFactorService:
             if state.remove_device(device_name) is None:
                 return False
             state.bump_epoch()
-            if not any(d.verified for d in state.totp_devices) and not (state.email or state.phone):
+            if not [f for f in state.factor_ids() if f != "recovery-code"]:
                 # Recovery codes are a fallback for a factor; without one they go too.
                 state.recovery_codes = []
             return True

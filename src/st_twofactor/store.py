@@ -32,13 +32,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._device_names import device_key
 from .errors import MalformedDataError, StoreUnavailableError
 from .send_quota import CodeSend
 from .state_codec import decode_state, encode_state
 from .throttle import FactorCounter, ThrottleState
+
+if TYPE_CHECKING:
+    from .webauthn import PendingChallenge, WebAuthnCredential
 
 __all__ = [
     "METADATA_KEY",
@@ -116,6 +119,10 @@ class TwoFactorState:
     """E-mail/SMS codes sent and not yet used, by ``preAuthSessionId`` (a few at most)."""
     code_sends: tuple[CodeSend, ...] = ()
     """E-mail/SMS codes sent in the last day, for the send quotas (S15)."""
+    webauthn_credentials: list[WebAuthnCredential] = field(default_factory=list)
+    """The user's security keys and passkeys (:mod:`st_twofactor.webauthn`)."""
+    webauthn_challenges: list[PendingChallenge] = field(default_factory=list)
+    """WebAuthn challenges handed out and not used yet (a few at most)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -128,6 +135,8 @@ class TwoFactorState:
             enrolled.append("otp-phone")
         if self.recovery_codes:
             enrolled.append("recovery-code")
+        if self.webauthn_credentials:
+            enrolled.append("webauthn")
         return enrolled
 
     def device(self, name: str) -> TotpDevice | None:
@@ -173,6 +182,8 @@ class TwoFactorState:
         self.phone = None
         self.recovery_codes = []
         self.otp_pending = {}
+        self.webauthn_credentials = []
+        self.webauthn_challenges = []
         self.bump_epoch()
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,6 +224,8 @@ class TwoFactorState:
             "code_sends": [
                 {"at": c.at, "to": c.destination, "pinned": c.pinned} for c in self.code_sends
             ],
+            "webauthn_credentials": [c.to_dict() for c in self.webauthn_credentials],
+            "webauthn_challenges": [c.to_dict() for c in self.webauthn_challenges],
         }
 
     @classmethod
@@ -263,7 +276,23 @@ class TwoFactorState:
                 CodeSend(c.float_("at", 0.0), c.str_("to"), c.bool_("pinned", False))
                 for c in doc.list_of_objects("code_sends")
             ),
+            **_webauthn_entries(doc),
         )
+
+
+def _webauthn_entries(doc: _Reader) -> dict[str, Any]:
+    """The WebAuthn fields of a stored state; py_webauthn is imported only when there
+    are some (it is an optional extra)."""
+    credentials = doc.raw_list("webauthn_credentials")
+    challenges = doc.raw_list("webauthn_challenges")
+    if not credentials and not challenges:
+        return {}
+    from .webauthn import PendingChallenge, WebAuthnCredential
+
+    return {
+        "webauthn_credentials": [WebAuthnCredential.from_dict(c) for c in credentials],
+        "webauthn_challenges": [PendingChallenge.from_dict(c) for c in challenges],
+    }
 
 
 class Store(Protocol):
@@ -651,6 +680,10 @@ class _Reader:
         if not isinstance(value, list):
             raise self._fail(key, "a list")
         return value
+
+    def raw_list(self, key: str) -> list[object]:
+        """The list at ``key`` (empty when absent), its items unchecked."""
+        return self._list(key)
 
     def list_of_str(self, key: str) -> list[str]:
         items = self._list(key)

@@ -1,0 +1,376 @@
+"""Security keys and passkeys as a second factor: the flows behind ``/auth/2fa/webauthn/...``.
+
+The ceremonies themselves (options, verification, typed refusals) are the pure functions
+of :mod:`st_twofactor.webauthn`; this module adds the user's state and the rules every
+factor shares (:mod:`st_twofactor.factors`):
+
+- **One atomic update per step.** Asking for options stores the new challenge (bound to
+  the session handle) in the same store update that checks the step-up rule; verifying
+  an answer removes the session's challenge in the same update that checks the answer and
+  stores the result, whatever the outcome. A challenge is therefore used at most once,
+  also by two concurrent requests.
+- **Step-up** for adding a key (as for a TOTP device): none needed for a first factor,
+  else a 2FA presented in this session within the window (:class:`StepUpRequired`).
+- **Failure rule**: every answer is counted against ``"webauthn"`` before it is checked;
+  a refused one answers ``INVALID_CREDENTIAL_ERROR`` with the attempts left, or
+  ``LIMIT_REACHED_ERROR`` with the throttle's wait. A sign count that did not increase is
+  refused the same way and also reported (:class:`~st_twofactor.events.SignCountRegressed`).
+- **Success**: clears the failure counts of every factor; a first real factor gets the
+  recovery codes (when enabled), as TOTP does.
+
+Completing the session (claim with ``m="webauthn"``, remember-device) is the caller's
+(:mod:`st_twofactor.routes`, through :mod:`st_twofactor.completion`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import events, factors, recovery_codes
+from .errors import ConfigurationError
+from .factors import Counted, Locked, count_attempt, record_success
+from .results import (
+    AuthenticationOptionsResult,
+    AuthenticationResult,
+    CredentialRefused,
+    DeviceRemoved,
+    RegistrationOptionsResult,
+    RegistrationResult,
+    SecurityKeyAdded,
+)
+from .service import StepUpRequired
+from .throttle import Allowed
+from .webauthn import (
+    PendingChallenge,
+    Purpose,
+    RefusalReason,
+    WebAuthnCredential,
+    WebAuthnPolicy,
+    authentication_options,
+    registration_options,
+    verify_authentication,
+    verify_registration,
+)
+
+if TYPE_CHECKING:
+    from .service import TwoFactorService
+    from .store import TwoFactorState
+
+__all__ = [
+    "DEFAULT_KEY_NAME",
+    "MAX_KEYS",
+    "MAX_PENDING",
+    "StepUpRequired",
+    "WebAuthnFlows",
+    "policy_from_sdk",
+]
+
+DEFAULT_KEY_NAME = "security key"
+MAX_KEYS = 10
+"""Security keys and passkeys per user (as for TOTP devices)."""
+MAX_PENDING = 4
+"""Unused challenges kept per user (a few tabs); the oldest goes first."""
+
+
+def policy_from_sdk() -> WebAuthnPolicy:
+    """The policy derived from the initialised SDK's ``app_info``
+    (:meth:`WebAuthnPolicy.from_app_info`); :class:`ConfigurationError` if it cannot be."""
+    from supertokens_python.supertokens import Supertokens
+
+    app_info = Supertokens.get_instance().app_info
+    try:
+        website = app_info.get_origin(None, {}).get_as_string_dangerous()
+    except Exception as exc:  # an origin function that needs a request
+        raise ConfigurationError(
+            "st-twofactor cannot derive the WebAuthn RP ID from app_info (its origin is "
+            "computed per request): pass TwoFactorConfig(webauthn=WebAuthnPolicy(rp_id=..., "
+            "rp_name=..., origins=(...)))"
+        ) from exc
+    try:
+        return WebAuthnPolicy.from_app_info(
+            app_name=app_info.app_name,
+            website_domain=website,
+            api_domain=str(app_info.api_domain.get_as_string_dangerous()),  # type: ignore[no-untyped-call]
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"st-twofactor cannot derive the WebAuthn policy from app_info: {exc}. Pass "
+            "TwoFactorConfig(webauthn=WebAuthnPolicy(rp_id=..., rp_name=..., origins=(...)))"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One verification, decided inside one atomic store update."""
+
+    counted: Counted | None
+    """``None`` when nothing was counted: the answer was not checked (``refused_as``)."""
+    refused_as: Literal["DEVICE_ALREADY_EXISTS_ERROR", "TOO_MANY_DEVICES_ERROR"] | None = None
+    credential: WebAuthnCredential | None = None
+    refusal: RefusalReason | None = None
+    regressed: WebAuthnCredential | None = None
+    """The stored key whose sign count the refused answer did not increase."""
+    gave_codes: bool = False
+
+
+class WebAuthnFlows:
+    """The WebAuthn flows of one :class:`~st_twofactor.service.TwoFactorService`."""
+
+    def __init__(self, service: TwoFactorService) -> None:
+        self.service = service
+        self.config = service.config
+        self.store = service.store
+        self._policy = service.config.webauthn
+
+    @property
+    def policy(self) -> WebAuthnPolicy:
+        """The configured policy, else the one derived from ``app_info`` (once)."""
+        if self._policy is None:
+            self._policy = policy_from_sdk()
+        return self._policy
+
+    # -- registration --
+
+    async def registration_options(
+        self,
+        user_id: str,
+        user_name: str,
+        device_name: str,
+        session_handle: str,
+        payload: dict[str, Any],
+        user_context: dict[str, Any],
+    ) -> RegistrationOptionsResult:
+        """Options to add a key called ``device_name``; the challenge is stored in the
+        update that checks the step-up rule (:class:`StepUpRequired`)."""
+        policy = self.policy
+        now = self.config.clock()
+
+        def ask(state: TwoFactorState) -> RegistrationOptionsResult:
+            self._check_step_up(state, payload)
+            keys = state.webauthn_credentials
+            if any(k.name == device_name for k in keys):
+                return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+            if len(keys) >= MAX_KEYS:
+                return {"status": "TOO_MANY_DEVICES_ERROR"}
+            options, pending = registration_options(
+                policy, user_id, user_name, keys, now, session_handle
+            )
+            _keep(state, pending, now)
+            return {"status": "OK", "options": options, "deviceName": device_name}
+
+        return await self.store.update(user_id, ask, user_context)
+
+    async def register(
+        self,
+        user_id: str,
+        device_name: str,
+        credential: object,
+        session_handle: str,
+        payload: dict[str, Any],
+        user_context: dict[str, Any],
+    ) -> RegistrationResult:
+        """Add the key the browser created, if its answer is right (one update: the
+        session's challenge is used up whatever the outcome)."""
+        policy = self.policy
+        now = self.config.clock()
+        gives_codes = "recovery-code" in self.config.factors
+        new_codes, hashes = await _new_recovery_codes(self.config.recovery_code_count, gives_codes)
+
+        def attempt(state: TwoFactorState) -> _Outcome:
+            self._check_step_up(state, payload)
+            pending = _take(state, "register", session_handle)
+            keys = list(state.webauthn_credentials)
+            if any(k.name == device_name for k in keys):
+                return _Outcome(None, refused_as="DEVICE_ALREADY_EXISTS_ERROR")
+            if len(keys) >= MAX_KEYS:
+                return _Outcome(None, refused_as="TOO_MANY_DEVICES_ERROR")
+            counted = count_attempt(self.service.policy, state, "webauthn", now)
+            if not isinstance(counted.decision, Allowed):
+                return _Outcome(counted)
+            verified = verify_registration(
+                policy, pending, credential, session_handle, now, device_name, keys
+            )
+            if isinstance(verified, RefusalReason):
+                return _Outcome(counted, refusal=verified)
+            record_success(state, now)
+            state.webauthn_credentials = [*keys, verified]
+            state.bump_epoch()
+            gave = gives_codes and not state.recovery_codes
+            if gave:
+                state.recovery_codes = list(hashes)
+            return _Outcome(counted, credential=verified, gave_codes=gave)
+
+        outcome = await self.store.update(user_id, attempt, user_context)
+        if outcome.refused_as == "TOO_MANY_DEVICES_ERROR":
+            return {"status": "TOO_MANY_DEVICES_ERROR"}
+        if outcome.refused_as is not None or outcome.refusal in _ALREADY_THERE:
+            return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+        if outcome.credential is None:
+            return await self._refused(user_id, outcome)
+        await self._emit(
+            events.FactorEnrolled(
+                user_id=user_id, at=self.config.clock(), factor="webauthn", device_name=device_name
+            )
+        )
+        result: SecurityKeyAdded = {"status": "OK"}
+        if outcome.gave_codes:
+            result["recoveryCodes"] = new_codes
+        return result
+
+    # -- authentication --
+
+    async def authentication_options(
+        self, user_id: str, session_handle: str, user_context: dict[str, Any]
+    ) -> AuthenticationOptionsResult:
+        """Options listing the user's keys; the challenge is stored in the same update."""
+        policy = self.policy
+        now = self.config.clock()
+
+        def ask(state: TwoFactorState) -> AuthenticationOptionsResult:
+            if not state.webauthn_credentials:
+                return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
+            options, pending = authentication_options(
+                policy, state.webauthn_credentials, now, session_handle
+            )
+            _keep(state, pending, now)
+            return {"status": "OK", "options": options}
+
+        return await self.store.update(user_id, ask, user_context)
+
+    async def authenticate(
+        self, user_id: str, credential: object, session_handle: str, user_context: dict[str, Any]
+    ) -> AuthenticationResult:
+        """Check the browser's assertion: the session's challenge is used up, the attempt
+        counted, and on success the key's sign count stored, all in one update."""
+        policy = self.policy
+        now = self.config.clock()
+
+        def attempt(state: TwoFactorState) -> _Outcome | None:
+            keys = list(state.webauthn_credentials)
+            pending = _take(state, "authenticate", session_handle)
+            if not keys:
+                return None
+            counted = count_attempt(self.service.policy, state, "webauthn", now)
+            if not isinstance(counted.decision, Allowed):
+                return _Outcome(counted)
+            verified = verify_authentication(policy, pending, credential, keys, session_handle, now)
+            if verified is RefusalReason.SIGN_COUNT_REGRESSION:
+                regressed = _answering(keys, credential)
+                return _Outcome(counted, refusal=verified, regressed=regressed)
+            if isinstance(verified, RefusalReason):
+                return _Outcome(counted, refusal=verified)
+            record_success(state, now)
+            state.webauthn_credentials = [
+                verified if k.credential_id == verified.credential_id else k for k in keys
+            ]
+            return _Outcome(counted, credential=verified)
+
+        outcome = await self.store.update(user_id, attempt, user_context)
+        if outcome is None:
+            return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
+        if outcome.credential is None:
+            if outcome.regressed is not None:
+                await self._emit(
+                    events.SignCountRegressed(
+                        user_id=user_id,
+                        at=self.config.clock(),
+                        factor="webauthn",
+                        device_name=outcome.regressed.name,
+                    )
+                )
+            return await self._refused(user_id, outcome)
+        await self._emit(
+            events.VerificationSucceeded(user_id=user_id, at=self.config.clock(), factor="webauthn")
+        )
+        return {"status": "OK"}
+
+    # -- removal --
+
+    async def remove(
+        self, user_id: str, device_name: str, user_context: dict[str, Any]
+    ) -> DeviceRemoved:
+        """Remove the key called ``device_name`` (the caller checked the fresh 2FA)."""
+
+        def remove(state: TwoFactorState) -> bool:
+            keys = state.webauthn_credentials
+            state.webauthn_credentials = [k for k in keys if k.name != device_name]
+            if len(state.webauthn_credentials) == len(keys):
+                return False
+            state.bump_epoch()
+            if not [f for f in state.factor_ids() if f != "recovery-code"]:
+                state.recovery_codes = []  # a fallback for a factor: none left
+            return True
+
+        existed = await self.store.update(user_id, remove, user_context)
+        if existed:
+            await self._emit(
+                events.FactorRemoved(
+                    user_id=user_id,
+                    at=self.config.clock(),
+                    factor="webauthn",
+                    device_name=device_name,
+                )
+            )
+        return {"status": "OK", "didDeviceExist": existed}
+
+    # -- shared --
+
+    def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> None:
+        if self.service.needs_step_up(state, payload):
+            raise StepUpRequired
+
+    async def _refused(self, user_id: str, outcome: _Outcome) -> CredentialRefused:
+        """The shared failure rule as this API's answer."""
+        assert outcome.counted is not None
+        answer, happened = factors.failure(
+            outcome.counted, user_id=user_id, factor="webauthn", now=self.config.clock()
+        )
+        for event in happened:
+            await self._emit(event)
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        return {"status": "INVALID_CREDENTIAL_ERROR", "attemptsLeft": answer.attempts_left}
+
+    async def _emit(self, event: events.Event) -> None:
+        await events.emit(self.config.on_event, event)
+
+
+_ALREADY_THERE = (RefusalReason.DUPLICATE_NAME, RefusalReason.DUPLICATE_CREDENTIAL)
+
+
+async def _new_recovery_codes(count: int, wanted: bool) -> tuple[list[str], list[str]]:
+    """Recovery codes and their salted hashes, made (off the event loop) before the
+    update that may store them, as for TOTP; none when the app does not use them."""
+    if not wanted:
+        return [], []
+    codes = recovery_codes.generate(count)
+    hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
+    return codes, hashes
+
+
+def _keep(state: TwoFactorState, pending: PendingChallenge, now: float) -> None:
+    """Store ``pending``: expired challenges go, and the oldest beyond :data:`MAX_PENDING`."""
+    live = [c for c in state.webauthn_challenges if c.expires_at > now]
+    state.webauthn_challenges = [*live, pending][-MAX_PENDING:]
+
+
+def _take(state: TwoFactorState, purpose: Purpose, session_handle: str) -> PendingChallenge | None:
+    """Remove and return this session's newest challenge for ``purpose`` (single use);
+    every older one of the same session and purpose goes too."""
+    mine = [
+        c
+        for c in state.webauthn_challenges
+        if c.purpose == purpose and c.session_handle == session_handle
+    ]
+    if not mine:
+        return None
+    state.webauthn_challenges = [c for c in state.webauthn_challenges if c not in mine]
+    return mine[-1]
+
+
+def _answering(keys: list[WebAuthnCredential], credential: object) -> WebAuthnCredential | None:
+    """The stored key the answer names (its ``id``), if any."""
+    credential_id = credential.get("id") if isinstance(credential, dict) else None
+    return next((k for k in keys if k.credential_id == credential_id), None)
