@@ -2,7 +2,7 @@
 
 Each is refused, and the state that matters is unchanged: the user's keys (with their
 sign counts), and the session's 2FA claim. A refused answer is still counted against the
-factor (the failure rule), and the session's challenge is used up whatever the outcome.
+factor (the failure rule), and the answer's challenge is used up whatever the outcome.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from st_twofactor import events
 from st_twofactor.routes import WEBAUTHN_ROUTES
 from st_twofactor.testing import reset_supertokens
+from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
 from .test_attacks import HOSTILE_BODIES, race
 from .twofactor_app import Harness, Tokens, make_harness, user_id_of
-from .webauthn_authenticator import SoftwareAuthenticator
 from .webauthn_http import (
     AUTHENTICATE_OPTIONS,
     FACTORS,
@@ -169,9 +169,12 @@ def test_a_tampered_assertion_is_refused(h: Harness, knobs: dict[str, Any]) -> N
     key, user_id = with_key(h, "tamper@example.com")
     tokens = h.signed_in("tamper@example.com")
     before = keys_of(h, user_id)
-    assert_refused(h, tokens, authenticate(h, tokens, key, **knobs))
+    options = h.get(AUTHENTICATE_OPTIONS, tokens).json()["options"]
+    tampered = key.assertion(options, **{"origin": ORIGIN, **knobs})
+    assert_refused(h, tokens, send(h, tokens, tampered))
     assert keys_of(h, user_id) == before
-    assert h.state(user_id).webauthn_challenges == []  # used up all the same
+    # The challenge is used up all the same: a right answer to it is refused too.
+    assert_refused(h, tokens, send(h, tokens, key.assertion(options, origin=ORIGIN)))
 
 
 def test_a_lowered_sign_count_is_refused_and_reported(h: Harness) -> None:
@@ -218,14 +221,72 @@ def test_a_challenge_expires(h: Harness) -> None:
     assert_refused(h, tokens, send(h, tokens, answer))
 
 
-def test_pending_challenges_stay_few(h: Harness) -> None:
-    """Asking for options again and again keeps at most a few challenges in the state."""
-    key, user_id = with_key(h, "many@example.com")
+def test_asking_for_options_stores_nothing(h: Harness) -> None:
+    """Asking for options again and again leaves the state as it was (the challenges are
+    signed, not stored), and every one of them can still be answered once."""
+    key, user_id = with_key(h, "many@example.com", counts=False)
     tokens = h.signed_in("many@example.com")
-    for _ in range(20):
-        h.get(AUTHENTICATE_OPTIONS, tokens)
-    assert len(h.state(user_id).webauthn_challenges) <= 4
+    before = h.document(user_id)
+    asked = [h.get(AUTHENTICATE_OPTIONS, tokens).json()["options"] for _ in range(20)]
+    assert len({o["challenge"] for o in asked}) == 20
+    assert h.document(user_id) == before
+    assert send(h, tokens, key.assertion(asked[0], origin=ORIGIN)).json() == {"status": "OK"}
+    assert send(h, tokens, key.assertion(asked[-1], origin=ORIGIN)).json() == {"status": "OK"}
+    assert send(h, tokens, key.assertion(asked[0], origin=ORIGIN)).json()["status"] == REFUSED
+
+
+def test_answered_challenges_stay_few(h: Harness) -> None:
+    """The state records at most MAX_ANSWERED answered challenges: one answer more within
+    a challenge's lifetime is refused (forgetting one would let it be replayed); once the
+    oldest expired, answers are accepted again and the record shrinks."""
+    from st_twofactor.webauthn_factor import CLOCK_MARGIN, MAX_ANSWERED
+
+    key, user_id = with_key(h, "busy@example.com", counts=False)
+    tokens = h.signed_in("busy@example.com")
+    for _ in range(MAX_ANSWERED - 1):  # the registration's challenge is the first one
+        assert authenticate(h, tokens, key).json() == {"status": "OK"}
+    assert len(h.state(user_id).webauthn_challenges) == MAX_ANSWERED
+    options = h.get(AUTHENTICATE_OPTIONS, tokens).json()["options"]
+    assert send(h, tokens, key.assertion(options, origin=ORIGIN)).json()["status"] == REFUSED
+    assert len(h.state(user_id).webauthn_challenges) == MAX_ANSWERED
+    h.clock.advance(300 + CLOCK_MARGIN + 1)
     assert authenticate(h, tokens, key).json() == {"status": "OK"}
+    assert len(h.state(user_id).webauthn_challenges) == 1
+
+
+def test_a_challenge_signed_with_another_key_is_refused(devcore_app: str) -> None:
+    """A challenge made by an app with other secret keys, or made up by the client, is
+    refused; one made before a key rotation (the old key still listed) still works."""
+    from st_twofactor.store import InMemoryStore
+
+    store = InMemoryStore()
+    first = make_harness(devcore_app, factors=FACTORS, store=store, secret_keys=["k" * 32])
+    key = SoftwareAuthenticator(counts=False)
+    tokens = first.signed_up("rotate@example.com")
+    assert register(first, tokens, key, "key").json()["status"] == "OK"
+    again = first.signed_in("rotate@example.com")
+    options = first.get(AUTHENTICATE_OPTIONS, again).json()["options"]
+    answer = key.assertion(options, origin=ORIGIN)
+    reset_supertokens()
+    try:
+        other = make_harness(devcore_app, factors=FACTORS, store=store, secret_keys=["x" * 32])
+        assert_refused(other, again, send(other, again, answer))
+        made_up = key.assertion(options, origin=ORIGIN, challenge="A" * 78)
+        assert_refused(other, again, send(other, again, made_up))
+        reset_supertokens()
+        rotated = make_harness(
+            devcore_app, factors=FACTORS, store=store, secret_keys=["n" * 32, "k" * 32]
+        )
+        fresh = rotated.signed_in("rotate@example.com")
+        fresh_options = rotated.get(AUTHENTICATE_OPTIONS, fresh).json()["options"]
+        # The old app's challenge was not used up by the refusals above (they could not
+        # open it), so the rotated app accepts it once.
+        assert send(rotated, again, answer).json() == {"status": "OK"}
+        assert send(rotated, fresh, key.assertion(fresh_options, origin=ORIGIN)).json() == {
+            "status": "OK"
+        }
+    finally:
+        reset_supertokens()
 
 
 WEBAUTHN_HOSTILE: list[tuple[str, bytes]] = [

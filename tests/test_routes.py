@@ -524,7 +524,7 @@ def _state_doc(store: Any, user_id: str) -> Any:
 def test_security_key_flow(harness: Callable[..., Harness]) -> None:
     """With "webauthn" enabled, both frameworks serve the security-key routes: add a key
     (completes the session), sign in again, complete 2FA with it, remove it."""
-    from .webauthn_authenticator import SoftwareAuthenticator
+    from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
     h = harness(factors=("totp", "webauthn", "recovery-code"))
     key = SoftwareAuthenticator()

@@ -12,24 +12,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from st_twofactor.errors import ConfigurationError, MalformedDataError
+from st_twofactor.testing.webauthn import (
+    ExcludedCredentialError,
+    SoftwareAuthenticator,
+    b64url,
+    unb64url,
+)
 from st_twofactor.webauthn import (
     CHALLENGE_BYTES,
+    ChallengeSigner,
     PendingChallenge,
     RefusalReason,
     WebAuthnCredential,
     WebAuthnPolicy,
     authentication_options,
+    challenge_signed,
     registration_options,
     user_handle,
     verify_authentication,
     verify_registration,
-)
-
-from .webauthn_authenticator import (
-    ExcludedCredentialError,
-    SoftwareAuthenticator,
-    b64url,
-    unb64url,
 )
 
 ORIGIN = "https://app.example.com"
@@ -798,7 +799,8 @@ def test_credential_parsing_is_strict(key: str, value: object) -> None:
     ("key", "value"),
     [
         ("challenge", KeyError),
-        ("challenge", b64url(bytes(16))),
+        ("challenge", b64url(bytes(15))),  # WebAuthn asks for 16 at least
+        ("challenge", b64url(bytes(65))),
         ("challenge", 5),
         ("purpose", "login"),
         ("purpose", None),
@@ -850,3 +852,93 @@ def test_credential_round_trip_property(
         last_used_at,
     )
     assert WebAuthnCredential.from_dict(json.loads(json.dumps(credential.to_dict()))) == credential
+
+
+# --- signed challenges -----------------------------------------------------------------------
+
+SIGNER = ChallengeSigner(["a-secret-key-of-32-characters!!!"])
+
+
+def test_a_signed_challenge_opens_for_its_user_and_session_only() -> None:
+    raw = SIGNER.issue("authenticate", "user-1", SESSION, T0 + 300)
+    challenge = b64url(raw)
+    assert len(raw) == 58
+    opened = SIGNER.open(challenge, "user-1", SESSION, T0 + 299)
+    assert opened == PendingChallenge(challenge, "authenticate", SESSION, T0 + 300)
+    assert SIGNER.open(challenge, "user-2", SESSION, T0) is RefusalReason.WRONG_SESSION
+    assert SIGNER.open(challenge, "user-1", "other", T0) is RefusalReason.WRONG_SESSION
+    # The user id and the session handle are length-prefixed: no shifting a character over.
+    assert SIGNER.open(challenge, "user-1" + SESSION[0], SESSION[1:], T0) is (
+        RefusalReason.WRONG_SESSION
+    )
+    assert SIGNER.open(challenge, "user-1", SESSION, T0 + 300) is RefusalReason.CHALLENGE_EXPIRED
+    other_key = ChallengeSigner(["another-secret-key-of-32-chars!!"])
+    assert other_key.open(challenge, "user-1", SESSION, T0) is RefusalReason.WRONG_SESSION
+    rotated = ChallengeSigner(
+        ["another-secret-key-of-32-chars!!", "a-secret-key-of-32-characters!!!"]
+    )
+    assert isinstance(rotated.open(challenge, "user-1", SESSION, T0), PendingChallenge)
+    assert SIGNER.issue("register", "u", "s", T0) != SIGNER.issue("register", "u", "s", T0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_changed_byte_of_a_signed_challenge_is_refused(data: st.DataObject) -> None:
+    """Expiry, purpose, nonce or tag: a client that changes any byte (to live longer, or to
+    turn a registration challenge into an authentication one) is refused."""
+    raw = bytearray(SIGNER.issue("register", "user-1", SESSION, T0 + 300))
+    position = data.draw(st.integers(0, len(raw) - 1))
+    raw[position] ^= data.draw(st.integers(1, 255))
+    opened = SIGNER.open(b64url(bytes(raw)), "user-1", SESSION, T0)
+    assert opened in (RefusalReason.WRONG_SESSION, RefusalReason.NO_CHALLENGE)
+
+
+@pytest.mark.parametrize(
+    "challenge",
+    [None, 5, "", "!!!", "A" * 78, b64url(bytes(32)), "\udcff" * 10, b64url(bytes(58))],
+)
+def test_what_is_not_a_signed_challenge_is_refused(challenge: object) -> None:
+    assert isinstance(SIGNER.open(challenge, "user-1", SESSION, T0), RefusalReason)
+
+
+@pytest.mark.parametrize("who", ["\ud800", "\u200b\u202e", "x" * 10_000])
+def test_hostile_user_ids_and_handles_are_signed_without_errors(who: str) -> None:
+    challenge = b64url(SIGNER.issue("authenticate", who, who, T0 + 1))
+    assert isinstance(SIGNER.open(challenge, who, who, T0), PendingChallenge)
+    assert SIGNER.open(challenge, who + "x", who, T0) is RefusalReason.WRONG_SESSION
+
+
+def test_a_signed_challenge_runs_the_whole_ceremony() -> None:
+    """The challenge of the options is the signed one, and the answer verifies against the
+    PendingChallenge that opening the challenge the browser signed gives back."""
+    raw = SIGNER.issue("authenticate", "user-1", SESSION, T0 + 300)
+    options, _ = authentication_options(POLICY, [_CREDENTIAL], T0, SESSION, challenge=raw)
+    assert options["challenge"] == b64url(raw)
+    answer = _AUTHENTICATOR.assertion(options, origin=ORIGIN)
+    signed = challenge_signed(answer)
+    assert signed == b64url(raw)
+    pending = SIGNER.open(signed, "user-1", SESSION, T0 + 1)
+    assert isinstance(pending, PendingChallenge)
+    verified = verify_authentication(POLICY, pending, answer, [_CREDENTIAL], SESSION, T0 + 1)
+    assert isinstance(verified, WebAuthnCredential)
+    register_challenge = SIGNER.open(
+        b64url(SIGNER.issue("register", "user-1", SESSION, T0 + 300)), "user-1", SESSION, T0
+    )
+    assert verify_authentication(
+        POLICY, register_challenge, answer, [_CREDENTIAL], SESSION, T0 + 1
+    ) in (RefusalReason.WRONG_PURPOSE,)
+
+
+@pytest.mark.parametrize("given_bytes", [bytes(15), bytes(65), "x" * 32])
+def test_options_refuse_a_challenge_of_the_wrong_size(given_bytes: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        authentication_options(POLICY, [_CREDENTIAL], T0, SESSION, challenge=given_bytes)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values | st.text(max_size=80))
+def test_challenge_signed_never_raises(answer: object) -> None:
+    assert challenge_signed(answer) is None or isinstance(challenge_signed(answer), str)
+    assert challenge_signed({"response": {"clientDataJSON": answer}}) is None or isinstance(
+        answer, str
+    )

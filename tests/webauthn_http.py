@@ -1,13 +1,14 @@
 """The browser's part of the WebAuthn routes, for tests over HTTP: ask for options, let
-a :class:`~tests.webauthn_authenticator.SoftwareAuthenticator` answer, send the answer."""
+a :class:`~st_twofactor.testing.webauthn.SoftwareAuthenticator` answer, send the answer."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
 
+from st_twofactor.testing.webauthn import SoftwareAuthenticator
+
 from .twofactor_app import Harness, Tokens
-from .webauthn_authenticator import SoftwareAuthenticator
 
 ORIGIN = "http://localhost"
 """The harness's website (``app_info``): RP ID ``localhost``, this origin allowed."""

@@ -30,18 +30,28 @@ What the checks guarantee:
   a credential that does not parse) raises :class:`~st_twofactor.errors.MalformedDataError`
   from ``from_dict``, as for the rest of the 2FA state.
 
-**Single use is the caller's part.** A challenge must be accepted at most once. The caller
-removes the user's pending challenge *in the same atomic store update* that reads it and
-passes it to ``verify_*`` (``None`` when there was none, which is refused as
-:attr:`RefusalReason.NO_CHALLENGE`), whatever the outcome: a refused answer uses the
-challenge up too, and the browser asks for new options. Removing it in a later update would
-let two concurrent requests both verify the same answer.
+**Single use is the caller's part.** A challenge must be accepted at most once. Challenges
+can be kept two ways, and the caller picks one:
+
+- *Stored*: keep the :class:`PendingChallenge` of ``*_options`` in the user's state, remove it
+  *in the same atomic store update* that reads it and passes it to ``verify_*`` (``None``
+  when there was none, refused as :attr:`RefusalReason.NO_CHALLENGE`), whatever the outcome.
+- *Signed* (:class:`ChallengeSigner`, what :mod:`st_twofactor.webauthn_factor` does): the
+  challenge carries its own expiry and purpose under an HMAC that also binds the user and
+  the session, so asking for options writes nothing. :meth:`ChallengeSigner.open` turns the
+  challenge the browser signed back into a :class:`PendingChallenge`; the caller then
+  records it as answered, in the same atomic update that verifies the answer and until it
+  expires, and refuses one that is already recorded.
+
+Either way, doing it in a later update would let two concurrent requests both verify the
+same answer.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import ipaddress
 import json
 import math
@@ -53,6 +63,7 @@ from enum import Enum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._crypto import derive_key, normalise_secret_keys
 from .errors import ConfigurationError, MalformedDataError
 
 try:
@@ -98,12 +109,14 @@ __all__ = [
     "ATTESTATION",
     "CHALLENGE_BYTES",
     "CHALLENGE_LIFETIME",
+    "ChallengeSigner",
     "PendingChallenge",
     "Purpose",
     "RefusalReason",
     "WebAuthnCredential",
     "WebAuthnPolicy",
     "authentication_options",
+    "challenge_signed",
     "registration_options",
     "user_handle",
     "valid_credential_name",
@@ -112,6 +125,10 @@ __all__ = [
 ]
 
 CHALLENGE_BYTES = 32
+"""Random bytes in a challenge (a signed challenge has 16 random bytes among its 58)."""
+MIN_CHALLENGE_BYTES = 16
+"""WebAuthn asks for at least 16 random bytes."""
+MAX_CHALLENGE_BYTES = 64
 CHALLENGE_LIFETIME = 300.0
 """Seconds a challenge stays valid (also the browser's ``timeout`` hint)."""
 MAX_CHALLENGE_LIFETIME = 600.0
@@ -144,10 +161,12 @@ class RefusalReason(str, Enum):
     them (the client learns nothing from the reason); events and logs may carry it."""
 
     NO_CHALLENGE = "no_challenge"
-    """No pending challenge: never asked for, or already used (a replay)."""
+    """No pending challenge: never asked for, not one of this app's, or already used (a
+    replay)."""
     CHALLENGE_EXPIRED = "challenge_expired"
     WRONG_SESSION = "wrong_session"
-    """The challenge was made for another session."""
+    """The challenge was made for another session (or user), or a signed challenge was not
+    made with this app's keys at all."""
     WRONG_PURPOSE = "wrong_purpose"
     """The challenge or the answer belongs to the other ceremony."""
     CHALLENGE_MISMATCH = "challenge_mismatch"
@@ -164,6 +183,8 @@ class RefusalReason(str, Enum):
     """The signature (or, at registration, the attestation statement or key) does not verify."""
     SIGN_COUNT_REGRESSION = "sign_count_regression"
     """The sign count did not increase: possibly a cloned authenticator."""
+    TOO_MANY_ANSWERS = "too_many_answers"
+    """More answers within one challenge lifetime than the caller keeps record of."""
     DUPLICATE_CREDENTIAL = "duplicate_credential"
     """The credential is already registered for this user."""
     INVALID_NAME = "invalid_name"
@@ -444,7 +465,8 @@ class PendingChallenge:
     remove it in the update that verifies the answer (see the module docstring)."""
 
     challenge: str
-    """32 random bytes, base64url."""
+    """The challenge's bytes, base64url: 32 random bytes, or a signed challenge
+    (:class:`ChallengeSigner`)."""
     purpose: Purpose
     session_handle: str
     """The session that asked for it: only that session may answer."""
@@ -464,7 +486,7 @@ class PendingChallenge:
         :class:`~st_twofactor.errors.MalformedDataError`."""
         doc = _object(data, "WebAuthn challenge")
         challenge = _b64url_field(doc, "challenge")
-        if len(_decode_b64url(challenge)) != CHALLENGE_BYTES:
+        if not MIN_CHALLENGE_BYTES <= len(_decode_b64url(challenge)) <= MAX_CHALLENGE_BYTES:
             raise MalformedDataError("WebAuthn challenge: wrong length")
         purpose = _field(doc, "purpose", str)
         if purpose == "register":
@@ -477,6 +499,108 @@ class PendingChallenge:
         if not session_handle:
             raise MalformedDataError("WebAuthn challenge: empty session handle")
         return cls(challenge, checked, session_handle, _time_field(doc, "expires_at"))
+
+
+_SIGNED_VERSION = 1
+_SIGNED_LABEL = b"st_twofactor/webauthn-challenge/v1"
+_NONCE_BYTES = 16
+_TAG_BYTES = 32
+_PURPOSE_BYTE: dict[Purpose, int] = {"register": 1, "authenticate": 2}
+_SIGNED_BYTES = 1 + _NONCE_BYTES + 8 + 1 + _TAG_BYTES
+
+
+class ChallengeSigner:
+    """Challenges that prove by themselves that this app made them, for whom and until when.
+
+    A signed challenge is 58 bytes: a version byte, 16 random bytes, the expiry (milliseconds
+    since the epoch) and the purpose, then an HMAC-SHA256 tag over those bytes, the user id
+    and the session handle, under a key derived from the app's secret key with its own HKDF
+    label. The user id and session handle are not in the challenge, only bound by the tag:
+    a challenge answered in another session or for another user does not verify.
+
+    Keys rotate as for remember-device tokens: the first key signs, every key is accepted.
+    A signed challenge is still single use only if the caller records it as answered (see
+    the module docstring).
+    """
+
+    def __init__(self, secret_keys: str | Sequence[str]) -> None:
+        self._keys = [derive_key(k, _SIGNED_LABEL) for k in normalise_secret_keys(secret_keys)]
+
+    def issue(
+        self, purpose: Purpose, user_id: str, session_handle: str, expires_at: float
+    ) -> bytes:
+        """A new challenge for ``purpose``, valid until ``expires_at`` (seconds)."""
+        _check_caller(user_id=user_id, session_handle=session_handle)
+        if purpose not in _PURPOSE_BYTE:
+            raise ConfigurationError(f"unknown WebAuthn ceremony {purpose!r}")
+        body = (
+            bytes([_SIGNED_VERSION])
+            + secrets.token_bytes(_NONCE_BYTES)
+            + math.ceil(expires_at * 1000).to_bytes(8, "big")
+            + bytes([_PURPOSE_BYTE[purpose]])
+        )
+        return body + _tag(self._keys[0], body, user_id, session_handle)
+
+    def open(
+        self, challenge: object, user_id: str, session_handle: str, now: float
+    ) -> PendingChallenge | RefusalReason:
+        """The :class:`PendingChallenge` that ``challenge`` (base64url, as the browser signed
+        it) stands for, or why it is not one this app made for this user and session and
+        that is still valid. The purpose is checked by ``verify_*``."""
+        if not isinstance(challenge, str):
+            return RefusalReason.MALFORMED
+        try:
+            raw = _decode_b64url(challenge)
+        except MalformedDataError:
+            return RefusalReason.MALFORMED
+        if len(raw) != _SIGNED_BYTES or raw[0] != _SIGNED_VERSION:
+            return RefusalReason.NO_CHALLENGE
+        body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
+        if not isinstance(user_id, str) or not isinstance(session_handle, str):
+            return RefusalReason.WRONG_SESSION
+        valid = False
+        for key in self._keys:  # every key, so the time taken says nothing of which
+            valid |= hmac.compare_digest(_tag(key, body, user_id, session_handle), tag)
+        if not valid:
+            return RefusalReason.WRONG_SESSION
+        purposes = {b: p for p, b in _PURPOSE_BYTE.items()}
+        purpose = purposes.get(body[-1])
+        if purpose is None:  # signed by us, so never in practice
+            return RefusalReason.MALFORMED
+        expires_at = int.from_bytes(body[1 + _NONCE_BYTES : -1], "big") / 1000
+        if now >= expires_at:
+            return RefusalReason.CHALLENGE_EXPIRED
+        return PendingChallenge(challenge, purpose, session_handle, expires_at)
+
+
+def _tag(key: bytes, body: bytes, user_id: str, session_handle: str) -> bytes:
+    signed = bytearray(body)
+    for part in (user_id, session_handle):
+        encoded = part.encode("utf-8", "surrogatepass")
+        signed += len(encoded).to_bytes(4, "big") + encoded
+    return hmac.new(key, bytes(signed), hashlib.sha256).digest()
+
+
+def challenge_signed(credential_json: object) -> str | None:
+    """The challenge (base64url) in the ``clientDataJSON`` of a browser's answer, or
+    ``None`` if the answer does not carry one that parses. Nothing is verified here."""
+    try:
+        if isinstance(credential_json, str):
+            credential_json = json.loads(credential_json)
+        if not isinstance(credential_json, dict):
+            return None
+        response = credential_json.get("response")
+        client_data = response.get("clientDataJSON") if isinstance(response, dict) else None
+        if not isinstance(client_data, str) or len(client_data) > _MAX_CLIENT_DATA_CHARS:
+            return None
+        document = json.loads(_decode_b64url(client_data))
+    except (ValueError, MalformedDataError, RecursionError):
+        return None
+    challenge = document.get("challenge") if isinstance(document, dict) else None
+    return challenge if isinstance(challenge, str) else None
+
+
+_MAX_CLIENT_DATA_CHARS = 16_384
 
 
 _MISSING = object()
@@ -540,12 +664,15 @@ def registration_options(
     existing: Sequence[WebAuthnCredential],
     now: float,
     session_handle: str,
+    *,
+    challenge: bytes | None = None,
 ) -> tuple[dict[str, Any], PendingChallenge]:
     """Options for ``navigator.credentials.create()`` (JSON-ready, base64url bytes) and the
     challenge to keep. ``user_name`` is what the authenticator shows (an e-mail, say); the
-    user's ``existing`` credentials are excluded, so one authenticator is not added twice."""
+    user's ``existing`` credentials are excluded, so one authenticator is not added twice.
+    ``challenge``: one made by :meth:`ChallengeSigner.issue` (else random bytes)."""
     _check_caller(user_id=user_id, user_name=user_name, session_handle=session_handle)
-    challenge = secrets.token_bytes(CHALLENGE_BYTES)
+    challenge = _challenge_bytes(challenge)
     options = generate_registration_options(
         rp_id=policy.rp_id,
         rp_name=policy.rp_name,
@@ -569,13 +696,16 @@ def authentication_options(
     credentials: Sequence[WebAuthnCredential],
     now: float,
     session_handle: str,
+    *,
+    challenge: bytes | None = None,
 ) -> tuple[dict[str, Any], PendingChallenge]:
     """Options for ``navigator.credentials.get()`` listing the user's ``credentials``
-    (passkeys among them answer as well as security keys), and the challenge to keep."""
+    (passkeys among them answer as well as security keys), and the challenge to keep.
+    ``challenge``: one made by :meth:`ChallengeSigner.issue` (else random bytes)."""
     _check_caller(session_handle=session_handle)
     if not credentials:
         raise ConfigurationError("the user has no WebAuthn credential to authenticate with")
-    challenge = secrets.token_bytes(CHALLENGE_BYTES)
+    challenge = _challenge_bytes(challenge)
     options = generate_authentication_options(
         rp_id=policy.rp_id,
         challenge=challenge,
@@ -715,6 +845,16 @@ def verify_authentication(
     if (new_count > 0 or stored.sign_count > 0) and new_count <= stored.sign_count:
         return RefusalReason.SIGN_COUNT_REGRESSION
     return replace(stored, sign_count=new_count, last_used_at=now)
+
+
+def _challenge_bytes(given: bytes | None) -> bytes:
+    if given is None:
+        return secrets.token_bytes(CHALLENGE_BYTES)
+    if not isinstance(given, bytes) or not MIN_CHALLENGE_BYTES <= len(given) <= MAX_CHALLENGE_BYTES:
+        raise ConfigurationError(
+            f"a WebAuthn challenge must be {MIN_CHALLENGE_BYTES}-{MAX_CHALLENGE_BYTES} bytes"
+        )
+    return given
 
 
 def _check_caller(**arguments: str) -> None:

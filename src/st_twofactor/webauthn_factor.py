@@ -4,11 +4,14 @@ The ceremonies themselves (options, verification, typed refusals) are the pure f
 of :mod:`st_twofactor.webauthn`; this module adds the user's state and the rules every
 factor shares (:mod:`st_twofactor.factors`):
 
-- **One atomic update per step.** Asking for options stores the new challenge (bound to
-  the session handle) in the same store update that checks the step-up rule; verifying
-  an answer removes the session's challenge in the same update that checks the answer and
-  stores the result, whatever the outcome. A challenge is therefore used at most once,
-  also by two concurrent requests.
+- **Signed challenges, one atomic update per answer.** Asking for options reads the
+  user's state once and writes nothing: the challenge is signed
+  (:class:`~st_twofactor.webauthn.ChallengeSigner`), bound to the user, the session and
+  the ceremony, and expires after the policy's ``challenge_lifetime``. Verifying an answer
+  records its challenge as answered in the same update that checks the answer and stores
+  the result, whatever the outcome; a challenge already recorded is refused. A challenge
+  is therefore used at most once, also by two concurrent requests. Answered challenges
+  are kept until they expire (plus :data:`CLOCK_MARGIN`), at most :data:`MAX_ANSWERED`.
 - **Step-up** for adding a key (as for a TOTP device): none needed for a first factor,
   else a 2FA presented in this session within the window (:class:`StepUpRequired`).
 - **Failure rule**: every answer is counted against ``"webauthn"`` before it is checked;
@@ -40,15 +43,16 @@ from .results import (
     RegistrationResult,
     SecurityKeyAdded,
 )
-from .service import StepUpRequired
+from .service import StepUpRequired, secret_keys
 from .throttle import Allowed
 from .webauthn import (
+    ChallengeSigner,
     PendingChallenge,
-    Purpose,
     RefusalReason,
     WebAuthnCredential,
     WebAuthnPolicy,
     authentication_options,
+    challenge_signed,
     registration_options,
     verify_authentication,
     verify_registration,
@@ -59,9 +63,10 @@ if TYPE_CHECKING:
     from .store import TwoFactorState
 
 __all__ = [
+    "CLOCK_MARGIN",
     "DEFAULT_KEY_NAME",
+    "MAX_ANSWERED",
     "MAX_KEYS",
-    "MAX_PENDING",
     "StepUpRequired",
     "WebAuthnFlows",
     "policy_from_sdk",
@@ -70,8 +75,12 @@ __all__ = [
 DEFAULT_KEY_NAME = "security key"
 MAX_KEYS = 10
 """Security keys and passkeys per user (as for TOTP devices)."""
-MAX_PENDING = 4
-"""Unused challenges kept per user (a few tabs); the oldest goes first."""
+MAX_ANSWERED = 16
+"""Answered challenges kept per user until they expire. One more answer within a challenge
+lifetime is refused (:attr:`RefusalReason.TOO_MANY_ANSWERS`) until the oldest expires:
+forgetting an unexpired one would let its answer be replayed."""
+CLOCK_MARGIN = 60.0
+"""Seconds an answered challenge is kept after it expired, for workers whose clocks differ."""
 
 
 def policy_from_sdk() -> WebAuthnPolicy:
@@ -123,6 +132,7 @@ class WebAuthnFlows:
         self.config = service.config
         self.store = service.store
         self._policy = service.config.webauthn
+        self._signer = ChallengeSigner(secret_keys(service.config))
 
     @property
     def policy(self) -> WebAuthnPolicy:
@@ -142,25 +152,24 @@ class WebAuthnFlows:
         payload: dict[str, Any],
         user_context: dict[str, Any],
     ) -> RegistrationOptionsResult:
-        """Options to add a key called ``device_name``; the challenge is stored in the
-        update that checks the step-up rule (:class:`StepUpRequired`)."""
+        """Options to add a key called ``device_name``, after the step-up rule
+        (:class:`StepUpRequired`); one read of the state, no write (signed challenge)."""
         policy = self.policy
         now = self.config.clock()
-
-        def ask(state: TwoFactorState) -> RegistrationOptionsResult:
-            self._check_step_up(state, payload)
-            keys = state.webauthn_credentials
-            if any(k.name == device_name for k in keys):
-                return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
-            if len(keys) >= MAX_KEYS:
-                return {"status": "TOO_MANY_DEVICES_ERROR"}
-            options, pending = registration_options(
-                policy, user_id, user_name, keys, now, session_handle
-            )
-            _keep(state, pending, now)
-            return {"status": "OK", "options": options, "deviceName": device_name}
-
-        return await self.store.update(user_id, ask, user_context)
+        state = await self.store.load(user_id, user_context)
+        self._check_step_up(state, payload)
+        keys = state.webauthn_credentials
+        if any(k.name == device_name for k in keys):
+            return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+        if len(keys) >= MAX_KEYS:
+            return {"status": "TOO_MANY_DEVICES_ERROR"}
+        challenge = self._signer.issue(
+            "register", user_id, session_handle, now + policy.challenge_lifetime
+        )
+        options, _ = registration_options(
+            policy, user_id, user_name, keys, now, session_handle, challenge=challenge
+        )
+        return {"status": "OK", "options": options, "deviceName": device_name}
 
     async def register(
         self,
@@ -172,7 +181,7 @@ class WebAuthnFlows:
         user_context: dict[str, Any],
     ) -> RegistrationResult:
         """Add the key the browser created, if its answer is right (one update: the
-        session's challenge is used up whatever the outcome)."""
+        answer's challenge is used up whatever the outcome)."""
         policy = self.policy
         now = self.config.clock()
         gives_codes = "recovery-code" in self.config.factors
@@ -180,7 +189,7 @@ class WebAuthnFlows:
 
         def attempt(state: TwoFactorState) -> _Outcome:
             self._check_step_up(state, payload)
-            pending = _take(state, "register", session_handle)
+            pending = self._use(state, credential, user_id, session_handle, now)
             keys = list(state.webauthn_credentials)
             if any(k.name == device_name for k in keys):
                 return _Outcome(None, refused_as="DEVICE_ALREADY_EXISTS_ERROR")
@@ -189,6 +198,8 @@ class WebAuthnFlows:
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
+            if isinstance(pending, RefusalReason):
+                return _Outcome(counted, refusal=pending)
             verified = verify_registration(
                 policy, pending, credential, session_handle, now, device_name, keys
             )
@@ -224,37 +235,39 @@ class WebAuthnFlows:
     async def authentication_options(
         self, user_id: str, session_handle: str, user_context: dict[str, Any]
     ) -> AuthenticationOptionsResult:
-        """Options listing the user's keys; the challenge is stored in the same update."""
+        """Options listing the user's keys: one read of the state, no write (signed
+        challenge)."""
         policy = self.policy
         now = self.config.clock()
-
-        def ask(state: TwoFactorState) -> AuthenticationOptionsResult:
-            if not state.webauthn_credentials:
-                return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
-            options, pending = authentication_options(
-                policy, state.webauthn_credentials, now, session_handle
-            )
-            _keep(state, pending, now)
-            return {"status": "OK", "options": options}
-
-        return await self.store.update(user_id, ask, user_context)
+        state = await self.store.load(user_id, user_context)
+        if not state.webauthn_credentials:
+            return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
+        challenge = self._signer.issue(
+            "authenticate", user_id, session_handle, now + policy.challenge_lifetime
+        )
+        options, _ = authentication_options(
+            policy, state.webauthn_credentials, now, session_handle, challenge=challenge
+        )
+        return {"status": "OK", "options": options}
 
     async def authenticate(
         self, user_id: str, credential: object, session_handle: str, user_context: dict[str, Any]
     ) -> AuthenticationResult:
-        """Check the browser's assertion: the session's challenge is used up, the attempt
-        counted, and on success the key's sign count stored, all in one update."""
+        """Check the browser's assertion: its challenge is used up, the attempt counted,
+        and on success the key's sign count stored, all in one update."""
         policy = self.policy
         now = self.config.clock()
 
         def attempt(state: TwoFactorState) -> _Outcome | None:
             keys = list(state.webauthn_credentials)
-            pending = _take(state, "authenticate", session_handle)
             if not keys:
                 return None
+            pending = self._use(state, credential, user_id, session_handle, now)
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
+            if isinstance(pending, RefusalReason):
+                return _Outcome(counted, refusal=pending)
             verified = verify_authentication(policy, pending, credential, keys, session_handle, now)
             if verified is RefusalReason.SIGN_COUNT_REGRESSION:
                 regressed = _answering(keys, credential)
@@ -317,6 +330,30 @@ class WebAuthnFlows:
 
     # -- shared --
 
+    def _use(
+        self,
+        state: TwoFactorState,
+        credential: object,
+        user_id: str,
+        session_handle: str,
+        now: float,
+    ) -> PendingChallenge | RefusalReason:
+        """The challenge the answer signed, now recorded as answered in ``state``; or why
+        it cannot be used: not made by this app for this user and session, expired,
+        already answered, or one answer too many (:data:`MAX_ANSWERED`)."""
+        opened = self._signer.open(challenge_signed(credential), user_id, session_handle, now)
+        if isinstance(opened, RefusalReason):
+            return opened
+        kept = [c for c in state.webauthn_challenges if c.expires_at + CLOCK_MARGIN > now]
+        if any(c.challenge == opened.challenge for c in kept):
+            state.webauthn_challenges = kept
+            return RefusalReason.NO_CHALLENGE  # answered before: a replay
+        if len(kept) >= MAX_ANSWERED:
+            state.webauthn_challenges = kept
+            return RefusalReason.TOO_MANY_ANSWERS
+        state.webauthn_challenges = [*kept, opened]
+        return opened
+
     def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> None:
         if self.service.needs_step_up(state, payload):
             raise StepUpRequired
@@ -348,26 +385,6 @@ async def _new_recovery_codes(count: int, wanted: bool) -> tuple[list[str], list
     codes = recovery_codes.generate(count)
     hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
     return codes, hashes
-
-
-def _keep(state: TwoFactorState, pending: PendingChallenge, now: float) -> None:
-    """Store ``pending``: expired challenges go, and the oldest beyond :data:`MAX_PENDING`."""
-    live = [c for c in state.webauthn_challenges if c.expires_at > now]
-    state.webauthn_challenges = [*live, pending][-MAX_PENDING:]
-
-
-def _take(state: TwoFactorState, purpose: Purpose, session_handle: str) -> PendingChallenge | None:
-    """Remove and return this session's newest challenge for ``purpose`` (single use);
-    every older one of the same session and purpose goes too."""
-    mine = [
-        c
-        for c in state.webauthn_challenges
-        if c.purpose == purpose and c.session_handle == session_handle
-    ]
-    if not mine:
-        return None
-    state.webauthn_challenges = [c for c in state.webauthn_challenges if c not in mine]
-    return mine[-1]
 
 
 def _answering(keys: list[WebAuthnCredential], credential: object) -> WebAuthnCredential | None:

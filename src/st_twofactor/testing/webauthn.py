@@ -1,11 +1,20 @@
-"""A software WebAuthn authenticator (and the browser's part of a ceremony) for tests.
+"""A software WebAuthn authenticator (and the browser's part of a ceremony), for tests.
 
-It answers the options of :mod:`st_twofactor.webauthn` as a browser with a CTAP2 security
-key would: ES256 (EC P-256) credentials, attestation ``"none"``, authenticatorData with
-the rpIdHash, flags and sign count, and assertions signed over
-``authenticatorData || SHA-256(clientDataJSON)``. Every field an attacker or a broken
-authenticator could get wrong has a knob (origin, RP ID, challenge, ceremony type, flags,
-sign count, signature), so each check can be shown to refuse it.
+It answers the options of :mod:`st_twofactor.webauthn` (and so of the
+``/auth/2fa/webauthn/.../options`` routes) as a browser with a CTAP2 security key would:
+ES256 (EC P-256) credentials, attestation ``"none"``, authenticatorData with the rpIdHash,
+flags and sign count, and assertions signed over
+``authenticatorData || SHA-256(clientDataJSON)``. An app's own test suite can use it to
+enrol a key and complete 2FA with it over HTTP, with no browser::
+
+    key = SoftwareAuthenticator()
+    options = client.get("/auth/2fa/webauthn/register/options").json()["options"]
+    credential = key.register(options, origin="http://localhost:3000")
+    client.post("/auth/2fa/webauthn/register/verify", json={"credential": credential})
+
+Every field an attacker or a broken authenticator could get wrong has a knob (origin, RP
+ID, challenge, ceremony type, flags, sign count, signature), so each check can be shown to
+refuse it. Needs the ``webauthn`` extra (for ``cbor2`` and ``cryptography``).
 """
 
 from __future__ import annotations
@@ -18,9 +27,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
+import cbor2  # installed with py_webauthn (the webauthn extra)
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+
+__all__ = [
+    "ExcludedCredentialError",
+    "NoCredentialError",
+    "SoftwareAuthenticator",
+    "b64url",
+    "unb64url",
+]
 
 UP = 0x01
 UV = 0x04
