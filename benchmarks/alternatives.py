@@ -47,8 +47,16 @@ FLOWS: tuple[tuple[str, str], ...] = (
     ("email-enrol", "E-mail code, first use"),
     ("email-verify", "E-mail code after sign-in"),
     ("recovery-code", "Recovery code after sign-in"),
+    ("webauthn-enrol", "Security key enrolment (options + answer)"),
+    ("webauthn-options", "Security key after sign-in: options"),
+    ("webauthn-verify", "Security key after sign-in: the answer"),
 )
 """Flow id and title, in the order the journeys run them."""
+
+FACTORS = ("totp", "otp-email", "recovery-code", "webauthn")
+"""st-twofactor's factors in the journeys."""
+WEBSITE = "http://localhost"
+"""The website origin of the benchmark apps (``app_info``): WebAuthn's RP ID is localhost."""
 
 
 @dataclass
@@ -60,6 +68,10 @@ class User:
     totp_device: str | None = None
     recovery_codes: list[str] = field(default_factory=list)
     totp_steps_used: int = 0
+    security_key: Any = None
+    """A software authenticator (:mod:`st_twofactor.testing.webauthn`) once enrolled."""
+    key_options: dict[str, Any] | None = None
+    """The options of the security-key ceremony in progress."""
 
     def next_totp_code(self) -> str:
         """A code of a time step not used yet (within the +/-1 step every verifier allows)."""
@@ -153,6 +165,15 @@ class Alternative:
     async def recovery_code(self, user: User, tokens: Tokens) -> None:
         raise NotImplementedError
 
+    async def webauthn_enrol(self, user: User, tokens: Tokens) -> None:
+        raise NotImplementedError
+
+    async def webauthn_options(self, user: User, tokens: Tokens) -> None:
+        raise NotImplementedError
+
+    async def webauthn_verify(self, user: User, tokens: Tokens) -> None:
+        raise NotImplementedError
+
     async def email_code(self, user: User, tokens: Tokens) -> None:
         """Ask for a code by e-mail, then enter it: the passwordless recipe's own routes."""
         assert self.client is not None
@@ -186,7 +207,7 @@ class TwoFactorLibrary(Alternative):
 
         self.config = TwoFactorConfig(
             secret_keys=[SECRET_KEY],
-            factors=("totp", "otp-email", "recovery-code"),
+            factors=FACTORS,
             on_event=lambda event: None,
             # The journeys ask one user for codes again within seconds; the quota check
             # itself costs no core call, so the counts and times are those of the default.
@@ -235,6 +256,42 @@ class TwoFactorLibrary(Alternative):
         code = user.recovery_codes.pop()
         await post(self.client, "/auth/2fa/recovery-code/verify", tokens, {"code": code})
 
+    async def webauthn_enrol(self, user: User, tokens: Tokens) -> None:
+        """What the browser sends: options, then the authenticator's answer (a software
+        authenticator stands in for the key; its signing is part of the time)."""
+        from st_twofactor.testing.webauthn import SoftwareAuthenticator
+
+        assert self.client is not None
+        key = SoftwareAuthenticator()
+        response = await self.client.get(
+            "/auth/2fa/webauthn/register/options", headers=tokens.headers()
+        )
+        tokens.update(response)
+        credential = key.register(ok(response)["options"], origin=WEBSITE)
+        await post(
+            self.client, "/auth/2fa/webauthn/register/verify", tokens, {"credential": credential}
+        )
+        user.security_key = key
+
+    async def webauthn_options(self, user: User, tokens: Tokens) -> None:
+        assert self.client is not None
+        response = await self.client.get(
+            "/auth/2fa/webauthn/authenticate/options", headers=tokens.headers()
+        )
+        tokens.update(response)
+        user.key_options = ok(response)["options"]
+
+    async def webauthn_verify(self, user: User, tokens: Tokens) -> None:
+        assert self.client is not None and user.key_options is not None
+        credential = user.security_key.assertion(user.key_options, origin=WEBSITE)
+        user.key_options = None
+        await post(
+            self.client,
+            "/auth/2fa/webauthn/authenticate/verify",
+            tokens,
+            {"credential": credential},
+        )
+
 
 class SdkMfa(Alternative):
     """SuperTokens' ``multifactorauth`` + ``totp`` (+ ``passwordless``, ``accountlinking``).
@@ -253,6 +310,11 @@ class SdkMfa(Alternative):
     code_request_fields: ClassVar[dict[str, Any]] = {"shouldTryLinkingWithSessionUser": True}
     unsupported: ClassVar[dict[str, str]] = {
         "recovery-code": "SuperTokens' MFA recipes have no recovery codes",
+        **dict.fromkeys(
+            ("webauthn-enrol", "webauthn-options", "webauthn-verify"),
+            "not measured: the development core does not implement the core's WebAuthn "
+            "API, which the SDK's webauthn recipe calls",
+        ),
     }
 
     def __init__(self, core: Any, connection_uri: str) -> None:
@@ -323,6 +385,10 @@ class LegacyOverrides(Alternative):
         "totp-enrol": "the legacy guide has no TOTP",
         "totp-verify": "the legacy guide has no TOTP",
         "recovery-code": "the legacy guide has no recovery codes",
+        **dict.fromkeys(
+            ("webauthn-enrol", "webauthn-options", "webauthn-verify"),
+            "the legacy guide has no security keys",
+        ),
     }
 
     def recipe_list(self) -> list[Any]:

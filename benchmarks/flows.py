@@ -3,8 +3,9 @@
 Every alternative runs the same journey per user, over HTTP through its FastAPI app
 (in-process, :class:`httpx.ASGITransport`) against the development core:
 
-sign-up -> TOTP enrolment -> e-mail code, first use -> sign-in -> 2FA status -> TOTP code
--> sign-in -> e-mail code -> sign-in -> recovery code.
+sign-up -> TOTP enrolment -> e-mail code, first use -> security key enrolment -> sign-in
+-> 2FA status -> TOTP code -> sign-in -> e-mail code -> sign-in -> recovery code -> sign-in
+-> security key (options, then the answer).
 
 Steps an alternative does not offer are skipped; a step that fails is reported with its
 error (and the steps that need it are skipped). Each measured step is timed on the client
@@ -35,7 +36,13 @@ from ._common import BASE, Setup, Stopwatch, Tokens, core_calls, median, sdk_as_
 from .alternatives import ALTERNATIVES, FLOWS, Alternative, User
 from .profiles import Row, rows, total
 
-NEEDS = {"totp-verify": "totp-enrol", "recovery-code": "totp-enrol", "email-verify": "email-enrol"}
+NEEDS = {
+    "totp-verify": "totp-enrol",
+    "recovery-code": "totp-enrol",
+    "email-verify": "email-enrol",
+    "webauthn-options": "webauthn-enrol",
+    "webauthn-verify": "webauthn-options",
+}
 """A flow that can only run after another one worked."""
 
 
@@ -132,6 +139,7 @@ class _Journey:
             raise RuntimeError(f"{alt.key}: sign-up failed: {self.failed['sign-up']}")
         await self.step("totp-enrol", lambda: alt.totp_enrol(user, tokens), tokens)
         await self.step("email-enrol", lambda: alt.email_code(user, tokens), tokens)
+        await self.step("webauthn-enrol", lambda: alt.webauthn_enrol(user, tokens), tokens)
         tokens = await self.step("sign-in", lambda: alt.sign_in(user))
         if tokens is None:
             raise RuntimeError(f"{alt.key}: sign-in failed: {self.failed['sign-in']}")
@@ -143,6 +151,10 @@ class _Journey:
         if not self.skipped("recovery-code"):
             again = await alt.sign_in(user)
             await self.step("recovery-code", lambda: alt.recovery_code(user, again), again)
+        if not self.skipped("webauthn-verify"):
+            again = await alt.sign_in(user)
+            await self.step("webauthn-options", lambda: alt.webauthn_options(user, again))
+            await self.step("webauthn-verify", lambda: alt.webauthn_verify(user, again), again)
 
 
 async def _turn(

@@ -220,6 +220,9 @@ def _goals(run: Run) -> list[str]:
                 yes_no(verdict.calls_met),
             ]
         )
+        key_row = _security_key_goal(run.flows)
+        if key_row is not None:
+            rows.append(key_row)
         speed = "; ".join(
             f"{ms(ours)} ms vs {ms(theirs)} ms for {run.flows.titles[other]}"
             for other, (ours, theirs, _) in verdict.end_to_end.items()
@@ -344,8 +347,9 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
         "",
         "The same journey for each alternative, over HTTP through its FastAPI app "
         "(in-process) against the development core: sign-up, TOTP enrolment, e-mail code "
-        "(first use), sign-in, 2FA status, TOTP code, sign-in + e-mail code, sign-in + "
-        "recovery code. Core calls are counted from the development core's request log; "
+        "(first use), security key enrolment, sign-in, 2FA status, TOTP code, sign-in + "
+        "e-mail code, sign-in + recovery code, sign-in + security key. Core calls are "
+        "counted from the development core's request log; "
         "times are measured by the client. After every second factor the journey checks "
         "that a `verify_session()` route lets the session through. "
         f"Journeys per alternative: {results.journeys}, interleaved (medians). "
@@ -356,7 +360,11 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
         "use* adds the e-mail factor right after the TOTP enrolment, in a session whose 2FA "
         "is fresh (st-twofactor pins the address, SuperTokens' MFA links a passwordless "
         "login method to the user); for the legacy overrides it is the user's first code, "
-        "which signs up their passwordless user.",
+        "which signs up their passwordless user. A security key (st-twofactor only; a "
+        "software authenticator from `st_twofactor.testing.webauthn` answers, and its "
+        "signing is part of the time) is enrolled in that fresh session too (options, "
+        "then the answer), and after sign-in it is two requests, measured apart: the "
+        "options (a signed challenge and the user's keys), then the answer.",
         "",
         "- **st-twofactor**: `build_recipe_list()` + `twofactor_plugin()`, default store "
         "(SuperTokens user metadata), on the free core.",
@@ -489,6 +497,27 @@ def _flow_shortfall(run: Run, verdict: FlowVerdict) -> list[str]:
             "",
         ]
     return out
+
+
+def _security_key_goal(results: FlowResults) -> list[str] | None:
+    """Issue 12's goal: a security key costs no more core calls than TOTP, for enrolment
+    and for the request that verifies; the options request before the latter is shown."""
+    flows = ("webauthn-enrol", "webauthn-options", "webauthn-verify", "totp-enrol", "totp-verify")
+    measured = [results.measured(LIBRARY, f) for f in flows]
+    if any(m is None for m in measured):
+        return None
+    enrol, options, answer, totp_enrol, totp_verify = (m.call_count for m in measured if m)
+    both = _median_of(results, LIBRARY, "webauthn-options") + _median_of(
+        results, LIBRARY, "webauthn-verify"
+    )
+    return [
+        "Security keys: no more core calls than TOTP (enrolment; the request that verifies)",
+        f"enrolment {enrol} vs {totp_enrol} for TOTP; the answer {answer} vs {totp_verify} for "
+        f"a TOTP code, after an options request of {options} (it reads the user's keys for "
+        f"the browser; TOTP has no such step); options + answer {ms(both)} ms vs "
+        f"{ms(_median_of(results, LIBRARY, 'totp-verify'))} ms for a TOTP code",
+        yes_no(enrol <= totp_enrol and answer <= totp_verify),
+    ]
 
 
 def _chart(results: FlowResults) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .alternatives import SECRET_KEY, TwoFactorLibrary
+from .alternatives import FACTORS, SECRET_KEY, TwoFactorLibrary
 from .flows import FlowResults, measure_flows
 
 
@@ -45,7 +45,7 @@ class TwoFactorLibraryOnSQL(TwoFactorLibrary):
         self.title = f"st-twofactor, SQLStore ({make_url(url).get_backend_name()})"
         self.config = TwoFactorConfig(
             secret_keys=[SECRET_KEY],
-            factors=("totp", "otp-email", "recovery-code"),
+            factors=FACTORS,
             on_event=lambda event: None,
             store=self.store,
             send_quota=self.config.send_quota,  # the parent's: no cooldown (see there)

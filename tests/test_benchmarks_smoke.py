@@ -78,6 +78,8 @@ def test_the_document_and_chart_are_written(quick_run: Run, tmp_path: Path) -> N
     assert "Protected request: zero core calls | 0 core calls" in markdown
     for _, title in FLOWS:
         assert f"| {title} |" in markdown
+    goal = next(line for line in markdown.splitlines() if "Security keys: no more core" in line)
+    assert goal.endswith("| **met** |"), goal
     chart = (tmp_path / "docs" / "benchmarks.svg").read_text()
     assert chart.startswith("<svg") and chart.rstrip().endswith("</svg>")
     assert "](benchmarks.svg)" in markdown
