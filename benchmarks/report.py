@@ -514,7 +514,8 @@ def _security_key_goal(results: FlowResults) -> list[str] | None:
         "Security keys: no more core calls than TOTP (enrolment; the request that verifies)",
         f"enrolment {enrol} vs {totp_enrol} for TOTP; the answer {answer} vs {totp_verify} for "
         f"a TOTP code, after an options request of {options} (it reads the user's keys for "
-        f"the browser; TOTP has no such step); options + answer {ms(both)} ms vs "
+        f"the browser; a page that reads `GET /auth/2fa` after sign-in, as for any factor, "
+        f"finds the same options there and skips it); options + answer {ms(both)} ms vs "
         f"{ms(_median_of(results, LIBRARY, 'totp-verify'))} ms for a TOTP code",
         yes_no(enrol <= totp_enrol and answer <= totp_verify),
     ]

@@ -87,8 +87,11 @@ def test_security_key_walk(name: str, kind: str, page: Page, tmp_path: Path) -> 
         demo.expect_screen("second-factor")
         expect(page.locator("#webauthn-use-button")).to_be_visible()
         assert demo.fetch_status("/api/secret") == 403
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "authenticate/options" in r.url else 0)
         page.click("#webauthn-use-button")
         demo.expect_screen("home")
+        assert asked == []  # the page used the options that came with GET /auth/2fa
         demo.call_api()
         overview = page.evaluate(
             "fetch('/auth/2fa', {headers: {rid: 'anti-csrf'}}).then(r => r.json())"

@@ -196,11 +196,35 @@ def test_the_failure_rule_counts_wrong_answers_and_locks_the_factor(h: Harness) 
     assert h.protected(session) == 403
     assert "webauthn" not in h.get("/auth/2fa", session).json()["next"]
     assert h.get("/auth/2fa", session).json()["locked"]["webauthn"] > 0
+    assert "webauthnOptions" not in h.get("/auth/2fa", session).json()  # not while locked
     failed = [e for e in h.seen if isinstance(e, events.VerificationFailed)]
     assert [e.factor for e in failed] == ["webauthn"] * 5
     assert any(isinstance(e, events.LockedOut) and e.factor == "webauthn" for e in h.seen)
     h.clock.advance(901)
     assert authenticate(h, session, key).json() == {"status": "OK"}
+
+
+def test_the_status_carries_the_key_options(h: Harness) -> None:
+    """GET /auth/2fa of a user with a key carries the options of the key's ceremony
+    (a signed challenge for this session, the user's keys): a page answers them without
+    asking for options, once; a user without a key gets none."""
+    tokens = h.signed_up("status-options@example.com")
+    assert "webauthnOptions" not in h.get("/auth/2fa", tokens).json()
+    key = SoftwareAuthenticator(counts=False)
+    assert register(h, tokens, key).json()["status"] == "OK"
+    session = h.signed_in("status-options@example.com")
+    overview = h.get("/auth/2fa", session).json()
+    options = overview["webauthnOptions"]
+    assert [c["id"] for c in options["allowCredentials"]] == key.credential_ids
+    assert options["rpId"] == "localhost"
+    answer = key.assertion(options, origin="http://localhost")
+    other = h.signed_in("status-options@example.com")
+    assert send(h, other, answer).json()["status"] == "INVALID_CREDENTIAL_ERROR"
+    assert send(h, session, answer).json() == {"status": "OK"}
+    assert h.protected(session) == 200
+    assert send(h, session, answer).json()["status"] == "INVALID_CREDENTIAL_ERROR"
+    fresh = h.get("/auth/2fa", session).json()["webauthnOptions"]
+    assert fresh["challenge"] != options["challenge"]
 
 
 def test_a_user_without_a_key_is_told_webauthn_is_not_enabled(h: Harness) -> None:
@@ -385,7 +409,8 @@ def test_no_more_core_calls_than_totp(
     key (options + verify) makes no more core calls than enrolling a TOTP device (6), and
     the request that verifies a key's answer no more than the one that verifies a TOTP
     code (3). Asking for the options before it reads the state once (the user's keys, for
-    the browser) and writes nothing: the challenge is signed, not stored."""
+    the browser) and writes nothing: the challenge is signed, not stored; and a page that
+    reads GET /auth/2fa anyway finds them there, at no extra call."""
     from st_twofactor.store import UserMetadataStore
 
     h = make(store=UserMetadataStore())
@@ -416,3 +441,21 @@ def test_no_more_core_calls_than_totp(
     assert len(key_enrol) <= len(totp_enrol), (key_enrol, totp_enrol)
     assert key_options == ["GET /recipe/user/metadata"]
     assert key_verify == totp_verify, (key_verify, totp_verify)
+    # A page that reads GET /auth/2fa after sign-in (as for any factor) finds the key's
+    # options there: then a key costs what a TOTP code does, request for request.
+    h.clock.advance(30)
+    totp_third = h.signed_in("totp-count@example.com")
+    key_third = h.signed_in("key-count@example.com")
+    statuses: list[Any] = []
+    totp_status = calls(lambda: statuses.append(h.get("/auth/2fa", totp_third)))
+    key_status = calls(lambda: statuses.append(h.get("/auth/2fa", key_third)))
+    assert key_status == totp_status
+    options = statuses[1].json()["webauthnOptions"]
+    totp_code = calls(lambda: h.verify_totp(totp_third, h.code(enrolled[0])))
+    key_answer = calls(
+        lambda: answers.append(
+            send(h, key_third, key.assertion(options, origin="http://localhost"))
+        )
+    )
+    assert answers[-1].json() == {"status": "OK"}
+    assert key_answer == totp_code, (key_answer, totp_code)

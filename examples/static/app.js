@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 let emailDevice = null; // {deviceId, preAuthSessionId} of the last e-mailed code
 let overview = null; // the last answer of GET /auth/2fa: what the page may offer
+let overviewAt = 0; // when it came (Date.now())
 
 const FACTOR_NAMES = {
   totp: "Authenticator codes",
@@ -120,6 +121,7 @@ async function route() {
   const { status, data } = await withRefresh("GET", "/auth/2fa");
   if (status === 401) return show("signin");
   overview = data;
+  overviewAt = Date.now();
   if (data.completed) return goHome(data);
   // A new user sets up an authenticator app first (the strongest factor offered).
   if (data.factors.length === 0 && data.enrollable.includes("totp")) return startEnrolment();
@@ -362,10 +364,17 @@ async function addSecurityKey(name) {
 }
 
 async function useSecurityKey() {
-  const asked = await api("GET", "/auth/2fa/webauthn/authenticate/options");
-  if (asked.data.status !== "OK") return sayKeyProblem(asked);
+  // GET /auth/2fa brought the options (a challenge valid 5 minutes, usable once): use
+  // them while they are fresh, else ask for new ones.
+  let options = overview?.webauthnOptions;
+  if (overview) overview.webauthnOptions = undefined;
+  if (!options || Date.now() - overviewAt > 4 * 60 * 1000) {
+    const asked = await api("GET", "/auth/2fa/webauthn/authenticate/options");
+    if (asked.data.status !== "OK") return sayKeyProblem(asked);
+    options = asked.data.options;
+  }
   const credential = await askBrowser(() =>
-    navigator.credentials.get({ publicKey: requestOptions(asked.data.options) }),
+    navigator.credentials.get({ publicKey: requestOptions(options) }),
   );
   if (!credential) return;
   const answer = await api("POST", "/auth/2fa/webauthn/authenticate/verify", {

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeAlias, TypedDict
 
+from typing_extensions import NotRequired
+
 from .factors import FactorId
 
 
@@ -155,6 +157,10 @@ class Overview(TypedDict):
     recoveryCodesLeft: int
     devices: list[DeviceSummary]
     securityKeys: list[SecurityKeySummary]
+    webauthnOptions: NotRequired[dict[str, Any]]
+    """When ``"webauthn"`` is in ``next``: the options of ``GET
+    /auth/2fa/webauthn/authenticate/options``, so a page can start the key's ceremony
+    without asking for them (they expire like any, after the policy's lifetime)."""
 
 
 CreateDeviceResult: TypeAlias = DeviceCreated | DeviceAlreadyExists | TooManyDevices

@@ -233,7 +233,12 @@ async def _overview(call: _Call) -> Answer:
     account = None
     if any(f in service.config.factors for f in CODE_FACTORS):
         account = await _account_contacts(call.session, call.user_context)
-    return service.overview(state, call.payload, required, account)
+    overview = service.overview(state, call.payload, required, account)
+    if "webauthn" in overview["next"]:  # the key's options, from the state read above
+        options = _webauthn(call).options_for(state, call.user_id, call.session.get_handle())
+        if options is not None:
+            overview["webauthnOptions"] = options
+    return overview
 
 
 async def _account_contacts(

@@ -237,18 +237,28 @@ class WebAuthnFlows:
     ) -> AuthenticationOptionsResult:
         """Options listing the user's keys: one read of the state, no write (signed
         challenge)."""
+        state = await self.store.load(user_id, user_context)
+        options = self.options_for(state, user_id, session_handle)
+        if options is None:
+            return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
+        return {"status": "OK", "options": options}
+
+    def options_for(
+        self, state: TwoFactorState, user_id: str, session_handle: str
+    ) -> dict[str, Any] | None:
+        """Authentication options for a state the caller read (no store call): the user's
+        keys and a new signed challenge; ``None`` when the user has no key."""
+        if not state.webauthn_credentials:
+            return None
         policy = self.policy
         now = self.config.clock()
-        state = await self.store.load(user_id, user_context)
-        if not state.webauthn_credentials:
-            return {"status": "WEBAUTHN_NOT_ENABLED_ERROR"}
         challenge = self._signer.issue(
             "authenticate", user_id, session_handle, now + policy.challenge_lifetime
         )
         options, _ = authentication_options(
             policy, state.webauthn_credentials, now, session_handle, challenge=challenge
         )
-        return {"status": "OK", "options": options}
+        return options
 
     async def authenticate(
         self, user_id: str, credential: object, session_handle: str, user_context: dict[str, Any]
