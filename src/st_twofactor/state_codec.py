@@ -1,6 +1,6 @@
 """The stored form of a user's 2FA state: one canonical JSON document.
 
-Every store keeps :class:`~st_twofactor.store.TwoFactorState` as the text that
+Every store keeps :class:`~st_twofactor.state.TwoFactorState` as the text that
 :func:`encode_state` makes and reads it back with :func:`decode_state`, so that all stores
 refuse the same bad documents and compare "changed or not" the same way.
 """
@@ -8,12 +8,9 @@ refuse the same bad documents and compare "changed or not" the same way.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from .errors import MalformedDataError
-
-if TYPE_CHECKING:
-    from .store import TwoFactorState
+from .state import TwoFactorState
 
 __all__ = ["decode_state", "encode_state"]
 
@@ -33,8 +30,6 @@ def encode_state(state: TwoFactorState) -> str:
 def decode_state(document: str | bytes | None, *, where: str = "the store") -> TwoFactorState:
     """Parse a document made by :func:`encode_state`; ``None`` (nothing stored) is a fresh
     state. Anything unparseable raises :class:`MalformedDataError`, never a silent reset."""
-    from .store import TwoFactorState
-
     if document is None:
         return TwoFactorState()
     try:
