@@ -34,6 +34,7 @@ SAFE_FIELDS = {
     "codes_left",
     "count",
     "expires_at",
+    "reason",  # a RefusalReason value, never the answer itself
 }
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -39,7 +40,7 @@ from st_twofactor import (
     twofactor_plugin,
 )
 from st_twofactor._crypto import SecretBox
-from st_twofactor._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING
+from st_twofactor._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING, REMEMBERED_NOT_REVOKED
 from st_twofactor.store import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
@@ -247,3 +248,90 @@ def test_e_mail_codes_alone_can_complete_the_claim_so_no_error(
     finally:
         reset_supertokens()
     assert _setup_errors(caplog) == []
+
+
+def _own_emailpassword(core_url: str, config: TwoFactorConfig, override: Any = None) -> None:
+    """An existing app with its own ``emailpassword.init`` (``override`` or none)."""
+    from supertokens_python.recipe.emailpassword import EmailPasswordOverrideConfig
+
+    reset_supertokens()
+    supertokens_python.init(
+        app_info=InputAppInfo(app_name="Shop", api_domain=API_DOMAIN, website_domain=API_DOMAIN),
+        supertokens_config=SupertokensConfig(connection_uri=core_url),
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=[
+            emailpassword.init(override=EmailPasswordOverrideConfig(functions=override))
+            if override is not None
+            else emailpassword.init(),
+            session.init(
+                override=SessionOverrideConfig(functions=override_session_functions(config))
+            ),
+        ],
+        experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
+    )
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_remember_device_without_the_emailpassword_override_warns(
+    devcore_app: str, caplog: pytest.LogCaptureFixture, remember: bool
+) -> None:
+    """S19 in a drop-in app: with remember-device on and the app's own emailpassword.init
+    lacking the library's override, a changed password would not revoke remembered
+    devices; a WARNING says so and names the fix. Off, nothing is said."""
+    caplog.set_level(logging.WARNING, logger="st_twofactor")
+    config = TwoFactorConfig(secret_keys=[SECRET_KEY], remember_device=remember)
+    try:
+        _own_emailpassword(devcore_app, config)
+    finally:
+        reset_supertokens()
+    warned = [r for r in caplog.records if r.getMessage() == REMEMBERED_NOT_REVOKED]
+    assert len(warned) == (1 if remember else 0)
+    assert "functions=override_emailpassword_functions(config)" in REMEMBERED_NOT_REVOKED
+
+
+def test_the_emailpassword_override_revokes_remembered_devices_in_a_drop_in_app(
+    devcore_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``override_emailpassword_functions(config)`` composed with the app's own override:
+    both run, a new password bumps the user's 2FA epoch (every remember token of the
+    user stops working), and no warning is logged."""
+    from supertokens_python.recipe.emailpassword import asyncio as ep
+    from supertokens_python.recipe.emailpassword.interfaces import RecipeInterface
+    from supertokens_python.types import RecipeUserId
+
+    from st_twofactor import override_emailpassword_functions
+
+    caplog.set_level(logging.WARNING, logger="st_twofactor")
+    store = InMemoryStore()
+    config = TwoFactorConfig(secret_keys=[SECRET_KEY], remember_device=True, store=store)
+    app_calls: list[str] = []
+
+    def mine(original: RecipeInterface) -> RecipeInterface:
+        update = original.update_email_or_password
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            app_calls.append("update")
+            return await update(*args, **kwargs)
+
+        original.update_email_or_password = counted  # type: ignore[method-assign]
+        return original
+
+    ours = override_emailpassword_functions(config)
+    try:
+        _own_emailpassword(devcore_app, config, lambda impl: mine(ours(impl)))
+        signed = asyncio.run(ep.sign_up("public", "drop-in-pw@example.com", "password-123"))
+        user_id = signed.user.id  # type: ignore[union-attr]
+        before = asyncio.run(store.load(user_id)).epoch
+        asyncio.run(ep.update_email_or_password(RecipeUserId(user_id), email="new@example.com"))
+        assert asyncio.run(store.load(user_id)).epoch == before  # only a password revokes
+        changed = asyncio.run(
+            ep.update_email_or_password(RecipeUserId(user_id), password="a-new-password-1")
+        )
+        assert type(changed).__name__ == "UpdateEmailOrPasswordOkResult"
+        assert asyncio.run(store.load(user_id)).epoch == before + 1
+    finally:
+        reset_supertokens()
+    assert app_calls == ["update", "update"]
+    assert [r for r in caplog.records if r.getMessage() == REMEMBERED_NOT_REVOKED] == []

@@ -459,3 +459,20 @@ def test_no_more_core_calls_than_totp(
     )
     assert answers[-1].json() == {"status": "OK"}
     assert key_answer == totp_code, (key_answer, totp_code)
+
+
+def test_a_refused_answer_says_why_in_its_event(h: Harness) -> None:
+    """The client only hears INVALID_CREDENTIAL_ERROR; the VerificationFailed event (and
+    so the default log line) carries the reason, for the app's operators."""
+    tokens = h.signed_up("why@example.com")
+    key = SoftwareAuthenticator()
+    assert register(h, tokens, key).json()["status"] == "OK"
+    session = h.signed_in("why@example.com")
+    wrong_port = authenticate(h, session, key, origin="http://localhost:8000").json()
+    assert wrong_port == {"status": "INVALID_CREDENTIAL_ERROR", "attemptsLeft": 4}
+    failed = [e for e in h.seen if isinstance(e, events.VerificationFailed)]
+    assert [(e.factor, e.reason) for e in failed] == [("webauthn", "wrong_origin")]
+    malformed = h.post(AUTHENTICATE, session, {"credential": {}}).json()
+    assert malformed == {"status": "INVALID_CREDENTIAL_ERROR", "attemptsLeft": 3}
+    failed = [e for e in h.seen if isinstance(e, events.VerificationFailed)]
+    assert [e.reason for e in failed] == ["wrong_origin", "malformed"]

@@ -33,7 +33,7 @@ from .errors import ConfigurationError, NoFactorError, TwoFactorError
 from .events import Event, EventHook
 from .factors import FACTOR_IDS, FactorId
 from .otp import override_passwordless_apis
-from .recipes import FIRST_FACTORS, build_recipe_list
+from .recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
 from .routes import twofactor_plugin
 from .session_override import override_session_functions, with_2fa, without_2fa
 from .store import InMemoryStore, Store, TwoFactorState, UserMetadataStore
@@ -63,6 +63,7 @@ __all__ = [
     "get_two_factor_state_sync",
     "make_second_factor_claim",
     "mark_completed",
+    "override_emailpassword_functions",
     "override_passwordless_apis",
     "override_session_functions",
     "recently_completed",

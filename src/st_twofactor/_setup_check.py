@@ -41,6 +41,23 @@ PLUGIN_MISSING = (
 )
 
 
+REVOKES_ON_NEW_PASSWORD = "_st_twofactor_revokes_on_new_password"
+"""Set on an emailpassword recipe implementation that revokes remembered devices."""
+
+REMEMBERED_NOT_REVOKED = (
+    "st-twofactor: remember_device is on, but a changed password does not revoke the "
+    "user's remembered devices: the app's emailpassword.init lacks the library's override. "
+    "Pass emailpassword.init(override=EmailPasswordOverrideConfig("
+    "functions=override_emailpassword_functions(config))), with "
+    "'from st_twofactor import override_emailpassword_functions' (build_recipe_list does it)"
+)
+
+
+def mark_revoking(recipe_implementation: object) -> None:
+    """Record that ``recipe_implementation`` revokes remembered devices on a new password."""
+    setattr(recipe_implementation, REVOKES_ON_NEW_PASSWORD, True)
+
+
 def mark_completing(api_implementation: object) -> None:
     """Record that ``api_implementation``'s routes can complete the claim."""
     setattr(api_implementation, COMPLETES_2FA, True)
@@ -49,6 +66,22 @@ def mark_completing(api_implementation: object) -> None:
 def check_after_init(config: TwoFactorConfig | None = None) -> None:
     """Run :func:`report_if_nothing_completes` once the SDK's ``init()`` is done."""
     PostSTInitCallbacks.add_post_init_callback(lambda: report_if_nothing_completes(config))
+    PostSTInitCallbacks.add_post_init_callback(lambda: report_unrevoked_remembered(config))
+
+
+def report_unrevoked_remembered(config: TwoFactorConfig | None) -> None:
+    """Log :data:`REMEMBERED_NOT_REVOKED` (a WARNING) when ``config`` remembers devices and
+    the app's emailpassword recipe does not revoke them on a new password."""
+    if config is None or not config.remember_device:
+        return
+    from supertokens_python.recipe.emailpassword.recipe import EmailPasswordRecipe
+    from supertokens_python.supertokens import Supertokens
+
+    for module in Supertokens.get_instance().recipe_modules:
+        if isinstance(module, EmailPasswordRecipe) and not getattr(
+            module.recipe_implementation, REVOKES_ON_NEW_PASSWORD, False
+        ):
+            log.warning(REMEMBERED_NOT_REVOKED)
 
 
 def report_if_nothing_completes(config: TwoFactorConfig | None = None) -> None:

@@ -79,12 +79,18 @@ class VerificationSucceeded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class VerificationFailed(Event):
-    """A second-factor code was wrong; ``attempts_left`` before a lockout, when known."""
+    """A second-factor code (or security key's answer) was wrong; ``attempts_left`` before
+    a lockout, when known."""
 
     kind: ClassVar[str] = "verification_failed"
     level: ClassVar[int] = logging.WARNING
     factor: FactorId
     attempts_left: int | None = None
+    reason: str | None = None
+    """Why a security key's answer was refused (a
+    :class:`~st_twofactor.webauthn.RefusalReason` value such as ``"wrong_origin"``), for
+    logs and monitoring: the client is only told ``INVALID_CREDENTIAL_ERROR``. ``None``
+    for codes, which are simply wrong."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -188,13 +188,19 @@ Failure: TypeAlias = WrongCode | Locked
 
 
 def failure(
-    counted: Counted, *, user_id: str, factor: FactorId, now: float
+    counted: Counted,
+    *,
+    user_id: str,
+    factor: FactorId,
+    now: float,
+    reason: str | None = None,
 ) -> tuple[Failure, list[events.Event]]:
     """The answer to a counted attempt that did not succeed, and the events it causes.
 
     A refused attempt: :class:`Locked` and ``LockedOut``. A wrong code:
-    ``VerificationFailed``, plus ``LockedOut`` and :class:`Locked` when this failure
-    locks the factor, else :class:`WrongCode`.
+    ``VerificationFailed`` (with ``reason``, when the factor knows why), plus
+    ``LockedOut`` and :class:`Locked` when this failure locks the factor, else
+    :class:`WrongCode`.
     """
     decision = counted.decision
     if isinstance(decision, Refused):
@@ -203,7 +209,11 @@ def failure(
         return Locked(wait), [locked]
     failed: list[events.Event] = [
         events.VerificationFailed(
-            user_id=user_id, at=now, factor=factor, attempts_left=decision.attempts_left
+            user_id=user_id,
+            at=now,
+            factor=factor,
+            attempts_left=decision.attempts_left,
+            reason=reason,
         )
     ]
     if counted.locks_for_ms is None:

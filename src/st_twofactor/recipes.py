@@ -88,6 +88,7 @@ from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 from supertokens_python.types import RecipeUserId
 
 from ._request_guard import guard_sdk_routes
+from ._setup_check import mark_revoking
 from .admin import revoke_remembered_devices
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
@@ -95,7 +96,12 @@ from .errors import ConfigurationError
 from .otp import override_passwordless_apis
 from .session_override import override_session_functions
 
-__all__ = ["DEFAULT_FIRST_FACTORS", "FIRST_FACTORS", "build_recipe_list"]
+__all__ = [
+    "DEFAULT_FIRST_FACTORS",
+    "FIRST_FACTORS",
+    "build_recipe_list",
+    "override_emailpassword_functions",
+]
 
 log = logging.getLogger("st_twofactor")
 
@@ -309,7 +315,7 @@ def _emailpassword_override(
         PostSTInitCallbacks.add_post_init_callback(guard_sdk_routes)
         return original
 
-    ours = _revoke_remembered_devices_on_new_password(config)
+    ours = override_emailpassword_functions(config)
     if app is None:
         return EmailPasswordOverrideConfig(functions=ours, apis=install_body_checks)
     return EmailPasswordOverrideConfig(
@@ -317,14 +323,20 @@ def _emailpassword_override(
     )
 
 
-def _revoke_remembered_devices_on_new_password(
+def override_emailpassword_functions(
     config: TwoFactorConfig,
 ) -> Callable[[EmailPasswordRecipeInterface], EmailPasswordRecipeInterface]:
     """An emailpassword functions override: a password that changes (a password reset, or
     the app's own "change password") revokes the user's remember-device tokens, so a token
-    copied before an account recovery no longer skips the second factor (S19)."""
+    copied before an account recovery no longer skips the second factor (S19).
+
+    :func:`build_recipe_list` installs it. An app with its own ``emailpassword.init`` and
+    ``remember_device`` on passes it as ``EmailPasswordOverrideConfig(functions=...)``,
+    composed with its own override in either order; without it a start-up WARNING says so.
+    """
 
     def override(original: EmailPasswordRecipeInterface) -> EmailPasswordRecipeInterface:
+        mark_revoking(original)
         original_update = original.update_email_or_password
 
         async def update_email_or_password(

@@ -372,7 +372,11 @@ class WebAuthnFlows:
         """The shared failure rule as this API's answer."""
         assert outcome.counted is not None
         answer, happened = factors.failure(
-            outcome.counted, user_id=user_id, factor="webauthn", now=self.config.clock()
+            outcome.counted,
+            user_id=user_id,
+            factor="webauthn",
+            now=self.config.clock(),
+            reason=None if outcome.refusal is None else outcome.refusal.value,
         )
         for event in happened:
             await self._emit(event)
