@@ -476,3 +476,34 @@ def test_a_refused_answer_says_why_in_its_event(h: Harness) -> None:
     assert malformed == {"status": "INVALID_CREDENTIAL_ERROR", "attemptsLeft": 3}
     failed = [e for e in h.seen if isinstance(e, events.VerificationFailed)]
     assert [e.reason for e in failed] == ["wrong_origin", "malformed"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["key\u200b", "\u202ekey", "ke\u00ady", "k\u0435y", "\ufeffkey", "key\u2028x", "a  b"],
+    ids=["zero-width", "bidi", "soft-hyphen", "cyrillic-e", "bom", "line-separator", "spaces"],
+)
+def test_key_names_follow_the_device_name_rules(h: Harness, name: str) -> None:
+    """S16 for security keys: a name with hidden characters, or mixing alphabets, is a 400
+    (as for a TOTP device) and nothing is asked of the browser or stored."""
+    tokens = h.signed_up(f"names-{abs(hash(name))}@example.com")
+    before = h.document(user_id_of(tokens))
+    response = register_options(h, tokens, name)
+    assert response.status_code == 400, response.text
+    assert "invisible" in response.json()["message"]
+    assert h.document(user_id_of(tokens)) == before
+
+
+def test_look_alike_key_names_are_the_same_name(h: Harness) -> None:
+    """Key names are compared as device names are (NFKC, case folded): "YubiKey", its
+    fullwidth form and "yubikey" are one name, so the others are refused, and any of
+    them removes the key."""
+    tokens = h.signed_up("lookalike-keys@example.com")
+    assert register(h, tokens, SoftwareAuthenticator(), "YubiKey").json()["status"] == "OK"
+    again = register_options(h, tokens, "\uff59\uff55\uff42\uff49\uff4b\uff45\uff59").json()
+    assert again == {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+    assert register_options(h, tokens, "yubikey").json() == {
+        "status": "DEVICE_ALREADY_EXISTS_ERROR"
+    }
+    removed = h.post(REMOVE, tokens, {"deviceName": "YUBIKEY"}).json()
+    assert removed == {"status": "OK", "didDeviceExist": True}

@@ -168,13 +168,7 @@ class _Call:
         if lookup_only and earlier_device_name(name):
             assert name is not None
             return name
-        if not valid_device_name(name):
-            raise BadInput(
-                "'deviceName' must be 1 to 64 printable characters, without invisible or "
-                "control characters, double spaces or a word mixing alphabets"
-            )
-        assert name is not None
-        return unicodedata.normalize("NFC", name)  # stored as given, in its composed form
+        return _checked_name(name)
 
     def totp_code(self) -> str:
         code = self.string("code", required=True)
@@ -331,15 +325,27 @@ def _webauthn(call: _Call) -> WebAuthnFlows:
     return flows
 
 
-def _key_name(value: object) -> str:
-    from .webauthn import valid_credential_name
+def _checked_name(name: object) -> str:
+    """A new device or key name (S16), as stored: given, in its composed form (NFC)."""
+    if not valid_device_name(name):
+        raise BadInput(
+            "'deviceName' must be 1 to 64 printable characters, without invisible or "
+            "control characters, double spaces or a word mixing alphabets"
+        )
+    assert isinstance(name, str)
+    return unicodedata.normalize("NFC", name)
+
+
+def _key_name(value: object, *, lookup_only: bool = False) -> str:
+    """A security key's name, by the rule of device names (``lookup_only``: to find a key,
+    so one named under the earlier, looser rule can still be removed)."""
     from .webauthn_factor import DEFAULT_KEY_NAME
 
     name = DEFAULT_KEY_NAME if value is None else value
-    if not valid_credential_name(name):
-        raise BadInput("'deviceName' must be 1 to 64 printable characters")
-    assert isinstance(name, str)
-    return name
+    if lookup_only and earlier_device_name(name):
+        assert isinstance(name, str)
+        return name
+    return _checked_name(name)
 
 
 def _credential(call: _Call) -> dict[str, Any]:
@@ -406,7 +412,7 @@ async def _webauthn_authenticate(call: _Call) -> Answer:
 
 async def _webauthn_remove(call: _Call) -> Answer:
     value = call.string("deviceName", required=True)
-    name = _key_name(value)
+    name = _key_name(value, lookup_only=True)
     call.require_fresh()
     return await _webauthn(call).remove(call.user_id, name, call.user_context)
 

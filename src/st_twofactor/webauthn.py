@@ -39,9 +39,11 @@ can be kept two ways, and the caller picks one:
 - *Signed* (:class:`ChallengeSigner`, what :mod:`st_twofactor.webauthn_factor` does): the
   challenge carries its own expiry and purpose under an HMAC that also binds the user and
   the session, so asking for options writes nothing. :meth:`ChallengeSigner.open` turns the
-  challenge the browser signed back into a :class:`PendingChallenge`; the caller then
-  records it as answered, in the same atomic update that verifies the answer and until it
-  expires, and refuses one that is already recorded.
+  challenge the browser signed back into a :class:`PendingChallenge`; the caller refuses
+  one already recorded as answered and, in the same atomic update that verifies the
+  answer, records it when the answer verified (accepted, or one of
+  :data:`VERIFIED_REFUSALS`), until it expires. An answer that did not verify could never
+  be accepted, so it need not use the challenge up.
 
 Either way, doing it in a later update would let two concurrent requests both verify the
 same answer.
@@ -64,6 +66,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._crypto import derive_key, normalise_secret_keys
+from ._device_names import device_key, valid_device_name
 from .errors import ConfigurationError, MalformedDataError
 
 try:
@@ -109,6 +112,7 @@ __all__ = [
     "ATTESTATION",
     "CHALLENGE_BYTES",
     "CHALLENGE_LIFETIME",
+    "VERIFIED_REFUSALS",
     "ChallengeSigner",
     "PendingChallenge",
     "Purpose",
@@ -194,9 +198,24 @@ class RefusalReason(str, Enum):
     """The answer is not a well-formed WebAuthn response."""
 
 
+VERIFIED_REFUSALS = frozenset(
+    {RefusalReason.SIGN_COUNT_REGRESSION, RefusalReason.DUPLICATE_CREDENTIAL}
+)
+"""Refusals of an answer whose signature (at registration, the attestation) verified: its
+challenge is used up as an accepted answer's is."""
+
+
 def valid_credential_name(name: object) -> bool:
-    """A credential name is 1-64 printable characters without surrounding spaces (it is
-    shown back to the user), the rule of TOTP device names."""
+    """A credential name follows the rule of TOTP device names (it is shown back to the
+    user): 1-64 characters, no invisible, control or format character, no double space,
+    no word mixing alphabets (:func:`~st_twofactor._device_names.valid_device_name`).
+    Names are compared as device names are: look-alikes are the same name."""
+    return valid_device_name(name)
+
+
+def _stored_name(name: object) -> bool:
+    """The looser rule a stored name is read with (1-64 characters, no C0 control or DEL,
+    no surrounding space), so a key named before the current rule still loads."""
     return isinstance(name, str) and bool(_NAME.match(name)) and name.strip() == name
 
 
@@ -445,7 +464,7 @@ class WebAuthnCredential:
         if not all(isinstance(t, str) for t in transports):
             raise MalformedDataError("WebAuthn credential: transports must be strings")
         name = _field(doc, "name", str)
-        if not valid_credential_name(name):
+        if not _stored_name(name):
             raise MalformedDataError("WebAuthn credential: invalid name")
         last_used = doc.get("last_used_at", _MISSING)
         return cls(
@@ -734,7 +753,7 @@ def verify_registration(
     assert pending is not None  # for mypy: _check_pending refuses None
     if not valid_credential_name(name):
         return RefusalReason.INVALID_NAME
-    if any(c.name == name for c in existing):
+    if any(device_key(c.name) == device_key(name) for c in existing):
         return RefusalReason.DUPLICATE_NAME
     if not isinstance(credential_json, (dict, str)):
         return RefusalReason.MALFORMED

@@ -7,11 +7,15 @@ factor shares (:mod:`st_twofactor.factors`):
 - **Signed challenges, one atomic update per answer.** Asking for options reads the
   user's state once and writes nothing: the challenge is signed
   (:class:`~st_twofactor.webauthn.ChallengeSigner`), bound to the user, the session and
-  the ceremony, and expires after the policy's ``challenge_lifetime``. Verifying an answer
-  records its challenge as answered in the same update that checks the answer and stores
-  the result, whatever the outcome; a challenge already recorded is refused. A challenge
-  is therefore used at most once, also by two concurrent requests. Answered challenges
-  are kept until they expire (plus :data:`CLOCK_MARGIN`), at most :data:`MAX_ANSWERED`.
+  the ceremony, and expires after the policy's ``challenge_lifetime``. An answer whose
+  signature verified (accepted, or refused for its sign count or as a key already added:
+  :data:`~st_twofactor.webauthn.VERIFIED_REFUSALS`) has its challenge recorded as
+  answered in the same update that checks it and stores the result; a challenge already
+  recorded is refused. A challenge is therefore accepted at most once, also by two
+  concurrent requests, and an answer that did not verify changes nothing but the
+  attempt count: nobody without the key can use up a challenge or fill the record.
+  Answered challenges are kept until they expire (plus :data:`CLOCK_MARGIN`), at most
+  :data:`MAX_ANSWERED`.
 - **Step-up** for adding a key (as for a TOTP device): none needed for a first factor,
   else a 2FA presented in this session within the window (:class:`StepUpRequired`).
 - **Failure rule**: every answer is counted against ``"webauthn"`` before it is checked;
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import events, factors, recovery_codes
+from ._device_names import device_key
 from .errors import ConfigurationError
 from .factors import Counted, Locked, count_attempt, record_success
 from .results import (
@@ -46,6 +51,7 @@ from .results import (
 from .service import StepUpRequired, secret_keys
 from .throttle import Allowed
 from .webauthn import (
+    VERIFIED_REFUSALS,
     ChallengeSigner,
     PendingChallenge,
     RefusalReason,
@@ -76,9 +82,10 @@ DEFAULT_KEY_NAME = "security key"
 MAX_KEYS = 10
 """Security keys and passkeys per user (as for TOTP devices)."""
 MAX_ANSWERED = 16
-"""Answered challenges kept per user until they expire. One more answer within a challenge
-lifetime is refused (:attr:`RefusalReason.TOO_MANY_ANSWERS`) until the oldest expires:
-forgetting an unexpired one would let its answer be replayed."""
+"""Answered challenges (of answers that verified) kept per user until they expire. One
+more within a challenge lifetime is refused (:attr:`RefusalReason.TOO_MANY_ANSWERS`) until
+the oldest expires: forgetting an unexpired one would let its answer be replayed. Only the
+holder of one of the user's keys can get that far."""
 CLOCK_MARGIN = 60.0
 """Seconds an answered challenge is kept after it expired, for workers whose clocks differ."""
 
@@ -159,7 +166,7 @@ class WebAuthnFlows:
         state = await self.store.load(user_id, user_context)
         self._check_step_up(state, payload)
         keys = state.webauthn_credentials
-        if any(k.name == device_name for k in keys):
+        if _named(keys, device_name) is not None:
             return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
         if len(keys) >= MAX_KEYS:
             return {"status": "TOO_MANY_DEVICES_ERROR"}
@@ -189,20 +196,22 @@ class WebAuthnFlows:
 
         def attempt(state: TwoFactorState) -> _Outcome:
             self._check_step_up(state, payload)
-            pending = self._use(state, credential, user_id, session_handle, now)
             keys = list(state.webauthn_credentials)
-            if any(k.name == device_name for k in keys):
+            if _named(keys, device_name) is not None:
                 return _Outcome(None, refused_as="DEVICE_ALREADY_EXISTS_ERROR")
             if len(keys) >= MAX_KEYS:
                 return _Outcome(None, refused_as="TOO_MANY_DEVICES_ERROR")
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
+            pending = self._open(state, credential, user_id, session_handle, now)
             if isinstance(pending, RefusalReason):
                 return _Outcome(counted, refusal=pending)
             verified = verify_registration(
                 policy, pending, credential, session_handle, now, device_name, keys
             )
+            if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
+                state.webauthn_challenges.append(pending)  # used up: answered once
             if isinstance(verified, RefusalReason):
                 return _Outcome(counted, refusal=verified)
             record_success(state, now)
@@ -272,13 +281,15 @@ class WebAuthnFlows:
             keys = list(state.webauthn_credentials)
             if not keys:
                 return None
-            pending = self._use(state, credential, user_id, session_handle, now)
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
+            pending = self._open(state, credential, user_id, session_handle, now)
             if isinstance(pending, RefusalReason):
                 return _Outcome(counted, refusal=pending)
             verified = verify_authentication(policy, pending, credential, keys, session_handle, now)
+            if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
+                state.webauthn_challenges.append(pending)  # used up: answered once
             if verified is RefusalReason.SIGN_COUNT_REGRESSION:
                 regressed = _answering(keys, credential)
                 return _Outcome(counted, refusal=verified, regressed=regressed)
@@ -318,7 +329,8 @@ class WebAuthnFlows:
 
         def remove(state: TwoFactorState) -> bool:
             keys = state.webauthn_credentials
-            state.webauthn_credentials = [k for k in keys if k.name != device_name]
+            gone = _named(keys, device_name)
+            state.webauthn_credentials = [k for k in keys if k is not gone]
             if len(state.webauthn_credentials) == len(keys):
                 return False
             state.bump_epoch()
@@ -340,7 +352,7 @@ class WebAuthnFlows:
 
     # -- shared --
 
-    def _use(
+    def _open(
         self,
         state: TwoFactorState,
         credential: object,
@@ -348,20 +360,19 @@ class WebAuthnFlows:
         session_handle: str,
         now: float,
     ) -> PendingChallenge | RefusalReason:
-        """The challenge the answer signed, now recorded as answered in ``state``; or why
-        it cannot be used: not made by this app for this user and session, expired,
-        already answered, or one answer too many (:data:`MAX_ANSWERED`)."""
+        """The challenge the answer signed, or why it cannot be used: not made by this app
+        for this user and session, expired, answered before, or one verified answer too
+        many (:data:`MAX_ANSWERED`). Expired records leave ``state``; the caller records
+        the challenge once the answer verified."""
         opened = self._signer.open(challenge_signed(credential), user_id, session_handle, now)
+        kept = [c for c in state.webauthn_challenges if c.expires_at + CLOCK_MARGIN > now]
+        state.webauthn_challenges = kept
         if isinstance(opened, RefusalReason):
             return opened
-        kept = [c for c in state.webauthn_challenges if c.expires_at + CLOCK_MARGIN > now]
         if any(c.challenge == opened.challenge for c in kept):
-            state.webauthn_challenges = kept
             return RefusalReason.NO_CHALLENGE  # answered before: a replay
         if len(kept) >= MAX_ANSWERED:
-            state.webauthn_challenges = kept
             return RefusalReason.TOO_MANY_ANSWERS
-        state.webauthn_challenges = [*kept, opened]
         return opened
 
     def _check_step_up(self, state: TwoFactorState, payload: dict[str, Any]) -> None:
@@ -399,6 +410,13 @@ async def _new_recovery_codes(count: int, wanted: bool) -> tuple[list[str], list
     codes = recovery_codes.generate(count)
     hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
     return codes, hashes
+
+
+def _named(keys: list[WebAuthnCredential], name: str) -> WebAuthnCredential | None:
+    """The key called ``name``, compared as device names are (look-alikes are the same
+    name, :func:`~st_twofactor._device_names.device_key`)."""
+    wanted = device_key(name)
+    return next((k for k in keys if device_key(k.name) == wanted), None)
 
 
 def _answering(keys: list[WebAuthnCredential], credential: object) -> WebAuthnCredential | None:
