@@ -187,8 +187,8 @@ class WebAuthnFlows:
         payload: dict[str, Any],
         user_context: dict[str, Any],
     ) -> RegistrationResult:
-        """Add the key the browser created, if its answer is right (one update: the
-        answer's challenge is used up whatever the outcome)."""
+        """Add the key the browser created, if its answer is right (one update: an answer
+        that verified uses its challenge up)."""
         policy = self.policy
         now = self.config.clock()
         gives_codes = "recovery-code" in self.config.factors
