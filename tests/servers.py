@@ -133,9 +133,11 @@ class AppProcess(ServerProcess):
         prefix: str = "",
         sql_url: str | None = None,
         table: str = "",
+        factors: tuple[str, ...] = ("totp", "recovery-code"),
     ) -> None:
         super().__init__("app")
         self.core_url = core_url
+        self.factors = factors
         self.redis_url = redis_url
         self.prefix = prefix
         self.sql_url = sql_url
@@ -161,6 +163,7 @@ class AppProcess(ServerProcess):
         env = {
             **super().environment(),
             "ST2FA_CORE_URL": self.core_url,
+            "ST2FA_FACTORS": ",".join(self.factors),
             "SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP": "1",
         }
         if self.redis_url:

@@ -134,9 +134,8 @@ def create_app() -> FastAPI:
         from st_twofactor.sql_store import SQLStore
 
         store = SQLStore(sql_url, table=os.environ["ST2FA_SQL_TABLE"], timeout=2.0)
-    config = TwoFactorConfig(
-        secret_keys=[SECRET_KEY], factors=("totp", "recovery-code"), store=store
-    )
+    factors = os.environ.get("ST2FA_FACTORS", "totp,recovery-code").split(",")
+    config = TwoFactorConfig(secret_keys=[SECRET_KEY], factors=tuple(factors), store=store)
     return build_app(os.environ["ST2FA_CORE_URL"], config, [])
 
 
