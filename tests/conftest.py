@@ -35,6 +35,8 @@ from supertokens_python.recipe.thirdparty.types import UserInfo, UserInfoEmail
 
 from st_twofactor.testing import reset_supertokens
 
+from .servers import CoreProcess
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from flask import Flask
@@ -151,6 +153,15 @@ class FakeProvider:
 
     input: ProviderInput
     calls: list[str]
+
+
+@pytest.fixture
+def core() -> Iterator[CoreProcess]:
+    """The development core as its own process (the load, fault and worker tests)."""
+    process = CoreProcess()
+    process.start()
+    yield process
+    process.close()
 
 
 @pytest.fixture

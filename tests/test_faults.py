@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from st_twofactor import totp
 from st_twofactor.testing import reset_supertokens
@@ -71,14 +69,6 @@ async def journaled_flow(client: Client, app: str, email: str, journal: Journal)
         "GET", f"{app}/api/secret", token=verified.headers["st-access-token"], status=None
     )
     journal.completed[email] = refresh
-
-
-@pytest.fixture
-def core() -> Iterator[CoreProcess]:
-    process = CoreProcess()
-    process.start()
-    yield process
-    process.close()
 
 
 def test_core_killed_during_load_loses_no_acknowledged_write(core: CoreProcess) -> None:

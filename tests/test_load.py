@@ -22,12 +22,11 @@ import asyncio
 import contextlib
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 
 from st_twofactor import totp
 
@@ -171,14 +170,6 @@ async def run_users(
         await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(users))), timeout)
     print("\n" + stats.summary(label, users))
     return stats
-
-
-@pytest.fixture
-def core() -> Iterator[CoreProcess]:
-    process = CoreProcess()
-    process.start()
-    yield process
-    process.close()
 
 
 def test_many_users_sign_in_with_totp_against_one_worker(core: CoreProcess) -> None:

@@ -172,9 +172,15 @@ def test_a_secret_under_a_removed_key_is_a_503_naming_the_key_logged_once(
 # -- the claim enforced with nothing to complete it (a drop-in without the plugin) --
 
 
-def _drop_in(core_url: str, *, plugin: bool, recipes: list[Any] | None = None) -> None:
+def _drop_in(
+    core_url: str,
+    *,
+    plugin: bool,
+    recipes: list[Any] | None = None,
+    config: TwoFactorConfig | None = None,
+) -> None:
     """An existing app's ``init()``: its own recipes, the library's session override."""
-    config = TwoFactorConfig(secret_keys=[SECRET_KEY])
+    config = config or TwoFactorConfig(secret_keys=[SECRET_KEY])
     reset_supertokens()
     supertokens_python.init(
         app_info=InputAppInfo(app_name="Shop", api_domain=API_DOMAIN, website_domain=API_DOMAIN),
@@ -254,23 +260,13 @@ def _own_emailpassword(core_url: str, config: TwoFactorConfig, override: Any = N
     """An existing app with its own ``emailpassword.init`` (``override`` or none)."""
     from supertokens_python.recipe.emailpassword import EmailPasswordOverrideConfig
 
-    reset_supertokens()
-    supertokens_python.init(
-        app_info=InputAppInfo(app_name="Shop", api_domain=API_DOMAIN, website_domain=API_DOMAIN),
-        supertokens_config=SupertokensConfig(connection_uri=core_url),
-        framework="fastapi",
-        mode="asgi",
-        telemetry=False,
-        recipe_list=[
-            emailpassword.init(override=EmailPasswordOverrideConfig(functions=override))
-            if override is not None
-            else emailpassword.init(),
-            session.init(
-                override=SessionOverrideConfig(functions=override_session_functions(config))
-            ),
-        ],
-        experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(config)]),
+    own = (
+        emailpassword.init(override=EmailPasswordOverrideConfig(functions=override))
+        if override is not None
+        else emailpassword.init()
     )
+    ours = SessionOverrideConfig(functions=override_session_functions(config))
+    _drop_in(core_url, plugin=True, recipes=[own, session.init(override=ours)], config=config)
 
 
 @pytest.mark.parametrize("remember", [True, False])

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from st_twofactor import totp
 
@@ -50,14 +48,6 @@ USERS = 40
 CONCURRENCY = 8
 STOP_AFTER = 10
 STORE_DOWN = "the 2FA state store is unavailable; try again later"
-
-
-@pytest.fixture
-def core() -> Iterator[CoreProcess]:
-    process = CoreProcess()
-    process.start()
-    yield process
-    process.close()
 
 
 def _create_table(database: PostgresServer) -> str:

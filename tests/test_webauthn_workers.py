@@ -12,7 +12,6 @@ timeout on each.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,14 +38,6 @@ __all__ = ["postgres_server", "redis_server"]  # the fixtures, for pytest
 
 ROUNDS = 4
 AT_ONCE = 16
-
-
-@pytest.fixture
-def core() -> Iterator[CoreProcess]:
-    process = CoreProcess()
-    process.start()
-    yield process
-    process.close()
 
 
 class Session:
