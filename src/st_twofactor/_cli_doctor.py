@@ -11,7 +11,7 @@ from ._cli_output import EXIT_FAILED, EXIT_OK, Core, Output
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
-    from .store import TwoFactorState
+    from .state import TwoFactorState
 
 DOCTOR_USER_ID = "st-twofactor:doctor"
 """The user id whose state ``doctor`` writes and reads back (its round trip)."""

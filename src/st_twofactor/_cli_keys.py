@@ -12,7 +12,8 @@ from ._cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Output,
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
-    from .store import Store, TwoFactorState
+    from .state import TwoFactorState
+    from .store import Store
 
 
 @dataclass

@@ -39,7 +39,8 @@ from ._otp_common import (
 from ._otp_delivery import revoke_codes
 from ._otp_inputs import CodeEntry
 from .factors import Counted, Locked, count_attempt, record_success
-from .store import PendingCode, Transaction, TwoFactorState
+from .state import PendingCode, TwoFactorState
+from .store import Transaction
 from .throttle import Allowed, Refused
 
 

@@ -32,7 +32,7 @@ from .completion import SessionCompletion
 from .config import TwoFactorConfig
 from .factors import CodeFactor
 from .service import remember_tokens
-from .store import PendingCode, TwoFactorState
+from .state import PendingCode, TwoFactorState
 
 Factor = CodeFactor
 EMAIL: Factor = "otp-email"

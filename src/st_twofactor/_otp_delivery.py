@@ -22,7 +22,7 @@ from supertokens_python.recipe.passwordless.types import (
 )
 
 from ._otp_common import EMAIL, PHONE, Contact
-from .store import PendingCode
+from .state import PendingCode
 
 
 class SecondFactorEmail(EmailDeliveryInterface[PasswordlessLoginEmailTemplateVars]):

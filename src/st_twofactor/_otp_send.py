@@ -49,7 +49,8 @@ from ._otp_common import (
 )
 from ._otp_delivery import SecondFactorEmail, SecondFactorSMS, deliver
 from ._otp_inputs import normalise_email, pending_key
-from .store import PendingCode, Transaction, TwoFactorState
+from .state import PendingCode, TwoFactorState
+from .store import Transaction
 from .throttle import Refused
 
 

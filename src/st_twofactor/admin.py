@@ -19,7 +19,7 @@ from .config import TwoFactorConfig
 from .errors import NoFactorError
 from .factors import is_factor_id
 from .service import TwoFactorService
-from .store import TwoFactorState
+from .state import TwoFactorState
 
 
 @dataclass(frozen=True)

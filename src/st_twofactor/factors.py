@@ -33,7 +33,7 @@ from .claim import completed_within
 from .throttle import Allowed, Decision, Refused, ThrottlePolicy
 
 if TYPE_CHECKING:
-    from .store import TwoFactorState
+    from .state import TwoFactorState
 
 __all__ = [
     "CODE_FACTORS",

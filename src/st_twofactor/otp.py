@@ -125,7 +125,7 @@ from ._otp_send import CodeSending
 from ._setup_check import mark_completing
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
-from .store import PendingCode
+from .state import PendingCode
 
 __all__ = [
     "MAX_PENDING_CODES",

@@ -53,7 +53,7 @@ from .results import (
     VerifyTotpResult,
 )
 from .results import Contact as ContactResult
-from .store import TotpDevice, TwoFactorState
+from .state import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
 
 if TYPE_CHECKING:

@@ -47,8 +47,9 @@ from typing import Any, TypeVar
 
 from ._per_loop import PerLoop
 from .errors import ConfigurationError, StoreUnavailableError
+from .state import TwoFactorState
 from .state_codec import decode_state, encode_state
-from .store import BaseStore, TwoFactorState
+from .store import BaseStore
 
 try:
     from sqlalchemy import (

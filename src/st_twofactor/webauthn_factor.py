@@ -66,7 +66,7 @@ from .webauthn import (
 
 if TYPE_CHECKING:
     from .service import TwoFactorService
-    from .store import TwoFactorState
+    from .state import TwoFactorState
 
 __all__ = [
     "CLOCK_MARGIN",
