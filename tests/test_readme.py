@@ -16,6 +16,7 @@ and complete 2FA (issue 11.1: the documented minimal setup is complete).
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import subprocess
@@ -86,9 +87,16 @@ def readme_env(devcore_app: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 def run_block(block: Block, directory: Path) -> dict[str, Any]:
+    """Run ``block`` from ``directory``, so files it makes (an SQLite database, say) land
+    there and not in the checkout."""
     path = directory / "readme_block.py"
     path.write_text(block.code)
-    return runpy.run_path(str(path), run_name="readme_block")
+    before = os.getcwd()
+    os.chdir(directory)
+    try:
+        return runpy.run_path(str(path), run_name="readme_block")
+    finally:
+        os.chdir(before)
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
