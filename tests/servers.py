@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -173,3 +175,19 @@ class AppProcess(ServerProcess):
             env["ST2FA_SQL_URL"] = self.sql_url
             env["ST2FA_SQL_TABLE"] = self.table
         return env
+
+
+@contextlib.contextmanager
+def app_workers(core_url: str, count: int = 2, **options: Any) -> Iterator[list[str]]:
+    """``count`` workers of the test app on one core (``options``: the store they share,
+    the factors, as :class:`AppProcess` takes them), started; their URLs; closed after,
+    also when one of them fails to start."""
+    apps: list[AppProcess] = []
+    try:
+        for _ in range(count):
+            apps.append(AppProcess(core_url, **options))
+            apps[-1].start()
+        yield [app.url for app in apps]
+    finally:
+        for app in apps:
+            app.close()

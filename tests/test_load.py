@@ -31,7 +31,7 @@ import httpx
 from st_twofactor import totp
 
 from .redis_server import RedisServer, redis_server, unique_prefix
-from .servers import AppProcess, CoreProcess
+from .servers import AppProcess, CoreProcess, app_workers
 from .twofactor_app import HEADER_MODE, PASSWORD
 
 __all__ = ["redis_server"]  # the fixture, for pytest
@@ -257,20 +257,22 @@ def test_two_workers_sharing_redis(core: CoreProcess, redis_server: RedisServer)
     """Two workers with one RedisStore: 200 users crossing workers with no error; a TOTP
     code and a recovery code raced from both workers are each accepted exactly once;
     parallel wrong codes across both workers are checked at most 5 times."""
-    prefix = unique_prefix()
-    apps = [AppProcess(core.url, redis_url=redis_server.url, prefix=prefix) for _ in range(2)]
-    for app in apps:
-        app.start()
-    try:
-        urls = [app.url for app in apps]
-        stats = asyncio.run(run_users(urls, USERS, "two-workers"))
-        race_stats = Stats()
-        won = asyncio.run(asyncio.wait_for(races_across_workers(urls, race_stats), 60))
-        print(f"\nraces across workers: {RACES} users, {race_stats.requests} requests, {won}")
-    finally:
-        for app in apps:
-            app.close()
+    shared = {"redis_url": redis_server.url, "prefix": unique_prefix()}
+    with app_workers(core.url, **shared) as urls:
+        check_two_workers(urls, "two-workers", "Redis", users=USERS, race_timeout=60)
+
+
+def check_two_workers(
+    urls: list[str], label: str, store: str, *, users: int, race_timeout: float
+) -> None:
+    """The load and races of a two-worker test: ``users`` users crossing the workers
+    ``urls`` with no error, then each race won exactly once and wrong codes checked 5
+    times per racing user."""
+    stats = asyncio.run(run_users(urls, users, label))
+    race_stats = Stats()
+    won = asyncio.run(asyncio.wait_for(races_across_workers(urls, race_stats), race_timeout))
+    print(f"\nraces across workers ({store}): {RACES} users, {race_stats.requests} requests")
     assert stats.errors == [], stats.errors[:5]
-    assert stats.completed == USERS
+    assert stats.completed == users
     assert race_stats.errors == [], race_stats.errors[:5]
     assert won == {"totp": RACES, "recovery": RACES, "checked wrong codes": 5 * RACES}

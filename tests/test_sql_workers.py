@@ -28,16 +28,14 @@ from st_twofactor import totp
 
 from .postgres_server import PostgresServer, postgres_server, unique_table
 from .postgres_server import start_or_skip as start_postgres_or_skip
-from .servers import AppProcess, CoreProcess
+from .servers import CoreProcess, app_workers
 from .test_faults import Journal, _lost_writes, journaled_flow
 from .test_load import (
-    RACES,
     Client,
     FlowError,
     Stats,
+    check_two_workers,
     enrol,
-    races_across_workers,
-    run_users,
     sign_in,
 )
 from .twofactor_app import HEADER_MODE
@@ -64,31 +62,15 @@ def _create_table(database: PostgresServer) -> str:
     return table
 
 
-def _workers(core: CoreProcess, database: PostgresServer, table: str) -> list[AppProcess]:
-    apps = [AppProcess(core.url, sql_url=database.url, table=table) for _ in range(2)]
-    for app in apps:
-        app.start()
-    return apps
-
-
 def test_two_workers_sharing_postgresql(core: CoreProcess, postgres_server: PostgresServer) -> None:
     """Two workers with one SQLStore table: users crossing workers with no error; a TOTP
     code and a recovery code raced from both workers are each accepted exactly once;
     parallel wrong codes across both workers are checked exactly 5 times."""
-    apps = _workers(core, postgres_server, _create_table(postgres_server))
-    try:
-        urls = [app.url for app in apps]
-        stats = asyncio.run(run_users(urls, USERS, "two-workers-postgresql"))
-        race_stats = Stats()
-        won = asyncio.run(asyncio.wait_for(races_across_workers(urls, race_stats), 90))
-        print(f"\nraces across workers (PostgreSQL): {RACES} users, {race_stats.requests} requests")
-    finally:
-        for app in apps:
-            app.close()
-    assert stats.errors == [], stats.errors[:5]
-    assert stats.completed == USERS
-    assert race_stats.errors == [], race_stats.errors[:5]
-    assert won == {"totp": RACES, "recovery": RACES, "checked wrong codes": 5 * RACES}
+    shared = {"sql_url": postgres_server.url, "table": _create_table(postgres_server)}
+    with app_workers(core.url, **shared) as urls:
+        check_two_workers(
+            urls, "two-workers-postgresql", "PostgreSQL", users=USERS, race_timeout=90
+        )
 
 
 def test_postgresql_stopped_during_load_fails_closed_and_loses_nothing(
@@ -96,14 +78,9 @@ def test_postgresql_stopped_during_load_fails_closed_and_loses_nothing(
 ) -> None:
     database = start_postgres_or_skip()
     try:
-        apps = _workers(core, database, _create_table(database))
-        try:
-            report = asyncio.run(
-                asyncio.wait_for(_stop_during_load(database, [a.url for a in apps]), 150)
-            )
-        finally:
-            for app in apps:
-                app.close()
+        shared = {"sql_url": database.url, "table": _create_table(database)}
+        with app_workers(core.url, **shared) as urls:
+            report = asyncio.run(asyncio.wait_for(_stop_during_load(database, urls), 150))
     finally:
         database.close()
     print(f"\nPostgreSQL stopped during load: {report}")

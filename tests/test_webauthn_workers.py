@@ -22,7 +22,7 @@ from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
 from .postgres_server import PostgresServer, postgres_server
 from .redis_server import RedisServer, redis_server, unique_prefix
-from .servers import AppProcess, CoreProcess
+from .servers import CoreProcess, app_workers
 from .test_sql_workers import _create_table
 from .twofactor_app import HEADER_MODE, PASSWORD
 from .webauthn_http import (
@@ -75,11 +75,7 @@ def test_one_answer_is_accepted_once_across_two_workers(
     else:
         database: PostgresServer = request.getfixturevalue("postgres_server")
         shared = {"sql_url": database.url, "table": _create_table(database)}
-    apps = [AppProcess(core.url, factors=FACTORS, **shared) for _ in range(2)]
-    for app in apps:
-        app.start()
-    try:
-        first, second = (app.url for app in apps)
+    with app_workers(core.url, factors=FACTORS, **shared) as (first, second):
         accepted = []
         for round_no in range(ROUNDS):  # a user per round: the replays lock the factor
             email = f"two-workers-key-{store}-{round_no}@example.com"
@@ -105,7 +101,4 @@ def test_one_answer_is_accepted_once_across_two_workers(
                 statuses = list(pool.map(send, range(AT_ONCE)))
             assert set(statuses) <= {"OK", "INVALID_CREDENTIAL_ERROR", "LIMIT_REACHED_ERROR"}
             accepted.append(statuses.count("OK"))
-    finally:
-        for app in apps:
-            app.close()
     assert accepted == [1] * ROUNDS, accepted
