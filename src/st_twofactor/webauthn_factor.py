@@ -43,10 +43,12 @@ from .results import (
     AuthenticationOptionsResult,
     AuthenticationResult,
     CredentialRefused,
+    DeviceAlreadyExists,
     DeviceRemoved,
     RegistrationOptionsResult,
     RegistrationResult,
     SecurityKeyAdded,
+    TooManyDevices,
 )
 from .service import StepUpRequired, secret_keys
 from .throttle import Allowed
@@ -166,10 +168,9 @@ class WebAuthnFlows:
         state = await self.store.load(user_id, user_context)
         self._check_step_up(state, payload)
         keys = state.webauthn_credentials
-        if _named(keys, device_name) is not None:
-            return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
-        if len(keys) >= MAX_KEYS:
-            return {"status": "TOO_MANY_DEVICES_ERROR"}
+        cannot_add = _cannot_add(keys, device_name)
+        if cannot_add is not None:
+            return cannot_add
         challenge = self._signer.issue(
             "register", user_id, session_handle, now + policy.challenge_lifetime
         )
@@ -197,10 +198,9 @@ class WebAuthnFlows:
         def attempt(state: TwoFactorState) -> _Outcome:
             self._check_step_up(state, payload)
             keys = list(state.webauthn_credentials)
-            if _named(keys, device_name) is not None:
-                return _Outcome(None, refused_as="DEVICE_ALREADY_EXISTS_ERROR")
-            if len(keys) >= MAX_KEYS:
-                return _Outcome(None, refused_as="TOO_MANY_DEVICES_ERROR")
+            cannot_add = _cannot_add(keys, device_name)
+            if cannot_add is not None:
+                return _Outcome(None, refused_as=cannot_add["status"])
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
@@ -210,8 +210,7 @@ class WebAuthnFlows:
             verified = verify_registration(
                 policy, pending, credential, session_handle, now, device_name, keys
             )
-            if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
-                state.webauthn_challenges.append(pending)  # used up: answered once
+            _use_up_if_verified(state, pending, verified)
             if isinstance(verified, RefusalReason):
                 return _Outcome(counted, refusal=verified)
             record_success(state, now)
@@ -288,8 +287,7 @@ class WebAuthnFlows:
             if isinstance(pending, RefusalReason):
                 return _Outcome(counted, refusal=pending)
             verified = verify_authentication(policy, pending, credential, keys, session_handle, now)
-            if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
-                state.webauthn_challenges.append(pending)  # used up: answered once
+            _use_up_if_verified(state, pending, verified)
             if verified is RefusalReason.SIGN_COUNT_REGRESSION:
                 regressed = _answering(keys, credential)
                 return _Outcome(counted, refusal=verified, regressed=regressed)
@@ -410,6 +408,28 @@ async def _new_recovery_codes(count: int, wanted: bool) -> tuple[list[str], list
     codes = recovery_codes.generate(count)
     hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
     return codes, hashes
+
+
+def _cannot_add(
+    keys: list[WebAuthnCredential], name: str
+) -> DeviceAlreadyExists | TooManyDevices | None:
+    """Why a key called ``name`` cannot be added beside ``keys``, if it cannot."""
+    if _named(keys, name) is not None:
+        return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+    if len(keys) >= MAX_KEYS:
+        return {"status": "TOO_MANY_DEVICES_ERROR"}
+    return None
+
+
+def _use_up_if_verified(
+    state: TwoFactorState,
+    pending: PendingChallenge,
+    verified: WebAuthnCredential | RefusalReason,
+) -> None:
+    """Record ``pending`` as answered when its answer verified (accepted, or one of
+    :data:`~st_twofactor.webauthn.VERIFIED_REFUSALS`): it is not accepted again."""
+    if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
+        state.webauthn_challenges.append(pending)
 
 
 def _named(keys: list[WebAuthnCredential], name: str) -> WebAuthnCredential | None:
