@@ -194,7 +194,11 @@ async function verifyEnrolment(event) {
   const answer = await api("POST", "/auth/2fa/totp/device/verify", { code });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   say("Two-factor authentication is on.", "ok");
-  const codes = answer.data.recoveryCodes || [];
+  return showNewRecoveryCodes(answer.data.recoveryCodes || []);
+}
+
+/** After a first factor is added: show its new recovery codes, once; or move on. */
+function showNewRecoveryCodes(codes) {
   if (codes.length === 0) return route();
   $("recovery-codes").replaceChildren(
     ...codes.map((code) => {
@@ -351,16 +355,7 @@ async function addSecurityKey(name) {
   });
   if (answer.data.status !== "OK") return sayKeyProblem(answer);
   say(`Security key "${name}" added.`, "ok");
-  const codes = answer.data.recoveryCodes || [];
-  if (codes.length === 0) return route();
-  $("recovery-codes").replaceChildren(
-    ...codes.map((code) => {
-      const item = document.createElement("li");
-      item.textContent = code;
-      return item;
-    }),
-  );
-  show("recovery-codes");
+  return showNewRecoveryCodes(answer.data.recoveryCodes || []);
 }
 
 async function useSecurityKey() {
