@@ -525,6 +525,7 @@ _SIGNED_LABEL = b"st_twofactor/webauthn-challenge/v1"
 _NONCE_BYTES = 16
 _TAG_BYTES = 32
 _PURPOSE_BYTE: dict[Purpose, int] = {"register": 1, "authenticate": 2}
+_BYTE_PURPOSE: dict[int, Purpose] = {b: p for p, b in _PURPOSE_BYTE.items()}
 _SIGNED_BYTES = 1 + _NONCE_BYTES + 8 + 1 + _TAG_BYTES
 
 
@@ -582,8 +583,7 @@ class ChallengeSigner:
             valid |= hmac.compare_digest(_tag(key, body, user_id, session_handle), tag)
         if not valid:
             return RefusalReason.WRONG_SESSION
-        purposes = {b: p for p, b in _PURPOSE_BYTE.items()}
-        purpose = purposes.get(body[-1])
+        purpose = _BYTE_PURPOSE.get(body[-1])
         if purpose is None:  # signed by us, so never in practice
             return RefusalReason.MALFORMED
         expires_at = int.from_bytes(body[1 + _NONCE_BYTES : -1], "big") / 1000
