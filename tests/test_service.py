@@ -84,7 +84,7 @@ async def test_a_factor_change_without_a_recent_2fa_stores_nothing() -> None:
     store = InMemoryStore()
     service = TwoFactorService(_config(store, [OLD_KEY], START))
     stale = {"2fa-completed": {"v": True, "t": int((START - 3600) * 1000)}}
-    fresh = {"2fa-completed": {"v": True, "t": int(START * 1000)}}
+    fresh = {"2fa-completed": {"v": True, "t": int(START * 1000), "m": "totp"}}
     # a first enrolment needs only the first factor
     first = await service.create_totp_device("u", "u@example.com", "phone", {}, session_payload={})
     code = totp.code_at(first["secret"], START)

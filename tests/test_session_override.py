@@ -409,13 +409,19 @@ def test_claim_with_another_key(fastapi_app: MakeApp) -> None:
 
 
 class FakeImplementation:
-    """Just the two functions the override wraps."""
+    """Just the functions the override wraps."""
 
     def __init__(self, validators: Any) -> None:
         self._validators = validators
 
     async def create_new_session(self, **kwargs: Any) -> Any:
         return kwargs
+
+    async def get_session(self, **kwargs: Any) -> Any:
+        return None
+
+    async def revoke_all_sessions_for_user(self, **kwargs: Any) -> Any:
+        return []
 
     def get_global_claim_validators(self, **kwargs: Any) -> Any:
         return self._validators(kwargs["claim_validators_added_by_other_recipes"])

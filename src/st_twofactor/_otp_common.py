@@ -31,6 +31,7 @@ from ._otp_inputs import normalise_email
 from .completion import SessionCompletion
 from .config import TwoFactorConfig
 from .factors import CodeFactor
+from .revocation import SessionCheckingStore
 from .service import remember_tokens
 from .state import PendingCode, TwoFactorState
 
@@ -98,7 +99,7 @@ class CodeFlows:
         self.config = config
         self.claim = claim
         self.first_factor = first_factor
-        self.store = config.state_store
+        self.store = SessionCheckingStore(config.state_store, claim)
         self.policy = config.throttle_policy
         self.completion = SessionCompletion(config, claim, remember_tokens(config))
 

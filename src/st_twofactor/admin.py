@@ -64,10 +64,13 @@ async def reset_factors(
     ``required`` policy exempts them; otherwise they can reach just the enrolment routes.
     """
     context = user_context or {}
+    now = config.clock()
 
     def reset(state: TwoFactorState) -> tuple[list[str], TwoFactorState]:
         before = state.factor_ids()
         state.reset()
+        if not keep_sessions:  # before the core revokes them: see st_twofactor.revocation
+            state.revoke_sessions(now)
         return before, state
 
     before, state = await config.state_store.update(user_id, reset, context)

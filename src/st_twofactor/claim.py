@@ -1,16 +1,20 @@
 """The second-factor claim: "has this session completed 2FA?", carried in the access token.
 
 The claim is a SuperTokens :class:`BooleanClaim` stored in the signed access token
-payload as ``{"2fa-completed": {"v": <bool>, "t": <ms since epoch>, "m": <how>}}``. ``v``
+payload as ``{"2fa-completed": {"v": <bool>, "t": <ms>, "m": <how>, "s": <ms>}}``. ``v``
 is ``False`` when a first factor creates the session and becomes ``True`` when a second
 factor is verified *in that session* (:func:`mark_completed`); ``t`` is when the value
-was set; ``m`` says how it was completed: the id of the factor presented, or
-``"remembered"`` when a remember-device token completed it at sign-in (S14).
+was set; ``m`` says how it was completed: the id of the factor presented,
+``"remembered"`` when a remember-device token completed it at sign-in (S14), or
+``"not-required"`` when the policy exempted a user with no factor; ``s`` is when the
+session started, which tells whether a later revocation of all the user's sessions
+covers it (:mod:`st_twofactor.revocation`). Times are milliseconds since the epoch.
 
 Freshness (step-up routes, factor changes, pinning a contact) is decided by one function,
 :func:`stale_reason`: only a factor presented in this session within the window makes a
-session fresh, so a remembered completion passes ``require_2fa()`` but never a check that
-needs a recent 2FA (DESIGN 10.2).
+session fresh. A remembered or exempted completion, or one that does not say how it was
+made (an earlier version's or the legacy guide's claim), passes ``require_2fa()`` but
+never a check that needs a recent 2FA.
 
 The claim's ``fetch_value`` always answers ``False``: the SDK refetches a claim that is
 missing from a payload, so a session made before the library was installed (or by code
@@ -52,7 +56,14 @@ REMEMBERED = "remembered"
 """The claim's ``m`` when a remember-device token completed 2FA at sign-in: never fresh."""
 
 EXEMPT = "not-required"
-"""The claim's ``m`` when the policy exempts a user with no factor at sign-in."""
+"""The claim's ``m`` when the policy exempts a user with no factor at sign-in: never fresh."""
+
+NOT_PRESENTED = frozenset({REMEMBERED, EXEMPT})
+"""The claim's ``m`` values that record a completion without a factor presented in the
+session: such a session passes ``require_2fa()``, never a freshness check."""
+
+STARTED = "s"
+"""The key, in the claim's entry, of when the session started (ms since the epoch)."""
 
 
 def _not_completed(
@@ -130,13 +141,17 @@ def stale_reason(
 ) -> dict[str, Any] | None:
     """Why the session with this payload is *not* fresh, or ``None`` when it is.
 
-    Fresh means: 2FA completed in this session at most ``max_age`` seconds before ``now``,
-    and not by a remembered device (S14). This is the one freshness rule: step-up routes
+    Fresh means: a factor presented in this session at most ``max_age`` seconds before
+    ``now`` (S14): not a remembered device, not a policy exemption, not a claim that does
+    not say how it was completed. This is the one freshness rule: step-up routes
     (:func:`recently_completed`), factor changes and contact pinning all use it. The
     reason is the invalid-claim reason the frontend receives, the same on every route: for
-    a session that never completed 2FA the SDK's reasons for a missing or false claim; for
-    a stale or remembered one ``expired`` (with ``completedBy: "remembered"``), which
-    frontends answer by asking for a factor.
+    a session that never completed 2FA the SDK's reasons for a missing or false claim;
+    otherwise ``expired``, with ``completedBy`` (``"remembered"`` or ``"not-required"``)
+    when nothing was presented in the session. A frontend answers ``expired`` by asking
+    for a factor from ``GET /auth/2fa``'s ``next``; a user the policy exempted who has
+    no factor yet enrols one first (``enrollable``, or an e-mailed code to the account's
+    address in ``next``): the first factor, once verified, makes the session fresh.
     """
     value = claim.get_value_from_payload(payload)
     if value is not True:  # never completed: the SDK's own reasons for a missing/false claim
@@ -148,10 +163,11 @@ def stale_reason(
     set_at = completed_at(payload, claim=claim)
     age = None if set_at is None else now - set_at
     reason: dict[str, Any] = {"message": "expired", "ageInSeconds": age, "maxAgeInSeconds": max_age}
-    if completed_by(payload, claim=claim) == REMEMBERED:
-        # A remembered device proves nothing was presented in this session.
-        return {**reason, "completedBy": REMEMBERED}
-    if age is None or age > max_age:
+    method = completed_by(payload, claim=claim)
+    if method in NOT_PRESENTED:
+        # A remembered device or a policy exemption: nothing was presented in this session.
+        return {**reason, "completedBy": method}
+    if method is None or age is None or age > max_age:
         return reason
     return None
 
@@ -220,20 +236,46 @@ async def mark_completed(
 
     The claim is set to ``True`` with the current time in the *existing* session (same
     session handle, new access token sent with the response): the user stays signed in
-    and no second session is made. The session is then fresh for step-up checks.
+    and no second session is made. The session is then fresh for step-up checks. When
+    the session started is kept.
     """
-    if factor == REMEMBERED:
+    if factor in NOT_PRESENTED:
         raise ConfigurationError("mark_completed records a factor presented in the session")
+    started = session_started(session.get_access_token_payload(), claim=claim)
     await session.merge_into_access_token_payload(
-        completed_value(claim, factor, now(), user_context), user_context
+        claim_value(claim, factor, now=now(), started=started, user_context=user_context),
+        user_context,
     )
 
 
-def completed_value(
-    claim: BooleanClaim, method: str, now: float, user_context: dict[str, Any] | None = None
+def claim_value(
+    claim: BooleanClaim,
+    method: str | None,
+    *,
+    now: float,
+    started: float | None,
+    user_context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload entry for a completed claim: ``{key: {"v": true, "t": ms, "m": method}}``."""
-    update = claim.add_to_payload_({}, True, user_context)
-    update[claim.key]["t"] = int(now * 1000)
-    update[claim.key]["m"] = method
+    """The payload entry ``{key: {"v": ..., "t": ms, "m": method, "s": ms}}``: completed
+    by ``method``, or not completed when it is ``None``; ``started`` is when the session
+    started (seconds; left out when unknown)."""
+    update = claim.add_to_payload_({}, method is not None, user_context)
+    entry = update[claim.key]
+    entry["t"] = int(now * 1000)
+    if method is not None:
+        entry["m"] = method
+    if started is not None:
+        entry[STARTED] = int(started * 1000)
     return update
+
+
+def session_started(
+    payload: dict[str, Any], *, claim: BooleanClaim = SecondFactorClaim
+) -> float | None:
+    """When the session with this payload started (seconds), or ``None`` when its claim
+    does not say (a session made before the library recorded it)."""
+    entry = payload.get(claim.key)
+    value = entry.get(STARTED) if isinstance(entry, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value / 1000.0

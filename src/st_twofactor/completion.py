@@ -28,6 +28,7 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from . import events
 from .claim import mark_completed
 from .factors import FactorId
+from .revocation import SessionCheckingStore
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
@@ -51,6 +52,7 @@ class SessionCompletion:
         self.config = config
         self.claim = claim
         self.tokens = tokens
+        self.store = SessionCheckingStore(config.state_store, claim)
 
     async def complete(
         self,
@@ -75,7 +77,7 @@ class SessionCompletion:
         if not (config.remember_device and remember):
             return None
         user_id = session.get_user_id()
-        state = await config.state_store.load(user_id, user_context)
+        state = await self.store.load(user_id, user_context)
         token = self.tokens.issue(
             user_id, state.epoch, lifetime=config.remember_device_for, now=config.clock
         )

@@ -62,6 +62,7 @@ from .claim import SecondFactorClaim, stale_reason
 from .config import TwoFactorConfig
 from .errors import ConfigurationError, DecryptionError
 from .factors import CODE_FACTORS, FactorId
+from .revocation import bind_session
 from .service import (
     DEFAULT_DEVICE_NAME,
     AccountContacts,
@@ -140,6 +141,7 @@ class _Call:
         self.user_context = user_context
         self.user_id = session.get_user_id()
         self.payload = session.get_access_token_payload()
+        bind_session(user_context, session)  # state access checks revocation (I2)
 
     def string(self, name: str, *, required: bool, default: str | None = None) -> str | None:
         value = self.body.get(name, default)

@@ -53,6 +53,7 @@ from .results import (
     VerifyTotpResult,
 )
 from .results import Contact as ContactResult
+from .revocation import SessionCheckingStore
 from .state import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
 
@@ -192,7 +193,7 @@ class TwoFactorService:
     def __init__(self, config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim):
         self.config = config
         self.claim = claim
-        self.store = config.state_store
+        self.store = SessionCheckingStore(config.state_store, claim)
         self.box = SecretBox(secret_keys(config))
         self.remember_tokens = remember_tokens(config)
         self.completion = SessionCompletion(config, claim, self.remember_tokens)

@@ -16,8 +16,15 @@ What it changes:
   new access token: ``False`` unless the policy says this user need not do 2FA *and* the
   user has no factor enrolled. A value for the claim passed in by the caller is
   overwritten, so no code path can create a pre-completed session by accident.
+  The claim also records when the session started (revocation, below).
 - ``get_global_claim_validators`` adds ``claim.validators.has_value(True)``, so every
   ``verify_session()`` answers 403 (invalid claim) until the second factor is verified.
+- ``get_session`` records the session in the request's ``user_context``, so every read
+  or change of the 2FA state made for it checks that it was not revoked
+  (:mod:`st_twofactor.revocation`).
+- ``revoke_all_sessions_for_user`` ("sign out everywhere", an admin reset) first records
+  the revocation in the user's 2FA state, so the revoked sessions can change nothing
+  there while their access tokens are still unexpired.
 
 Routes that must work before 2FA (enrolment, the 2FA status, sign-out) opt out with
 :func:`without_2fa`, or the framework helpers built on it.
@@ -40,10 +47,12 @@ from supertokens_python.recipe.session.interfaces import (
 from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
 from ._setup_check import check_after_init
-from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, recently_completed
+from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, claim_value, recently_completed
+from .revocation import bind_session
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
+    from .state import TwoFactorState
 
 __all__ = [
     "ClaimValidatorsOverride",
@@ -79,6 +88,9 @@ def override_session_functions(
         check_after_init(config)  # an ERROR at start-up if no route can complete the claim
         original_create_new_session = original_implementation.create_new_session
         original_get_global_claim_validators = original_implementation.get_global_claim_validators
+        original_get_session = original_implementation.get_session
+        original_revoke_all = original_implementation.revoke_all_sessions_for_user
+        now = time.time if config is None else config.clock
 
         async def create_new_session(
             user_id: str,
@@ -92,11 +104,13 @@ def override_session_functions(
             method = await _initial_value(
                 config, user_id=user_id, tenant_id=tenant_id, user_context=user_context
             )
-            payload = claim.add_to_payload_(
-                dict(access_token_payload or {}), method is not None, user_context
-            )
-            if method is not None:
-                payload[claim.key]["m"] = method
+            started = now()
+            payload = {
+                **(access_token_payload or {}),
+                **claim_value(
+                    claim, method, now=started, started=started, user_context=user_context
+                ),
+            }
             return await original_create_new_session(
                 user_id=user_id,
                 recipe_user_id=recipe_user_id,
@@ -127,11 +141,68 @@ def override_session_functions(
                 return _add_later(validators, claim)
             return _with_validator(validators, claim)
 
+        async def get_session(
+            access_token: str | None,
+            anti_csrf_token: str | None = None,
+            anti_csrf_check: bool | None = None,
+            session_required: bool | None = None,
+            check_database: bool | None = None,
+            override_global_claim_validators: Callable[
+                [list[SessionClaimValidator], SessionContainer, dict[str, Any]],
+                MaybeAwaitable[list[SessionClaimValidator]],
+            ]
+            | None = None,
+            user_context: dict[str, Any] | None = None,
+        ) -> SessionContainer | None:
+            session = await original_get_session(
+                access_token=access_token,
+                anti_csrf_token=anti_csrf_token,
+                anti_csrf_check=anti_csrf_check,
+                session_required=session_required,
+                check_database=check_database,
+                override_global_claim_validators=override_global_claim_validators,
+                user_context=user_context,
+            )
+            if session is not None and user_context is not None:
+                bind_session(user_context, session)
+            return session
+
+        async def revoke_all_sessions_for_user(
+            user_id: str,
+            revoke_sessions_for_linked_accounts: bool,
+            tenant_id: str,
+            revoke_across_all_tenants: bool,
+            user_context: dict[str, Any],
+        ) -> list[str]:
+            if config is not None:  # recorded first: see st_twofactor.revocation
+                await record_revocation(config, user_id, user_context)
+            return await original_revoke_all(
+                user_id=user_id,
+                revoke_sessions_for_linked_accounts=revoke_sessions_for_linked_accounts,
+                tenant_id=tenant_id,
+                revoke_across_all_tenants=revoke_across_all_tenants,
+                user_context=user_context,
+            )
+
         original_implementation.create_new_session = create_new_session  # type: ignore[method-assign]
+        original_implementation.get_session = get_session  # type: ignore[method-assign]
+        original_implementation.revoke_all_sessions_for_user = revoke_all_sessions_for_user  # type: ignore[method-assign]
         original_implementation.get_global_claim_validators = get_global_claim_validators  # type: ignore[method-assign]
         return original_implementation
 
     return override
+
+
+async def record_revocation(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> None:
+    """Record in the user's 2FA state that every session started until now is revoked."""
+    now = config.clock()
+
+    def revoke(state: TwoFactorState) -> None:
+        state.revoke_sessions(now)
+
+    await config.state_store.update(user_id, revoke, user_context or {})
 
 
 async def _initial_value(

@@ -86,6 +86,10 @@ class TwoFactorState:
     webauthn_challenges: list[PendingChallenge] = field(default_factory=list)
     """WebAuthn challenges already answered, kept until they expire so that none is
     answered twice (:mod:`st_twofactor.webauthn_factor`; a few at most)."""
+    sessions_revoked_at: float | None = None
+    """When the user's sessions were last revoked all at once (an admin reset, "sign out
+    everywhere"): a session started at or before it changes and completes nothing, even
+    while its access token is unexpired (:mod:`st_twofactor.revocation`)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -134,6 +138,11 @@ class TwoFactorState:
         """Revoke every remember-device token; call on any factor change."""
         self.epoch += 1
 
+    def revoke_sessions(self, now: float) -> None:
+        """End, for the 2FA state, every session started until ``now`` (see
+        :attr:`sessions_revoked_at`); later sign-ins are not affected."""
+        self.sessions_revoked_at = max(now, self.sessions_revoked_at or now)
+
     def reset(self) -> None:
         """Remove every factor (admin reset) and revoke remembered devices.
 
@@ -151,7 +160,7 @@ class TwoFactorState:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document stored for the user."""
-        return {
+        document = {
             "v": STATE_VERSION,
             "epoch": self.epoch,
             "totp_devices": [
@@ -190,6 +199,9 @@ class TwoFactorState:
             "webauthn_credentials": [c.to_dict() for c in self.webauthn_credentials],
             "webauthn_challenges": [c.to_dict() for c in self.webauthn_challenges],
         }
+        if self.sessions_revoked_at is not None:  # absent until the first revocation
+            document["sessions_revoked_at"] = self.sessions_revoked_at
+        return document
 
     @classmethod
     def from_dict(cls, data: object) -> TwoFactorState:
@@ -239,6 +251,7 @@ class TwoFactorState:
                 CodeSend(c.float_("at", 0.0), c.str_("to"), c.bool_("pinned", False))
                 for c in doc.list_of_objects("code_sends")
             ),
+            sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
             **_webauthn_entries(doc),
         )
 
@@ -290,6 +303,10 @@ class _Reader:
         if value is None:
             return default
         return self._number(key, value)
+
+    def optional_float(self, key: str) -> float | None:
+        value = self._get(key)
+        return None if value is None else self._number(key, value)
 
     def _number(self, key: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

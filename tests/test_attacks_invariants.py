@@ -1,0 +1,189 @@
+"""The attacks that found two rules enforced in more than one place, one test each.
+
+- I1, freshness: a session completed without presenting a factor (a policy exemption)
+  is never fresh, so it cannot pass a step-up route or change the owner's factors once
+  the owner has one.
+- I2 and I3, revocation: a session revoked by an admin reset or by "sign out
+  everywhere" changes nothing in the 2FA state and completes nothing, while its access
+  token is still unexpired; a refused request writes nothing.
+
+The model test (``test_model.py``) checks the same rules over random sequences; these
+are the cases that were found, kept readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
+
+from st_twofactor import reset_factors
+from st_twofactor.testing import reset_supertokens
+
+from .conftest import jwt_payload
+from .twofactor_app import STEP_UP_MAX_AGE, Harness, Tokens, make_harness, user_id_of
+
+CLAIM = "2fa-completed"
+
+
+@pytest.fixture
+def make(devcore_app: str) -> Iterator[Callable[..., Harness]]:
+    yield lambda **options: make_harness(devcore_app, **options)
+    reset_supertokens()
+
+
+def claim_reason(response: Any) -> dict[str, Any]:
+    assert response.status_code == 403, (response.status_code, response.text)
+    errors = response.json()["claimValidationErrors"]
+    assert [e["id"] for e in errors] == [CLAIM]
+    reason = errors[0]["reason"]
+    assert isinstance(reason, dict)
+    return reason
+
+
+# -- I1: an exempted completion is never fresh ------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["opt-in", "exempting function"])
+def test_an_exempted_session_is_never_fresh(make: Callable[..., Harness], policy: str) -> None:
+    """An attacker signs in with the password alone while the owner of an opt-in account
+    has no factor (completed as ``not-required``); the owner then enrols TOTP. Within the
+    step-up window the attacker's session passes no step-up route and changes nothing:
+    no new recovery codes, no device of its own, no removal of the owner's."""
+    required: Any = False if policy == "opt-in" else (lambda user_id, tenant, ctx: False)
+    h = make(required=required)
+    email = f"exempt-{policy.replace(' ', '-')}@example.com"
+    owner = h.signed_up(email)
+    attacker = h.signed_in(email)
+    assert jwt_payload(attacker.access or "")[CLAIM]["m"] == "not-required"
+    h.enrol_totp(owner)
+    user_id = user_id_of(owner)
+    before = h.document(user_id)
+
+    assert h.protected(attacker) == 200  # exempt at sign-in: the app's plain routes
+    reason = claim_reason(h.get("/api/step-up", attacker))
+    assert reason["message"] == "expired"
+    assert reason["completedBy"] == "not-required"
+    for path, body in [
+        ("/auth/2fa/recovery-codes", {}),
+        ("/auth/2fa/totp/device", {"deviceName": "attacker"}),
+        ("/auth/2fa/totp/device/verify", {"deviceName": "attacker", "code": "123456"}),
+        ("/auth/2fa/totp/device/remove", {"deviceName": "authenticator"}),
+    ]:
+        assert claim_reason(h.post(path, attacker, body))["completedBy"] == "not-required", path
+    assert h.document(user_id) == before
+
+
+def test_an_exempted_user_with_no_factor_steps_up_by_enrolling(
+    make: Callable[..., Harness],
+) -> None:
+    """The way back for a user the policy exempts: a step-up route refuses (never fresh,
+    however soon after sign-in); ``GET /auth/2fa`` offers enrolment (``next`` empty,
+    ``enrollable`` not), and the first factor, once verified, makes the session fresh."""
+    h = make(required=False)
+    session = h.signed_up("exempt-way-back@example.com")
+    assert claim_reason(h.get("/api/step-up", session))["completedBy"] == "not-required"
+    status = h.get("/auth/2fa", session).json()
+    assert status["factors"] == [] and "totp" in status["enrollable"]
+    h.enrol_totp(session)
+    assert jwt_payload(session.access or "")[CLAIM]["m"] == "totp"
+    assert h.get("/api/step-up", session).status_code == 200
+    h.clock.advance(STEP_UP_MAX_AGE + 1)
+    assert claim_reason(h.get("/api/step-up", session))["message"] == "expired"
+
+
+def test_a_claim_without_its_method_is_never_fresh(make: Callable[..., Harness]) -> None:
+    """A completed claim that does not say how it was completed (written by an earlier
+    version, or by the legacy 2FA guide's code) passes ``require_2fa()`` but no step-up."""
+    from st_twofactor.claim import recently_completed
+
+    h = make()
+    payload = {CLAIM: {"v": True, "t": int(h.clock() * 1000)}}
+    validator = recently_completed(60, now=h.clock)
+    result = asyncio.run(validator.validate(payload, {}))
+    assert not result.is_valid
+    assert result.reason is not None and result.reason["message"] == "expired"
+
+
+# -- I2, I3: a revoked session changes nothing and completes nothing -------------------
+
+
+def _revoke(h: Harness, user_id: str, how: str) -> None:
+    if how == "reset":
+        overview = asyncio.run(reset_factors(h.config, user_id))
+        assert overview.sessions_revoked >= 1
+    else:
+        assert asyncio.run(revoke_all_sessions_for_user(user_id))
+
+
+@pytest.mark.parametrize("how", ["reset", "sign out everywhere"])
+def test_a_revoked_session_cannot_install_a_factor(make: Callable[..., Harness], how: str) -> None:
+    """After ``reset_factors`` (or "sign out everywhere"), the revoked session's access
+    token is still unexpired. It can read nothing, create no device, verify none: every
+    2FA route answers 401 and the state stays as the reset left it."""
+    h = make()
+    email = f"revoked-{how.replace(' ', '-')}@example.com"
+    victim = h.signed_up(email)
+    user_id = user_id_of(victim)
+    attacker = h.signed_in(email)
+    _revoke(h, user_id, how)
+    after_revocation = h.document(user_id)
+
+    assert h.get("/auth/2fa", attacker).status_code == 401
+    created = h.post("/auth/2fa/totp/device", attacker, {"deviceName": "planted"})
+    assert created.status_code == 401, created.text
+    assert h.document(user_id) == after_revocation
+
+
+def test_a_revoked_session_cannot_finish_an_enrolment(make: Callable[..., Harness]) -> None:
+    """The finding as reported: after ``user reset`` the revoked session creates a TOTP
+    device and verifies it with a right code. Every step is refused with 401, and neither
+    a device nor recovery codes are stored (today's code answered the verify with 401
+    after storing both)."""
+    h = make()
+    attacker = h.signed_up("revoked-midway@example.com")
+    user_id = user_id_of(attacker)
+    asyncio.run(reset_factors(h.config, user_id))
+    after_reset = h.document(user_id)
+    created = h.post("/auth/2fa/totp/device", attacker, {"deviceName": "planted"})
+    secret = created.json().get("secret") if created.status_code == 200 else None
+    answer = h.post(
+        "/auth/2fa/totp/device/verify",
+        attacker,
+        {"deviceName": "planted", "code": h.code(secret) if secret else "000000"},
+    )
+    assert (created.status_code, answer.status_code) == (401, 401), answer.text
+    state = h.state(user_id)
+    assert state.totp_devices == [] and state.recovery_codes == []
+    assert h.document(user_id) == after_reset
+
+
+def test_a_new_sign_in_after_a_revocation_works(make: Callable[..., Harness]) -> None:
+    """Revocation ends the sessions that existed; the owner's next sign-in enrols and
+    completes as usual."""
+    h = make()
+    old = h.signed_up("revoked-then-back@example.com")
+    _revoke(h, user_id_of(old), "reset")
+    h.clock.advance(1)
+    again = h.signed_in("revoked-then-back@example.com")
+    h.enrol_totp(again)
+    assert h.protected(again) == 200
+
+
+def test_a_refreshed_session_is_still_revoked(make: Callable[..., Harness]) -> None:
+    """Refreshing carries the session's start along: a session refreshed before the
+    revocation is refused after it like any other (its refresh token no longer works)."""
+    h = make()
+    session = h.signed_up("revoked-refreshed@example.com")
+    refreshed = h.post(
+        "/auth/session/refresh",
+        None,
+        headers={"Authorization": f"Bearer {session.refresh}"},
+    )
+    assert refreshed.status_code == 200
+    tokens = Tokens.of(refreshed)
+    _revoke(h, user_id_of(session), "sign out everywhere")
+    assert h.get("/auth/2fa", tokens).status_code == 401

@@ -1,0 +1,454 @@
+"""The security invariants, checked over random sequences (a hypothesis state machine).
+
+Hypothesis drives one user of the test app (FastAPI, the 2FA plugin, the passwordless
+override, the development core) through random sequences of: sign-ins (with or without
+a remember-device token, exempted by the policy or not), refreshes, TOTP enrolment and
+codes, recovery codes, e-mailed codes, removal and regeneration, remember-device, time
+passing, policy changes, "sign out everywhere" and the admin functions. Every session
+the sequence made stays in play, so later steps act from sessions that are stale,
+remembered, exempted, refreshed or revoked. A small model predicts each answer; after
+every step:
+
+- I1 freshness: a factor change (a second TOTP device, removal, new recovery codes,
+  pinning an e-mail address) succeeds only from a session that presented a factor
+  within the step-up window (or for a user with no factor); a step-up route passes only
+  within its ``max_age`` of a factor presented in the session; remembered and exempted
+  completions are never fresh;
+- I2 revocation: a session revoked by an admin reset or "sign out everywhere" gets 401
+  from every 2FA route and completes nothing;
+- I3 nothing half-done: a refused request leaves the user's factors exactly as they
+  were (the model's factors are compared with the stored state after every step);
+- I4 (the part that fits a sequence): wrong codes are counted, a right code clears the
+  count, and the owner's right code is never refused below the lockout threshold;
+- never a 5xx, on any route.
+
+S18 (recovery codes only beside another factor) is checked on the stored state too. The
+number of examples is bounded so that the test takes about a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
+
+from st_twofactor import admin, totp
+from st_twofactor.errors import NoFactorError
+from st_twofactor.service import REMEMBER_HEADER
+from st_twofactor.testing import reset_supertokens
+
+from .conftest import jwt_payload
+from .twofactor_app import STEP_UP_MAX_AGE, Harness, Tokens, make_harness, user_id_of
+
+PHASES = [p for p in Phase if os.environ.get("MODEL_NO_SHRINK") != "1" or p != Phase.shrink]
+CLAIM = "2fa-completed"
+WINDOW = 300.0
+"""The config's step-up window for factor changes (the default)."""
+MAX_WRONG = 3
+"""Wrong codes in a row the sequences make at most: below the lockout (5)."""
+
+POLICY = {"exempt": False}
+"""Whether the ``required`` policy exempts the user of the running sequence (one user
+per sequence, one sequence at a time); rules change it."""
+USERS = itertools.count()
+
+
+def required(user_id: str, tenant_id: str, user_context: dict[str, Any]) -> bool:
+    return not POLICY["exempt"]
+
+
+@dataclass
+class Session:
+    """One session of the user, as the model sees it."""
+
+    tokens: Tokens
+    label: str
+    completed: bool
+    presented_at: float | None = None
+    """When a factor was last presented in this session (library clock)."""
+    revoked: bool = False
+
+    def fresh(self, now: float, window: float) -> bool:
+        return self.presented_at is not None and now - self.presented_at <= window
+
+    def __repr__(self) -> str:
+        return f"Session({self.label})"
+
+
+@dataclass
+class Model:
+    """What the user has, as the model predicts it."""
+
+    devices: dict[str, str] = field(default_factory=dict)
+    """Verified TOTP devices: name -> secret."""
+    codes: list[str] = field(default_factory=list)
+    email_pinned: bool = False
+    remember: tuple[str, int] | None = None
+    """A remember-device token and the state's epoch when it was issued."""
+    wrong: int = 0
+
+    def factors(self) -> set[str]:
+        enrolled = set()
+        if self.devices:
+            enrolled.add("totp")
+        if self.email_pinned:
+            enrolled.add("otp-email")
+        if self.codes:
+            enrolled.add("recovery-code")
+        return enrolled
+
+    def has_other_factor(self) -> bool:
+        return bool(self.devices) or self.email_pinned
+
+
+class TwoFactorMachine(RuleBasedStateMachine):
+    sessions = Bundle("sessions")
+
+    def __init__(self, h: Harness) -> None:
+        super().__init__()
+        self.h = h
+        self.model = Model()
+        self.email = ""
+        self.user_id = ""
+        self.labels = itertools.count()
+        self.all: list[Session] = []
+
+    # -- helpers --
+
+    def now(self) -> float:
+        return self.h.clock()
+
+    def call(self, method: str, path: str, tokens: Tokens | None, body: Any = None) -> Any:
+        response = self.h.request(method, path, tokens, body)
+        assert response.status_code < 500, (path, response.status_code, response.text)
+        return response
+
+    def factor_fields(self) -> dict[str, Any]:
+        document = self.h.document(self.user_id)
+        return {k: document[k] for k in ("totp_devices", "email", "phone", "recovery_codes")}
+
+    def new_session(self, tokens: Tokens) -> Session:
+        payload = jwt_payload(tokens.access or "")[CLAIM]
+        session = Session(tokens, f"s{next(self.labels)}", completed=payload["v"] is True)
+        self.all.append(session)
+        return session
+
+    def presented(self, session: Session) -> None:
+        session.completed = True
+        session.presented_at = self.now()
+        self.model.wrong = 0
+
+    def refused(self, session: Session, response: Any, before: dict[str, Any]) -> None:
+        """A refused factor change: the step-up 403, or 401 for a revoked session (which
+        may also get the 403 from a route that checks freshness before it reads the
+        state); nothing stored."""
+        expected = {401, 403} if session.revoked else {403}
+        assert response.status_code in expected, (session, response.status_code, response.text)
+        assert self.factor_fields() == before
+
+    def wrong_code(self) -> str:
+        now = self.now()
+        right = {
+            totp.code_at(secret, now + 30 * step, digits=self.h.config.totp_digits)
+            for secret in self.model.devices.values()
+            for step in (-1, 0, 1)
+        }
+        return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+
+    def may_change(self, session: Session) -> bool:
+        return not self.model.factors() or session.fresh(self.now(), WINDOW)
+
+    # -- the user --
+
+    @initialize(target=sessions, exempt=st.booleans())
+    def sign_up(self, exempt: bool) -> Session:
+        self.email = f"model-{next(USERS)}@example.com"
+        POLICY["exempt"] = exempt
+        response = self.h.sign_up(self.email)
+        assert response.json()["status"] == "OK", response.text
+        tokens = Tokens.of(response)
+        self.user_id = user_id_of(tokens)
+        session = self.new_session(tokens)
+        assert session.completed == exempt
+        return session
+
+    @rule(target=sessions, with_token=st.booleans())
+    def sign_in(self, with_token: bool) -> Session:
+        self.h.client.cookies.clear()  # the remember cookie: sent only when chosen, below
+        headers = {}
+        if with_token and self.model.remember is not None:
+            headers[REMEMBER_HEADER] = self.model.remember[0]
+        response = self.h.sign_in(self.email, **headers)
+        assert response.json()["status"] == "OK", response.text
+        session = self.new_session(Tokens.of(response))
+        claim = jwt_payload(session.tokens.access or "")[CLAIM]
+        epoch = self.h.state(self.user_id).epoch
+        if headers and self.model.remember is not None and self.model.remember[1] == epoch:
+            assert claim.get("m") == "remembered", claim
+        elif POLICY["exempt"] and not self.model.factors():
+            assert claim.get("m") == "not-required", claim
+        else:
+            assert claim["v"] is False, claim
+        return session
+
+    @rule(session=sessions)
+    def refresh(self, session: Session) -> None:
+        response = self.h.post(
+            "/auth/session/refresh",
+            None,
+            headers={"Authorization": f"Bearer {session.tokens.refresh}"},
+        )
+        assert response.status_code == (401 if session.revoked else 200), response.text
+        if not session.revoked:
+            session.tokens = Tokens.of(response)
+
+    @rule(seconds=st.sampled_from([1, 30, 59, 61, 200, 299, 301, 1000]))
+    def time_passes(self, seconds: int) -> None:
+        self.h.clock.advance(seconds)
+
+    @rule()
+    def policy_changes(self) -> None:
+        POLICY["exempt"] = not POLICY["exempt"]
+
+    # -- what every session may try --
+
+    @rule(session=sessions)
+    def step_up_route(self, session: Session) -> None:
+        """I1 on the app's routes (which do not ask the core about the session on each
+        request, so a revoked session's unexpired token may still pass them, as
+        documented)."""
+        fresh = session.completed and session.fresh(self.now(), STEP_UP_MAX_AGE)
+        # A revoked session may also be told (401): the SDK asks the core about a token
+        # that a refresh has just made.
+        also = {401} if session.revoked else set()
+        step_up = self.h.get("/api/step-up", session.tokens).status_code
+        assert step_up in {200 if fresh else 403, *also}
+        assert self.h.protected(session.tokens) in {200 if session.completed else 403, *also}
+
+    @rule(session=sessions)
+    def read_status(self, session: Session) -> None:
+        response = self.call("GET", "/auth/2fa", session.tokens)
+        assert response.status_code == (401 if session.revoked else 200), response.text
+
+    @rule(session=sessions, remember=st.booleans())
+    def enrol_totp(self, session: Session, remember: bool) -> None:
+        if len(self.model.devices) >= 4:
+            return
+        before = self.factor_fields()
+        name = f"device-{next(self.labels)}"
+        allowed = not session.revoked and self.may_change(session)
+        created = self.call("POST", "/auth/2fa/totp/device", session.tokens, {"deviceName": name})
+        if not allowed:
+            self.refused(session, created, before)
+            return
+        assert created.json()["status"] == "OK", created.text
+        self.h.clock.advance(30)
+        secret = created.json()["secret"]
+        body = {"deviceName": name, "code": self.h.code(secret), "rememberDevice": remember}
+        verified = self.call("POST", "/auth/2fa/totp/device/verify", session.tokens, body)
+        answer = verified.json()
+        assert answer["status"] == "OK", verified.text
+        self.model.devices[name] = secret
+        if answer.get("recoveryCodes"):
+            self.model.codes = list(answer["recoveryCodes"])
+        self.presented(session)
+        self.remembered(answer)
+
+    def remembered(self, answer: dict[str, Any]) -> None:
+        token = answer.get("rememberDeviceToken")
+        if token is not None:
+            self.model.remember = (token, self.h.state(self.user_id).epoch)
+
+    @rule(session=sessions, right=st.booleans(), remember=st.booleans())
+    def verify_totp(self, session: Session, right: bool, remember: bool) -> None:
+        if not right and self.model.wrong >= MAX_WRONG:
+            return
+        self.h.clock.advance(30)
+        before = self.factor_fields()
+        secret = next(iter(self.model.devices.values()), None)
+        code = self.h.code(secret) if right and secret else self.wrong_code()
+        response = self.call(
+            "POST",
+            "/auth/2fa/totp/verify",
+            session.tokens,
+            {"code": code, "rememberDevice": remember},
+        )
+        if session.revoked:
+            assert response.status_code == 401, response.text
+        elif right and secret:
+            assert response.json()["status"] == "OK", response.text
+            self.presented(session)
+            self.remembered(response.json())
+            return
+        else:
+            assert response.json()["status"] != "OK", response.text
+            if secret:
+                assert response.json()["status"] == "INVALID_CODE_ERROR", response.text
+                self.model.wrong += 1
+        assert self.factor_fields() == before
+
+    @rule(session=sessions, right=st.booleans())
+    def verify_recovery_code(self, session: Session, right: bool) -> None:
+        if not right and self.model.wrong >= MAX_WRONG:
+            return
+        before = self.factor_fields()
+        code = self.model.codes[0] if right and self.model.codes else "aaaaa-aaaaa"
+        response = self.call(
+            "POST", "/auth/2fa/recovery-code/verify", session.tokens, {"code": code}
+        )
+        if session.revoked:
+            assert response.status_code == 401, response.text
+        elif right and self.model.codes:
+            assert response.json()["status"] == "OK", response.text
+            self.model.codes.pop(0)
+            self.presented(session)
+            return
+        else:
+            assert response.json()["status"] != "OK", response.text
+            if self.model.codes:
+                self.model.wrong += 1
+        assert self.factor_fields() == before
+
+    @rule(session=sessions)
+    def email_code(self, session: Session) -> None:
+        """Ask for an e-mailed code to the account's address and use it: the first use
+        pins the address (a factor change, so it needs no factor yet or a fresh 2FA)."""
+        before = self.factor_fields()
+        response, sent = self.h.ask_code(session.tokens, email=self.email)
+        assert response.status_code < 500, response.text
+        if session.revoked:
+            assert response.status_code == 401 and sent is None, response.text
+            assert self.factor_fields() == before
+            return
+        if not (self.model.email_pinned or self.may_change(session)):
+            assert response.json()["status"] != "OK" and sent is None, response.text
+            assert self.factor_fields() == before
+            return
+        assert response.json()["status"] == "OK" and sent is not None, response.text
+        consumed = self.h.consume(session.tokens, response.json(), sent.code)
+        assert consumed.json()["status"] == "OK", consumed.text
+        self.model.email_pinned = True
+        self.presented(session)
+
+    @rule(session=sessions)
+    def regenerate_recovery_codes(self, session: Session) -> None:
+        before = self.factor_fields()
+        response = self.call("POST", "/auth/2fa/recovery-codes", session.tokens, {})
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+        elif not self.model.has_other_factor():
+            assert response.json()["status"] == "NO_FACTOR_ERROR", response.text
+            assert self.factor_fields() == before
+        else:
+            assert response.json()["status"] == "OK", response.text
+            self.model.codes = list(response.json()["recoveryCodes"])
+
+    @rule(session=sessions, data=st.data())
+    def remove_totp_device(self, session: Session, data: st.DataObject) -> None:
+        if not self.model.devices:
+            return
+        name = data.draw(st.sampled_from(sorted(self.model.devices)))
+        before = self.factor_fields()
+        response = self.call(
+            "POST", "/auth/2fa/totp/device/remove", session.tokens, {"deviceName": name}
+        )
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+            return
+        assert response.json()["status"] == "OK", response.text
+        del self.model.devices[name]
+        if not self.model.has_other_factor():
+            self.model.codes = []  # S18: codes go with the last other factor
+
+    # -- revocation and the admin functions --
+
+    def revoked_all(self) -> None:
+        for session in self.all:
+            session.revoked = True
+        # A session that starts at the very time of a revocation counts as revoked (the
+        # safe side); a real clock has moved on by the next sign-in, this one is moved.
+        self.h.clock.advance(0.01)
+
+    @rule()
+    def sign_out_everywhere(self) -> None:
+        asyncio.run(revoke_all_sessions_for_user(self.user_id))
+        self.revoked_all()
+
+    @rule(keep_sessions=st.booleans())
+    def admin_reset(self, keep_sessions: bool) -> None:
+        asyncio.run(admin.reset_factors(self.h.config, self.user_id, keep_sessions=keep_sessions))
+        self.model.devices.clear()
+        self.model.codes = []
+        self.model.email_pinned = False
+        if not keep_sessions:
+            self.revoked_all()
+
+    @rule()
+    def admin_regenerates_recovery_codes(self) -> None:
+        before = self.factor_fields()
+        try:
+            codes = admin.regenerate_recovery_codes_sync(self.h.config, self.user_id)
+        except NoFactorError:
+            assert not self.model.has_other_factor()
+            assert self.factor_fields() == before
+            return
+        assert self.model.has_other_factor()
+        self.model.codes = codes
+
+    # -- after every step --
+
+    @invariant()
+    def stored_factors_are_the_models(self) -> None:
+        if not self.user_id:
+            return
+        state = self.h.state(self.user_id)
+        assert set(state.factor_ids()) == self.model.factors()
+        verified = {d.name for d in state.totp_devices if d.verified}
+        assert verified == set(self.model.devices)
+        assert len(state.recovery_codes) == len(self.model.codes)
+        if state.recovery_codes:  # S18
+            assert any(f != "recovery-code" for f in state.factor_ids())
+
+
+@pytest.fixture(scope="module")
+def harness(devcore_app_module: str) -> Iterator[Harness]:
+    h = make_harness(devcore_app_module, required=required, remember_device=True)
+    yield h
+    reset_supertokens()
+
+
+@pytest.fixture(scope="module")
+def devcore_app_module(devcore: Any) -> str:
+    app: str = devcore.create_app()
+    return app
+
+
+def test_security_invariants_hold_over_random_sequences(harness: Harness) -> None:
+    run_state_machine_as_test(
+        lambda: TwoFactorMachine(harness),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+            phases=PHASES,
+        ),
+    )
