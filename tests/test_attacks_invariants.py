@@ -187,3 +187,33 @@ def test_a_refreshed_session_is_still_revoked(make: Callable[..., Harness]) -> N
     tokens = Tokens.of(refreshed)
     _revoke(h, user_id_of(session), "sign out everywhere")
     assert h.get("/auth/2fa", tokens).status_code == 401
+
+
+# -- I4: answers that cannot be the owner's never count ---------------------------------
+
+
+def test_security_key_answers_that_cannot_be_the_owners_do_not_lock_anyone(
+    make: Callable[..., Harness],
+) -> None:
+    """With the password alone, an attacker sends security-key answers that do not parse
+    or name a key the owner does not have, many more than the lockout threshold: none is
+    counted, nothing is locked, and the owner's key completes 2FA at once after them."""
+    from st_twofactor.testing.webauthn import SoftwareAuthenticator
+
+    from .webauthn_http import FACTORS, assertion, register, send
+
+    h = make(factors=FACTORS)
+    owner = h.signed_up("junk-keys@example.com")
+    key = SoftwareAuthenticator()
+    assert register(h, owner, key, "key").json()["status"] == "OK"
+    user_id = user_id_of(owner)
+    attacker = h.signed_in("junk-keys@example.com")
+    throttle_before = h.document(user_id)["throttle"]
+    junk: list[Any] = [{}, {"id": 7}, {"id": "bm90LWEta2V5", "response": "x"}, {"id": "A" * 40}]
+    for answer in junk * 3:
+        refused = send(h, attacker, answer)
+        assert refused.status_code == 200 and refused.json()["status"] == "INVALID_CREDENTIAL_ERROR"
+    assert h.document(user_id)["throttle"] == throttle_before
+    assert "webauthn" not in h.get("/auth/2fa", attacker).json()["locked"]
+    session = h.signed_in("junk-keys@example.com")
+    assert send(h, session, assertion(h, session, key)).json() == {"status": "OK"}

@@ -35,7 +35,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import events, factors, recovery_codes
+from . import events, factors, recovery_codes, throttle
 from ._device_names import device_key
 from .errors import ConfigurationError
 from .factors import Counted, Locked, count_attempt, record_success
@@ -131,6 +131,8 @@ class _Outcome:
     regressed: WebAuthnCredential | None = None
     """The stored key whose sign count the refused answer did not increase."""
     gave_codes: bool = False
+    attempts_left: int = 0
+    """For an answer that was not counted: the attempts the throttle still allows."""
 
 
 class WebAuthnFlows:
@@ -280,6 +282,12 @@ class WebAuthnFlows:
             keys = list(state.webauthn_credentials)
             if not keys:
                 return None
+            if _answering(keys, credential) is None:
+                # Names none of the user's keys, or does not parse: it cannot be the
+                # owner's, so it is refused without counting toward a lockout (I4).
+                decision = throttle.check(self.service.policy, state.throttle, "webauthn", now)
+                left = decision.attempts_left if isinstance(decision, Allowed) else 0
+                return _Outcome(None, refusal=RefusalReason.UNKNOWN_CREDENTIAL, attempts_left=left)
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
@@ -379,7 +387,17 @@ class WebAuthnFlows:
 
     async def _refused(self, user_id: str, outcome: _Outcome) -> CredentialRefused:
         """The shared failure rule as this API's answer."""
-        assert outcome.counted is not None
+        if outcome.counted is None:  # an answer that cannot be the owner's: not counted
+            await self._emit(
+                events.VerificationFailed(
+                    user_id=user_id,
+                    at=self.config.clock(),
+                    factor="webauthn",
+                    attempts_left=outcome.attempts_left,
+                    reason=None if outcome.refusal is None else outcome.refusal.value,
+                )
+            )
+            return {"status": "INVALID_CREDENTIAL_ERROR", "attemptsLeft": outcome.attempts_left}
         answer, happened = factors.failure(
             outcome.counted,
             user_id=user_id,
