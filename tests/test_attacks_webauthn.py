@@ -8,7 +8,7 @@ challenge is not used up: only an answer that could be accepted needs to be).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from st_twofactor.routes import WEBAUTHN_ROUTES
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
+from .cose_keys import UNUSABLE_KEYS
 from .test_attacks import HOSTILE_BODIES, race
 from .twofactor_app import Harness, Tokens, make_harness, user_id_of
 from .webauthn_http import (
@@ -214,6 +215,31 @@ def test_registration_answers_are_checked_too(h: Harness) -> None:
     replayed = h.post(REGISTER, tokens, {"credential": credential, "deviceName": "again"})
     assert replayed.json()["status"] == REFUSED
     assert keys_of(h, user_id) == before
+
+
+@pytest.mark.parametrize(
+    "make_key", [make for _, make in UNUSABLE_KEYS], ids=[name for name, _ in UNUSABLE_KEYS]
+)
+def test_a_key_reporting_an_unusable_public_key_is_not_added(
+    h: Harness, make_key: Callable[[], dict[int, Any] | bytes]
+) -> None:
+    """An authenticator (broken or hostile) that reports a public key no signature can be
+    checked with, or one with signatures anyone could forge, is refused like a bad
+    attestation: nothing stored, the failure counted and reported with its reason. A
+    real key is then added as usual."""
+    tokens = h.signed_up("odd-key@example.com")
+    user_id = user_id_of(tokens)
+    key = SoftwareAuthenticator()
+    refused = register(h, tokens, key, "odd", cose_key=make_key())
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == REFUSED, refused.json()
+    assert h.state(user_id).webauthn_credentials == []
+    assert h.protected(tokens) == 403
+    failed = [e for e in h.seen if isinstance(e, events.VerificationFailed)]
+    assert [(e.factor, e.reason) for e in failed] == [("webauthn", "unusable_key")]
+    assert register(h, tokens, key, "real").json()["status"] == "OK"
+    assert [k.name for k in h.state(user_id).webauthn_credentials] == ["real"]
+    assert authenticate(h, h.signed_in("odd-key@example.com"), key).json() == {"status": "OK"}
 
 
 def test_answers_that_do_not_verify_cannot_fill_the_record(h: Harness) -> None:

@@ -6,13 +6,16 @@ contract, atomicity across tasks, threads and processes included, is in
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from st_twofactor.config import TwoFactorConfig
@@ -112,6 +115,77 @@ async def test_create_table_is_idempotent_and_uses_the_name(store: SQLStore) -> 
     rows = await raw(store, "SELECT user_id, version FROM {table}")
     assert [(r[0], r[1]) for r in rows] == [("u", 1)]
     assert (await store.load("u")).epoch == 3
+
+
+RACING_WORKERS = 6
+
+
+def _create_table_worker(url: str, table: str, barrier: Any, results: Any) -> None:
+    """One worker's ``create_table()``, held between its "no such table" check and its
+    ``CREATE TABLE`` until every worker got there (or 10 s passed)."""
+
+    def wait_for_the_others(*args: Any, **kwargs: Any) -> None:
+        # A broken barrier: some worker never got this far, so go on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+
+    async def run() -> str:
+        store = SQLStore(url, table=table)
+        event.listen(store.table, "before_create", wait_for_the_others)
+        try:
+            await store.create_table()
+            return "created"
+        except Exception as exc:  # reported to the test, which shows it
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            await store.aclose()
+
+    results.put(asyncio.run(run()))
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_workers_creating_the_table_at_once_all_succeed(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Several workers starting together each call create_table(): each one saw no
+    table, then all issue CREATE TABLE at once (a barrier holds them between the check
+    and the statement). Every call succeeds and the one table works afterwards."""
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").url
+    table = unique_table()
+    # fork: separate processes, each with its own engine and connections, like workers.
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(RACING_WORKERS)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_create_table_worker, args=(url, table, barrier, results))
+        for _ in range(RACING_WORKERS)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert outcomes == ["created"] * RACING_WORKERS
+
+    async def use_it() -> None:
+        store = SQLStore(url, table=table)
+        assert await use_totp_step(store, "u", 5) is True
+        assert await use_totp_step(store, "u", 5) is False
+        assert (await store.load("u")).last_totp_step == 5
+        await store.aclose()
+
+    asyncio.run(use_it())
+
+
+async def test_create_table_still_fails_closed(postgres_server: PostgresServer) -> None:
+    """An error that leaves no table (here: no such schema) is not taken for a lost race."""
+    store = SQLStore(postgres_server.url, table=unique_table(), schema=unique_table())
+    with pytest.raises(StoreUnavailableError, match="cannot create the table"):
+        await store.create_table()
+    await store.aclose()
 
 
 async def test_a_table_in_its_own_schema(postgres_server: PostgresServer) -> None:

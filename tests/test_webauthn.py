@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
+import cbor2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from st_twofactor.errors import ConfigurationError, MalformedDataError
 from st_twofactor.testing.webauthn import (
+    Algorithm,
     ExcludedCredentialError,
     SoftwareAuthenticator,
     b64url,
@@ -32,6 +35,8 @@ from st_twofactor.webauthn import (
     verify_authentication,
     verify_registration,
 )
+
+from .cose_keys import ED25519_IDENTITY, UNUSABLE_KEYS
 
 ORIGIN = "https://app.example.com"
 POLICY = WebAuthnPolicy(rp_id="example.com", rp_name="Example", origins=(ORIGIN,))
@@ -501,6 +506,61 @@ def test_no_options_for_a_user_without_credentials() -> None:
         authentication_options(POLICY, [], T0, SESSION)
     with pytest.raises(ConfigurationError):
         registration_options(POLICY, "user-1", "u", [], T0, "")
+
+
+# --- the credential's public key ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
+def test_each_supported_kind_of_key_registers_and_signs_in(algorithm: Algorithm) -> None:
+    """The three kinds of key offered (P-256, Ed25519, RSA 2048) pass the key checks
+    and their signatures verify."""
+    authenticator = SoftwareAuthenticator(algorithm=algorithm)
+    credential = register(authenticator)
+    options, pending = challenge_for([credential])
+    answer = authenticator.assertion(options, origin=ORIGIN)
+    used = verify_authentication(POLICY, pending, answer, [credential], SESSION, T0 + 1)
+    assert isinstance(used, WebAuthnCredential) and used.sign_count == 1
+
+
+def _register_reporting(cose_key: dict[int, Any] | bytes) -> WebAuthnCredential | RefusalReason:
+    options, pending = registration_options(POLICY, "user-1", "u@example.com", [], T0, SESSION)
+    answer = SoftwareAuthenticator().register(options, origin=ORIGIN, cose_key=cose_key)
+    return verify_registration(POLICY, pending, answer, SESSION, T0 + 1, "key", [])
+
+
+@pytest.mark.parametrize(
+    "make_key", [make for _, make in UNUSABLE_KEYS], ids=[name for name, _ in UNUSABLE_KEYS]
+)
+def test_an_unusable_public_key_is_refused_at_registration(
+    make_key: Callable[[], dict[int, Any] | bytes],
+) -> None:
+    """A key no signature could be checked with (off the curve, wrong length, wrong
+    curve or algorithm), or one anyone could forge signatures for (a tiny RSA modulus,
+    exponent 1, an Ed25519 point of small order), is refused: it is never stored."""
+    result = _register_reporting(make_key())
+    assert not isinstance(result, WebAuthnCredential), "an unusable key was accepted"
+    assert result is RefusalReason("unusable_key")
+
+
+def test_an_unusable_key_stored_before_is_refused_at_sign_in() -> None:
+    """A small-order Ed25519 key accepted by an older version: with it, the signature
+    (R = the neutral point, S = 0) of anyone, with no private key, verifies. The
+    assertion is refused, not accepted."""
+    authenticator = SoftwareAuthenticator()
+    good = register(authenticator)
+    weak = WebAuthnCredential.from_dict(
+        {
+            **good.to_dict(),
+            "public_key": b64url(cbor2.dumps({1: 1, 3: -8, -1: 6, -2: ED25519_IDENTITY})),
+        }
+    )
+    options, pending = challenge_for([weak])
+    answer = authenticator.assertion(options, origin=ORIGIN)
+    answer["response"]["signature"] = b64url(ED25519_IDENTITY + bytes(32))
+    result = verify_authentication(POLICY, pending, answer, [weak], SESSION, T0 + 1)
+    assert not isinstance(result, WebAuthnCredential), "a forged signature was accepted"
+    assert result is RefusalReason("unusable_key")
 
 
 # --- malformed input: always a refusal, never an exception ---------------------------------

@@ -21,7 +21,7 @@ from st_twofactor.recipes import build_recipe_list
 from st_twofactor.routes import WEBAUTHN_ROUTES, twofactor_plugin
 from st_twofactor.store import TwoFactorState
 from st_twofactor.testing import reset_supertokens
-from st_twofactor.testing.webauthn import SoftwareAuthenticator
+from st_twofactor.testing.webauthn import Algorithm, SoftwareAuthenticator
 from st_twofactor.webauthn import PendingChallenge, WebAuthnCredential, WebAuthnPolicy
 
 from .conftest import jwt_payload
@@ -120,6 +120,18 @@ def test_a_passkey_without_a_counter_completes_2fa_every_time(h: Harness) -> Non
         session = h.signed_in("passkey@example.com")
         assert authenticate(h, session, passkey).json() == {"status": "OK"}
         assert h.protected(session) == 200
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
+def test_each_kind_of_key_enrols_and_completes_2fa(h: Harness, algorithm: Algorithm) -> None:
+    """P-256, Ed25519 and RSA 2048 keys (the algorithms the options offer) all pass the
+    registration's key checks and complete 2FA."""
+    tokens = h.signed_up(f"{algorithm.lower()}@example.com")
+    key = SoftwareAuthenticator(algorithm=algorithm)
+    assert register(h, tokens, key).json()["status"] == "OK"
+    session = h.signed_in(f"{algorithm.lower()}@example.com")
+    assert authenticate(h, session, key).json() == {"status": "OK"}
+    assert h.protected(session) == 200
 
 
 def test_a_second_key_needs_a_fresh_2fa_and_is_listed(h: Harness) -> None:

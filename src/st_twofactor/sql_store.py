@@ -32,8 +32,9 @@ The table (version 1 of its layout; :data:`TABLE_VERSION`) in PostgreSQL::
         PRIMARY KEY (user_id)
     )
 
-:meth:`SQLStore.create_table` creates it (if missing), :meth:`SQLStore.ddl` prints it for
-any dialect, and ``st-twofactor store create-table`` does it from a shell.
+:meth:`SQLStore.create_table` creates it (if missing; every worker may call it at its
+start, at once), :meth:`SQLStore.ddl` prints it for any dialect, and
+``st-twofactor store create-table`` does it from a shell.
 """
 
 from __future__ import annotations
@@ -61,11 +62,12 @@ try:
         Table,
         Text,
         insert,
+        inspect,
         select,
         update,
     )
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
     from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
     from sqlalchemy.schema import CreateTable
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -197,12 +199,25 @@ class SQLStore(BaseStore):
     # -- operations --
 
     async def create_table(self) -> None:
-        """Create the table if it does not exist (its schema must exist already)."""
+        """Create the table if it does not exist (its schema must exist already).
+
+        Several workers may call it at once, e.g. each at its start: it checks for the
+        table, then creates it, so two workers that both found none both send ``CREATE
+        TABLE``. The database lets one win; the other gets an error ("already exists",
+        or on PostgreSQL a duplicate key in its own catalog while the winner commits).
+        The loser then looks again and, finding the table, returns as if it had made it.
+        Any other failure (no table after the error) raises ``StoreUnavailableError``.
+        """
+        engine = self._get_engine()
         with _unavailable("create the table for"):
-            async with self._get_engine().begin() as connection:
-                await connection.run_sync(
-                    self.table.metadata.create_all, tables=[self.table], checkfirst=True
-                )
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(
+                        self.table.metadata.create_all, tables=[self.table], checkfirst=True
+                    )
+            except DBAPIError:
+                if not await self._table_exists(engine):
+                    raise
 
     def ddl(self, dialect: str | None = None) -> str:
         """The ``CREATE TABLE`` statement for ``dialect`` (``"postgresql"``, ``"mysql"``,
@@ -238,6 +253,15 @@ class SQLStore(BaseStore):
             await engine.dispose()
 
     # -- inside --
+
+    async def _table_exists(self, engine: AsyncEngine) -> bool:
+        table = self.table
+        async with engine.connect() as connection:
+            return bool(
+                await connection.run_sync(
+                    lambda sync: inspect(sync).has_table(table.name, schema=table.schema)
+                )
+            )
 
     async def _read(self, engine: AsyncEngine, user_id: str) -> tuple[str, int] | None:
         columns = self.table.c

@@ -19,6 +19,12 @@ What the checks guarantee:
 - The answer's origin must be one of :attr:`WebAuthnPolicy.origins` (and not a cross-origin
   frame), its RP ID hash that of :attr:`WebAuthnPolicy.rp_id`; the user must have been
   present, and verified if the policy requires it.
+- A new credential's public key must be one a signature can be checked with, and strong:
+  ES256 on P-256 (a point of the curve), EdDSA on Ed25519 (a point of the curve, not of
+  small order) or RS256 (a 2048- to 8192-bit modulus, an odd exponent above 2**16 and
+  below 2**256); any other is refused (:attr:`RefusalReason.UNUSABLE_KEY`) and never
+  stored. A stored key that fails the same check (kept by an older version) is refused
+  at sign-in before any signature is checked with it.
 - An assertion must come from one of *this user's* credentials, verify under its stored
   public key, and carry a sign count above the stored one (when both are 0 the
   authenticator does not count, which passkeys commonly do, and that is allowed). A count
@@ -67,6 +73,7 @@ from urllib.parse import urlsplit
 
 from ._crypto import derive_key, normalise_secret_keys
 from ._device_names import device_key, valid_device_name
+from ._webauthn_keys import usable_public_key
 from .errors import ConfigurationError, MalformedDataError
 
 try:
@@ -194,6 +201,11 @@ class RefusalReason(str, Enum):
     INVALID_NAME = "invalid_name"
     DUPLICATE_NAME = "duplicate_name"
     """The user already has a credential of that name."""
+    UNUSABLE_KEY = "unusable_key"
+    """The credential's public key is not one a signature can be checked with (off its
+    curve, a wrong length, another curve or algorithm than announced) or is too weak (an
+    RSA modulus under 2048 bits, an unusual exponent, an Ed25519 point of small order):
+    at registration, so it is not stored; at sign-in, for a key an older version stored."""
     MALFORMED = "malformed"
     """The answer is not a well-formed WebAuthn response."""
 
@@ -778,6 +790,8 @@ def verify_registration(
         or not 0 < len(attested.credential_id) <= MAX_CREDENTIAL_ID_BYTES
     ):
         return RefusalReason.MALFORMED
+    if not usable_public_key(attested.credential_public_key):
+        return RefusalReason.UNUSABLE_KEY
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -842,6 +856,8 @@ def verify_authentication(
         refused = _check_authenticator_data(auth_data, policy)
     if refused is not None:
         return refused
+    if not usable_public_key(_decode_b64url(stored.public_key)):
+        return RefusalReason.UNUSABLE_KEY
     try:
         verified = verify_authentication_response(
             credential=credential,
