@@ -287,7 +287,7 @@ class WebAuthnFlows:
                 # owner's, so it is refused without counting toward a lockout (I4).
                 decision = throttle.check(self.service.policy, state.throttle, "webauthn", now)
                 left = decision.attempts_left if isinstance(decision, Allowed) else 0
-                return _Outcome(None, refusal=RefusalReason.UNKNOWN_CREDENTIAL, attempts_left=left)
+                return _Outcome(None, refusal=_not_a_key_of(credential), attempts_left=left)
             counted = count_attempt(self.service.policy, state, "webauthn", now)
             if not isinstance(counted.decision, Allowed):
                 return _Outcome(counted)
@@ -455,6 +455,13 @@ def _named(keys: list[WebAuthnCredential], name: str) -> WebAuthnCredential | No
     name, :func:`~st_twofactor._device_names.device_key`)."""
     wanted = device_key(name)
     return next((k for k in keys if device_key(k.name) == wanted), None)
+
+
+def _not_a_key_of(credential: object) -> RefusalReason:
+    """Why an answer that names none of the user's keys is refused: it names no key at
+    all (malformed), or another one."""
+    named = isinstance(credential, dict) and isinstance(credential.get("id"), str)
+    return RefusalReason.UNKNOWN_CREDENTIAL if named else RefusalReason.MALFORMED
 
 
 def _answering(keys: list[WebAuthnCredential], credential: object) -> WebAuthnCredential | None:
