@@ -8,6 +8,8 @@ passed to ``build_recipe_list`` and an injected clock.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -561,6 +563,33 @@ def test_one_code_used_concurrently_succeeds_once(make_harness: MakeHarness) -> 
         outcomes = sorted(pool.map(use, range(4)))
     assert outcomes.count("OK") == 1, outcomes
     assert set(outcomes) == {"OK", "RESTART_FLOW_ERROR"}
+
+
+def test_the_client_holds_a_handle_and_never_the_cores_device_id(
+    make_harness: MakeHarness,
+) -> None:
+    """The client's ``deviceId`` is a handle, not the core's id (whose SHA-256 is the
+    ``preAuthSessionId``): without the session, the ids and the code are no sign-in. A
+    device recorded before ids were masked (its client holds the core's id) is no longer
+    accepted: the flow restarts."""
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    handle = base64.b64decode(device["deviceId"])
+    digest = base64.urlsafe_b64encode(hashlib.sha256(handle).digest()).rstrip(b"=")
+    assert len(handle) == 32 and digest.decode() != device["preAuthSessionId"]
+    pending = h.state(user_id).otp_pending[device["preAuthSessionId"]]
+    assert pending.device_mask and device["deviceId"] not in json_text(h.document(user_id))
+
+    def unmask(state: TwoFactorState) -> None:
+        state.otp_pending[device["preAuthSessionId"]].device_mask = None
+
+    asyncio.run(h.config.state_store.update(user_id, unmask))
+    assert body(h.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(device)))
+    assert answer["status"] == "RESTART_FLOW_ERROR"
+    assert h.protected(tokens) == 403
 
 
 def test_older_requests_beyond_the_pending_limit_are_dropped(make_harness: MakeHarness) -> None:

@@ -37,7 +37,8 @@ from ._otp_common import (
     session_user,
 )
 from ._otp_delivery import revoke_codes
-from ._otp_inputs import CodeEntry
+from ._otp_devices import core_device_id
+from ._otp_inputs import CodeEntry, refuse_mismatch
 from .factors import Counted, Locked, count_attempt, record_success
 from .state import PendingCode, TwoFactorState
 from .store import Transaction
@@ -91,9 +92,11 @@ class _Claimed:
 
 @dataclass(frozen=True)
 class _Attempt:
-    """What the atomic start of a consume decided."""
+    """What the atomic start of a consume decided. ``core_device_id``: the core's id of
+    the device, set once the client's handle proved to be the device's."""
 
     pending: PendingCode | None
+    core_device_id: str | None = None
     counted: Counted | None = None
     expired: bool = False
 
@@ -174,11 +177,13 @@ class CodeChecking(CodeFlows):
         expired or refused code, or the device claimed for a right one. Events for the
         app's hook are appended to ``happened``, not sent."""
         user_id = session.get_user_id()
-        key = entry.key
-        attempt = await held.update(self._begin(key, session, now))
+        key = entry.device.key
+        attempt = await held.update(self._begin(entry, session, now))
         pending = attempt.pending
         if pending is None:
             return ConsumeCodePostRestartFlowError()
+        if attempt.core_device_id is None:
+            refuse_mismatch()  # nothing was counted or changed
         factor = pending_contact(pending).factor
         if attempt.expired:
             happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
@@ -196,9 +201,9 @@ class CodeChecking(CodeFlows):
 
         tenant_id = session.get_tenant_id()
         result = await api_options.recipe_implementation.check_code(
-            pre_auth_session_id=entry.pre_auth_session_id,
+            pre_auth_session_id=entry.device.pre_auth_session_id,
             user_input_code=entry.code,
-            device_id=entry.device_id,
+            device_id=attempt.core_device_id,
             link_code=None,
             tenant_id=tenant_id,
             user_context=user_context,
@@ -244,22 +249,28 @@ class CodeChecking(CodeFlows):
         )
 
     def _begin(
-        self, key: str, session: SessionContainer, now: float
+        self, entry: CodeEntry, session: SessionContainer, now: float
     ) -> Callable[[TwoFactorState], _Attempt]:
-        """Find the session's pending device, refuse if locked or expired, else count the
-        attempt (before the code is checked, so parallel guesses cannot pass the limit)."""
+        """Find the session's pending device and unmask its core id with the client's
+        handle (a wrong handle: nothing more is done); refuse if locked or expired, else
+        count the attempt (before the code is checked, so parallel guesses cannot pass
+        the limit)."""
+        key = entry.device.key
 
         def begin(state: TwoFactorState) -> _Attempt:
             pending = own_pending(state, key, session)
             if pending is None:
                 return _Attempt(None)
+            core_id = core_device_id(pending, key, entry.device.handle)
+            if core_id is None:
+                return _Attempt(pending)
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
-                return _Attempt(pending, Counted(decision))
+                return _Attempt(pending, core_id, Counted(decision))
             if self.deadline(pending.created_at) <= now:
-                return _Attempt(pending, expired=True)
+                return _Attempt(pending, core_id, expired=True)
             factor = pending_contact(pending).factor
-            return _Attempt(pending, count_attempt(self.policy, state, factor, now))
+            return _Attempt(pending, core_id, count_attempt(self.policy, state, factor, now))
 
         return begin
 

@@ -178,9 +178,11 @@ def same_contact(stored: str, contact: Contact) -> bool:
 
 
 def own_pending(state: TwoFactorState, key: str, session: SessionContainer) -> PendingCode | None:
-    """The device ``key`` if this session asked for it (a code is bound to its request)."""
+    """The device ``key`` if this session asked for it (a code is bound to its request).
+    A device recorded before device ids were masked is not one any more: its client
+    holds the core's id, which could be used without the session; it asks again."""
     pending = state.otp_pending.get(key)
-    if pending is None or pending.factor not in (EMAIL, PHONE):
+    if pending is None or pending.factor not in (EMAIL, PHONE) or pending.device_mask is None:
         return None
     if pending.session_handle is not None and pending.session_handle != session.get_handle():
         return None

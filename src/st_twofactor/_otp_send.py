@@ -3,7 +3,8 @@ contact, the send quota, the pending device (:mod:`st_twofactor.otp`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from supertokens_python.exceptions import raise_bad_input_exception
@@ -38,6 +39,7 @@ from ._otp_common import (
     CreateCodePostResult,
     Factor,
     LimitReachedResponse,
+    ResendCodePostResult,
     SendLimitResponse,
     account_emails,
     counts_as_pinned,
@@ -48,10 +50,23 @@ from ._otp_common import (
     signed_in_with,
 )
 from ._otp_delivery import SecondFactorEmail, SecondFactorSMS, deliver
-from ._otp_inputs import normalise_email, pending_key
+from ._otp_devices import HandedOut, core_device_id, hand_out
+from ._otp_inputs import DeviceRef, normalise_email, pending_key, refuse_mismatch
 from .state import PendingCode, TwoFactorState
 from .store import Transaction
 from .throttle import Refused
+
+OriginalResend = Callable[..., Awaitable[ResendCodePostResult]]
+"""The SDK's ``resend_code_post``, called with keyword arguments."""
+
+
+@dataclass(frozen=True)
+class Resendable:
+    """A pending device a new code may be sent for, with the core's id of it."""
+
+    pending: PendingCode
+    core_device_id: str
+    pre_auth_session_id: str
 
 
 class CodeSending(CodeFlows):
@@ -120,7 +135,8 @@ class CodeSending(CodeFlows):
         made with the recipe's ``create_code`` (app overrides of the recipe apply) and
         sent through the recipe's delivery, as the SDK's ``create_code_post`` would, minus
         its sign-in/up checks (see the module doc), once the transaction is over. Only the
-        user input code is sent, never a magic link.
+        user input code is sent, never a magic link. The client gets a handle as the
+        ``deviceId``, never the core's (:mod:`st_twofactor._otp_devices`).
         """
         tenant_id = session.get_tenant_id()
         now = self.now()
@@ -137,10 +153,13 @@ class CodeSending(CodeFlows):
             await self.report_refused_send(session, refusal)
             return refusal
         assert not isinstance(code, SendLimitResponse)
+        made, handed = code
         await deliver(
-            api_options, contact, code, tenant_id, self.deadline(now), self.now(), user_context
+            api_options, contact, made, tenant_id, self.deadline(now), self.now(), user_context
         )
-        return CreateCodePostOkResult(code.device_id, code.pre_auth_session_id, "USER_INPUT_CODE")
+        return CreateCodePostOkResult(
+            handed.device_id, handed.pre_auth_session_id, "USER_INPUT_CODE"
+        )
 
     async def _create_code(
         self,
@@ -151,7 +170,7 @@ class CodeSending(CodeFlows):
         api_options: APIOptions,
         now: float,
         user_context: dict[str, Any],
-    ) -> CreateCodeOkResult | SendLimitResponse:
+    ) -> tuple[CreateCodeOkResult, HandedOut] | SendLimitResponse:
         """Make the code in the core, then record its device and the send in one update.
 
         The send quota is checked again in that update (a store that does not hold the
@@ -169,15 +188,14 @@ class CodeSending(CodeFlows):
             tenant_id=tenant_id,
             user_context=user_context,
         )
-        refused = await held.update(
-            self._add_pending(session, code.pre_auth_session_id, contact, now)
-        )
+        handed = hand_out(code.device_id, code.pre_auth_session_id)
+        refused = await held.update(self._add_pending(session, handed, contact, now))
         if refused is not None:
             await api_options.recipe_implementation.revoke_code(
                 code_id=code.code_id, tenant_id=tenant_id, user_context=user_context
             )
             return refused
-        return code
+        return code, handed
 
     def _over_quota(
         self, state: TwoFactorState, factor: Factor, *, pinned: bool
@@ -213,11 +231,11 @@ class CodeSending(CodeFlows):
             )
 
     def _add_pending(
-        self, session: SessionContainer, pre_auth_session_id: str, contact: Contact, now: float
+        self, session: SessionContainer, handed: HandedOut, contact: Contact, now: float
     ) -> Callable[[TwoFactorState], SendLimitResponse | None]:
         """Count the send and record a new device for the user; expired and the oldest
         extra devices are dropped. Over a send quota, nothing changes."""
-        key = pending_key(pre_auth_session_id)
+        key = pending_key(handed.pre_auth_session_id)
 
         def add(state: TwoFactorState) -> SendLimitResponse | None:
             refused = self._count_send(state, contact)
@@ -231,6 +249,7 @@ class CodeSending(CodeFlows):
                 contact=contact.value,
                 created_at=now,
                 session_handle=session.get_handle(),
+                device_mask=handed.mask,
             )
             state.otp_pending = kept
             return None
@@ -238,18 +257,23 @@ class CodeSending(CodeFlows):
         return add
 
     async def resendable(
-        self, session: SessionContainer, key: str, user_context: dict[str, Any]
-    ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+        self, session: SessionContainer, device: DeviceRef, user_context: dict[str, Any]
+    ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse:
         """The pending device to send a new code for, or why not. A resend is a send:
-        the quota is checked and the send counted in the same update (S15)."""
+        the quota is checked and the send counted in the same update (S15). 400 when
+        ``deviceId`` is not the device's handle."""
         now = self.now()
+        key = device.key
 
         def check(
             state: TwoFactorState,
-        ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+        ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse | None:
             pending = own_pending(state, key, session)
             if pending is None:
                 return ResendCodePostRestartFlowError()
+            core_id = core_device_id(pending, key, device.handle)
+            if core_id is None:
+                return None  # not this device's handle; nothing changed
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return LimitReachedResponse(decision.retry_after_ms)
@@ -259,9 +283,37 @@ class CodeSending(CodeFlows):
             pinned = pinned_contact(state, pending.factor)
             if pinned is not None and not same_contact(pinned, contact):
                 return ResendCodePostRestartFlowError()
-            return self._count_send(state, contact) or pending
+            return self._count_send(state, contact) or Resendable(
+                pending, core_id, device.pre_auth_session_id
+            )
 
-        return await self.store.update(session.get_user_id(), check, user_context)
+        found = await self.store.update(session.get_user_id(), check, user_context)
+        if found is None:
+            refuse_mismatch()
+        return found
+
+    async def resend(
+        self,
+        found: Resendable,
+        session: SessionContainer,
+        api_options: APIOptions,
+        original_resend: OriginalResend,
+        user_context: dict[str, Any],
+    ) -> ResendCodePostResult:
+        """Send a new code for a :meth:`resendable` device with the SDK's own resend (as a
+        second factor, with the device's deadline), given the core's id of the device."""
+        pending = found.pending
+        return await original_resend(
+            device_id=found.core_device_id,
+            pre_auth_session_id=found.pre_auth_session_id,
+            session=None,
+            should_try_linking_with_session_user=False,
+            tenant_id=session.get_tenant_id(),
+            api_options=self.delivery_options(
+                api_options, deadline=self.deadline(pending.created_at)
+            ),
+            user_context=user_context,
+        )
 
     def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
         """``api_options`` whose deliveries state the real lifetime and a second factor

@@ -59,6 +59,11 @@ class PendingCode:
     """Wrong codes entered for this device."""
     session_handle: str | None = None
     """The session that asked for the code: only that session may use it."""
+    device_mask: str | None = None
+    """The core's device id, masked by the id handed to the client (see
+    :mod:`st_twofactor._otp_devices`): the client never holds the core's id, so it cannot
+    use the code anywhere but here. ``None``: a device recorded before ids were masked,
+    whose client holds the core's id; it is no longer accepted (the user asks again)."""
 
 
 @dataclass
@@ -181,6 +186,7 @@ class TwoFactorState:
                     "created_at": p.created_at,
                     "failures": p.failures,
                     "session_handle": p.session_handle,
+                    "device_mask": p.device_mask,
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
             },
@@ -232,6 +238,7 @@ class TwoFactorState:
                     created_at=p.float_("created_at", 0.0),
                     failures=p.int_("failures", 0),
                     session_handle=p.optional_str("session_handle"),
+                    device_mask=p.optional_str("device_mask"),
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")
             },
