@@ -19,6 +19,7 @@ from supertokens_python.recipe.passwordless.interfaces import (
     ConsumeCodePostRestartFlowError,
 )
 from supertokens_python.recipe.session import SessionContainer
+from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.types import User
 from supertokens_python.types.response import APIResponse, GeneralErrorResponse
 from supertokens_python.utils import get_backwards_compatible_user_info
@@ -39,6 +40,7 @@ from ._otp_common import (
 from ._otp_delivery import revoke_codes
 from ._otp_devices import core_device_id
 from ._otp_inputs import CodeEntry, refuse_mismatch
+from .config import TwoFactorConfig
 from .factors import Counted, Locked, count_attempt, record_success
 from .state import PendingCode, TwoFactorState
 from .store import Transaction
@@ -103,6 +105,14 @@ class _Attempt:
 
 class CodeChecking(CodeFlows):
     """Checking codes: the checks and state changes behind ``signinup/code/consume``."""
+
+    def __init__(
+        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
+    ) -> None:
+        super().__init__(config, claim, first_factor=first_factor)
+        self._core_max_attempts: int | None = None
+        """The core's own limit of tries per device, as its last answer stated it: a
+        decoy's wrong codes are counted against the same limit as a real device's."""
 
     async def consume(
         self,
@@ -200,38 +210,52 @@ class CodeChecking(CodeFlows):
             return LimitReachedResponse(answer.retry_after_ms)
 
         tenant_id = session.get_tenant_id()
-        result = await api_options.recipe_implementation.check_code(
-            pre_auth_session_id=entry.device.pre_auth_session_id,
-            user_input_code=entry.code,
-            device_id=attempt.core_device_id,
-            link_code=None,
-            tenant_id=tenant_id,
-            user_context=user_context,
-        )
-        if isinstance(result, CheckCodeOkResult):
-            device = result.consumed_device
-            consumed = device.email if factor == EMAIL else device.phone_number
-            if consumed is None or not same_contact(consumed, pending_contact(pending)):
-                await held.update(self._forget(key))
-                await revoke_codes(api_options, pending, tenant_id, user_context)
-                return ConsumeCodePostRestartFlowError()
-            return await self._claim(
-                held, happened, session, key, pending, now, api_options, user_context
-            )
-
-        if isinstance(
-            result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
-        ):
-            limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
-            failures = await held.update(
-                self._count_failure(key, result.failed_code_input_attempt_count, limit)
-            )
-        else:  # the core no longer has the device (used, revoked, or too many attempts)
+        if pending.decoy:  # no code exists: every code is wrong, in the time a check takes
+            await self.durations.imitate("check")
             limit = self.config.otp_max_attempts
-            failures = await held.update(self._forget(key))
+            if self._core_max_attempts is not None:
+                limit = min(limit, self._core_max_attempts)
+            failures = await held.update(self._count_failure(key, 0, limit))
+            expired = False
+        else:
+            async with self.durations.timed("check"):
+                result = await api_options.recipe_implementation.check_code(
+                    pre_auth_session_id=entry.device.pre_auth_session_id,
+                    user_input_code=entry.code,
+                    device_id=attempt.core_device_id,
+                    link_code=None,
+                    tenant_id=tenant_id,
+                    user_context=user_context,
+                )
+            if isinstance(result, CheckCodeOkResult):
+                device = result.consumed_device
+                consumed = device.email if factor == EMAIL else device.phone_number
+                if consumed is None or not same_contact(consumed, pending_contact(pending)):
+                    await held.update(self._forget(key))
+                    await revoke_codes(api_options, pending, tenant_id, user_context)
+                    return ConsumeCodePostRestartFlowError()
+                return await self._claim(
+                    held, happened, session, key, pending, now, api_options, user_context
+                )
+            if isinstance(
+                result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
+            ):
+                self._core_max_attempts = result.maximum_code_input_attempts
+                limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
+                failures = await held.update(
+                    self._count_failure(key, result.failed_code_input_attempt_count, limit)
+                )
+            else:  # the core no longer has the device (used, revoked, or too many attempts)
+                limit = self.config.otp_max_attempts
+                failures = await held.update(self._forget(key))
+            expired = isinstance(result, CheckCodeExpiredUserInputCodeError)
         exhausted = failures is None or failures >= limit
         if exhausted and failures is not None:
-            await revoke_codes(api_options, pending, tenant_id, user_context)
+            if pending.decoy:  # nothing to revoke, in the time revoking takes
+                await self.durations.imitate("revoke")
+            else:
+                async with self.durations.timed("revoke"):
+                    await revoke_codes(api_options, pending, tenant_id, user_context)
 
         answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
         happened.extend(failed)
@@ -240,7 +264,7 @@ class CodeChecking(CodeFlows):
         if exhausted:
             return ConsumeCodePostRestartFlowError()
         assert failures is not None
-        if isinstance(result, CheckCodeExpiredUserInputCodeError):
+        if expired:
             return ConsumeCodePostExpiredUserInputCodeError(
                 failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
             )

@@ -14,7 +14,9 @@ for its contact. So the client is never given the core's ``deviceId``:
 
 Only the session that asked for the code can have its handle turned back into the core's
 id (the pending device is looked up in its user's state, for its session), and the
-stored mask alone does not give the id.
+stored mask alone does not give the id. A *decoy* (a device for a destination that is not
+the user's: nothing sent, nothing in the core) is made the same way from random bytes,
+so its ids have the same format and unmask the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ._crypto import b64decode, b64encode
 from .state import PendingCode
 
 HANDLE_BYTES = 32
-"""Bytes of a handle (the size of the core's device ids)."""
+"""Bytes of a handle, and of a decoy's made-up core id (the core's device ids' size)."""
 
 _KEYSTREAM_LABEL = b"st-twofactor otp device id\x00"
 
@@ -49,6 +51,13 @@ def hand_out(core_device_id: str, pre_auth_session_id: str) -> HandedOut:
     handle = secrets.token_bytes(HANDLE_BYTES)
     core_id = base64.b64decode(core_device_id, validate=True)
     return HandedOut(_device_id_text(handle), pre_auth_session_id, _mask(core_id, handle))
+
+
+def decoy() -> HandedOut:
+    """Ids and mask for a decoy: a made-up core id, handed out like a real one."""
+    made_up = secrets.token_bytes(HANDLE_BYTES)
+    handle = secrets.token_bytes(HANDLE_BYTES)
+    return HandedOut(_device_id_text(handle), pre_auth_session_id(made_up), _mask(made_up, handle))
 
 
 def core_device_id(pending: PendingCode, key: str, handle: bytes) -> str | None:

@@ -31,8 +31,16 @@ as a first factor, ``first_factor=True``):
   account's own e-mail addresses (its login methods); a phone number has no default. The
   first successful use of a contact pins it, which is an enrolment (epoch bumped,
   :class:`~st_twofactor.events.FactorEnrolled`), allowed only to a user with no factor yet
-  or with a 2FA completed within the step-up window (S8). A destination other than the
-  pinned one is refused and no code is sent.
+  or with a 2FA completed within the step-up window (S8).
+- A destination other than the user's (the pinned one; before an e-mail address is
+  pinned, one of the account's) gets a *decoy*: the answer a real code gets (ids of the
+  same format; the same quota, lockout and step-up refusals; about the same time), and a
+  pending device that resends and checks codes like a real one, on which every code is
+  wrong; it is metered by the send quota like a send (S15). But nothing is sent and
+  nothing is made in the core. So someone holding the session (the password known, the
+  second factor pending, the pinned number shown masked) cannot tell from the answers
+  which destination is pinned, and their guesses are bounded by the send quota. A user
+  who mistypes their own number waits for a code that never comes, and asks again.
 - A user whose account has no e-mail address and no pinned e-mail cannot use
   ``otp-email``: the request is answered ``GENERAL_ERROR`` and nothing is sent. That is
   the case of a social login that shared no e-mail, for which the SDK stores a made-up
@@ -67,7 +75,10 @@ Cost, in core calls with the default user-metadata store: asking for a code take
 device), 3 once the contact is pinned (no user lookup); using it takes 7 (the state read;
 the attempt counted; ``check_code``; the device claimed; revoking the codes, since
 ``check_code`` leaves them in the core; the session's new access token; the user for the
-answer). Each request's steps are one store transaction, so the state is read once. The
+answer). A decoy makes no core call of its own (the state read and written, and the
+user looked up while no e-mail is pinned) and waits, instead, about as long as real
+calls and deliveries took lately (:mod:`~st_twofactor._otp_timing`). Each request's
+steps are one store transaction, so the state is read once. The
 passwordless recipe's ``create_code`` and ``check_code`` run inside it: an app that
 overrides them must not change the same user's 2FA state from there (with the default
 store that would wait for the user's lock, and fail after 30 s).
@@ -77,10 +88,11 @@ factor does; ``rememberDevice: true`` in the consume body remembers the device (
 app offers it), as on the TOTP and recovery-code routes.
 
 Layout: this module holds the override (the endpoints); the flows behind it are
-``_otp_send`` (asking for a code, quotas, pending devices), ``_otp_check`` (using one),
-``_otp_inputs`` (the request: session, body shape, ids, the typed code),
-``_otp_devices`` (the device ids handed to clients), ``_otp_delivery`` (the e-mail/SMS
-deliveries as a second factor) and ``_otp_common`` (what those share).
+``_otp_send`` (asking for a code, quotas, pending devices, decoys), ``_otp_check``
+(using one), ``_otp_inputs`` (the request: session, body shape, ids, the typed code),
+``_otp_devices`` (the device ids handed to clients), ``_otp_timing`` (decoys' timing),
+``_otp_delivery`` (the e-mail/SMS deliveries as a second factor) and ``_otp_common``
+(what those share).
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to

@@ -64,6 +64,10 @@ class PendingCode:
     :mod:`st_twofactor._otp_devices`): the client never holds the core's id, so it cannot
     use the code anywhere but here. ``None``: a device recorded before ids were masked,
     whose client holds the core's id; it is no longer accepted (the user asks again)."""
+    decoy: bool = False
+    """Asked for a destination other than the user's: nothing was sent and no code exists,
+    but it is answered like a real device, so the answers do not tell which destination
+    is the user's."""
 
 
 @dataclass
@@ -187,6 +191,7 @@ class TwoFactorState:
                     "failures": p.failures,
                     "session_handle": p.session_handle,
                     "device_mask": p.device_mask,
+                    "decoy": p.decoy,
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
             },
@@ -239,6 +244,7 @@ class TwoFactorState:
                     failures=p.int_("failures", 0),
                     session_handle=p.optional_str("session_handle"),
                     device_mask=p.optional_str("device_mask"),
+                    decoy=p.bool_("decoy", False),
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")
             },
