@@ -6,6 +6,7 @@ tests' app, so that codes are read from what the app "sent" and never from the n
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,16 @@ class Sent:
 
 
 class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
+    """``delay``: seconds each send takes, like a mail service's API call."""
+
+    def __init__(self, outbox: list[Sent], delay: float = 0.0) -> None:
         self.outbox = outbox
+        self.delay = delay
 
     async def send_email(
         self, template_vars: EmailTemplateVars, user_context: dict[str, Any]
     ) -> None:
+        await asyncio.sleep(self.delay)
         assert template_vars.user_input_code is not None
         assert template_vars.url_with_link_code is None  # no magic links for 2FA
         self.outbox.append(
@@ -55,10 +60,14 @@ class CapturedEmail(EmailDeliveryInterface[EmailTemplateVars]):
 
 
 class CapturedSMS(SMSDeliveryInterface[SMSTemplateVars]):
-    def __init__(self, outbox: list[Sent]) -> None:
+    """``delay``: seconds each send takes, like an SMS provider's API call."""
+
+    def __init__(self, outbox: list[Sent], delay: float = 0.0) -> None:
         self.outbox = outbox
+        self.delay = delay
 
     async def send_sms(self, template_vars: SMSTemplateVars, user_context: dict[str, Any]) -> None:
+        await asyncio.sleep(self.delay)
         assert template_vars.user_input_code is not None
         self.outbox.append(
             Sent(

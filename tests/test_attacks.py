@@ -462,31 +462,40 @@ def test_totp_and_recovery_codes_of_another_user_are_refused(h: Harness) -> None
     assert h.protected(bob) == 403
 
 
-def test_email_code_sent_to_another_destination_is_refused(h: Harness) -> None:
-    """S6: with the password, an attacker asks for the code at their own address or
-    phone: refused and nothing is sent; the pinned contact is unchanged."""
+def test_email_code_asked_for_another_destination_is_never_sent(h: Harness) -> None:
+    """S6: with the password, an attacker asks for the code at their own address: the
+    answer looks like a real one (a decoy, see tests/test_attacks_otp.py), but nothing is
+    sent, no code typed for it completes 2FA, and the pinned contact is unchanged."""
     tokens = h.signed_up("pin@example.com")
-    refused, sent = h.ask_code(tokens, email="attacker@evil.example")
-    assert sent is None and status_of(refused) == "GENERAL_ERROR"
+    decoy, sent = h.ask_code(tokens, email="attacker@evil.example")
+    assert sent is None and status_of(decoy) == "OK"
     device, sent = h.ask_code(tokens, email="pin@example.com")
     assert sent is not None and status_of(h.consume(tokens, device.json(), sent.code)) == "OK"
     attacker = h.signed_in("pin@example.com")
     for destination in [{"email": "attacker@evil.example"}, {"email": " PIN@example.com.evil "}]:
-        refused, sent = h.ask_code(attacker, **destination)
-        assert sent is None and status_of(refused) == "GENERAL_ERROR", refused.json()
+        decoy, sent = h.ask_code(attacker, **destination)
+        assert sent is None and status_of(decoy) == "OK", decoy.json()
+        for code in ("000000", "123456"):
+            answer = h.consume(attacker, decoy.json(), code).json()
+            assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR", answer
+    assert h.protected(attacker) == 403
     assert h.state(user_id_of(tokens)).email == "pin@example.com"
     assert all(s.to == "pin@example.com" for s in h.outbox)
 
 
-def test_sms_code_sent_to_another_phone_is_refused(make: Callable[..., Harness]) -> None:
-    """S6: once a phone number is pinned, codes go to it only."""
+def test_sms_code_asked_for_another_phone_is_never_sent(make: Callable[..., Harness]) -> None:
+    """S6: once a phone number is pinned, codes go to it only; another number gets a
+    decoy (an answer like a real one) and nothing."""
     h = make(factors=("otp-phone", "recovery-code"))
     tokens = h.signed_up("phone@example.com")
     device, sent = h.ask_code(tokens, phoneNumber=PHONE)
     assert sent is not None and status_of(h.consume(tokens, device.json(), sent.code)) == "OK"
     attacker = h.signed_in("phone@example.com")
-    refused, sent = h.ask_code(attacker, phoneNumber="+14155550199")
-    assert sent is None and status_of(refused) == "GENERAL_ERROR"
+    decoy, sent = h.ask_code(attacker, phoneNumber="+14155550199")
+    assert sent is None and status_of(decoy) == "OK"
+    assert status_of(h.consume(attacker, decoy.json(), "123456")) != "OK"
+    assert h.protected(attacker) == 403
+    assert [s.to for s in h.outbox] == [PHONE]
 
 
 def test_expired_email_code_is_refused(h: Harness) -> None:

@@ -8,6 +8,8 @@ passed to ``build_recipe_list`` and an injected clock.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -36,6 +38,7 @@ from supertokens_python.recipe.thirdparty.provider import (
 from supertokens_python.recipe.thirdparty.types import UserInfo
 
 from st_twofactor import events
+from st_twofactor._otp_timing import Durations
 from st_twofactor.claim import make_second_factor_claim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
@@ -406,23 +409,42 @@ def test_without_a_session_every_endpoint_is_401_and_no_user_is_made(
 # --- S6: pinned destination, bound to its request, expiring, single use ----------------
 
 
-def test_another_destination_is_refused_and_nothing_is_sent(make_harness: MakeHarness) -> None:
+def test_another_destination_gets_a_decoy_and_nothing_is_sent(make_harness: MakeHarness) -> None:
+    """S6: a code asked for a destination that is not the user's is answered like a real
+    one (a decoy, so the answer does not tell which destination is the user's): nothing
+    is sent or made in the core, no code typed for it works, and it is metered like a
+    send. tests/test_attacks_otp.py compares it with the real answers step by step."""
     h = make_harness()
     tokens = h.signed_up("ada@example.com")
     user_id = user_id_of(tokens)
-    before = h.document(user_id)
 
-    response, sent = h.ask(tokens, email="mallory@example.com")
-    answer = body(response)
-    assert answer["status"] == "GENERAL_ERROR" and sent is None
-    assert "ada@" not in answer["message"], "the pinned address is not revealed"
-    assert h.passwordless_devices() == 0
-    assert h.document(user_id) == before
+    devices = []
+    for email in ("mallory@example.com", "ädä@example.com"):
+        response, sent = h.ask(tokens, email=email)
+        answer = body(response)
+        assert status(response) == 200 and sent is None, answer
+        assert set(answer) == {"status", "deviceId", "preAuthSessionId", "flowType"}
+        assert answer["status"] == "OK" and answer["flowType"] == "USER_INPUT_CODE"
+        devices.append(answer)
+    assert h.passwordless_devices() == 0, "nothing was made in the core"
+    state = h.state(user_id)
+    assert state.email is None
+    assert [p.decoy for p in state.otp_pending.values()] == [True, True]
+    assert [s.destination for s in state.code_sends] == ["mallory@example.com", "ädä@example.com"]
+    answer = body(h.consume(tokens, devices[0], "123456"))
+    assert answer == {
+        "status": "INCORRECT_USER_INPUT_CODE_ERROR",
+        "failedCodeInputAttemptCount": 1,
+        "maximumCodeInputAttempts": 3,
+    }
+    assert h.protected(tokens) == 403
 
     h.complete_with_email(tokens, "ada@example.com")
     assert h.state(user_id).email == "ada@example.com"
     response, sent = h.ask(tokens, email="mallory@example.com")
-    assert body(response)["status"] == "GENERAL_ERROR" and sent is None
+    assert body(response)["status"] == "OK" and sent is None
+    assert h.state(user_id).email == "ada@example.com"
+    assert [s.to for s in h.outbox] == ["ada@example.com"]
 
 
 def test_a_phone_number_is_pinned_by_its_first_use(make_harness: MakeHarness) -> None:
@@ -440,7 +462,7 @@ def test_a_phone_number_is_pinned_by_its_first_use(make_harness: MakeHarness) ->
     assert h.protected(tokens) == 200
 
     response, refused = h.ask(tokens, phoneNumber=OTHER_PHONE)
-    assert body(response)["status"] == "GENERAL_ERROR" and refused is None
+    assert body(response)["status"] == "OK" and refused is None  # a decoy: nothing sent
     h.ask_ok(tokens, phoneNumber=PHONE)
 
 
@@ -561,6 +583,33 @@ def test_one_code_used_concurrently_succeeds_once(make_harness: MakeHarness) -> 
         outcomes = sorted(pool.map(use, range(4)))
     assert outcomes.count("OK") == 1, outcomes
     assert set(outcomes) == {"OK", "RESTART_FLOW_ERROR"}
+
+
+def test_the_client_holds_a_handle_and_never_the_cores_device_id(
+    make_harness: MakeHarness,
+) -> None:
+    """The client's ``deviceId`` is a handle, not the core's id (whose SHA-256 is the
+    ``preAuthSessionId``): without the session, the ids and the code are no sign-in. A
+    device recorded before ids were masked (its client holds the core's id) is no longer
+    accepted: the flow restarts."""
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, email="ada@example.com")
+    handle = base64.b64decode(device["deviceId"])
+    digest = base64.urlsafe_b64encode(hashlib.sha256(handle).digest()).rstrip(b"=")
+    assert len(handle) == 32 and digest.decode() != device["preAuthSessionId"]
+    pending = h.state(user_id).otp_pending[device["preAuthSessionId"]]
+    assert pending.device_mask and device["deviceId"] not in json_text(h.document(user_id))
+
+    def unmask(state: TwoFactorState) -> None:
+        state.otp_pending[device["preAuthSessionId"]].device_mask = None
+
+    asyncio.run(h.config.state_store.update(user_id, unmask))
+    assert body(h.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(device)))
+    assert answer["status"] == "RESTART_FLOW_ERROR"
+    assert h.protected(tokens) == 403
 
 
 def test_older_requests_beyond_the_pending_limit_are_dropped(make_harness: MakeHarness) -> None:
@@ -720,7 +769,6 @@ MALFORMED_CREATE: list[Any] = [
     {"email": HUGE + "@example.com"},
     {"phoneNumber": HUGE},
     {"phoneNumber": "+1 415 555 01OO"},
-    {"email": "ädä@example.com"},
     "email",
     5,
     [{"email": "ada@example.com"}],
@@ -846,6 +894,38 @@ def test_codes_are_logged_only_by_the_development_delivery(
             assert not digits.search(json_text(body(response)))
 
 
+# --- decoys' timing --------------------------------------------------------------------
+
+
+def test_a_decoy_waits_as_long_as_a_recent_real_operation() -> None:
+    """A decoy waits one of the latest real durations of the same operation, drawn at
+    random; before any was timed (or for another operation) it does not wait, and a real
+    operation that failed is not kept."""
+    now = [0.0]
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    durations = Durations(timer=lambda: now[0], sleep=sleep)
+
+    async def scenario() -> None:
+        await durations.imitate("deliver:otp-phone")  # nothing timed yet
+        for took in (1.0, 3.0):
+            async with durations.timed("deliver:otp-phone"):
+                now[0] += took
+        with pytest.raises(RuntimeError):
+            async with durations.timed("deliver:otp-phone"):
+                now[0] += 100.0
+                raise RuntimeError("the provider failed")
+        for _ in range(200):
+            await durations.imitate("deliver:otp-phone")
+        await durations.imitate("deliver:otp-email")  # another operation: never timed
+
+    asyncio.run(scenario())
+    assert len(waited) == 200 and set(waited) == {1.0, 3.0}
+
+
 # --- accounts without an e-mail address ------------------------------------------------
 
 
@@ -913,8 +993,9 @@ def test_pending_codes_round_trip_and_old_documents_still_load() -> None:
     state = TwoFactorState(
         email="ada@example.com",
         otp_pending={
-            "abc": PendingCode("otp-email", "ada@example.com", 1.5, 2, "handle-1"),
+            "abc": PendingCode("otp-email", "ada@example.com", 1.5, 2, "handle-1", "bWFzaw"),
             "def": PendingCode("otp-phone", PHONE, 2.0),
+            "ghi": PendingCode("otp-phone", OTHER_PHONE, 3.0, 0, "handle-2", "bWFzaw", True),
         },
     )
     document = json.loads(json_text(state.to_dict()))
@@ -938,6 +1019,8 @@ def test_pending_codes_round_trip_and_old_documents_still_load() -> None:
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "failures": "1"}}},
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "created_at": "now"}}},
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "session_handle": 1}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "device_mask": 1}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "decoy": "yes"}}},
     ],
 )
 def test_garbage_pending_codes_are_refused(document: object) -> None:

@@ -178,6 +178,40 @@ def test_passwordless_sign_in_then_a_code_as_second_factor(make_app: MakeApp) ->
     assert claim_value(again) is False and h.protected(again) == 403
 
 
+@pytest.mark.parametrize(
+    "destination", [{"email": "ada@example.com"}, {"phoneNumber": PHONE}], ids=["email", "sms"]
+)
+def test_a_second_factor_code_is_no_sign_in_without_its_session(
+    make_app: MakeApp, destination: dict[str, str]
+) -> None:
+    """A code asked for as a second factor works only in the session that asked for it.
+    Used without a session it is RESTART_FLOW_ERROR: no user, no session is made (it is
+    not a passwordless sign-in for its contact); a resend without a session sends
+    nothing; another session of the user gets RESTART_FLOW_ERROR too. Its own session
+    can still use it afterwards."""
+    h = make_app()
+    tokens = h.signed_up("ada@example.com")
+    users = h.user_count()
+    device, sent = h.ask_ok(tokens, **destination)
+
+    response = h.consume(None, device, sent.code)
+    assert status(response) == 200, body(response)
+    assert body(response)["status"] == "RESTART_FLOW_ERROR", body(response)
+    assert not Tokens.of(response).access and not Tokens.of(response).refresh, "no session"
+    assert h.user_count() == users, "no passwordless user was made"
+    outbox = len(h.outbox)
+    response = h.post("/auth/signinup/code/resend", None, codes_request(device))
+    assert body(response)["status"] == "RESTART_FLOW_ERROR", body(response)
+    assert len(h.outbox) == outbox, "nothing was sent"
+    other = h.signed_in("ada@example.com")
+    assert body(h.consume(other, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    assert h.protected(other) == 403
+
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    assert h.protected(tokens) == 200
+    assert h.user_count() == users
+
+
 def test_an_invalid_session_is_401_not_a_sign_in(make_app: MakeApp) -> None:
     h = make_app()
     tokens = h.signed_up("ada@example.com")

@@ -71,9 +71,11 @@ def build_app(
     *,
     debug: bool = False,
     session_config: dict[str, Any] | None = None,
+    delivery_delay: float = 0.0,
 ) -> FastAPI:
     """``init()`` the SDK for ``config`` against ``core_url`` and return the app
-    (``session_config``: ``session.init`` options, e.g. ``cookie_secure``)."""
+    (``session_config``: ``session.init`` options, e.g. ``cookie_secure``;
+    ``delivery_delay``: seconds each e-mailed or texted code takes to send)."""
     reset_supertokens()
     deliveries: dict[str, Any] = {
         "emailpassword_email_delivery": EmailDeliveryConfig(
@@ -81,9 +83,11 @@ def build_app(
         )
     }
     if "otp-email" in config.factors:
-        deliveries["email_delivery"] = EmailDeliveryConfig(service=CapturedEmail(outbox))
+        deliveries["email_delivery"] = EmailDeliveryConfig(
+            service=CapturedEmail(outbox, delivery_delay)
+        )
     if "otp-phone" in config.factors:
-        deliveries["sms_delivery"] = SMSDeliveryConfig(service=CapturedSMS(outbox))
+        deliveries["sms_delivery"] = SMSDeliveryConfig(service=CapturedSMS(outbox, delivery_delay))
     supertokens_python.init(
         app_info=InputAppInfo(
             app_name="Attack Test",
@@ -304,10 +308,12 @@ def make_harness(
     *,
     debug: bool = False,
     session_config: dict[str, Any] | None = None,
+    delivery_delay: float = 0.0,
     **options: Any,
 ) -> Harness:
     """Build the app in this process; ``options`` go to :class:`TwoFactorConfig`,
-    ``session_config`` to ``session.init``."""
+    ``session_config`` to ``session.init``, ``delivery_delay`` to the captured
+    deliveries (seconds per send)."""
     from fastapi.testclient import TestClient
 
     clock = Clock()
@@ -323,7 +329,14 @@ def make_harness(
         **options,
     }
     config = TwoFactorConfig(**settings)
-    app = build_app(core_url, config, outbox, debug=debug, session_config=session_config)
+    app = build_app(
+        core_url,
+        config,
+        outbox,
+        debug=debug,
+        session_config=session_config,
+        delivery_delay=delivery_delay,
+    )
     return Harness(TestClient(app, base_url=API_DOMAIN), clock, config, outbox, seen)
 
 

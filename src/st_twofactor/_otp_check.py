@@ -19,6 +19,7 @@ from supertokens_python.recipe.passwordless.interfaces import (
     ConsumeCodePostRestartFlowError,
 )
 from supertokens_python.recipe.session import SessionContainer
+from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.types import User
 from supertokens_python.types.response import APIResponse, GeneralErrorResponse
 from supertokens_python.utils import get_backwards_compatible_user_info
@@ -37,7 +38,9 @@ from ._otp_common import (
     session_user,
 )
 from ._otp_delivery import revoke_codes
-from ._otp_inputs import CodeEntry
+from ._otp_devices import core_device_id
+from ._otp_inputs import CodeEntry, refuse_mismatch
+from .config import TwoFactorConfig
 from .factors import Counted, Locked, count_attempt, record_success
 from .state import PendingCode, TwoFactorState
 from .store import Transaction
@@ -91,15 +94,25 @@ class _Claimed:
 
 @dataclass(frozen=True)
 class _Attempt:
-    """What the atomic start of a consume decided."""
+    """What the atomic start of a consume decided. ``core_device_id``: the core's id of
+    the device, set once the client's handle proved to be the device's."""
 
     pending: PendingCode | None
+    core_device_id: str | None = None
     counted: Counted | None = None
     expired: bool = False
 
 
 class CodeChecking(CodeFlows):
     """Checking codes: the checks and state changes behind ``signinup/code/consume``."""
+
+    def __init__(
+        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
+    ) -> None:
+        super().__init__(config, claim, first_factor=first_factor)
+        self._core_max_attempts: int | None = None
+        """The core's own limit of tries per device, as its last answer stated it: a
+        decoy's wrong codes are counted against the same limit as a real device's."""
 
     async def consume(
         self,
@@ -174,11 +187,13 @@ class CodeChecking(CodeFlows):
         expired or refused code, or the device claimed for a right one. Events for the
         app's hook are appended to ``happened``, not sent."""
         user_id = session.get_user_id()
-        key = entry.key
-        attempt = await held.update(self._begin(key, session, now))
+        key = entry.device.key
+        attempt = await held.update(self._begin(entry, session, now))
         pending = attempt.pending
         if pending is None:
             return ConsumeCodePostRestartFlowError()
+        if attempt.core_device_id is None:
+            refuse_mismatch()  # nothing was counted or changed
         factor = pending_contact(pending).factor
         if attempt.expired:
             happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
@@ -195,38 +210,52 @@ class CodeChecking(CodeFlows):
             return LimitReachedResponse(answer.retry_after_ms)
 
         tenant_id = session.get_tenant_id()
-        result = await api_options.recipe_implementation.check_code(
-            pre_auth_session_id=entry.pre_auth_session_id,
-            user_input_code=entry.code,
-            device_id=entry.device_id,
-            link_code=None,
-            tenant_id=tenant_id,
-            user_context=user_context,
-        )
-        if isinstance(result, CheckCodeOkResult):
-            device = result.consumed_device
-            consumed = device.email if factor == EMAIL else device.phone_number
-            if consumed is None or not same_contact(consumed, pending_contact(pending)):
-                await held.update(self._forget(key))
-                await revoke_codes(api_options, pending, tenant_id, user_context)
-                return ConsumeCodePostRestartFlowError()
-            return await self._claim(
-                held, happened, session, key, pending, now, api_options, user_context
-            )
-
-        if isinstance(
-            result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
-        ):
-            limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
-            failures = await held.update(
-                self._count_failure(key, result.failed_code_input_attempt_count, limit)
-            )
-        else:  # the core no longer has the device (used, revoked, or too many attempts)
+        if pending.decoy:  # no code exists: every code is wrong, in the time a check takes
+            await self.durations.imitate("check")
             limit = self.config.otp_max_attempts
-            failures = await held.update(self._forget(key))
+            if self._core_max_attempts is not None:
+                limit = min(limit, self._core_max_attempts)
+            failures = await held.update(self._count_failure(key, 0, limit))
+            expired = False
+        else:
+            async with self.durations.timed("check"):
+                result = await api_options.recipe_implementation.check_code(
+                    pre_auth_session_id=entry.device.pre_auth_session_id,
+                    user_input_code=entry.code,
+                    device_id=attempt.core_device_id,
+                    link_code=None,
+                    tenant_id=tenant_id,
+                    user_context=user_context,
+                )
+            if isinstance(result, CheckCodeOkResult):
+                device = result.consumed_device
+                consumed = device.email if factor == EMAIL else device.phone_number
+                if consumed is None or not same_contact(consumed, pending_contact(pending)):
+                    await held.update(self._forget(key))
+                    await revoke_codes(api_options, pending, tenant_id, user_context)
+                    return ConsumeCodePostRestartFlowError()
+                return await self._claim(
+                    held, happened, session, key, pending, now, api_options, user_context
+                )
+            if isinstance(
+                result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
+            ):
+                self._core_max_attempts = result.maximum_code_input_attempts
+                limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
+                failures = await held.update(
+                    self._count_failure(key, result.failed_code_input_attempt_count, limit)
+                )
+            else:  # the core no longer has the device (used, revoked, or too many attempts)
+                limit = self.config.otp_max_attempts
+                failures = await held.update(self._forget(key))
+            expired = isinstance(result, CheckCodeExpiredUserInputCodeError)
         exhausted = failures is None or failures >= limit
         if exhausted and failures is not None:
-            await revoke_codes(api_options, pending, tenant_id, user_context)
+            if pending.decoy:  # nothing to revoke, in the time revoking takes
+                await self.durations.imitate("revoke")
+            else:
+                async with self.durations.timed("revoke"):
+                    await revoke_codes(api_options, pending, tenant_id, user_context)
 
         answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
         happened.extend(failed)
@@ -235,7 +264,7 @@ class CodeChecking(CodeFlows):
         if exhausted:
             return ConsumeCodePostRestartFlowError()
         assert failures is not None
-        if isinstance(result, CheckCodeExpiredUserInputCodeError):
+        if expired:
             return ConsumeCodePostExpiredUserInputCodeError(
                 failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
             )
@@ -244,22 +273,28 @@ class CodeChecking(CodeFlows):
         )
 
     def _begin(
-        self, key: str, session: SessionContainer, now: float
+        self, entry: CodeEntry, session: SessionContainer, now: float
     ) -> Callable[[TwoFactorState], _Attempt]:
-        """Find the session's pending device, refuse if locked or expired, else count the
-        attempt (before the code is checked, so parallel guesses cannot pass the limit)."""
+        """Find the session's pending device and unmask its core id with the client's
+        handle (a wrong handle: nothing more is done); refuse if locked or expired, else
+        count the attempt (before the code is checked, so parallel guesses cannot pass
+        the limit)."""
+        key = entry.device.key
 
         def begin(state: TwoFactorState) -> _Attempt:
             pending = own_pending(state, key, session)
             if pending is None:
                 return _Attempt(None)
+            core_id = core_device_id(pending, key, entry.device.handle)
+            if core_id is None:
+                return _Attempt(pending)
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
-                return _Attempt(pending, Counted(decision))
+                return _Attempt(pending, core_id, Counted(decision))
             if self.deadline(pending.created_at) <= now:
-                return _Attempt(pending, expired=True)
+                return _Attempt(pending, core_id, expired=True)
             factor = pending_contact(pending).factor
-            return _Attempt(pending, count_attempt(self.policy, state, factor, now))
+            return _Attempt(pending, core_id, count_attempt(self.policy, state, factor, now))
 
         return begin
 

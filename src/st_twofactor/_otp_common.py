@@ -28,6 +28,7 @@ from supertokens_python.types.response import GeneralErrorResponse
 
 from . import events, factors
 from ._otp_inputs import normalise_email
+from ._otp_timing import Durations
 from .completion import SessionCompletion
 from .config import TwoFactorConfig
 from .factors import CodeFactor
@@ -102,6 +103,8 @@ class CodeFlows:
         self.store = SessionCheckingStore(config.state_store, claim)
         self.policy = config.throttle_policy
         self.completion = SessionCompletion(config, claim, remember_tokens(config))
+        self.durations = Durations()
+        """How long real core calls and deliveries take, for decoys to take as long."""
 
     def now(self) -> float:
         return self.config.clock()
@@ -136,12 +139,6 @@ class CodeFlows:
 NOT_ENABLED: dict[Factor, str] = {
     EMAIL: "E-mailed codes are not enabled for two-factor authentication.",
     PHONE: "SMS codes are not enabled for two-factor authentication.",
-}
-NOT_PINNED: dict[Factor, str] = {
-    EMAIL: "Codes can only be sent to the e-mail address registered for two-factor "
-    "authentication on this account.",
-    PHONE: "Codes can only be sent to the phone number registered for two-factor "
-    "authentication on this account.",
 }
 SIGNED_IN_WITH: dict[Factor, str] = {
     EMAIL: "This session signed in with a code sent to this e-mail address, so a code "
@@ -179,9 +176,11 @@ def same_contact(stored: str, contact: Contact) -> bool:
 
 
 def own_pending(state: TwoFactorState, key: str, session: SessionContainer) -> PendingCode | None:
-    """The device ``key`` if this session asked for it (a code is bound to its request)."""
+    """The device ``key`` if this session asked for it (a code is bound to its request).
+    A device recorded before device ids were masked is not one any more: its client
+    holds the core's id, which could be used without the session; it asks again."""
     pending = state.otp_pending.get(key)
-    if pending is None or pending.factor not in (EMAIL, PHONE):
+    if pending is None or pending.factor not in (EMAIL, PHONE) or pending.device_mask is None:
         return None
     if pending.session_handle is not None and pending.session_handle != session.get_handle():
         return None
@@ -195,12 +194,12 @@ def pending_contact(pending: PendingCode) -> Contact:
 def counts_as_pinned(state: TwoFactorState, contact: Contact) -> bool:
     """Whether a send to ``contact`` counts as one to a pinned destination for the send
     quota (S15). E-mailed codes only ever go to the account's own addresses, so they
-    cannot be sprayed and always count as pinned; a phone number counts once it is pinned.
+    cannot be sprayed and always count as pinned. A phone number counts as pinned once
+    one is pinned: codes then go to that number only, and any other number gets a decoy
+    (nothing is sent), metered exactly like the pinned number so that the quota's
+    answers do not tell the two apart either.
     """
-    if contact.factor == EMAIL:
-        return True
-    pinned = pinned_contact(state, contact.factor)
-    return pinned is not None and same_contact(pinned, contact)
+    return contact.factor == EMAIL or pinned_contact(state, contact.factor) is not None
 
 
 def pinned_contact(state: TwoFactorState, factor: str) -> str | None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from supertokens_python.exceptions import raise_bad_input_exception
 from supertokens_python.framework import BaseRequest
@@ -29,16 +27,24 @@ from ._request_guard import RequestCheck, check_types, guard_requests, json_obje
 _PRE_AUTH_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
 _DEVICE_ID = re.compile(r"[A-Za-z0-9+/]{1,128}={0,2}")
 _USER_INPUT_CODE = re.compile(r"[!-~]{1,64}")
-"""Printable ASCII only: unicode digits are refused before any comparison (DESIGN 8)."""
+"""Printable ASCII only: unicode digits are refused before any comparison."""
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """A device as the client names it, checked for shape: the key of the pending device
+    and the handle the client holds as its ``deviceId`` (:mod:`st_twofactor._otp_devices`)."""
+
+    key: str
+    pre_auth_session_id: str
+    handle: bytes
 
 
 @dataclass(frozen=True)
 class CodeEntry:
     """What the user sent to the consume endpoint, checked for shape."""
 
-    key: str
-    pre_auth_session_id: str
-    device_id: str
+    device: DeviceRef
     code: str
     remember: bool = False
     """``rememberDevice: true`` in the body: remember this device once 2FA is complete."""
@@ -144,11 +150,12 @@ async def request_session(
     )
 
 
-def device_key(pre_auth_session_id: object, device_id: object) -> str:
-    """The pending-device key, after checking that ``device_id`` is that device's id.
+def device_ref(pre_auth_session_id: object, device_id: object) -> DeviceRef:
+    """The device the client names; 400 for malformed ids.
 
-    The core answers 400 (a 500 from the SDK) for a malformed or mismatched device id,
-    so both are checked here first and refused with a 400 of our own.
+    Whether ``device_id`` is that device's handle is told by the pending device itself
+    (:func:`~st_twofactor._otp_devices.core_device_id`); a mismatch is answered with
+    :func:`refuse_mismatch`, a 400 too.
     """
     if not isinstance(pre_auth_session_id, str) or not _PRE_AUTH_SESSION_ID.fullmatch(
         pre_auth_session_id
@@ -157,14 +164,15 @@ def device_key(pre_auth_session_id: object, device_id: object) -> str:
     if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
         raise_bad_input_exception("deviceId is malformed")
     try:
-        raw = base64.b64decode(device_id, validate=True)
+        handle = base64.b64decode(device_id, validate=True)
     except (binascii.Error, ValueError):
         raise_bad_input_exception("deviceId is malformed")
-    digest = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).rstrip(b"=")
-    key = pending_key(pre_auth_session_id)
-    if not hmac.compare_digest(digest, key.encode("ascii")):
-        raise_bad_input_exception("preAuthSessionId and deviceId do not match")
-    return key
+    return DeviceRef(pending_key(pre_auth_session_id), pre_auth_session_id, handle)
+
+
+def refuse_mismatch() -> NoReturn:
+    """400: the ``deviceId`` is not the handle of the device ``preAuthSessionId`` names."""
+    raise_bad_input_exception("preAuthSessionId and deviceId do not match")
 
 
 def pending_key(pre_auth_session_id: str) -> str:

@@ -1,10 +1,20 @@
 """Asking for a code (``signinup/code`` and ``.../resend``): may one be sent to this
-contact, the send quota, the pending device (:mod:`st_twofactor.otp`)."""
+contact, the send quota, the pending device, and decoys (:mod:`st_twofactor.otp`).
+
+A destination other than the user's (not the pinned one; before an e-mail address is
+pinned, not one of the account's) gets a *decoy*: the same answer as a real code, ids of
+the same format, recorded as a pending device and metered by the send quota like a real
+send, in about the same time (:mod:`st_twofactor._otp_timing`); but nothing is made in
+the core and nothing is sent, and every code typed for it is wrong. So asking for codes
+does not tell anyone holding a session which number or address is pinned, and guessing
+is bounded by the send quota.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from supertokens_python.exceptions import raise_bad_input_exception
 from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
@@ -19,6 +29,7 @@ from supertokens_python.recipe.passwordless.interfaces import (
     APIOptions,
     CreateCodeOkResult,
     CreateCodePostOkResult,
+    ResendCodePostOkResult,
     ResendCodePostRestartFlowError,
 )
 from supertokens_python.recipe.session import SessionContainer
@@ -30,7 +41,6 @@ from ._otp_common import (
     MAX_PENDING_CODES,
     NO_EMAIL,
     NOT_ENABLED,
-    NOT_PINNED,
     PHONE,
     SIGNED_IN_WITH,
     CodeFlows,
@@ -38,6 +48,7 @@ from ._otp_common import (
     CreateCodePostResult,
     Factor,
     LimitReachedResponse,
+    ResendCodePostResult,
     SendLimitResponse,
     account_emails,
     counts_as_pinned,
@@ -48,10 +59,34 @@ from ._otp_common import (
     signed_in_with,
 )
 from ._otp_delivery import SecondFactorEmail, SecondFactorSMS, deliver
-from ._otp_inputs import normalise_email, pending_key
+from ._otp_devices import HandedOut, core_device_id, decoy, hand_out
+from ._otp_inputs import DeviceRef, normalise_email, pending_key, refuse_mismatch
 from .state import PendingCode, TwoFactorState
 from .store import Transaction
 from .throttle import Refused
+
+Destination = Literal["real", "decoy"]
+"""What a code asked for gets: a real code, to the user's destination, or a decoy."""
+
+OriginalResend = Callable[..., Awaitable[ResendCodePostResult]]
+"""The SDK's ``resend_code_post``, called with keyword arguments."""
+
+
+@dataclass(frozen=True)
+class Resendable:
+    """A pending device a new code may be sent for, with the core's id of it."""
+
+    pending: PendingCode
+    core_device_id: str
+    pre_auth_session_id: str
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A code made in the core (``None`` for a decoy) and the ids handed to the client."""
+
+    code: CreateCodeOkResult | None
+    handed: HandedOut
 
 
 class CodeSending(CodeFlows):
@@ -75,8 +110,12 @@ class CodeSending(CodeFlows):
         session: SessionContainer,
         contact: Contact,
         user_context: dict[str, Any],
-    ) -> GeneralErrorResponse | None:
-        """Why no code may be sent to ``contact`` for this session's user, or None."""
+    ) -> GeneralErrorResponse | Destination:
+        """Why no code may be asked for ``contact`` now, or where it goes.
+
+        A wrong destination is decided last, after every check a right one goes through
+        (the same quota, the same step-up rule), so both get the same refusals.
+        """
         if contact.factor not in self.config.factors:
             return GeneralErrorResponse(NOT_ENABLED[contact.factor])
         if self.first_factor and await signed_in_with(session, contact, user_context):
@@ -85,25 +124,24 @@ class CodeSending(CodeFlows):
         decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
         if isinstance(decision, Refused):
             return LimitReachedResponse(decision.retry_after_ms)
-        pinned = pinned_contact(state, contact.factor)
         over_quota = self._over_quota(
             state, contact.factor, pinned=counts_as_pinned(state, contact)
         )
-        if pinned is not None:
-            if not same_contact(pinned, contact):
-                return GeneralErrorResponse(NOT_PINNED[contact.factor])
-            return over_quota
         if over_quota is not None:
             return over_quota
+        pinned = pinned_contact(state, contact.factor)
+        if pinned is not None:
+            return "real" if same_contact(pinned, contact) else "decoy"
+        destination: Destination = "real"
         if contact.factor == EMAIL:
             emails = await account_emails(session, user_context)
             if not emails:
                 return GeneralErrorResponse(NO_EMAIL)
             if contact.value not in emails:
-                return GeneralErrorResponse(NOT_PINNED[EMAIL])
+                destination = "decoy"
         if not self._may_pin(state, session):
             return GeneralErrorResponse(self._step_up_message(contact.factor))
-        return None
+        return destination
 
     async def send_code(
         self,
@@ -113,34 +151,53 @@ class CodeSending(CodeFlows):
         user_context: dict[str, Any],
     ) -> CreateCodePostResult:
         """Make a code for ``contact`` if :meth:`may_send` allows it, record its device as
-        pending for this session, and send it.
+        pending for this session, and send it; or, for a destination that is not the
+        user's, a decoy (see the module doc).
 
         The check, the code and the record are one store transaction: the state is read
         once, and no other request of this process changes it in between. The code is
         made with the recipe's ``create_code`` (app overrides of the recipe apply) and
         sent through the recipe's delivery, as the SDK's ``create_code_post`` would, minus
         its sign-in/up checks (see the module doc), once the transaction is over. Only the
-        user input code is sent, never a magic link.
+        user input code is sent, never a magic link. The client gets a handle as the
+        ``deviceId``, never the core's (:mod:`st_twofactor._otp_devices`).
         """
         tenant_id = session.get_tenant_id()
         now = self.now()
         make_code = api_options.config.get_custom_user_input_code
         user_input_code = None if make_code is None else await make_code(tenant_id, user_context)
+        made: _Made | SendLimitResponse | None = None
         async with self.store.transaction(session.get_user_id(), user_context) as held:
-            refusal = await self.may_send(held, session, contact, user_context)
-            if refusal is None:
-                code = await self._create_code(
+            decided = await self.may_send(held, session, contact, user_context)
+            if decided == "real":
+                made = await self._create_code(
                     held, session, contact, user_input_code, api_options, now, user_context
                 )
-                refusal = code if isinstance(code, SendLimitResponse) else None
-        if refusal is not None:
-            await self.report_refused_send(session, refusal)
-            return refusal
-        assert not isinstance(code, SendLimitResponse)
-        await deliver(
-            api_options, contact, code, tenant_id, self.deadline(now), self.now(), user_context
+            elif decided == "decoy":
+                made = await self._make_decoy(held, session, contact, now)
+        refused = decided if isinstance(decided, GeneralErrorResponse) else made
+        if isinstance(refused, GeneralErrorResponse):
+            await self.report_refused_send(session, refused)
+            return refused
+        assert isinstance(made, _Made)
+        operation = f"deliver:{contact.factor}"
+        if made.code is None:
+            await self.durations.imitate(operation)
+        else:
+            async with self.durations.timed(operation):
+                await deliver(
+                    api_options,
+                    contact,
+                    made.code,
+                    tenant_id,
+                    self.deadline(now),
+                    self.now(),
+                    user_context,
+                )
+        handed = made.handed
+        return CreateCodePostOkResult(
+            handed.device_id, handed.pre_auth_session_id, "USER_INPUT_CODE"
         )
-        return CreateCodePostOkResult(code.device_id, code.pre_auth_session_id, "USER_INPUT_CODE")
 
     async def _create_code(
         self,
@@ -151,7 +208,7 @@ class CodeSending(CodeFlows):
         api_options: APIOptions,
         now: float,
         user_context: dict[str, Any],
-    ) -> CreateCodeOkResult | SendLimitResponse:
+    ) -> _Made | SendLimitResponse:
         """Make the code in the core, then record its device and the send in one update.
 
         The send quota is checked again in that update (a store that does not hold the
@@ -159,25 +216,35 @@ class CodeSending(CodeFlows):
         code just made is revoked and never sent.
         """
         tenant_id = session.get_tenant_id()
-        code = await api_options.recipe_implementation.create_code(
-            # The normalised contact, so the code goes exactly where it is pinned.
-            email=contact.value if contact.factor == EMAIL else None,
-            phone_number=contact.value if contact.factor == PHONE else None,
-            user_input_code=user_input_code,
-            session=None,
-            should_try_linking_with_session_user=False,
-            tenant_id=tenant_id,
-            user_context=user_context,
-        )
-        refused = await held.update(
-            self._add_pending(session, code.pre_auth_session_id, contact, now)
-        )
+        async with self.durations.timed(f"create:{contact.factor}"):
+            code = await api_options.recipe_implementation.create_code(
+                # The normalised contact, so the code goes exactly where it is pinned.
+                email=contact.value if contact.factor == EMAIL else None,
+                phone_number=contact.value if contact.factor == PHONE else None,
+                user_input_code=user_input_code,
+                session=None,
+                should_try_linking_with_session_user=False,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+        handed = hand_out(code.device_id, code.pre_auth_session_id)
+        refused = await held.update(self._add_pending(session, handed, contact, now))
         if refused is not None:
             await api_options.recipe_implementation.revoke_code(
                 code_id=code.code_id, tenant_id=tenant_id, user_context=user_context
             )
             return refused
-        return code
+        return _Made(code, handed)
+
+    async def _make_decoy(
+        self, held: Transaction, session: SessionContainer, contact: Contact, now: float
+    ) -> _Made | SendLimitResponse:
+        """A decoy's device, recorded and metered like :meth:`_create_code`'s, in about
+        the time the core takes to make a real one; nothing is made in the core."""
+        await self.durations.imitate(f"create:{contact.factor}")
+        handed = decoy()
+        refused = await held.update(self._add_pending(session, handed, contact, now, decoy=True))
+        return refused if refused is not None else _Made(None, handed)
 
     def _over_quota(
         self, state: TwoFactorState, factor: Factor, *, pinned: bool
@@ -213,11 +280,17 @@ class CodeSending(CodeFlows):
             )
 
     def _add_pending(
-        self, session: SessionContainer, pre_auth_session_id: str, contact: Contact, now: float
+        self,
+        session: SessionContainer,
+        handed: HandedOut,
+        contact: Contact,
+        now: float,
+        *,
+        decoy: bool = False,
     ) -> Callable[[TwoFactorState], SendLimitResponse | None]:
         """Count the send and record a new device for the user; expired and the oldest
         extra devices are dropped. Over a send quota, nothing changes."""
-        key = pending_key(pre_auth_session_id)
+        key = pending_key(handed.pre_auth_session_id)
 
         def add(state: TwoFactorState) -> SendLimitResponse | None:
             refused = self._count_send(state, contact)
@@ -231,6 +304,8 @@ class CodeSending(CodeFlows):
                 contact=contact.value,
                 created_at=now,
                 session_handle=session.get_handle(),
+                device_mask=handed.mask,
+                decoy=decoy,
             )
             state.otp_pending = kept
             return None
@@ -238,18 +313,23 @@ class CodeSending(CodeFlows):
         return add
 
     async def resendable(
-        self, session: SessionContainer, key: str, user_context: dict[str, Any]
-    ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+        self, session: SessionContainer, device: DeviceRef, user_context: dict[str, Any]
+    ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse:
         """The pending device to send a new code for, or why not. A resend is a send:
-        the quota is checked and the send counted in the same update (S15)."""
+        the quota is checked and the send counted in the same update (S15). A decoy is
+        resendable like a real device. 400 when ``deviceId`` is not the device's handle."""
         now = self.now()
+        key = device.key
 
         def check(
             state: TwoFactorState,
-        ) -> PendingCode | ResendCodePostRestartFlowError | GeneralErrorResponse:
+        ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse | None:
             pending = own_pending(state, key, session)
             if pending is None:
                 return ResendCodePostRestartFlowError()
+            core_id = core_device_id(pending, key, device.handle)
+            if core_id is None:
+                return None  # not this device's handle; nothing changed
             decision = throttle.check(self.policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return LimitReachedResponse(decision.retry_after_ms)
@@ -257,11 +337,44 @@ class CodeSending(CodeFlows):
                 return ResendCodePostRestartFlowError()
             contact = pending_contact(pending)
             pinned = pinned_contact(state, pending.factor)
-            if pinned is not None and not same_contact(pinned, contact):
+            if not pending.decoy and pinned is not None and not same_contact(pinned, contact):
                 return ResendCodePostRestartFlowError()
-            return self._count_send(state, contact) or pending
+            return self._count_send(state, contact) or Resendable(
+                pending, core_id, device.pre_auth_session_id
+            )
 
-        return await self.store.update(session.get_user_id(), check, user_context)
+        found = await self.store.update(session.get_user_id(), check, user_context)
+        if found is None:
+            refuse_mismatch()
+        return found
+
+    async def resend(
+        self,
+        found: Resendable,
+        session: SessionContainer,
+        api_options: APIOptions,
+        original_resend: OriginalResend,
+        user_context: dict[str, Any],
+    ) -> ResendCodePostResult:
+        """Send a new code for a :meth:`resendable` device with the SDK's own resend (as a
+        second factor, with the device's deadline); for a decoy, only its time."""
+        pending = found.pending
+        operation = f"resend:{pending.factor}"
+        if pending.decoy:
+            await self.durations.imitate(operation)
+            return ResendCodePostOkResult()
+        async with self.durations.timed(operation):
+            return await original_resend(
+                device_id=found.core_device_id,
+                pre_auth_session_id=found.pre_auth_session_id,
+                session=None,
+                should_try_linking_with_session_user=False,
+                tenant_id=session.get_tenant_id(),
+                api_options=self.delivery_options(
+                    api_options, deadline=self.deadline(pending.created_at)
+                ),
+                user_context=user_context,
+            )
 
     def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
         """``api_options`` whose deliveries state the real lifetime and a second factor

@@ -10,7 +10,7 @@ as a first factor, ``first_factor=True``):
   session no passwordless user and no new session is ever created: a code is made with
   the recipe's ``create_code`` and sent through the recipe's e-mail or SMS delivery,
   checked with the recipe's ``check_code``, its device's codes are revoked, and the
-  claim is set in the session that asked for the code (DESIGN 9). The SDK's own
+  claim is set in the session that asked for the code. The SDK's own
   ``create_code_post`` is not used: its sign-in/up checks (account lookups, the tenant's
   first factors) are about a passwordless user that is never created here, so they
   decide nothing for a second factor and cost three core calls.
@@ -21,16 +21,26 @@ as a first factor, ``first_factor=True``):
   required). A request *with* a session is a second factor, as below; the contact of the
   passwordless login method the session signed in with cannot be its second factor (that
   would be the first factor twice). An invalid session is still a 401, never a sign-in.
-  A second-factor code used without a session is a sign-in for its contact, which is
-  what its owner could do with a sign-in code anyway (the code only ever reaches them).
+  A second-factor code works only in the session that asked for it: used without a
+  session it is a ``RESTART_FLOW_ERROR``, no user and no session is made, and a resend
+  without a session sends nothing; the client never holds the core's ``deviceId`` of a
+  second-factor device (see below), which the SDK's sign-in would need.
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
   account's own e-mail addresses (its login methods); a phone number has no default. The
   first successful use of a contact pins it, which is an enrolment (epoch bumped,
   :class:`~st_twofactor.events.FactorEnrolled`), allowed only to a user with no factor yet
-  or with a 2FA completed within the step-up window (S8). A destination other than the
-  pinned one is refused and no code is sent.
+  or with a 2FA completed within the step-up window (S8).
+- A destination other than the user's (the pinned one; before an e-mail address is
+  pinned, one of the account's) gets a *decoy*: the answer a real code gets (ids of the
+  same format; the same quota, lockout and step-up refusals; about the same time), and a
+  pending device that resends and checks codes like a real one, on which every code is
+  wrong; it is metered by the send quota like a send (S15). But nothing is sent and
+  nothing is made in the core. So someone holding the session (the password known, the
+  second factor pending, the pinned number shown masked) cannot tell from the answers
+  which destination is pinned, and their guesses are bounded by the send quota. A user
+  who mistypes their own number waits for a code that never comes, and asks again.
 - A user whose account has no e-mail address and no pinned e-mail cannot use
   ``otp-email``: the request is answered ``GENERAL_ERROR`` and nothing is sent. That is
   the case of a social login that shared no e-mail, for which the SDK stores a made-up
@@ -38,9 +48,11 @@ as a first factor, ``first_factor=True``):
   a phone number instead.
 - Each code is bound to the user, the session and the request that made it: the
   ``preAuthSessionId`` of its device is recorded with the session handle in the user's
-  state (:attr:`TwoFactorState.otp_pending`, at most :data:`MAX_PENDING_CODES`), the client
-  must present the matching ``deviceId``, and a consume or resend naming a device that is
-  not pending for this session is a ``RESTART_FLOW_ERROR``. A code works once, also under
+  state (:attr:`TwoFactorState.otp_pending`, at most :data:`MAX_PENDING_CODES`); the
+  client's ``deviceId`` is a handle of its own, not the core's id
+  (:mod:`~st_twofactor._otp_devices`), and must be presented with it (400 otherwise); a
+  consume or resend naming a device that is not pending for this session is a
+  ``RESTART_FLOW_ERROR``. A code works once, also under
   concurrent use (removing the pending entry is the atomic step that decides).
 - Every code of a device expires ``config.otp_code_lifetime`` seconds after the device was
   created (10 minutes by default), whatever the core's own lifetime; a resend sends a new
@@ -63,7 +75,10 @@ Cost, in core calls with the default user-metadata store: asking for a code take
 device), 3 once the contact is pinned (no user lookup); using it takes 7 (the state read;
 the attempt counted; ``check_code``; the device claimed; revoking the codes, since
 ``check_code`` leaves them in the core; the session's new access token; the user for the
-answer). Each request's steps are one store transaction, so the state is read once. The
+answer). A decoy makes no core call of its own (the state read and written, and the
+user looked up while no e-mail is pinned) and waits, instead, about as long as real
+calls and deliveries took lately (:mod:`~st_twofactor._otp_timing`). Each request's
+steps are one store transaction, so the state is read once. The
 passwordless recipe's ``create_code`` and ``check_code`` run inside it: an app that
 overrides them must not change the same user's 2FA state from there (with the default
 store that would wait for the user's lock, and fail after 30 s).
@@ -73,8 +88,9 @@ factor does; ``rememberDevice: true`` in the consume body remembers the device (
 app offers it), as on the TOTP and recovery-code routes.
 
 Layout: this module holds the override (the endpoints); the flows behind it are
-``_otp_send`` (asking for a code, quotas, pending devices), ``_otp_check`` (using one),
-``_otp_inputs`` (the request: session, body shape, ids, the typed code),
+``_otp_send`` (asking for a code, quotas, pending devices, decoys), ``_otp_check``
+(using one), ``_otp_inputs`` (the request: session, body shape, ids, the typed code),
+``_otp_devices`` (the device ids handed to clients), ``_otp_timing`` (decoys' timing),
 ``_otp_delivery`` (the e-mail/SMS deliveries as a second factor) and ``_otp_common``
 (what those share).
 
@@ -111,21 +127,21 @@ from ._otp_common import (
     ResendCodePostResult,
     SendLimitResponse,
 )
+from ._otp_devices import core_pair
 from ._otp_inputs import (
     CodeEntry,
     checked_code,
-    device_key,
+    device_ref,
     forgotten_device,
     guard_request_bodies,
     remember_requested,
     request_session,
     require_session,
 )
-from ._otp_send import CodeSending
+from ._otp_send import CodeSending, Resendable
 from ._setup_check import mark_completing
 from .claim import SecondFactorClaim
 from .config import TwoFactorConfig
-from .state import PendingCode
 
 __all__ = [
     "MAX_PENDING_CODES",
@@ -210,6 +226,8 @@ def override_passwordless_apis(
         ) -> ResendCodePostResult:
             session = await request_session(api_options.request, user_context, first_factor)
             if session is None:  # a first-factor sign-in/up: the SDK's own
+                if core_pair(pre_auth_session_id, device_id) is False:
+                    return ResendCodePostRestartFlowError()  # a second factor's device
                 return await original_resend(
                     device_id=device_id,
                     pre_auth_session_id=pre_auth_session_id,
@@ -221,22 +239,12 @@ def override_passwordless_apis(
                 )
             if forgotten_device(pre_auth_session_id, device_id):
                 return ResendCodePostRestartFlowError()
-            key = device_key(pre_auth_session_id, device_id)
-            pending = await sending.resendable(session, key, user_context)
-            if not isinstance(pending, PendingCode):
-                await sending.report_refused_send(session, pending)
-                return pending
-            return await original_resend(
-                device_id=device_id,
-                pre_auth_session_id=pre_auth_session_id,
-                session=None,
-                should_try_linking_with_session_user=False,
-                tenant_id=session.get_tenant_id(),
-                api_options=sending.delivery_options(
-                    api_options, deadline=sending.deadline(pending.created_at)
-                ),
-                user_context=user_context,
-            )
+            device = device_ref(pre_auth_session_id, device_id)
+            found = await sending.resendable(session, device, user_context)
+            if not isinstance(found, Resendable):
+                await sending.report_refused_send(session, found)
+                return found
+            return await sending.resend(found, session, api_options, original_resend, user_context)
 
         async def consume_code_post(
             pre_auth_session_id: str,
@@ -251,6 +259,10 @@ def override_passwordless_apis(
         ) -> ConsumeCodePostResult:
             session = await request_session(api_options.request, user_context, first_factor)
             if session is None:  # a first-factor sign-in/up: the SDK's own
+                if device_id is not None and core_pair(pre_auth_session_id, device_id) is False:
+                    # A second factor's device (its handle, not the core's id): its code
+                    # works only in the session that asked for it, never as a sign-in.
+                    return ConsumeCodePostRestartFlowError()
                 return await original_consume(
                     pre_auth_session_id=pre_auth_session_id,
                     user_input_code=user_input_code,
@@ -269,9 +281,7 @@ def override_passwordless_apis(
             if forgotten_device(pre_auth_session_id, device_id):
                 return ConsumeCodePostRestartFlowError()
             entry = CodeEntry(
-                key=device_key(pre_auth_session_id, device_id),
-                pre_auth_session_id=pre_auth_session_id,
-                device_id=device_id,
+                device=device_ref(pre_auth_session_id, device_id),
                 code=checked_code(user_input_code),
                 remember=await remember_requested(api_options.request),
             )

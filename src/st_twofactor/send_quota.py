@@ -12,6 +12,11 @@ its time and destination, and a send is allowed only when all of these hold:
   use), fewer than ``unpinned_per_day`` such sends in the last 24 hours, all unpinned
   destinations together: an account cannot spray codes over many numbers.
 
+A code asked for a destination that is not the user's gets a decoy (nothing is sent; see
+:mod:`st_twofactor.otp`), metered exactly like a send to the user's destination, so that
+guessing which one is pinned is bounded by these quotas and the quotas' answers do not
+tell a guess from the right one.
+
 The check and the record are one atomic store update in the flows (like a failed
 attempt), so parallel requests cannot exceed a quota. Times are Unix seconds passed in by
 the caller (its injected clock); nothing here reads the wall clock.
