@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
