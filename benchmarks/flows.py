@@ -259,7 +259,8 @@ def measure_call_cost(alt: Alternative, *, samples: int = 15, per_block: int = 5
 
     ``samples`` rounds, each of two event loops in turn: one with the speed-up off (SDK
     calls, kept-alive client calls, new clients interleaved), one with it on (SDK calls
-    on the loop's pooled client). Each loop makes one unmeasured call first.
+    on the shared TLS context, a new connection each). Each loop makes one unmeasured call
+    first.
     """
     import httpx
     from supertokens_python.recipe.usermetadata.asyncio import get_user_metadata

@@ -771,8 +771,11 @@ def _speed_section(run: Run) -> list[str]:
         "on, over loopback HTTP and over HTTPS: a local TLS endpoint in front of the "
         "development core, its throwaway CA given by `SSL_CERT_FILE` (a bundle of "
         "certifi's CAs plus that CA, so making a TLS context costs what it costs by "
-        "default). The opt-in replaces the SDK's new `httpx.AsyncClient` per core call with "
-        "one TLS context and one pooled client per event loop; it speeds up any "
+        "default). The opt-in gives the SDK's new `httpx.AsyncClient` per core call one "
+        "shared TLS context instead of a new one each; every call still opens its own "
+        "connection (kept-alive connections would let a reply too many from the core or a "
+        "proxy answer the next call, possibly another user's), so the kept-alive client "
+        "column is the part of a call's cost it leaves. It speeds up any "
         "supertokens-python 0.31 app, so the paid recipes and the legacy overrides are "
         "measured with it too.",
         "",

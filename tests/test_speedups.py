@@ -1,26 +1,28 @@
-"""speedups.reuse_core_connections(): the SDK's core calls on one TLS context and pooled clients.
+"""speedups.reuse_core_connections(): the SDK's core calls on one shared TLS context.
 
 Every test starts from the SDK's own client class (the session-wide switch in conftest.py
 is undone for the test and put back after), turns the speed-up on where it says so, and
-checks that the SDK behaves as without it: a down core, a killed and restarted core,
-several event loops, closed loops, Flask request threads, TLS verification with
+checks that the SDK behaves as without it: one connection per call (so a reply too many
+never reaches another call, and nothing is sent twice), a down core, a killed and
+restarted core, several event loops, Flask, TLS verification with
 ``SSL_CERT_FILE``/``SSL_CERT_DIR``, the network interceptor, timeouts, the version gate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
+import json
 import logging
 import shutil
 import socket
 import socketserver
 import subprocess
 import threading
-import weakref
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -28,6 +30,8 @@ import supertokens_python
 import supertokens_python.querier as querier
 from supertokens_python import InputAppInfo, SupertokensConfig
 from supertokens_python.async_to_sync_wrapper import sync
+from supertokens_python.constants import SUPPORTED_CDI_VERSIONS
+from supertokens_python.normalised_url_path import NormalisedURLPath
 from supertokens_python.recipe import emailpassword, session, usermetadata
 from supertokens_python.recipe.usermetadata.asyncio import (
     get_user_metadata,
@@ -99,10 +103,6 @@ async def metadata_round_trip(user: str, value: int) -> int:
     return got
 
 
-def pools_of(loop: asyncio.AbstractEventLoop) -> list[speedups._Pool]:
-    return [p for p in list(speedups._pools.values()) if p.loop is loop]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,7 +126,7 @@ def test_off_by_default_and_on_replaces_only_the_querier_client() -> None:
 
 
 @pytest.mark.parametrize("reuse", [False, True])
-def test_core_calls_in_one_loop_share_one_connection(devcore: DevCore, reuse: bool) -> None:
+def test_every_core_call_has_its_own_connection(devcore: DevCore, reuse: bool) -> None:
     if reuse:
         speedups.reuse_core_connections()
 
@@ -140,23 +140,23 @@ def test_core_calls_in_one_loop_share_one_connection(devcore: DevCore, reuse: bo
             asyncio.run(metadata_round_trip("warm-up", 0))  # the SDK asks the API version once
             before = counter.connections
             asyncio.run(five_round_trips())
-            assert counter.connections - before == (1 if reuse else 10)
+            assert counter.connections - before == 10
         finally:
             reset_supertokens()
 
 
-def test_calls_in_a_loop_reuse_its_pooled_client(sdk: str, on: None) -> None:
-    async def calls() -> list[speedups._Pool]:
-        for i in range(5):
-            await metadata_round_trip("ada", i)
-        return pools_of(asyncio.get_running_loop())
+def test_the_sdk_gets_a_new_client_with_its_settings_on_the_shared_tls_context(on: None) -> None:
+    first, second = querier.AsyncClient(timeout=30.0), querier.AsyncClient(timeout=30.0)
+    assert isinstance(first, httpx.AsyncClient) and first is not second
+    assert first.timeout == httpx.Timeout(30.0), "the SDK's own timeout"
+    contexts = {id(tls_context_of(c)) for c in (first, second)}
+    assert contexts == {id(speedups.shared_tls_context())}
+    other = querier.AsyncClient(timeout=5.0, follow_redirects=True)  # settings it does not know
+    assert tls_context_of(other) is not speedups.shared_tls_context()
 
-    pools = asyncio.run(calls())
-    assert len(pools) == 1
-    pool = pools[0]
-    assert pool.client.timeout == httpx.Timeout(30.0), "the SDK's own timeout"
-    assert pool.client.is_closed, "asyncio.run() closed it when the loop shut down"
-    assert pool not in speedups._pools.values()
+
+def tls_context_of(client: httpx.AsyncClient) -> Any:
+    return client._transport._pool._ssl_context  # type: ignore[attr-defined]
 
 
 # -- the SDK through the frameworks --
@@ -188,31 +188,15 @@ def verify_session_dependency(verify_session: Callable[[], Any]) -> Any:
     return Depends(verify_session())
 
 
-def test_flask_sync_wrappers_reuse_the_threads_loop(flask_app: Any, on: None) -> None:
+def test_flask_through_the_sdks_sync_wrappers(flask_app: Any, on: None) -> None:
     app = flask_app([emailpassword.init(), session.init()])
     client = app.test_client()
     assert body(sign_up(client, "ada@example.com"))["status"] == "OK"
     for _ in range(3):
         assert body(sign_in(client, "ada@example.com"))["status"] == "OK"
-    from supertokens_python.async_to_sync_wrapper import create_or_get_event_loop
-
-    assert len(pools_of(create_or_get_event_loop())) == 1, "one pooled client for the loop"
 
 
-def test_stopping_closes_the_client_of_an_idle_sync_loop(sdk: str, on: None) -> None:
-    """What runs at exit too: the SDK's sync wrappers never close their loop."""
-    assert sync(metadata_round_trip("ada", 1)) == 1
-    from supertokens_python.async_to_sync_wrapper import create_or_get_event_loop
-
-    (pool,) = pools_of(create_or_get_event_loop())
-    assert not pool.client.is_closed
-    speedups.stop_reusing_core_connections()
-    assert pool.client.is_closed
-    assert speedups._pools == {}
-    assert querier.AsyncClient is httpx.AsyncClient
-
-
-def test_flask_request_threads_do_not_pile_up_clients(flask_app: Any, on: None) -> None:
+def test_a_flask_request_thread_calls_the_core(flask_app: Any, on: None) -> None:
     """A threaded WSGI server runs each request in a new thread with a new SDK loop."""
     from werkzeug.serving import make_server
 
@@ -224,15 +208,11 @@ def test_flask_request_threads_do_not_pile_up_clients(flask_app: Any, on: None) 
         url = f"http://127.0.0.1:{server.server_port}"
         with httpx.Client(base_url=url) as client:
             assert sign_up(client, "ada@example.com").json()["status"] == "OK"
-            pools_seen = []
-            for _ in range(6):
+            for _ in range(3):
                 assert sign_in(client, "ada@example.com").json()["status"] == "OK"
-                pools_seen.append(len(speedups._pools))
     finally:
         server.shutdown()
         thread.join(5)
-    # each request's pool is forgotten by the next call once its thread has ended
-    assert max(pools_seen) <= 3, pools_seen
 
 
 # -- a down core, a killed and restarted core --
@@ -307,13 +287,12 @@ def test_a_killed_and_restarted_core(core_process: CoreProcess, on: None) -> Non
 
     async def scenario() -> None:
         assert await metadata_round_trip("ada", 1) == 1
-        assert len(pools_of(asyncio.get_running_loop())) == 1
         await asyncio.to_thread(core_process.kill)
         with pytest.raises(Exception, match=f"^{NO_CORE}"):
             await get_user_metadata("ada")
         await asyncio.to_thread(core_process.start)
         assert (await get_user_metadata("ada")).metadata == {"n": 1}, "kept on disk"
-        # killed and restarted between two calls: the kept-alive connection is stale
+        # killed and restarted between two calls
         await asyncio.to_thread(core_process.kill)
         await asyncio.to_thread(core_process.start)
         assert await metadata_round_trip("ada", 2) == 2
@@ -326,7 +305,7 @@ def test_a_killed_and_restarted_core(core_process: CoreProcess, on: None) -> Non
         reset_supertokens()
 
 
-# -- how the pooled client treats a connection the server closed --
+# -- connections: one per call, closed when the call ends --
 
 
 class RawServer(socketserver.ThreadingTCPServer):
@@ -339,6 +318,7 @@ class RawServer(socketserver.ThreadingTCPServer):
     def __init__(self, answer: Callable[[int, int, str], bytes | str | None]) -> None:
         self.answer = answer
         self.connections = 0
+        self.closed = 0
         self.heads: list[str] = []
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _RawHandler)
@@ -352,6 +332,16 @@ class RawServer(socketserver.ThreadingTCPServer):
         self.shutdown()
         self.server_close()
 
+    def wait_until_closed(self, connections: int, seconds: float = 5.0) -> bool:
+        """True once the client has closed this many connections (bounded wait)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.closed >= connections:
+                    return True
+            time.sleep(0.01)
+        return False
+
 
 class _RawHandler(socketserver.StreamRequestHandler):
     server: RawServer
@@ -360,6 +350,13 @@ class _RawHandler(socketserver.StreamRequestHandler):
         with self.server.lock:
             self.server.connections += 1
             number = self.server.connections
+        try:
+            self._serve(number)
+        finally:
+            with self.server.lock:
+                self.server.closed += 1
+
+    def _serve(self, number: int) -> None:
         request_no = 0
         while True:
             head = b""
@@ -392,16 +389,23 @@ async def sdk_style_get(url: str, timeout: float = 30.0) -> httpx.Response:
         return response
 
 
-def test_a_kept_alive_connection_closed_unanswered_is_sent_again_on_a_new_one(on: None) -> None:
-    # the first connection answers its first request, then closes on the second
-    server = RawServer(lambda conn, req, head: ok() if (conn, req) != (1, 2) else None)
+@pytest.mark.parametrize("reuse", [False, True])
+def test_each_calls_connection_is_closed_when_the_call_ends(reuse: bool) -> None:
+    if reuse:
+        speedups.reuse_core_connections()
+    # a connection answers its first request only: a second one on it would fail
+    server = RawServer(lambda conn, req, head: ok() if req == 1 else None)
 
-    async def two_calls() -> list[int]:
-        return [(await sdk_style_get(server.url)).status_code for _ in range(2)]
+    async def three_calls() -> list[int]:
+        statuses = []
+        for _ in range(3):
+            statuses.append((await sdk_style_get(server.url)).status_code)
+            assert server.wait_until_closed(len(statuses)), "closed by the client"
+        return statuses
 
     try:
-        assert asyncio.run(two_calls()) == [200, 200]
-        assert server.connections == 2
+        assert asyncio.run(three_calls()) == [200, 200, 200]
+        assert server.connections == 3 and len(server.heads) == 3
     finally:
         server.stop()
 
@@ -432,7 +436,100 @@ def test_timeouts_are_the_callers_and_not_retried(reuse: bool) -> None:
         server.stop()
 
 
-def test_the_pooled_client_keeps_no_cookies(on: None) -> None:
+# -- a core or proxy that answers one call too many, or acts and then hangs up --
+
+
+def json_reply(data: dict[str, Any]) -> bytes:
+    payload = json.dumps(data).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
+    return head.encode() + b"\r\n\r\n" + payload
+
+
+def _request_target(head: str) -> tuple[str, dict[str, list[str]]]:
+    target = urlsplit(head.split(" ", 2)[1])
+    return target.path, parse_qs(target.query)
+
+
+class OneReplyTooMany:
+    """A fake core whose metadata reply for ``alice`` comes with one extra copy: in the
+    same write (``with-its-reply``), or held back on that connection and sent just before
+    the connection's next reply (``before-the-next-reply``), as a faulty proxy might."""
+
+    def __init__(self, extra: str) -> None:
+        self.extra = extra
+        self.extras_sent = 0
+        self.held: dict[int, bytes] = {}
+        self.server = RawServer(self.answer)
+
+    def answer(self, connection: int, request: int, head: str) -> bytes:
+        path, query = _request_target(head)
+        if path == "/apiversion":
+            return json_reply({"versions": list(SUPPORTED_CDI_VERSIONS)})
+        owner = query["userId"][0]
+        reply = json_reply({"status": "OK", "metadata": {"owner": owner}})
+        held = self.held.pop(connection, b"")
+        self.extras_sent += bool(held)
+        if owner == "alice" and self.extra == "with-its-reply":
+            self.extras_sent += 1
+            return reply + reply
+        if owner == "alice":
+            self.held[connection] = reply
+        return held + reply
+
+
+@pytest.mark.parametrize("extra", ["with-its-reply", "before-the-next-reply"])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_one_reply_too_many_never_answers_another_users_call(extra: str, reuse: bool) -> None:
+    if reuse:
+        speedups.reuse_core_connections()
+    core = OneReplyTooMany(extra)
+    users = ["alice", "bob", "alice", "carol", "alice", "dave"]
+
+    async def owners() -> list[str]:
+        return [(await get_user_metadata(user)).metadata["owner"] for user in users]
+
+    init_sdk(core.server.url.rstrip("/"))
+    try:
+        assert asyncio.run(owners()) == users, "each call gets its own user's reply"
+    finally:
+        reset_supertokens()
+        core.server.stop()
+    assert core.server.connections == len(core.server.heads), "one connection per call"
+    # the fault happened: alice's extra copies were sent (held ones go with their connection)
+    assert core.extras_sent == (3 if extra == "with-its-reply" else 0)
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_request_the_core_may_have_acted_on_is_not_sent_again(reuse: bool) -> None:
+    """The core reads the sign-up, creates the user, and hangs up before answering."""
+    if reuse:
+        speedups.reuse_core_connections()
+    core = RawServer(
+        lambda conn, req, head: (
+            None
+            if head.startswith("POST ")
+            else json_reply({"versions": list(SUPPORTED_CDI_VERSIONS)})
+        )
+    )
+    signup = {"email": "ada@example.com", "password": "correct-horse-42"}
+
+    async def sign_up_once() -> None:
+        querier_ = querier.Querier.get_instance()
+        await querier_.get_api_version()  # the SDK's first call: a connection to keep alive
+        with pytest.raises(httpx.RemoteProtocolError):
+            await querier_.send_post_request(NormalisedURLPath("/recipe/signup"), signup, {})
+
+    init_sdk(core.url.rstrip("/"))
+    try:
+        asyncio.run(sign_up_once())
+    finally:
+        reset_supertokens()
+        core.stop()
+    posts = [head for head in core.heads if head.startswith("POST ")]
+    assert len(posts) == 1, "the sign-up reached the core once"
+
+
+def test_no_cookie_is_kept_from_one_call_to_the_next(on: None) -> None:
     server = RawServer(lambda conn, req, head: ok("Set-Cookie: sid=secret; Path=/\r\n"))
 
     async def two_calls() -> None:
@@ -441,7 +538,6 @@ def test_the_pooled_client_keeps_no_cookies(on: None) -> None:
 
     try:
         asyncio.run(two_calls())
-        assert server.connections == 1, "one kept-alive connection"
         assert len(server.heads) == 2
         assert all("cookie:" not in head.lower() for head in server.heads)
     finally:
@@ -470,18 +566,17 @@ def test_the_network_interceptor_still_sees_every_call(devcore_app: str, on: Non
     assert ("PUT", "user/metadata") in seen and ("GET", "user/metadata") in seen
 
 
-# -- several event loops, closed loops --
+# -- several event loops --
 
 
 def test_several_event_loops_at_once_and_one_after_another(sdk: str, on: None) -> None:
-    clients: list[httpx.AsyncClient] = []
+    done: list[str] = []
     errors: list[BaseException] = []
 
     async def work(user: str) -> None:
         for i in range(3):
             assert await metadata_round_trip(user, i) == i
-        (pool,) = pools_of(asyncio.get_running_loop())
-        clients.append(pool.client)
+        done.append(user)
 
     def in_a_thread(user: str) -> None:
         try:
@@ -497,48 +592,17 @@ def test_several_event_loops_at_once_and_one_after_another(sdk: str, on: None) -
     for thread in threads:
         thread.join(30)
     assert errors == []
-    assert len(clients) == 7 and len({id(c) for c in clients}) == 7, "one client per loop"
-    assert all(c.is_closed for c in clients), "each closed when its loop shut down"
-    assert speedups._pools == {}
+    assert sorted(done) == sorted([f"t{i}" for i in range(4)] + [f"main{i}" for i in range(3)])
 
 
-def test_a_closed_loop_does_not_keep_its_client(sdk: str, on: None) -> None:
-    """A loop closed without shutting down its async generators (``loop.close()`` alone)."""
-    loop = asyncio.new_event_loop()
-    try:
-        assert loop.run_until_complete(metadata_round_trip("ada", 1)) == 1
-        (pool,) = pools_of(loop)
-    finally:
-        loop.close()
-    client = weakref.ref(pool.client)
-    del pool
-    assert asyncio.run(metadata_round_trip("ada", 2)) == 2, "another loop works"
-    assert pools_of(loop) == [], "forgotten on the next call"
-    gc.collect()
-    assert client() is None, "the client (and its connections) are released"
-
-
-def test_a_finished_threads_loop_does_not_keep_its_client(sdk: str, on: None) -> None:
+def test_the_sdks_sync_wrapper_in_a_thread(sdk: str, on: None) -> None:
     """The SDK's sync wrapper gives each thread a loop it never closes (Flask request threads)."""
-    found: list[weakref.ref[httpx.AsyncClient]] = []
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    def request_thread() -> None:
-        assert sync(metadata_round_trip("ada", 3)) == 3
-        loop = asyncio.get_event_loop()
-        (pool,) = pools_of(loop)
-        found.append(weakref.ref(pool.client))
-        loops.append(loop)
-
-    thread = threading.Thread(target=request_thread)
+    results: list[int] = []
+    thread = threading.Thread(target=lambda: results.append(sync(metadata_round_trip("ada", 3))))
     thread.start()
     thread.join(30)
-    assert len(found) == 1
-    assert asyncio.run(metadata_round_trip("ada", 4)) == 4
-    assert pools_of(loops[0]) == []
-    loops.clear()
-    gc.collect()
-    assert found[0]() is None
+    assert results == [3]
+    assert sync(metadata_round_trip("ada", 4)) == 4
 
 
 # -- TLS: SSL_CERT_FILE, SSL_CERT_DIR --
