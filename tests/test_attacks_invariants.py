@@ -217,3 +217,84 @@ def test_security_key_answers_that_cannot_be_the_owners_do_not_lock_anyone(
     assert "webauthn" not in h.get("/auth/2fa", attacker).json()["locked"]
     session = h.signed_in("junk-keys@example.com")
     assert send(h, session, assertion(h, session, key)).json() == {"status": "OK"}
+
+
+def test_wrong_codes_from_elsewhere_do_not_lock_the_owners_known_device(
+    make: Callable[..., Harness],
+) -> None:
+    """The password alone: an attacker signs in again and again and sends wrong TOTP
+    codes until TOTP locks. It locks for the attacker (and any device that never
+    completed 2FA), not for the owner's device, which completed 2FA before and keeps a
+    failure count of its own: the owner's right code is accepted at once. The owner's
+    own wrong codes lock only the owner's known devices."""
+    h = make()
+    owner = h.signed_up("known-device@example.com")
+    created = h.post("/auth/2fa/totp/device", owner, {}).json()
+    verified = h.post("/auth/2fa/totp/device/verify", owner, {"code": h.code(created["secret"])})
+    assert verified.json()["status"] == "OK"
+    known = verified.headers["st-2fa-device"]  # a header-mode client keeps it
+    assert "st-2fa-device" in verified.headers["access-control-expose-headers"].lower()
+    secret = created["secret"]
+    for _ in range(2):  # two sign-ins, 5 wrong codes in all: the shared count locks
+        attacker = h.signed_in("known-device@example.com")
+        for _ in range(3):
+            answer = h.verify_totp(attacker, "000000").json()
+            if answer["status"] == "LIMIT_REACHED_ERROR":
+                break
+    h.clock.advance(30)
+    assert h.verify_totp(attacker, h.code(secret)).json()["status"] == "LIMIT_REACHED_ERROR"
+
+    device = {"st-2fa-device": known}
+    owner_again = h.signed_in("known-device@example.com")
+    status = h.request("GET", "/auth/2fa", owner_again, headers=device).json()
+    assert "totp" not in status["locked"] and "totp" in status["next"]
+    h.clock.advance(30)
+    right = h.request(
+        "POST", "/auth/2fa/totp/verify", owner_again, {"code": h.code(secret)}, headers=device
+    )
+    assert right.json()["status"] == "OK", right.text
+    # the shared count is untouched by the owner's success: still locked elsewhere
+    h.clock.advance(30)
+    assert h.verify_totp(attacker, h.code(secret)).json()["status"] == "LIMIT_REACHED_ERROR"
+    # a forged token, or another user's, is no known device
+    other = h.signed_up("known-device-other@example.com")
+    other_created = h.post("/auth/2fa/totp/device", other, {}).json()
+    others = h.post(
+        "/auth/2fa/totp/device/verify", other, {"code": h.code(other_created["secret"])}
+    ).headers["st-2fa-device"]
+    for token in (known[:-2] + ("AA" if not known.endswith("AA") else "BB"), others):
+        session = h.signed_in("known-device@example.com")
+        status = h.request("GET", "/auth/2fa", session, headers={"st-2fa-device": token})
+        assert "totp" in status.json()["locked"], token
+
+
+def test_a_browser_gets_its_known_device_token_as_an_httponly_cookie(
+    make: Callable[..., Harness],
+) -> None:
+    """Cookie mode: the token is set as an HttpOnly, SameSite=Strict cookie, never in
+    the body or a readable header."""
+    h = make()
+    owner = h.signed_up("known-cookie@example.com")
+    created = h.post("/auth/2fa/totp/device", owner, {}).json()
+    response = h.client.post(
+        "/auth/2fa/totp/device/verify",
+        json={"code": h.code(created["secret"])},
+        headers={"Authorization": f"Bearer {owner.access}"},
+    )
+    assert response.json()["status"] == "OK"
+    assert "st-2fa-device" in response.headers  # header mode (Bearer): the header
+    h.client.cookies.clear()
+    session = h.signed_in("known-cookie@example.com")
+    h.clock.advance(30)
+    cookie_mode = h.client.post(
+        "/auth/2fa/totp/verify",
+        json={"code": h.code(created["secret"])},
+        cookies={"sAccessToken": session.access or ""},
+        headers={"st-auth-mode": "cookie"},
+    )
+    assert cookie_mode.json()["status"] == "OK", cookie_mode.text
+    cookies = cookie_mode.headers.get_list("set-cookie")
+    device_cookie = next(c for c in cookies if c.startswith("st2fa-device=")).lower()
+    assert "httponly" in device_cookie and "samesite=strict" in device_cookie
+    assert "st-2fa-device" not in cookie_mode.headers
+    assert "st2fa-device" not in cookie_mode.text

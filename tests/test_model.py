@@ -2,7 +2,8 @@
 
 Hypothesis drives one user of the test app (FastAPI, the 2FA plugin, the passwordless
 override, the development core) through random sequences of: sign-ins (with or without
-a remember-device token, exempted by the policy or not), refreshes, TOTP enrolment and
+a remember-device token, on the owner's device or elsewhere, exempted by the policy or
+not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
 codes, recovery codes, e-mailed codes, removal and regeneration, remember-device, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
 the sequence made stays in play, so later steps act from sessions that are stale,
@@ -18,8 +19,11 @@ every step:
   from every 2FA route and completes nothing;
 - I3 nothing half-done: a refused request leaves the user's factors exactly as they
   were (the model's factors are compared with the stored state after every step);
-- I4 (the part that fits a sequence): wrong codes are counted, a right code clears the
-  count, and the owner's right code is never refused below the lockout threshold;
+- I4 the owner keeps a way in: sessions are made on the owner's device (which keeps the
+  known-device token it was given) or elsewhere; an attacker elsewhere sends wrong TOTP
+  codes until TOTP locks, and from then on a right code is refused elsewhere but accepted
+  on the owner's device; wrong codes are counted per device kind, a right code clears
+  its kind's count, and a right code below the threshold is never refused;
 - never a 5xx, on any route.
 
 S18 (recovery codes only beside another factor) is checked on the stored state too. The
@@ -84,6 +88,8 @@ class Session:
     presented_at: float | None = None
     """When a factor was last presented in this session (library clock)."""
     revoked: bool = False
+    owners_device: bool = False
+    """Made on the owner's device: it sends the device's known-device token, if any."""
 
     def fresh(self, now: float, window: float) -> bool:
         return self.presented_at is not None and now - self.presented_at <= window
@@ -102,7 +108,12 @@ class Model:
     email_pinned: bool = False
     remember: tuple[str, int] | None = None
     """A remember-device token and the state's epoch when it was issued."""
-    wrong: int = 0
+    known_token: str | None = None
+    """The owner's device's known-device token, once it completed 2FA."""
+    wrong: dict[str, int] = field(default_factory=lambda: {"known": 0, "shared": 0})
+    """Wrong codes in a row, by failure count (an upper bound on each factor's)."""
+    totp_locked_until: float = 0.0
+    """Until when TOTP is locked for devices that are not known (the attacker's flood)."""
 
     def factors(self) -> set[str]:
         enrolled = set()
@@ -135,10 +146,21 @@ class TwoFactorMachine(RuleBasedStateMachine):
     def now(self) -> float:
         return self.h.clock()
 
-    def call(self, method: str, path: str, tokens: Tokens | None, body: Any = None) -> Any:
-        response = self.h.request(method, path, tokens, body)
+    def scope(self, session: Session) -> str:
+        """Which failure count the session's attempts meet (I4)."""
+        return "known" if session.owners_device and self.model.known_token else "shared"
+
+    def call(self, method: str, path: str, session: Session, body: Any = None) -> Any:
+        headers = {}
+        if self.scope(session) == "known":
+            assert self.model.known_token is not None
+            headers["st-2fa-device"] = self.model.known_token
+        response = self.h.request(method, path, session.tokens, body, headers=headers)
         assert response.status_code < 500, (path, response.status_code, response.text)
         return response
+
+    def totp_locked_for(self, session: Session) -> bool:
+        return self.scope(session) == "shared" and self.now() < self.model.totp_locked_until
 
     def factor_fields(self) -> dict[str, Any]:
         document = self.h.document(self.user_id)
@@ -150,10 +172,18 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.all.append(session)
         return session
 
-    def presented(self, session: Session) -> None:
+    def presented(self, session: Session, response: Any) -> None:
+        """A factor presented in ``session``: fresh now; a right code clears the failure
+        count it met; the owner's device keeps the known-device token it was given."""
         session.completed = True
         session.presented_at = self.now()
-        self.model.wrong = 0
+        scope = self.scope(session)
+        self.model.wrong[scope] = 0
+        if scope == "shared":
+            self.model.totp_locked_until = 0.0
+        if session.owners_device:
+            self.model.known_token = response.headers.get("st-2fa-device")
+            assert self.model.known_token, response.headers
 
     def refused(self, session: Session, response: Any, before: dict[str, Any]) -> None:
         """A refused factor change: the step-up 403, or 401 for a revoked session (which
@@ -188,11 +218,12 @@ class TwoFactorMachine(RuleBasedStateMachine):
         tokens = Tokens.of(response)
         self.user_id = user_id_of(tokens)
         session = self.new_session(tokens)
+        session.owners_device = True  # the owner signs up on their own device
         assert session.completed == exempt
         return session
 
-    @rule(target=sessions, with_token=st.booleans())
-    def sign_in(self, with_token: bool) -> Session:
+    @rule(target=sessions, with_token=st.booleans(), owners_device=st.booleans())
+    def sign_in(self, with_token: bool, owners_device: bool) -> Session:
         self.h.client.cookies.clear()  # the remember cookie: sent only when chosen, below
         headers = {}
         if with_token and self.model.remember is not None:
@@ -200,6 +231,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
         response = self.h.sign_in(self.email, **headers)
         assert response.json()["status"] == "OK", response.text
         session = self.new_session(Tokens.of(response))
+        session.owners_device = owners_device
         claim = jwt_payload(session.tokens.access or "")[CLAIM]
         epoch = self.h.state(self.user_id).epoch
         if headers and self.model.remember is not None and self.model.remember[1] == epoch:
@@ -246,7 +278,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
 
     @rule(session=sessions)
     def read_status(self, session: Session) -> None:
-        response = self.call("GET", "/auth/2fa", session.tokens)
+        response = self.call("GET", "/auth/2fa", session)
         assert response.status_code == (401 if session.revoked else 200), response.text
 
     @rule(session=sessions, remember=st.booleans())
@@ -256,7 +288,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
         before = self.factor_fields()
         name = f"device-{next(self.labels)}"
         allowed = not session.revoked and self.may_change(session)
-        created = self.call("POST", "/auth/2fa/totp/device", session.tokens, {"deviceName": name})
+        created = self.call("POST", "/auth/2fa/totp/device", session, {"deviceName": name})
         if not allowed:
             self.refused(session, created, before)
             return
@@ -264,13 +296,20 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.h.clock.advance(30)
         secret = created.json()["secret"]
         body = {"deviceName": name, "code": self.h.code(secret), "rememberDevice": remember}
-        verified = self.call("POST", "/auth/2fa/totp/device/verify", session.tokens, body)
+        after_create = self.factor_fields()
+        verified = self.call("POST", "/auth/2fa/totp/device/verify", session, body)
+        if not self.may_change(session):  # the window closed while the code was typed
+            self.refused(session, verified, after_create)
+            return
         answer = verified.json()
+        if self.totp_locked_for(session):  # activation is a TOTP attempt too
+            assert answer["status"] == "LIMIT_REACHED_ERROR", verified.text
+            return
         assert answer["status"] == "OK", verified.text
         self.model.devices[name] = secret
         if answer.get("recoveryCodes"):
             self.model.codes = list(answer["recoveryCodes"])
-        self.presented(session)
+        self.presented(session, verified)
         self.remembered(answer)
 
     def remembered(self, answer: dict[str, Any]) -> None:
@@ -280,52 +319,73 @@ class TwoFactorMachine(RuleBasedStateMachine):
 
     @rule(session=sessions, right=st.booleans(), remember=st.booleans())
     def verify_totp(self, session: Session, right: bool, remember: bool) -> None:
-        if not right and self.model.wrong >= MAX_WRONG:
+        scope = self.scope(session)
+        if not right and self.model.wrong[scope] >= MAX_WRONG:
             return
         self.h.clock.advance(30)
         before = self.factor_fields()
         secret = next(iter(self.model.devices.values()), None)
         code = self.h.code(secret) if right and secret else self.wrong_code()
-        response = self.call(
-            "POST",
-            "/auth/2fa/totp/verify",
-            session.tokens,
-            {"code": code, "rememberDevice": remember},
-        )
+        body = {"code": code, "rememberDevice": remember}
+        response = self.call("POST", "/auth/2fa/totp/verify", session, body)
         if session.revoked:
             assert response.status_code == 401, response.text
+        elif secret and self.totp_locked_for(session):
+            assert response.json()["status"] == "LIMIT_REACHED_ERROR", response.text
         elif right and secret:
             assert response.json()["status"] == "OK", response.text
-            self.presented(session)
+            self.presented(session, response)
             self.remembered(response.json())
             return
         else:
             assert response.json()["status"] != "OK", response.text
             if secret:
                 assert response.json()["status"] == "INVALID_CODE_ERROR", response.text
-                self.model.wrong += 1
+                self.model.wrong[scope] += 1
         assert self.factor_fields() == before
+
+    @rule(session=sessions)
+    def attacker_locks_totp(self, session: Session) -> None:
+        """I4: from a device that is not the owner's, wrong codes until TOTP locks. It
+        locks there; the owner's known device keeps its own count (``verify_totp``)."""
+        if (
+            session.revoked
+            or not self.model.devices
+            or self.scope(session) != "shared"
+            or self.totp_locked_for(session)
+        ):
+            return
+        for _ in range(5):
+            self.h.clock.advance(30)
+            answer = self.call(
+                "POST", "/auth/2fa/totp/verify", session, {"code": self.wrong_code()}
+            )
+            if answer.json()["status"] == "LIMIT_REACHED_ERROR":
+                break
+            assert answer.json()["status"] == "INVALID_CODE_ERROR", answer.text
+        else:
+            raise AssertionError("5 wrong codes in a row did not lock TOTP")
+        self.model.totp_locked_until = self.now() + self.h.config.lockout
 
     @rule(session=sessions, right=st.booleans())
     def verify_recovery_code(self, session: Session, right: bool) -> None:
-        if not right and self.model.wrong >= MAX_WRONG:
+        scope = self.scope(session)
+        if not right and self.model.wrong[scope] >= MAX_WRONG:
             return
         before = self.factor_fields()
         code = self.model.codes[0] if right and self.model.codes else "aaaaa-aaaaa"
-        response = self.call(
-            "POST", "/auth/2fa/recovery-code/verify", session.tokens, {"code": code}
-        )
+        response = self.call("POST", "/auth/2fa/recovery-code/verify", session, {"code": code})
         if session.revoked:
             assert response.status_code == 401, response.text
         elif right and self.model.codes:
             assert response.json()["status"] == "OK", response.text
             self.model.codes.pop(0)
-            self.presented(session)
+            self.presented(session, response)
             return
         else:
             assert response.json()["status"] != "OK", response.text
             if self.model.codes:
-                self.model.wrong += 1
+                self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
     @rule(session=sessions)
@@ -333,8 +393,9 @@ class TwoFactorMachine(RuleBasedStateMachine):
         """Ask for an e-mailed code to the account's address and use it: the first use
         pins the address (a factor change, so it needs no factor yet or a fresh 2FA)."""
         before = self.factor_fields()
-        response, sent = self.h.ask_code(session.tokens, email=self.email)
-        assert response.status_code < 500, response.text
+        outbox = len(self.h.outbox)
+        response = self.call("POST", "/auth/signinup/code", session, {"email": self.email})
+        sent = self.h.outbox[-1] if len(self.h.outbox) > outbox else None
         if session.revoked:
             assert response.status_code == 401 and sent is None, response.text
             assert self.factor_fields() == before
@@ -344,15 +405,21 @@ class TwoFactorMachine(RuleBasedStateMachine):
             assert self.factor_fields() == before
             return
         assert response.json()["status"] == "OK" and sent is not None, response.text
-        consumed = self.h.consume(session.tokens, response.json(), sent.code)
+        device = response.json()
+        consume = {
+            "preAuthSessionId": device["preAuthSessionId"],
+            "deviceId": device["deviceId"],
+            "userInputCode": sent.code,
+        }
+        consumed = self.call("POST", "/auth/signinup/code/consume", session, consume)
         assert consumed.json()["status"] == "OK", consumed.text
         self.model.email_pinned = True
-        self.presented(session)
+        self.presented(session, consumed)
 
     @rule(session=sessions)
     def regenerate_recovery_codes(self, session: Session) -> None:
         before = self.factor_fields()
-        response = self.call("POST", "/auth/2fa/recovery-codes", session.tokens, {})
+        response = self.call("POST", "/auth/2fa/recovery-codes", session, {})
         if session.revoked or not session.fresh(self.now(), WINDOW):
             self.refused(session, response, before)
         elif not self.model.has_other_factor():
@@ -368,9 +435,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
             return
         name = data.draw(st.sampled_from(sorted(self.model.devices)))
         before = self.factor_fields()
-        response = self.call(
-            "POST", "/auth/2fa/totp/device/remove", session.tokens, {"deviceName": name}
-        )
+        response = self.call("POST", "/auth/2fa/totp/device/remove", session, {"deviceName": name})
         if session.revoked or not session.fresh(self.now(), WINDOW):
             self.refused(session, response, before)
             return

@@ -32,8 +32,9 @@ from ._otp_timing import Durations
 from .completion import SessionCompletion
 from .config import TwoFactorConfig
 from .factors import CodeFactor
-from .revocation import SessionCheckingStore
-from .service import remember_tokens
+from .known_devices import KnownDevices
+from .request_store import RequestStore
+from .service import remember_tokens, secret_keys
 from .state import PendingCode, TwoFactorState
 
 Factor = CodeFactor
@@ -100,9 +101,10 @@ class CodeFlows:
         self.config = config
         self.claim = claim
         self.first_factor = first_factor
-        self.store = SessionCheckingStore(config.state_store, claim)
+        known_devices = KnownDevices(secret_keys(config), config.clock)
+        self.store = RequestStore(config.state_store, claim, known_devices)
         self.policy = config.throttle_policy
-        self.completion = SessionCompletion(config, claim, remember_tokens(config))
+        self.completion = SessionCompletion(config, claim, remember_tokens(config), known_devices)
         self.durations = Durations()
         """How long real core calls and deliveries take, for decoys to take as long."""
 

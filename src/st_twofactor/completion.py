@@ -13,7 +13,9 @@ e-mailed or SMS code; DESIGN 10.1):
   sent ``Authorization: Bearer``; it keeps its tokens itself). A cookie-mode browser gets
   it only in the cookie: in the body, any script on the page could read it, which would
   defeat HttpOnly;
-- :class:`~st_twofactor.events.DeviceRemembered` is emitted for a remembered device.
+- :class:`~st_twofactor.events.DeviceRemembered` is emitted for a remembered device;
+- the device gets a known-device token (:mod:`~st_twofactor.known_devices`): from now on
+  its attempts have a failure count of their own.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from . import events
 from .claim import mark_completed
 from .factors import FactorId
-from .revocation import SessionCheckingStore
+from .known_devices import KnownDevices
+from .request_store import RequestStore
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
@@ -47,12 +50,17 @@ class SessionCompletion:
     """Completes sessions for one config and claim (see the module doc)."""
 
     def __init__(
-        self, config: TwoFactorConfig, claim: BooleanClaim, tokens: RememberDeviceTokens
+        self,
+        config: TwoFactorConfig,
+        claim: BooleanClaim,
+        tokens: RememberDeviceTokens,
+        known_devices: KnownDevices | None = None,
     ) -> None:
         self.config = config
         self.claim = claim
         self.tokens = tokens
-        self.store = SessionCheckingStore(config.state_store, claim)
+        self.known_devices = known_devices
+        self.store = RequestStore(config.state_store, claim, known_devices)
 
     async def complete(
         self,
@@ -74,6 +82,13 @@ class SessionCompletion:
         await mark_completed(
             session, factor=factor, claim=self.claim, now=config.clock, user_context=user_context
         )
+        if self.known_devices is not None:  # its own failure count from now on (I4)
+            self.known_devices.give(
+                session.get_user_id(),
+                response,
+                header_mode=is_header_mode(request),
+                secure=remember_cookie_secure(),
+            )
         if not (config.remember_device and remember):
             return None
         user_id = session.get_user_id()

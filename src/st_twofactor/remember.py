@@ -30,8 +30,12 @@ from .errors import ConfigurationError
 
 __all__ = ["RememberDeviceTokens"]
 
-_LABEL = b"st_twofactor/remember-device/v1"
-_SIGNED_PREFIX = b"st_twofactor.remember.v1."
+_PURPOSES = {
+    "remember-device": (b"st_twofactor/remember-device/v1", b"st_twofactor.remember.v1."),
+    "known-device": (b"st_twofactor/known-device/v1", b"st_twofactor.known.v1."),
+}
+"""Each kind of token: its HKDF label and the prefix its signature covers, so a token of
+one kind is never accepted as the other."""
 _VERSION = 1
 _MAX_TOKEN_CHARS = 2048
 
@@ -43,8 +47,15 @@ class RememberDeviceTokens:
     rotated without logging out remembered devices until they expire.
     """
 
-    def __init__(self, secret_keys: str | Sequence[str]) -> None:
-        self._keys = [derive_key(k, _LABEL) for k in normalise_secret_keys(secret_keys)]
+    def __init__(
+        self, secret_keys: str | Sequence[str], *, purpose: str = "remember-device"
+    ) -> None:
+        """:param purpose: ``"remember-device"``, or ``"known-device"`` for the tokens of
+        :mod:`st_twofactor.known_devices` (a key and signature of their own)."""
+        if purpose not in _PURPOSES:
+            raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}")
+        label, self._prefix = _PURPOSES[purpose]
+        self._keys = [derive_key(k, label) for k in normalise_secret_keys(secret_keys)]
 
     def issue(
         self,
@@ -69,7 +80,7 @@ class RememberDeviceTokens:
             "n": b64encode(secrets.token_bytes(16)),
         }
         body = b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-        return f"{body}.{b64encode(_sign(self._keys[0], body))}"
+        return f"{body}.{b64encode(_sign(self._keys[0], self._prefix, body))}"
 
     def check(
         self,
@@ -114,7 +125,7 @@ class RememberDeviceTokens:
             return None
         valid = False
         for key in self._keys:  # every key, no early exit
-            valid |= hmac.compare_digest(_sign(key, body), signature)
+            valid |= hmac.compare_digest(_sign(key, self._prefix, body), signature)
         if not valid:
             return None
         try:
@@ -124,8 +135,8 @@ class RememberDeviceTokens:
         return payload if isinstance(payload, dict) else None
 
 
-def _sign(key: bytes, body: str) -> bytes:
-    return hmac.new(key, _SIGNED_PREFIX + body.encode("ascii"), hashlib.sha256).digest()
+def _sign(key: bytes, prefix: bytes, body: str) -> bytes:
+    return hmac.new(key, prefix + body.encode("ascii"), hashlib.sha256).digest()
 
 
 def _utf8(text: str) -> bytes:

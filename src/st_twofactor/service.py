@@ -40,7 +40,9 @@ from .factors import (
     is_factor_id,
     record_success,
 )
+from .known_devices import KnownDevices
 from .remember import RememberDeviceTokens
+from .request_store import RequestStore
 from .results import (
     CodeRefused,
     CreateDeviceResult,
@@ -53,7 +55,6 @@ from .results import (
     VerifyTotpResult,
 )
 from .results import Contact as ContactResult
-from .revocation import SessionCheckingStore
 from .state import TotpDevice, TwoFactorState
 from .throttle import Allowed, Refused, check
 
@@ -193,10 +194,11 @@ class TwoFactorService:
     def __init__(self, config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim):
         self.config = config
         self.claim = claim
-        self.store = SessionCheckingStore(config.state_store, claim)
+        self.known_devices = KnownDevices(secret_keys(config), config.clock)
+        self.store = RequestStore(config.state_store, claim, self.known_devices)
         self.box = SecretBox(secret_keys(config))
         self.remember_tokens = remember_tokens(config)
-        self.completion = SessionCompletion(config, claim, self.remember_tokens)
+        self.completion = SessionCompletion(config, claim, self.remember_tokens, self.known_devices)
         self.policy = config.throttle_policy
         self._webauthn: Any = None
 

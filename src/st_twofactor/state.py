@@ -86,6 +86,10 @@ class TwoFactorState:
     recovery_codes: list[str] = field(default_factory=list)
     """Salted hashes of the unused recovery codes (see :mod:`st_twofactor.recovery_codes`)."""
     throttle: ThrottleState = field(default_factory=ThrottleState)
+    """Failure counts of attempts from anywhere but the user's known devices."""
+    known_throttle: ThrottleState = field(default_factory=ThrottleState)
+    """Failure counts of attempts from the user's known devices, kept apart so that wrong
+    codes sent from elsewhere do not lock the owner out (:mod:`st_twofactor.known_devices`)."""
     otp_pending: dict[str, PendingCode] = field(default_factory=dict)
     """E-mail/SMS codes sent and not yet used, by ``preAuthSessionId`` (a few at most)."""
     code_sends: tuple[CodeSend, ...] = ()
@@ -185,13 +189,7 @@ class TwoFactorState:
             "email": self.email,
             "phone": self.phone,
             "recovery_codes": list(self.recovery_codes),
-            "throttle": {
-                "factors": {
-                    name: {"failures": c.consecutive_failures, "locked_until": c.locked_until}
-                    for name, c in self.throttle.factors.items()
-                },
-                "recent_failures": list(self.throttle.recent_failures),
-            },
+            "throttle": _throttle_dict(self.throttle),
             "otp_pending": {
                 pre_auth_session_id: {
                     "factor": p.factor,
@@ -212,6 +210,8 @@ class TwoFactorState:
         }
         if self.sessions_revoked_at is not None:  # absent until the first revocation
             document["sessions_revoked_at"] = self.sessions_revoked_at
+        if self.known_throttle != ThrottleState():  # absent until a known device fails
+            document["known_throttle"] = _throttle_dict(self.known_throttle)
         return document
 
     @classmethod
@@ -232,11 +232,6 @@ class TwoFactorState:
             )
             for d in doc.list_of_objects("totp_devices")
         ]
-        throttle_doc = doc.object_("throttle")
-        factors = {
-            name: FactorCounter(c.int_("failures", 0), c.float_("locked_until", 0.0))
-            for name, c in throttle_doc.objects_by_name("factors")
-        }
         return cls(
             epoch=doc.int_("epoch", 0),
             totp_devices=devices,
@@ -244,10 +239,8 @@ class TwoFactorState:
             email=doc.optional_str("email"),
             phone=doc.optional_str("phone"),
             recovery_codes=doc.list_of_str("recovery_codes"),
-            throttle=ThrottleState(
-                factors=factors,
-                recent_failures=tuple(throttle_doc.list_of_float("recent_failures")),
-            ),
+            throttle=_throttle_of(doc.object_("throttle")),
+            known_throttle=_throttle_of(doc.object_("known_throttle")),
             otp_pending={
                 pre_auth_session_id: PendingCode(
                     factor=p.str_("factor"),
@@ -267,6 +260,26 @@ class TwoFactorState:
             sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
             **_webauthn_entries(doc),
         )
+
+
+def _throttle_dict(throttle: ThrottleState) -> dict[str, Any]:
+    return {
+        "factors": {
+            name: {"failures": c.consecutive_failures, "locked_until": c.locked_until}
+            for name, c in throttle.factors.items()
+        },
+        "recent_failures": list(throttle.recent_failures),
+    }
+
+
+def _throttle_of(doc: _Reader) -> ThrottleState:
+    factors = {
+        name: FactorCounter(c.int_("failures", 0), c.float_("locked_until", 0.0))
+        for name, c in doc.objects_by_name("factors")
+    }
+    return ThrottleState(
+        factors=factors, recent_failures=tuple(doc.list_of_float("recent_failures"))
+    )
 
 
 def _webauthn_entries(doc: _Reader) -> dict[str, Any]:
