@@ -4,17 +4,18 @@ Hypothesis drives one user of the test app (FastAPI, the 2FA plugin, the passwor
 override, the development core) through random sequences of: sign-ins (with or without
 a remember-device token, on the owner's device or elsewhere, exempted by the policy or
 not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
-codes, recovery codes, e-mailed codes, removal and regeneration, remember-device, time
+codes, recovery codes, e-mailed and texted codes, security keys (and answers that
+cannot be a key's), removal and regeneration, remember-device, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
 the sequence made stays in play, so later steps act from sessions that are stale,
 remembered, exempted, refreshed or revoked. A small model predicts each answer; after
 every step:
 
-- I1 freshness: a factor change (a second TOTP device, removal, new recovery codes,
-  pinning an e-mail address) succeeds only from a session that presented a factor
-  within the step-up window (or for a user with no factor); a step-up route passes only
-  within its ``max_age`` of a factor presented in the session; remembered and exempted
-  completions are never fresh;
+- I1 freshness: a factor change (a second TOTP device or security key, removal, new
+  recovery codes, pinning an e-mail address or phone number) succeeds only from a
+  session that presented a factor within the step-up window (or for a user with no
+  factor); a step-up route passes only within its ``max_age`` of a factor presented in
+  the session; remembered and exempted completions are never fresh;
 - I2 revocation: a session revoked by an admin reset or "sign out everywhere" gets 401
   from every 2FA route and completes nothing;
 - I3 nothing half-done: a refused request leaves the user's factors exactly as they
@@ -57,12 +58,29 @@ from st_twofactor import admin, totp
 from st_twofactor.errors import NoFactorError
 from st_twofactor.service import REMEMBER_HEADER
 from st_twofactor.testing import reset_supertokens
+from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
 from .conftest import jwt_payload
-from .twofactor_app import STEP_UP_MAX_AGE, Harness, Tokens, make_harness, user_id_of
+from .twofactor_app import (
+    ALL_FACTORS,
+    STEP_UP_MAX_AGE,
+    Harness,
+    Tokens,
+    make_harness,
+    user_id_of,
+)
+from .webauthn_http import (
+    AUTHENTICATE,
+    AUTHENTICATE_OPTIONS,
+    ORIGIN,
+    REGISTER,
+    REGISTER_OPTIONS,
+    REMOVE,
+)
 
 PHASES = [p for p in Phase if os.environ.get("MODEL_NO_SHRINK") != "1" or p != Phase.shrink]
 CLAIM = "2fa-completed"
+PHONE = "+14155550123"
 WINDOW = 300.0
 """The config's step-up window for factor changes (the default)."""
 MAX_WRONG = 3
@@ -106,6 +124,9 @@ class Model:
     """Verified TOTP devices: name -> secret."""
     codes: list[str] = field(default_factory=list)
     email_pinned: bool = False
+    phone_pinned: bool = False
+    keys: dict[str, SoftwareAuthenticator] = field(default_factory=dict)
+    """Security keys: name -> the software authenticator holding it."""
     remember: tuple[str, int] | None = None
     """A remember-device token and the state's epoch when it was issued."""
     known_token: str | None = None
@@ -121,12 +142,16 @@ class Model:
             enrolled.add("totp")
         if self.email_pinned:
             enrolled.add("otp-email")
+        if self.phone_pinned:
+            enrolled.add("otp-phone")
+        if self.keys:
+            enrolled.add("webauthn")
         if self.codes:
             enrolled.add("recovery-code")
         return enrolled
 
     def has_other_factor(self) -> bool:
-        return bool(self.devices) or self.email_pinned
+        return bool(self.devices or self.keys) or self.email_pinned or self.phone_pinned
 
 
 class TwoFactorMachine(RuleBasedStateMachine):
@@ -164,7 +189,8 @@ class TwoFactorMachine(RuleBasedStateMachine):
 
     def factor_fields(self) -> dict[str, Any]:
         document = self.h.document(self.user_id)
-        return {k: document[k] for k in ("totp_devices", "email", "phone", "recovery_codes")}
+        fields = ("totp_devices", "email", "phone", "recovery_codes", "webauthn_credentials")
+        return {k: document[k] for k in fields}
 
     def new_session(self, tokens: Tokens) -> Session:
         payload = jwt_payload(tokens.access or "")[CLAIM]
@@ -388,19 +414,22 @@ class TwoFactorMachine(RuleBasedStateMachine):
                 self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
-    @rule(session=sessions)
-    def email_code(self, session: Session) -> None:
-        """Ask for an e-mailed code to the account's address and use it: the first use
-        pins the address (a factor change, so it needs no factor yet or a fresh 2FA)."""
+    @rule(session=sessions, by_sms=st.booleans())
+    def code_by_email_or_sms(self, session: Session, by_sms: bool) -> None:
+        """Ask for an e-mailed code to the account's address, or a texted one to the
+        user's phone, and use it: the first use pins the contact (a factor change, so it
+        needs no factor yet or a fresh 2FA)."""
         before = self.factor_fields()
         outbox = len(self.h.outbox)
-        response = self.call("POST", "/auth/signinup/code", session, {"email": self.email})
+        destination = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        response = self.call("POST", "/auth/signinup/code", session, destination)
         sent = self.h.outbox[-1] if len(self.h.outbox) > outbox else None
+        pinned = self.model.phone_pinned if by_sms else self.model.email_pinned
         if session.revoked:
             assert response.status_code == 401 and sent is None, response.text
             assert self.factor_fields() == before
             return
-        if not (self.model.email_pinned or self.may_change(session)):
+        if not (pinned or self.may_change(session)):
             assert response.json()["status"] != "OK" and sent is None, response.text
             assert self.factor_fields() == before
             return
@@ -413,8 +442,76 @@ class TwoFactorMachine(RuleBasedStateMachine):
         }
         consumed = self.call("POST", "/auth/signinup/code/consume", session, consume)
         assert consumed.json()["status"] == "OK", consumed.text
-        self.model.email_pinned = True
+        if by_sms:
+            self.model.phone_pinned = True
+        else:
+            self.model.email_pinned = True
         self.presented(session, consumed)
+
+    @rule(session=sessions)
+    def add_security_key(self, session: Session) -> None:
+        if len(self.model.keys) >= 3:
+            return
+        before = self.factor_fields()
+        name = f"key-{next(self.labels)}"
+        options = self.call("GET", f"{REGISTER_OPTIONS}?deviceName={name}", session)
+        if session.revoked or not self.may_change(session):
+            self.refused(session, options, before)
+            return
+        assert options.json()["status"] == "OK", options.text
+        key = SoftwareAuthenticator()
+        credential = key.register(options.json()["options"], origin=ORIGIN)
+        body = {"deviceName": name, "credential": credential}
+        added = self.call("POST", REGISTER, session, body)
+        assert added.json()["status"] == "OK", added.text
+        self.model.keys[name] = key
+        if added.json().get("recoveryCodes"):
+            self.model.codes = list(added.json()["recoveryCodes"])
+        self.presented(session, added)
+
+    @rule(session=sessions)
+    def use_security_key(self, session: Session) -> None:
+        if not self.model.keys:
+            return
+        before = self.factor_fields()
+        options = self.call("GET", AUTHENTICATE_OPTIONS, session)
+        if session.revoked:
+            assert options.status_code == 401, options.text
+            return
+        key = next(iter(self.model.keys.values()))
+        answer = key.assertion(options.json()["options"], origin=ORIGIN)
+        used = self.call("POST", AUTHENTICATE, session, {"credential": answer})
+        assert used.json()["status"] == "OK", used.text
+        assert self.factor_fields()["webauthn_credentials"] != before["webauthn_credentials"]
+        self.presented(session, used)
+
+    @rule(session=sessions, junk=st.sampled_from([{}, {"id": 5}, {"id": "bm90LWEta2V5"}]))
+    def junk_security_key_answer(self, session: Session, junk: dict[str, Any]) -> None:
+        """I4: an answer that cannot be the owner's is refused and counts for nothing."""
+        before = self.h.document(self.user_id)
+        answer = self.call("POST", AUTHENTICATE, session, {"credential": junk})
+        if session.revoked:
+            assert answer.status_code == 401, answer.text
+        elif self.model.keys:
+            assert answer.json()["status"] == "INVALID_CREDENTIAL_ERROR", answer.text
+        else:
+            assert answer.json()["status"] != "OK", answer.text
+        assert self.h.document(self.user_id) == before
+
+    @rule(session=sessions, data=st.data())
+    def remove_security_key(self, session: Session, data: st.DataObject) -> None:
+        if not self.model.keys:
+            return
+        name = data.draw(st.sampled_from(sorted(self.model.keys)))
+        before = self.factor_fields()
+        response = self.call("POST", REMOVE, session, {"deviceName": name})
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+            return
+        assert response.json()["status"] == "OK", response.text
+        del self.model.keys[name]
+        if not self.model.has_other_factor():
+            self.model.codes = []  # S18
 
     @rule(session=sessions)
     def regenerate_recovery_codes(self, session: Session) -> None:
@@ -462,8 +559,10 @@ class TwoFactorMachine(RuleBasedStateMachine):
     def admin_reset(self, keep_sessions: bool) -> None:
         asyncio.run(admin.reset_factors(self.h.config, self.user_id, keep_sessions=keep_sessions))
         self.model.devices.clear()
+        self.model.keys.clear()
         self.model.codes = []
         self.model.email_pinned = False
+        self.model.phone_pinned = False
         if not keep_sessions:
             self.revoked_all()
 
@@ -490,13 +589,19 @@ class TwoFactorMachine(RuleBasedStateMachine):
         verified = {d.name for d in state.totp_devices if d.verified}
         assert verified == set(self.model.devices)
         assert len(state.recovery_codes) == len(self.model.codes)
+        assert {k.name for k in state.webauthn_credentials} == set(self.model.keys)
         if state.recovery_codes:  # S18
             assert any(f != "recovery-code" for f in state.factor_ids())
 
 
 @pytest.fixture(scope="module")
 def harness(devcore_app_module: str) -> Iterator[Harness]:
-    h = make_harness(devcore_app_module, required=required, remember_device=True)
+    h = make_harness(
+        devcore_app_module,
+        required=required,
+        remember_device=True,
+        factors=(*ALL_FACTORS, "webauthn"),
+    )
     yield h
     reset_supertokens()
 
