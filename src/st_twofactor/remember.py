@@ -30,8 +30,10 @@ from .errors import ConfigurationError
 
 __all__ = ["RememberDeviceTokens"]
 
+_LABEL = b"st_twofactor/remember-device/v1"
+_SIGNED_PREFIX = b"st_twofactor.remember.v1."
 _PURPOSES = {
-    "remember-device": (b"st_twofactor/remember-device/v1", b"st_twofactor.remember.v1."),
+    "remember-device": (_LABEL, _SIGNED_PREFIX),
     "known-device": (b"st_twofactor/known-device/v1", b"st_twofactor.known.v1."),
 }
 """Each kind of token: its HKDF label and the prefix its signature covers, so a token of
