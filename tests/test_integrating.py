@@ -293,3 +293,31 @@ def test_the_django_project_s_tests_pass(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+
+
+# -- section 7: Starlette ------------------------------------------------------------------
+
+
+def test_a_starlette_app_guards_its_endpoints(page_env: None, tmp_path: Path) -> None:
+    namespace = run_block(block("7.", "Starlette("), tmp_path)
+    client = TestClient(namespace["app"], base_url="http://localhost")
+    assert status(client.get("/api/notes")) == 401
+    assert status(client.post("/auth/signin", json=[])) == 400
+    form = {
+        "formFields": [
+            {"id": "email", "value": "notes@example.com"},
+            {"id": "password", "value": "pw-12345678"},
+        ]
+    }
+    signed_up = client.post("/auth/signup", json=form, headers={"st-auth-mode": "cookie"})
+    assert body(signed_up)["status"] == "OK"
+    assert status(client.get("/api/me")) == 200
+    refused = client.get("/api/notes")
+    assert status(refused) == 403 and body(refused)["claimValidationErrors"][0]["id"] == (
+        "2fa-completed"
+    )
+    secret = client.post("/auth/2fa/totp/device").json()["secret"]
+    code = totp.code_at(secret, namespace["config"].clock())
+    assert client.post("/auth/2fa/totp/device/verify", json={"code": code}).json()["status"] == "OK"
+    assert status(client.get("/api/notes")) == 200
+    assert status(client.post("/api/notes/delete")) == 200

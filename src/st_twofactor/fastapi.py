@@ -24,7 +24,8 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import Request
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.claims import BooleanClaim
@@ -97,13 +98,14 @@ def verify_session_without_2fa(
     )
 
 
-def answer_core_outages(app: FastAPI) -> None:
+def answer_core_outages(app: Starlette) -> None:
     """Answer 503 ``{"message": "the SuperTokens core is unreachable; try again later"}``
     when a request fails because the core cannot be reached, on every route: the SDK's
     own (sign-in, sign-up, session refresh) included, which would otherwise give a 500.
 
     Call it after ``app.add_middleware(get_middleware())``, so that it wraps the SDK's
-    middleware. Other errors pass through unchanged.
+    middleware. Other errors pass through unchanged. ``app`` is a FastAPI app or any
+    Starlette app.
     """
     app.add_middleware(_CoreOutages)
 
