@@ -49,6 +49,8 @@ from ._cli_output import (
     Core,
     Output,
     outages,
+    security_keys_document,
+    security_keys_line,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +289,9 @@ async def _existing_user(user_id: str) -> None:
 
 def _overview_document(overview: Any) -> dict[str, Any]:
     document = asdict(overview)
+    del document["sessions_revoked"]  # only a reset revokes sessions; it adds the count
     document["totp_devices"] = [{"name": n, "verified": v} for n, v in overview.totp_devices]
+    document["security_keys"] = security_keys_document(overview.security_keys)
     document["factors"] = list(overview.factors)
     document["locked_factors"] = list(overview.locked_factors)
     return document
@@ -302,6 +306,7 @@ def _overview_lines(document: dict[str, Any]) -> list[str]:
         f"user:                {document['user_id']}",
         f"factors:             {', '.join(document['factors']) or 'none'}",
         f"TOTP devices:        {devices or 'none'}",
+        security_keys_line(document["security_keys"]),
         f"e-mail for codes:    {document['email'] or '-'}",
         f"phone for codes:     {document['phone'] or '-'}",
         f"recovery codes left: {document['recovery_codes_left']}",

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.django import asyncio as async_framework
 from supertokens_python.recipe.session.framework.django import syncio as sync_framework
+from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 
 from .claim import SecondFactorClaim
 from .session_override import ClaimValidatorsOverride, with_2fa, without_2fa
@@ -48,6 +49,7 @@ def require_2fa(
     anti_csrf_check: bool | None = None,
     check_database: bool = False,
     now: Callable[[], float] = time.time,
+    also: Sequence[SessionClaimValidator] = (),
 ) -> Callable[[_View], _View]:
     """A view decorator that lets through only sessions that completed 2FA.
 
@@ -56,10 +58,14 @@ def require_2fa(
     :param claim: the app's claim, when not :data:`SecondFactorClaim`.
     :param anti_csrf_check: passed to the SDK's ``verify_session``.
     :param check_database: passed to the SDK's ``verify_session``.
-    :param now: the clock used for ``max_age``.
+    :param now: the clock used for ``max_age``: pass the config's (``now=config.clock``),
+        so that a test clock moves both the time 2FA is recorded and this check.
+    :param also: more claim validators the route requires besides 2FA (a role, say:
+        ``UserRoleClaim.validators.includes("admin")``); the app's global validators
+        still apply too.
     """
     return _decorator(
-        with_2fa(max_age, claim=claim, now=now),
+        with_2fa(max_age, claim=claim, now=now, also=also),
         session_required=True,
         anti_csrf_check=anti_csrf_check,
         check_database=check_database,
