@@ -8,6 +8,6 @@ import os
 from django.core.management import execute_from_command_line
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_app.settings")
-from examples.django_app.settings import EXAMPLE
+from examples.django_app.settings import EXAMPLE  # loading the settings starts SuperTokens
 
 execute_from_command_line(["django", "runserver", "--noreload", f"{EXAMPLE.host}:{EXAMPLE.port}"])

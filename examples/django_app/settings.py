@@ -51,7 +51,7 @@ init(
 speedups.reuse_core_connections()  # faster core calls: see README, "Speed"
 
 SECRET_KEY = secrets.token_urlsafe(50)  # Django's own signing key: the demo signs nothing
-DEBUG = EXAMPLE.development
+DEBUG = EXAMPLE.development  # Django's error pages in development mode only
 ALLOWED_HOSTS = [EXAMPLE.host, "localhost", "127.0.0.1"]
 ROOT_URLCONF = "examples.django_app.urls"
 DATABASES: dict[str, Any] = {}  # users live in the SuperTokens core
@@ -59,8 +59,8 @@ INSTALLED_APPS: list[str] = []
 MIDDLEWARE = [
     "st_twofactor.django.Middleware",  # the SDK's, with 503 "core unreachable", not a 500
 ]
-TIME_ZONE = "UTC"
-LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"django": {}}}
+TIME_ZONE = "UTC"  # Django sets the process's time zone (the log's times) from it
+LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"django": {}}}  # once
 
 if EXAMPLE.cross_origin:  # a website on another origin (WEBSITE_DOMAIN) may call the API
     INSTALLED_APPS.append("corsheaders")
