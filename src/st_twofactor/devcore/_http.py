@@ -6,6 +6,10 @@ prefix on an app-level route is refused with 403 unless it names ``public``, and
 an unknown app or tenant is a 400 naming the (connection URI domain, app, tenant)
 triple. Errors are answered as the core answers them: plain text with a 4xx
 status, ending with a newline (the real core writes them with ``println``).
+
+Unlike the real core, it reads JSON bodies only: a request with a body, or a POST,
+must say ``Content-Type: application/json`` (415 otherwise), so that a web page cannot
+reach it with the form or text POSTs that browsers send cross-origin unasked.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ log = logging.getLogger("st_twofactor.devcore")
 
 MAX_BODY_BYTES = 1_000_000
 MAX_REQUEST_LINE = 65536  # as http.server: a longer request line is a 414
+JSON_ONLY = "Content-Type must be application/json"
 _DIGITS = re.compile(r"[0-9]+")
 _APP_PREFIX = re.compile(r"^/appid-([A-Za-z0-9-]+)(/.*)?$")
 _TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -318,6 +323,12 @@ class CoreRequestHandler(BaseHTTPRequestHandler):
         length = int(lengths[0]) if lengths else 0
         if length > MAX_BODY_BYTES:
             raise CoreError(413, "Request body too large")
+        # A web page may send a cross-origin POST without a CORS preflight only as a form
+        # or text/plain (or with no Content-Type): such requests must not reach a route.
+        types = self.headers.get_all("Content-Type") or []
+        declared_json = len(types) == 1 and is_json(types[0])
+        if (types or length or self.command == "POST") and not declared_json:
+            raise CoreError(415, JSON_ONLY)
         return length
 
     # -- once the whole request has arrived --
@@ -427,3 +438,8 @@ class CoreRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type value is JSON (``application/json``, any parameters)."""
+    return content_type.partition(";")[0].strip().lower() == "application/json"
