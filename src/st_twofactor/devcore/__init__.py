@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -76,6 +77,10 @@ _MODULES: tuple[ModuleType, ...] = (
     _tenant_routes,
 )
 
+# The real core refuses to start with a shorter key, or one with other characters.
+_API_KEY = re.compile(r"[A-Za-z0-9=-]{20,}")
+API_KEY_RULE = "an API key must be at least 20 characters, each a letter, a digit, '=' or '-'"
+
 
 class DevCore:
     """A SuperTokens-compatible core on 127.0.0.1, served by threads of this process.
@@ -86,7 +91,9 @@ class DevCore:
         core with a license key would; without it they answer HTTP 402, as the
         real core does.
     :param api_keys: when given, requests must carry one of them in ``api-key``, except
-        (as in the real core) hello, the public JWKS and unknown paths.
+        (as in the real core) hello, the public JWKS and unknown paths; others are
+        answered 401 ``Invalid API key``. Each follows the real core's rule: at least 20
+        characters, each a letter, a digit, ``=`` or ``-`` (ValueError otherwise).
     :param clock: seconds since the epoch; injectable so tests can move time.
     :param request_timeout: seconds a client has to send a whole request once it has
         sent its first byte (and to take its answer); slower ones are disconnected.
@@ -111,6 +118,9 @@ class DevCore:
     ) -> None:
         self.limits = ServerLimits(request_timeout, idle_timeout, workers, max_connections)
         self.api_keys = list(api_keys or [])
+        for key in self.api_keys:
+            if not _API_KEY.fullmatch(key):
+                raise ValueError(API_KEY_RULE)
         self.licensed = licensed
         self.clock = clock
         self.request_log = RequestLog()
