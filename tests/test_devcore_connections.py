@@ -99,32 +99,41 @@ def test_stalled_requests_hold_no_thread() -> None:
             assert during - before <= core.limits.workers, (before, during)
 
 
-def test_stalled_and_trickled_requests_are_closed_after_the_request_timeout() -> None:
-    """Each is closed about ``request_timeout`` after its first byte, including one that
-    sends a byte every 0.2 s (a timeout per read would never fire for it)."""
-    with DevCore(request_timeout=1.0) as core:
-        with sockets(core, 30, PARTIALS) as stalled:
-            start = time.monotonic()
-            trickle = socket.create_connection(address(core), timeout=5)
+def trickle(core: DevCore, interval: float, limit: float = 4.0) -> float | None:
+    """Send a never-ending request head one byte per ``interval``; seconds until the core
+    closed the connection, or None if it had not within ``limit``."""
+    head = b"GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 5000
+    start = time.monotonic()
+    with socket.create_connection(address(core), timeout=5) as sock:
+        for byte in head:
             try:
-                trickle_closed = None
-                head = b"GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 100
-                for byte in head:
-                    try:
-                        trickle.send(bytes([byte]))
-                    except ConnectionError:
-                        trickle_closed = time.monotonic() - start
-                        break
-                    trickle_closed = closed_after(trickle, start, time.monotonic() - start + 0.2)
-                    if trickle_closed is not None or time.monotonic() - start > 4:
-                        break
-            finally:
-                trickle.close()
-            waits = [closed_after(sock, start, 4.0) for sock in stalled]
-        assert trickle_closed is not None and 0.8 < trickle_closed < 2.5, trickle_closed
+                sock.send(bytes([byte]))
+            except ConnectionError:
+                return time.monotonic() - start
+            closed = closed_after(sock, start, time.monotonic() - start + interval)
+            if closed is not None:
+                return closed
+            if time.monotonic() - start > limit:
+                break
+    return None
+
+
+def test_stalled_requests_are_closed_after_the_request_timeout() -> None:
+    with DevCore(request_timeout=1.0) as core, sockets(core, 30, PARTIALS) as stalled:
+        start = time.monotonic()
+        waits = [closed_after(sock, start, 4.0) for sock in stalled]
         assert all(w is not None and w < 2.5 for w in waits), waits
         with core.db.transaction() as conn:
             assert conn.execute("SELECT COUNT(*) FROM user_metadata").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("interval", [0.2, 0.004])
+def test_a_trickled_request_is_closed_after_the_request_timeout(interval: float) -> None:
+    """A byte every 0.2 s (a timeout per read would never fire), or every 4 ms (a
+    worker waiting a little for the rest of a request catches each byte)."""
+    with DevCore(request_timeout=1.0) as core:
+        closed = trickle(core, interval)
+        assert closed is not None and 0.8 < closed < 2.5, closed
 
 
 def test_idle_connections_are_closed_after_the_idle_timeout() -> None:

@@ -41,9 +41,10 @@ MAX_HEAD_BYTES = 256 * 1024  # request line and headers; more is a 431
 _READ_SIZE = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LISTENER, _WAKE = object(), object()
-# After an answer, a worker waits this long for the client's next request, in slices,
-# while no other connection waits for a worker (most kept-alive clients send their next
-# request soon, and handing the connection back to the selector costs a thread switch).
+# A worker waits this long for the rest of a request (clients often write the head and
+# the body apart) or for the next request of a client it has just answered, in slices,
+# while no other connection waits for a worker: handing the connection back to the
+# selector and on to a worker again costs two thread switches.
 _LINGER = 0.02
 _LINGER_SLICE = 0.005
 # An idle connection is closed to make room for a new one only after this long (and if
@@ -166,7 +167,9 @@ class CoreServer:
         next_sweep = self._clock() + self._tick
         try:
             while not self._stopping:
-                for key, _ in self._selector.select(self._tick):
+                events = self._selector.select(self._tick)
+                now = self._clock()
+                for key, _ in events:
                     if key.data is _LISTENER:
                         self._accept()
                     elif key.data is _WAKE:
@@ -179,10 +182,12 @@ class CoreServer:
                     else:
                         conn: _Connection = key.data
                         self._unwatch(conn)
-                        self._submit(conn)
+                        if self._expired(conn, now):
+                            self._close(conn)
+                        else:
+                            self._submit(conn)
                 while self._returned:
                     self._watch(self._returned.popleft())
-                now = self._clock()
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + self._tick
@@ -260,16 +265,20 @@ class CoreServer:
 
     def _sweep(self, now: float) -> None:
         """Close the connections whose request, or whose idleness, has lasted too long."""
-        limits = self._limits
         for conn in list(self._waiting):
-            if conn.started is not None:
-                expired = now - conn.started > limits.request_timeout
-            else:
-                expired = now - conn.idle_since > limits.idle_timeout
-            if expired:
-                log.debug("devcore: closing %s: too slow or idle too long", conn.peer)
+            if self._expired(conn, now):
                 self._unwatch(conn)
                 self._close(conn)
+
+    def _expired(self, conn: _Connection, now: float) -> bool:
+        """Whether the connection's request, or its idleness, has lasted too long."""
+        if conn.started is not None:
+            expired = now - conn.started > self._limits.request_timeout
+        else:
+            expired = now - conn.idle_since > self._limits.idle_timeout
+        if expired:
+            log.debug("devcore: closing %s: too slow, or idle too long", conn.peer)
+        return expired
 
     # -- workers --
 
@@ -331,13 +340,17 @@ class CoreServer:
         """Answer every whole request that has arrived; return when waiting for more."""
         answered = False
         while True:
+            started = conn.started
+            if started is not None and self._clock() - started > self._limits.request_timeout:
+                raise _Close("the request took too long to arrive")
             received = self._receive(conn)
             while self._advance(conn):
                 answered = True
-            if not received and not (answered and not conn.buffer and self._linger(conn)):
-                break
-        if conn.started is not None and self._clock() - conn.started > self._limits.request_timeout:
-            raise _Close("the request took too long to arrive")
+            if received:
+                continue
+            busy = answered or conn.started is not None
+            if not (busy and self._linger(conn)):
+                return
 
     def _receive(self, conn: _Connection) -> bool:
         """Read what has arrived, without waiting; False when nothing had."""
@@ -353,8 +366,8 @@ class CoreServer:
         return True
 
     def _linger(self, conn: _Connection) -> bool:
-        """Wait a little for the next request of a connection just answered; True if
-        some of it arrived."""
+        """Wait a little for more of the connection's request, or for its next one; True
+        if something arrived."""
         sock = conn.sock
         deadline = self._clock() + _LINGER
         while self._jobs.empty() and not self._stopping:
@@ -370,7 +383,8 @@ class CoreServer:
                 sock.setblocking(False)
             if not chunk:
                 raise _Close("closed by the client")
-            conn.started = self._clock()
+            if conn.started is None:
+                conn.started = self._clock()
             conn.buffer += chunk
             return True
         return False
