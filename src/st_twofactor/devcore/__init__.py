@@ -98,7 +98,8 @@ class DevCore:
     :param request_timeout: seconds a client has to send a whole request once it has
         sent its first byte (and to take its answer); slower ones are disconnected.
     :param idle_timeout: seconds a kept-alive connection may wait for its next request.
-    :param workers: threads that run requests (at most; started as needed).
+    :param workers: threads that read, run and answer requests (at most; started as
+        needed). One more thread waits for the connections.
     :param max_connections: connections open at once; more wait to be accepted.
     """
 

@@ -1,10 +1,11 @@
 """The development core's HTTP/1.1 server: one thread waits, a few threads answer.
 
 A selector thread waits for every connection at once. When one has bytes to read, a
-worker thread (of at most ``workers``) reads what has arrived without waiting, answers
-each whole request in it and writes the answers, then gives the connection back to the
-selector. A worker never waits for a client to send: a connection that is idle, or that
-sends its request slowly or only in part, costs no thread. Hence:
+worker thread (of at most ``workers``) reads what has arrived, answers each whole
+request in it and writes the answers, then gives the connection back to the selector.
+A worker waits for a client to send only briefly (for the rest of a request, or the
+next one, and only while no other connection needs a worker): a connection that is
+idle, or that sends its request slowly or only in part, holds no thread. Hence:
 
 - at most ``workers`` + 1 threads, however many clients connect;
 - a request must arrive whole within ``request_timeout`` of its first byte, however it
