@@ -46,8 +46,8 @@ _LISTENER, _WAKE = object(), object()
 # the body apart) or for the next request of a client it has just answered, in slices,
 # while no other connection waits for a worker: handing the connection back to the
 # selector and on to a worker again costs two thread switches.
-_LINGER = 0.02
-_LINGER_SLICE = 0.005
+_LINGER = 0.05
+_LINGER_SLICE = 0.01
 # An idle connection is closed to make room for a new one only after this long (and if
 # nothing has arrived on it): a client that has just connected is about to send.
 _EVICT_AFTER = 0.1
