@@ -1,5 +1,6 @@
-"""Runnable example apps: ``python -m examples.fastapi_app`` or ``python -m examples.flask_app``.
+"""Runnable example apps: ``python -m examples.fastapi_app``, ``python -m examples.flask_app``
+or ``python -m examples.django_app``.
 
-Both serve the same demo page (``examples/static/``) and read their settings from the
+All serve the same demo page (``examples/static/``) and read their settings from the
 environment (:mod:`examples.settings`).
 """

@@ -1,7 +1,8 @@
-"""What both examples share: settings from the environment and the core to connect to.
+"""What the examples share: settings from the environment and the core to connect to.
 
 =============================  ==================================================
-``HOST`` / ``PORT``            where the app listens (127.0.0.1; 8000 FastAPI, 5000 Flask)
+``HOST`` / ``PORT``            where the app listens (127.0.0.1; 8000 FastAPI, 5000 Flask,
+                               8002 Django)
 ``SUPERTOKENS_CONNECTION_URI`` a SuperTokens core; unset: the embedded development core,
                                stored in ``ST2FA_DATA_DIR`` (default ``examples/<app>/data``)
 ``ST2FA_SECRET_KEY``           the key for TOTP secrets at rest (comma-separated to rotate);

@@ -32,6 +32,9 @@ config = TwoFactorConfig(secret_keys=_keys(), factors=("totp", "recovery-code"),
 
 development = TwoFactorConfig(development=True, factors=("totp", "recovery-code"))
 
+with_codes = TwoFactorConfig(secret_keys=_keys(), factors=("totp", "otp-email", "recovery-code"))
+"""E-mailed codes on, in a module that does not initialise the SDK."""
+
 
 def make_config() -> TwoFactorConfig:
     """A function that returns the config also works."""
@@ -84,3 +87,72 @@ def initialised_app() -> TwoFactorConfig:
 
 def initialised_without_plugin() -> TwoFactorConfig:
     return _initialise(with_plugin=False)
+
+
+def _own_recipes(passwordless: str) -> TwoFactorConfig:
+    """An app that calls ``emailpassword.init`` (and ``passwordless.init``) itself:
+    ``passwordless`` is ``"with-override"``, ``"without-override"`` or ``"none"``."""
+    import supertokens_python
+    from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExperimentalConfig
+    from supertokens_python.ingredients.emaildelivery.types import (
+        EmailDeliveryConfig,
+        EmailDeliveryInterface,
+    )
+    from supertokens_python.recipe import emailpassword, session
+    from supertokens_python.recipe import passwordless as pl
+    from supertokens_python.recipe.passwordless import (
+        ContactEmailOnlyConfig,
+        PasswordlessOverrideConfig,
+    )
+    from supertokens_python.recipe.session import SessionOverrideConfig
+
+    from st_twofactor import override_passwordless_apis, override_session_functions
+    from st_twofactor.routes import twofactor_plugin
+
+    class Outbox(EmailDeliveryInterface[Any]):
+        async def send_email(self, template_vars: Any, user_context: dict[str, Any]) -> None:
+            return None
+
+    made = TwoFactorConfig(secret_keys=_keys(), factors=("totp", "otp-email", "recovery-code"))
+    recipes = [
+        emailpassword.init(),
+        session.init(override=SessionOverrideConfig(functions=override_session_functions(made))),
+    ]
+    if passwordless != "none":
+        override = (
+            PasswordlessOverrideConfig(apis=override_passwordless_apis(made))
+            if passwordless == "with-override"
+            else None
+        )
+        recipes.append(
+            pl.init(
+                contact_config=ContactEmailOnlyConfig(),
+                flow_type="USER_INPUT_CODE",
+                email_delivery=EmailDeliveryConfig(service=Outbox()),
+                override=override,
+            )
+        )
+    supertokens_python.init(
+        app_info=InputAppInfo(
+            app_name="cli test", api_domain="http://localhost", website_domain="http://localhost"
+        ),
+        supertokens_config=SupertokensConfig(connection_uri=os.environ["ST2FA_CLI_CORE"]),
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=recipes,
+        experimental=SupertokensExperimentalConfig(plugins=[twofactor_plugin(made)]),
+    )
+    return made
+
+
+def own_passwordless_app() -> TwoFactorConfig:
+    return _own_recipes("with-override")
+
+
+def own_passwordless_without_override() -> TwoFactorConfig:
+    return _own_recipes("without-override")
+
+
+def own_recipes_without_passwordless() -> TwoFactorConfig:
+    return _own_recipes("none")

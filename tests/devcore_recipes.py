@@ -115,6 +115,10 @@ def make_app() -> FastAPI:
     return app
 
 
+# The core reads bodies declared JSON only: tests that send raw bytes say so.
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
 def app_id_of(connection_uri: str) -> str:
     """The app id in a connection URI such as ``http://127.0.0.1:1234/appid-xyz``."""
     return urlsplit(connection_uri).path.rsplit("/appid-", 1)[1]

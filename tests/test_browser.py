@@ -1,8 +1,9 @@
-"""The demo page of both examples, driven through the whole 2FA walk in headless Chromium.
+"""The demo page of each example, driven through the whole 2FA walk in headless Chromium.
 
 Debian's Chromium (``/usr/bin/chromium``) is driven by Playwright's Python client; nothing
 downloads a browser. Without that executable the test is skipped, except in CI (``CI=true``),
-where it fails. Each example runs as its own process (``python -m examples.<app>``).
+where it fails. Each example runs as its own process (``python -m examples.<app>``; the
+Django example also under uvicorn, over ASGI).
 
 The walk: sign up -> enrol TOTP from the secret the page shows (a wrong code first) ->
 recovery codes shown once -> protected call -> a session refresh -> e-mail codes turned on
@@ -31,7 +32,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from st_twofactor import totp
 from st_twofactor.send_quota import SendQuota
 
-from .example_server import EXAMPLES, REPO, ExampleServer, run_example
+from .example_server import DJANGO_ASGI, EXAMPLES, REPO, ExampleServer, run_example
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -208,7 +209,7 @@ def record_problems(page: Page) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_demo_page_walk(name: str, page: Page, tmp_path: Path) -> None:
     email = f"walk-{name.replace('_', '-')}@example.com"
     problems = record_problems(page)

@@ -1,4 +1,4 @@
-"""Security keys and passkeys on the demo page of both examples, in headless Chromium.
+"""Security keys and passkeys on the demo page of each example, in headless Chromium.
 
 Chromium's DevTools protocol provides a virtual authenticator (``WebAuthn.enable``,
 ``WebAuthn.addVirtualAuthenticator``): a CTAP2 key, platform (``internal``) or roaming

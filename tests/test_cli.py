@@ -204,6 +204,73 @@ def test_user_show_tells_factors_and_no_secret(app: str) -> None:
         assert secret not in output and sealed not in output and "pbkdf2" not in output
 
 
+def _security_key(name: str, created_at: float, last_used_at: float | None) -> Any:
+    """A stored security key with a real P-256 public key (COSE) and a random id."""
+    import base64
+    import secrets
+
+    import cbor2
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from st_twofactor.webauthn import WebAuthnCredential
+
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    cose = {1: 2, 3: -7, -1: 1, -2: point.x.to_bytes(32, "big"), -3: point.y.to_bytes(32, "big")}
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return WebAuthnCredential(
+        b64url(secrets.token_bytes(16)),
+        b64url(cbor2.dumps(cose)),
+        3,
+        ("usb",),
+        name,
+        created_at,
+        last_used_at,
+    )
+
+
+def test_user_show_lists_security_keys_without_key_material(app: str) -> None:
+    """Each key's name, when it was added and when last used; never its id or public key.
+    A plain read says nothing of revoked sessions (only a reset does)."""
+    config = TwoFactorConfig(secret_keys=[OLD_KEY], factors=("webauthn", "recovery-code"))
+    user_id = run(new_user("keys"))
+    keys = [
+        _security_key("yubikey", 1_714_564_800, 1_714_651_200.5),  # 2024-05-01, 05-02
+        _security_key("laptop", 1_717_200_000, None),  # 2024-06-01, never used
+    ]
+
+    def enrol(state: TwoFactorState) -> None:
+        state.webauthn_credentials = list(keys)
+        state.recovery_codes = ["pbkdf2_sha256$1$salt$hash-a"]
+
+    run(config.state_store.update(user_id, enrol))
+    text = run_cli("user", "show", user_id, "--config", "tests.cli_config:config", core=app)
+    assert text.returncode == EXIT_OK, text.stderr
+    assert (
+        "security keys:       yubikey (added 2024-05-01T12:00:00Z, last used"
+        " 2024-05-02T12:00:00Z), laptop (added 2024-06-01T00:00:00Z, last used never)"
+    ) in text.stdout
+    shown = run_cli(
+        "user", "show", user_id, "--config", "tests.cli_config:config", "--json", core=app
+    )
+    document = as_json(shown)
+    assert document["security_keys"] == [
+        {
+            "name": "yubikey",
+            "created_at": "2024-05-01T12:00:00Z",
+            "last_used_at": "2024-05-02T12:00:00Z",
+        },
+        {"name": "laptop", "created_at": "2024-06-01T00:00:00Z", "last_used_at": None},
+    ]
+    assert "webauthn" in document["factors"]
+    assert "sessions_revoked" not in document
+    for output in (text.stdout, shown.stdout):
+        for key in keys:
+            assert key.credential_id not in output and key.public_key not in output
+
+
 def test_a_state_that_cannot_be_parsed_is_reported_not_shown(app: str) -> None:
     from supertokens_python.recipe.usermetadata.asyncio import update_user_metadata
 
@@ -414,6 +481,50 @@ def test_doctor_initialised_app_checks_deliveries_and_plugin(app: str) -> None:
     assert bad.returncode == EXIT_FAILED
     assert "fail  plugin: twofactor_plugin is not in the SDK's plugins" in bad.stdout
     assert "fix: add twofactor_plugin(config)" in bad.stdout
+
+
+def test_doctor_without_init_skips_deliveries_and_says_how_to_check_them(app: str) -> None:
+    """A --config module that does not call init(): the delivery cannot be seen; the skip
+    says so and how to check it, for any app (not only build_recipe_list's)."""
+    result = run_cli("doctor", "--config", "tests.cli_config:with_codes", "--json", core=app)
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    checks = {c["name"]: c for c in as_json(result)["checks"]}
+    skipped = checks["otp-email delivery"]
+    assert skipped["status"] == "skip"
+    assert "does not call supertokens_python.init()" in skipped["detail"]
+    assert "name a module that calls init()" in skipped["detail"]
+    assert "build_recipe_list" not in skipped["detail"]
+    assert "calls init()" in checks["plugin"]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "said"),
+    [
+        ("own_passwordless_app", "ok", "sent by Outbox"),
+        (
+            "own_passwordless_without_override",
+            "fail",
+            "no override_passwordless_apis(config): a code asked for with a session is a"
+            " plain sign-in",
+        ),
+        ("own_recipes_without_passwordless", "fail", "the passwordless recipe is not initialised"),
+    ],
+)
+def test_doctor_checks_an_app_with_its_own_passwordless_init(
+    app: str, spec: str, status: str, said: str
+) -> None:
+    result = run_cli(
+        "doctor", "--config", f"tests.cli_config:{spec}", "--json", env={"ST2FA_CLI_CORE": app}
+    )
+    checks = {c["name"]: c for c in as_json(result)["checks"]}
+    delivery = checks["otp-email delivery"]
+    assert delivery["status"] == status and said in delivery["detail"], delivery
+    if status == "fail":
+        assert result.returncode == EXIT_FAILED
+        assert "passwordless.init" in delivery["fix"]
+        assert "override_passwordless_apis(config)" in delivery["fix"]
+    else:
+        assert result.returncode == EXIT_OK, result.stdout
 
 
 def test_doctor_reports_what_fails_with_the_fix() -> None:

@@ -132,3 +132,94 @@ def test_a_request_is_logged_before_its_answer_is_sent(monkeypatch: pytest.Monke
         for expected in range(1, 6):
             assert requests.get(core.url + "/hello", timeout=5).text == "Hello\n"
             assert len(core.requests()) == expected
+
+
+KEY = "devcore-cli-key-0123456789"
+
+
+def test_command_takes_an_api_key_and_the_limits() -> None:
+    """``--api-key``: every call but hello (and the JWKS) needs it, as on the real core;
+    ``--idle-timeout`` (like the other limits) reaches the server."""
+    port = _free_port()
+    command = [sys.executable, "-m", "st_twofactor.devcore", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--api-key", KEY, "--idle-timeout", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/hello", process)
+        signup = {"email": "a@example.com", "password": "pw-123456789"}
+        refused = requests.post(url + "/public/recipe/signup", json=signup, timeout=5)
+        assert (refused.status_code, refused.text) == (401, "Invalid API key\n")
+        wrong = requests.get(url + "/apiversion", headers={"api-key": KEY + "x"}, timeout=5)
+        assert (wrong.status_code, wrong.text) == (401, "Invalid API key\n")
+        keyed = requests.post(
+            url + "/public/recipe/signup", json=signup, headers={"api-key": KEY}, timeout=5
+        )
+        assert keyed.json()["status"] == "OK"
+        assert requests.get(url + "/.well-known/jwks.json", timeout=5).status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=4) as silent:
+            started = time.monotonic()
+            assert silent.recv(1) == b""  # closed by the core, not by our 4 s timeout
+            assert time.monotonic() - started < 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_help_names_the_options_and_their_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from st_twofactor.cli import main
+    from st_twofactor.devcore._server import ServerLimits
+
+    with pytest.raises(SystemExit):
+        main(["devcore", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--api-key KEY" in shown
+    limits = ServerLimits()
+    for option, default in (
+        ("--request-timeout SECONDS", limits.request_timeout),
+        ("--idle-timeout SECONDS", limits.idle_timeout),
+        ("--workers N", limits.workers),
+        ("--max-connections N", limits.max_connections),
+    ):
+        assert option in shown, option
+        described = shown.rsplit(option, 1)[1].split(" --", 1)[0]
+        assert f"(default: {default:g})" in described, (option, described)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["short-key", "a key with spaces 0123456789", "comma,separated,key-0123456789", ""],
+)
+def test_api_keys_follow_the_real_cores_rules(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """At least 20 characters of letters, digits, ``=`` and ``-``: a key that the real core
+    would refuse at start-up is refused here too, before anything listens."""
+    from st_twofactor.cli import main
+
+    with pytest.raises(ValueError, match="API key"):
+        DevCore(api_keys=[key])
+    with pytest.raises(SystemExit) as exited:
+        main(["devcore", "--port", "0", "--api-key", key])
+    assert exited.value.code == 2
+    assert "API key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option", ["--request-timeout", "--idle-timeout", "--workers", "--max-connections"]
+)
+def test_limits_must_be_positive(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from st_twofactor.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["devcore", "--port", "0", option, "0"])
+    assert exited.value.code == 2
+    assert "must be greater than 0" in capsys.readouterr().err

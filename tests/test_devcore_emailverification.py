@@ -28,7 +28,7 @@ from supertokens_python.types import RecipeUserId
 
 from st_twofactor.devcore import DevCore
 
-from .devcore_recipes import CapturedEmails, app_id_of, init_sdk, make_app, rows
+from .devcore_recipes import JSON_TYPE, CapturedEmails, app_id_of, init_sdk, make_app, rows
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ async def test_verification_through_the_frontend_routes(emails: CapturedEmails) 
     ],
 )
 def test_bad_input_is_400(devcore_app: str, path: str, body: bytes) -> None:
-    answer = requests.post(devcore_app + path, data=body, timeout=5)
+    answer = requests.post(devcore_app + path, data=body, headers=JSON_TYPE, timeout=5)
     assert answer.status_code == 400, answer.text
 
 

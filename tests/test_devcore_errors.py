@@ -25,7 +25,7 @@ from supertokens_python.recipe.multitenancy.interfaces import TenantConfigCreate
 from st_twofactor.devcore import DevCore
 from st_twofactor.testing import reset_supertokens
 
-from .devcore_recipes import CapturedEmails, app_id_of, init_sdk
+from .devcore_recipes import JSON_TYPE, CapturedEmails, app_id_of, init_sdk
 
 NOT_FOUND = (
     "AppId or tenantId not found => Tenant with the following connectionURIDomain, appId"
@@ -107,7 +107,7 @@ async def test_app_level_route_under_a_tenant_is_a_403_with_a_newline(sdk: str) 
 def test_plain_text_answers_end_with_a_newline(
     devcore_app: str, method: str, path: str, status: int, text: str | None
 ) -> None:
-    response = requests.request(method, devcore_app + path, timeout=10)
+    response = requests.request(method, devcore_app + path, headers=JSON_TYPE, timeout=10)
     expected = text or NOT_FOUND + f"(, {app_id_of(devcore_app)}, nope)\n"
     assert (response.status_code, response.text) == (status, expected)
 

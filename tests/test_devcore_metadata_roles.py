@@ -36,7 +36,7 @@ from supertokens_python.recipe.userroles.interfaces import (
 )
 from supertokens_python.types import RecipeUserId
 
-from .devcore_recipes import CapturedEmails, init_sdk
+from .devcore_recipes import JSON_TYPE, CapturedEmails, init_sdk
 
 
 @pytest.fixture
@@ -94,7 +94,9 @@ def test_concurrent_metadata_updates_lose_nothing(devcore_app: str) -> None:
     ],
 )
 def test_bad_metadata_updates_are_400_and_store_nothing(devcore_app: str, body: bytes) -> None:
-    answer = requests.put(f"{devcore_app}/recipe/user/metadata", data=body, timeout=5)
+    answer = requests.put(
+        f"{devcore_app}/recipe/user/metadata", data=body, headers=JSON_TYPE, timeout=5
+    )
     assert answer.status_code == 400, answer.text
     stored = requests.get(
         f"{devcore_app}/recipe/user/metadata", params={"userId": "u"}, timeout=5
@@ -184,7 +186,7 @@ async def test_roles_and_permissions_reach_the_access_token(sdk: str) -> None:
 def test_bad_role_input_is_400_and_creates_nothing(
     devcore_app: str, method: str, path: str, body: bytes
 ) -> None:
-    answer = requests.request(method, devcore_app + path, data=body, timeout=5)
+    answer = requests.request(method, devcore_app + path, data=body, headers=JSON_TYPE, timeout=5)
     assert answer.status_code == 400, answer.text
     roles = requests.get(f"{devcore_app}/recipe/roles", timeout=5).json()
     assert roles == {"status": "OK", "roles": []}

@@ -347,7 +347,11 @@ def test_bad_totp_input_is_400_before_any_license_check(
     uri = licensed_app if licensed else devcore_app
     content = body if isinstance(body, bytes) else None
     response = HTTP.request(
-        method, uri + path, content=content, json=None if content is not None else body
+        method,
+        uri + path,
+        content=content,
+        json=None if content is not None else body,
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.text
     assert HTTP.get(uri + "/recipe/totp/device/list?userId=u").json()["devices"] == []
@@ -535,7 +539,11 @@ def test_bad_account_linking_input_is_400(
 ) -> None:
     content = body if isinstance(body, bytes) else None
     response = HTTP.request(
-        method, licensed_app + path, content=content, json=None if content is not None else body
+        method,
+        licensed_app + path,
+        content=content,
+        json=None if content is not None else body,
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.text
 

@@ -119,7 +119,7 @@ def post(uri: str, path: str, body: Any, **headers: str) -> httpx.Response:
         uri + path,
         content=content,
         json=None if content is not None else body,
-        headers={"rid": "passwordless", **headers},
+        headers={"rid": "passwordless", "Content-Type": "application/json", **headers},
     )
 
 
@@ -607,6 +607,6 @@ def test_other_bad_input_is_400(devcore_app: str, method: str, path: str, body: 
         devcore_app + path,
         content=content,
         json=None if content is not None or body is None else body,
-        headers={"rid": "passwordless"},
+        headers={"rid": "passwordless", "Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.text

@@ -130,5 +130,6 @@ def test_random_input_never_fails_the_core(
         request = {"params": data.draw(queries(fields))}
     else:
         request = {"data": json.dumps(data.draw(bodies(fields)))}
-    answer = requests.request(method, url, headers={"rid": rid}, timeout=10, **request)
+    headers = {"rid": rid, "Content-Type": "application/json"}
+    answer = requests.request(method, url, headers=headers, timeout=10, **request)
     assert answer.status_code in (200, 400), (answer.status_code, answer.text)

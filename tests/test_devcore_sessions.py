@@ -45,6 +45,8 @@ from supertokens_python.types import RecipeUserId
 from st_twofactor.devcore import DevCore
 from st_twofactor.testing import reset_supertokens
 
+from .devcore_recipes import JSON_TYPE as JSON
+
 API_DOMAIN = "http://localhost"
 HOUR = 3600
 Verified = Annotated[SessionContainer, Depends(verify_session())]
@@ -821,7 +823,7 @@ _BAD_REQUESTS: list[tuple[str, str, Any]] = [
 @pytest.mark.parametrize(("method", "path", "body"), _BAD_REQUESTS)
 def test_bad_input_is_a_400(devcore_app: str, method: str, path: str, body: Any) -> None:
     data = body if isinstance(body, str) else json.dumps(body) if body is not None else None
-    response = requests.request(method, devcore_app + path, data=data, timeout=10)
+    response = requests.request(method, devcore_app + path, data=data, headers=JSON, timeout=10)
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("text/plain")
     handles = requests.get(
@@ -865,9 +867,11 @@ def test_tenant_scoping(devcore_app: str) -> None:
     )
     # As in the real core, an app-level route takes the public tenant in its path
     # (here it reaches the route, which refuses the empty body) and refuses any other.
-    public_verify = requests.post(devcore_app + "/public/recipe/session/verify", timeout=10)
+    public_verify = requests.post(
+        devcore_app + "/public/recipe/session/verify", headers=JSON, timeout=10
+    )
     assert (public_verify.status_code, public_verify.text) == (400, "Invalid Json Input\n")
-    t1_verify = requests.post(devcore_app + "/t1/recipe/session/verify", timeout=10)
+    t1_verify = requests.post(devcore_app + "/t1/recipe/session/verify", headers=JSON, timeout=10)
     assert t1_verify.status_code == 403
     assert t1_verify.text == "Only public tenantId can call this app specific API\n"
 

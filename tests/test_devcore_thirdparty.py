@@ -18,6 +18,7 @@ from st_twofactor.devcore import DevCore
 from .devcore_recipes import (
     FAKE_PROVIDER,
     FAKE_PROVIDER_USERS,
+    JSON_TYPE,
     CapturedEmails,
     app_id_of,
     init_sdk,
@@ -116,6 +117,8 @@ async def test_sign_in_up_through_the_frontend_route(sdk: str) -> None:
 def test_bad_sign_in_up_input_is_400_and_creates_nothing(
     devcore_app: str, devcore: DevCore, body: bytes
 ) -> None:
-    answer = requests.post(f"{devcore_app}/public/recipe/signinup", data=body, timeout=5)
+    answer = requests.post(
+        f"{devcore_app}/public/recipe/signinup", data=body, headers=JSON_TYPE, timeout=5
+    )
     assert answer.status_code == 400, answer.text
     assert rows(devcore, "SELECT * FROM users WHERE app_id=?", app_id_of(devcore_app)) == []

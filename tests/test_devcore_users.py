@@ -49,7 +49,7 @@ from supertokens_python.types.base import AccountInfoInput
 
 from st_twofactor.devcore import DevCore
 
-from .devcore_recipes import CapturedEmails, app_id_of, init_sdk, rows
+from .devcore_recipes import JSON_TYPE, CapturedEmails, app_id_of, init_sdk, rows
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def test_bad_queries_are_400(devcore_app: str, path: str, params: dict[str, str]
     [b"", b"{", b'{"userId": 7}', b'{"userId": "u", "removeAllLinkedAccounts": "yes"}'],
 )
 def test_bad_remove_requests_are_400(devcore_app: str, body: bytes) -> None:
-    answer = requests.post(f"{devcore_app}/user/remove", data=body, timeout=5)
+    answer = requests.post(f"{devcore_app}/user/remove", data=body, headers=JSON_TYPE, timeout=5)
     assert answer.status_code == 400, answer.text
 
 

@@ -1,7 +1,7 @@
 """st_twofactor.django, through the SDK's Django middleware against the development core.
 
-Django's settings are process-global: they are configured here only if nobody did yet,
-and the test then overrides just what it needs (URLs, middleware, hosts).
+Django's settings are process-global (``tests/django_settings.py``): the test overrides
+just what it needs (URLs, middleware, hosts).
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import django
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.test import Client, override_settings
 from django.urls import path
@@ -21,20 +19,12 @@ from supertokens_python.recipe.session import SessionOverrideConfig
 from st_twofactor import mark_completed, override_session_functions
 from st_twofactor.django import require_2fa, verify_session_without_2fa
 
+from . import django_settings
 from .conftest import InitSupertokens, Tokens, invalid_claim_ids, jwt_payload, sign_up
 
 MIDDLEWARE = ["supertokens_python.framework.django.django_middleware.middleware"]
 
-if not settings.configured:
-    settings.configure(
-        SECRET_KEY="st-twofactor-tests-only",
-        ROOT_URLCONF=__name__,
-        MIDDLEWARE=MIDDLEWARE,
-        ALLOWED_HOSTS=["*"],
-        INSTALLED_APPS=[],
-        DATABASES={},
-    )
-    django.setup()
+django_settings.configure()
 
 
 @require_2fa()

@@ -1,14 +1,14 @@
 """The bundled examples, each started as its own process with its one command.
 
-``python -m examples.fastapi_app`` / ``python -m examples.flask_app`` with ``PORT`` set to a
-free port and a temporary data folder: the page and the API are served, users survive a
-restart, ``SUPERTOKENS_CONNECTION_URI`` is honoured, and a missing key fails loudly.
+``python -m examples.fastapi_app`` / ``flask_app`` / ``django_app`` (and the Django example
+under uvicorn, ``django_asgi``) with ``PORT`` set to a free port and a temporary data
+folder: the page and the API are served, users survive a restart,
+``SUPERTOKENS_CONNECTION_URI`` is honoured, and a missing key fails loudly.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,15 @@ import pytest
 
 from st_twofactor.devcore import DevCore
 
-from .example_server import EXAMPLES, REPO, example_env, free_port, run_example
+from .example_server import (
+    DJANGO_ASGI,
+    EXAMPLES,
+    REPO,
+    command,
+    example_env,
+    free_port,
+    run_example,
+)
 
 PASSWORD = "correct-horse-battery-1"
 BROWSER_HEADERS = {"st-auth-mode": "cookie", "rid": "anti-csrf"}
@@ -34,7 +42,7 @@ def _first_factor(client: httpx.Client, path: str, email: str) -> dict[str, obje
     return answer
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_serves_the_page_and_the_api(name: str, tmp_path: Path) -> None:
     with run_example(name, tmp_path / "data") as server, _client(server.url) as client:
         page = client.get("/")
@@ -90,7 +98,7 @@ def test_example_uses_the_configured_core_and_key(tmp_path: Path) -> None:
     assert not (data / "devcore.sqlite3").exists()
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_answers_503_while_its_core_is_down(name: str, tmp_path: Path) -> None:
     """The SDK's routes too (answer_core_outages), so the page can say what is wrong."""
     with DevCore() as core:
@@ -109,17 +117,18 @@ def test_example_answers_503_while_its_core_is_down(name: str, tmp_path: Path) -
                 "message": "the SuperTokens core is unreachable; try again later"
             }
             assert client.get("/auth/2fa").status_code == 503
-            if name == "fastapi_app":  # Flask logs every unhandled error before its handler
+            if name != "flask_app":  # Flask logs every unhandled error before its handler
                 assert "Traceback" not in server.log()
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_refuses_to_start_without_a_key_outside_development(
     name: str, tmp_path: Path
 ) -> None:
-    env = example_env(tmp_path / "data", free_port(), ST2FA_DEVELOPMENT="0")
+    port = free_port()
+    env = example_env(tmp_path / "data", port, ST2FA_DEVELOPMENT="0")
     done = subprocess.run(
-        [sys.executable, "-m", f"examples.{name}"],
+        command(name, port),
         cwd=REPO,
         env=env,
         capture_output=True,

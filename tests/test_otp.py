@@ -91,11 +91,22 @@ class Harness:
     devcore: DevCore
     outbox: list[Sent]
     seen: list[events.Event]
+    uses_session: bool = False
+    """Add ``"shouldTryLinkingWithSessionUser": true`` to the passwordless requests made
+    with a session (where passwordless is also a first factor, only those are second
+    factors), unless the payload sets it."""
 
     # -- HTTP --
 
     def post(self, path: str, tokens: Tokens | None, payload: Any = None, **kw: Any) -> Any:
         headers = tokens.auth() if tokens is not None else dict(HEADER_MODE)
+        if (
+            self.uses_session
+            and tokens is not None
+            and path.startswith("/auth/signinup/code")
+            and isinstance(payload, dict)
+        ):
+            payload = {"shouldTryLinkingWithSessionUser": True, **payload}
         response = self.client.post(path, json=payload, headers=headers, **kw)
         if tokens is not None:
             _update(tokens, response)
@@ -130,14 +141,14 @@ class Harness:
         assert body(response)["status"] == "OK", body(response)
         return Tokens.of(response)
 
-    def ask(self, tokens: Tokens | None, **destination: str) -> tuple[Any, Sent | None]:
+    def ask(self, tokens: Tokens | None, **destination: Any) -> tuple[Any, Sent | None]:
         """POST /auth/signinup/code; the answer and the message it sent, if any."""
         before = len(self.outbox)
         response = self.post("/auth/signinup/code", tokens, destination)
         assert len(self.outbox) - before <= 1
         return response, self.outbox[-1] if len(self.outbox) > before else None
 
-    def ask_ok(self, tokens: Tokens, **destination: str) -> tuple[dict[str, Any], Sent]:
+    def ask_ok(self, tokens: Tokens, **destination: Any) -> tuple[dict[str, Any], Sent]:
         response, sent = self.ask(tokens, **destination)
         answer = body(response)
         assert status(response) == 200 and answer["status"] == "OK", answer

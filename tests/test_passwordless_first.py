@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ from st_twofactor import (
 from st_twofactor.devcore import DevCore
 from st_twofactor.store import InMemoryStore
 
-from .conftest import Tokens, body, jwt_payload, status
+from .conftest import HEADER_MODE, Tokens, body, jwt_payload, sign_up, status
 from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from .test_otp import (
     ALL_FACTORS,
@@ -94,7 +95,9 @@ def make_app(
         app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
         client = _add_protected_route(app, framework)
         app_id = devcore_app.rsplit("/appid-", 1)[1]
-        return Harness(client, framework, clock, config, app_id, devcore, outbox, seen)
+        return Harness(
+            client, framework, clock, config, app_id, devcore, outbox, seen, uses_session=True
+        )
 
     yield make
 
@@ -157,6 +160,7 @@ def test_passwordless_sign_in_then_a_code_as_second_factor(make_app: MakeApp) ->
     response, sent = h.ask(tokens, email="pia@example.com")
     assert body(response)["status"] == "GENERAL_ERROR" and sent is None
     assert "signed in with a code sent to this e-mail address" in body(response)["message"]
+    assert "sign out first to sign in with another account" in body(response)["message"]
 
     # A code by SMS, with the session: the second factor, in the same session.
     device, sent_sms = h.ask_ok(tokens, phoneNumber=PHONE)
@@ -220,6 +224,228 @@ def test_an_invalid_session_is_401_not_a_sign_in(make_app: MakeApp) -> None:
     response, sent = h.ask(forged, email="pia@example.com")
     assert status(response) == 401 and sent is None
     assert h.user_count() == users
+
+
+# -- the session is used only when the request asks for it ---------------------------
+
+
+USE_SESSION = "shouldTryLinkingWithSessionUser"
+NOT_ASKED: list[dict[str, Any]] = [{}, {USE_SESSION: False}]
+"""What a sign-in form sends: no flag (the SDK reads it as false), or false."""
+
+
+@dataclass
+class Browser:
+    """A frontend on the passwordless endpoints, keeping its session as SuperTokens'
+    frontends do: cookies (``cookie``) or the tokens of the last answer that carried
+    them (``header``); a sign-in's new session replaces the one before."""
+
+    h: Harness
+    mode: str
+    tokens: Tokens | None = None
+
+    def post(self, path: str, payload: dict[str, Any]) -> Any:
+        if self.mode == "cookie":
+            return self.h.client.post(path, json=payload, headers={"st-auth-mode": "cookie"})
+        headers = self.tokens.auth() if self.tokens is not None else dict(HEADER_MODE)
+        response = self.h.client.post(path, json=payload, headers=headers)
+        new = Tokens.of(response)
+        if new.refresh:  # a new session
+            self.tokens = new
+        elif new.access and self.tokens is not None:
+            self.tokens.access = new.access
+        return response
+
+    def access_token(self) -> str:
+        if self.mode == "header":
+            assert self.tokens is not None and self.tokens.access
+            return self.tokens.access
+        client = self.h.client
+        if self.h.framework == "flask":
+            cookie = client.get_cookie("sAccessToken")
+            assert cookie is not None, "no session cookie"
+            return str(cookie.value)
+        value = client.cookies.get("sAccessToken")
+        assert value, "no session cookie"
+        return str(value)
+
+    def user_id(self) -> str:
+        return str(jwt_payload(self.access_token())["sub"])
+
+    def claim(self) -> object:
+        return jwt_payload(self.access_token())["2fa-completed"]["v"]
+
+    def protected(self) -> int:
+        if self.mode == "cookie":
+            return status(self.h.client.get("/protected"))
+        assert self.tokens is not None
+        return status(self.h.client.get("/protected", headers=self.tokens.auth()))
+
+    def ask(self, **payload: Any) -> tuple[dict[str, Any], Sent | None]:
+        before = len(self.h.outbox)
+        response = self.post("/auth/signinup/code", payload)
+        assert status(response) == 200, body(response)
+        return body(response), self.h.outbox[-1] if len(self.h.outbox) > before else None
+
+    def consume(self, device: dict[str, Any], code: str, **extra: Any) -> Any:
+        return self.post(
+            "/auth/signinup/code/consume",
+            {
+                "preAuthSessionId": device["preAuthSessionId"],
+                "deviceId": device["deviceId"],
+                "userInputCode": code,
+                **extra,
+            },
+        )
+
+    def sign_in_by_code(self, email: str, **flag: Any) -> dict[str, Any]:
+        """The ordinary sign-in/up (the sign-in form: no session used); its answer."""
+        device, sent = self.ask(email=email, **flag)
+        assert device["status"] == "OK", device
+        assert sent is not None and sent.first_factor is True and sent.to == email
+        answer = body(self.consume(device, sent.code, **flag))
+        assert answer["status"] == "OK", answer
+        return dict(answer)
+
+
+MODES = pytest.mark.parametrize("mode", ["header", "cookie"])
+
+
+@MODES
+@pytest.mark.parametrize("flag", NOT_ASKED, ids=["absent", "false"])
+def test_with_2fa_pending_a_sign_in_request_signs_in_to_another_account(
+    make_app: MakeApp, mode: str, flag: dict[str, Any]
+) -> None:
+    """A user whose 2FA is pending for account A can sign in to account B: a request that
+    does not ask to use the session (the sign-in form's) is the SDK's ordinary sign-in,
+    whatever session the request carries; B's new session starts with 2FA pending too."""
+    h = make_app()
+    browser = Browser(h, mode)
+    a = browser.sign_in_by_code("ann@example.com")["user"]["id"]
+    assert browser.user_id() == a and browser.claim() is False
+    assert browser.protected() == 403
+    a_tokens = browser.tokens
+
+    b = browser.sign_in_by_code("bob@example.com", **flag)
+    assert b["createdNewRecipeUser"] is True and b["user"]["id"] != a
+    assert browser.user_id() == b["user"]["id"], "the session is now B's"
+    assert browser.claim() is False and browser.protected() == 403, "B's 2FA is pending"
+    if a_tokens is not None:  # header mode: A's session is untouched, still pending
+        assert h.protected(a_tokens) == 403
+
+    # B completes 2FA in B's own session, by SMS (B signed in with the e-mail address).
+    device, sent = browser.ask(phoneNumber=PHONE, **{USE_SESSION: True})
+    assert device["status"] == "OK" and sent is not None and sent.first_factor is False
+    answer = body(browser.consume(device, sent.code, **{USE_SESSION: True}))
+    assert answer["status"] == "OK" and answer["user"]["id"] == b["user"]["id"], answer
+    assert browser.claim() is True and browser.protected() == 200
+    assert h.state(a).phone is None, "nothing of A's changed"
+
+
+@MODES
+@pytest.mark.parametrize("flag", NOT_ASKED, ids=["absent", "false"])
+def test_a_request_that_does_not_ask_for_the_session_never_completes_it(
+    make_app: MakeApp, mode: str, flag: dict[str, Any]
+) -> None:
+    """Security: only ``shouldTryLinkingWithSessionUser: true`` makes a second factor.
+
+    With a password user's session (2FA pending), a code asked for the account's own
+    address without the flag is a *sign-in* code (worded as one), and using it signs in
+    its passwordless user: a new session of another user, 2FA pending; the password
+    session is never completed. A second-factor code used or resent without the flag
+    is RESTART_FLOW_ERROR: nothing is sent, nothing completes, no session is made. Used
+    with the flag, in its own session, it still works."""
+    h = make_app()
+    browser = Browser(h, mode)
+    if mode == "header":
+        browser.tokens = h.signed_up("ada@example.com")
+    else:
+        signed_up = sign_up(h.client, "ada@example.com", **{"st-auth-mode": "cookie"})
+        assert body(signed_up)["status"] == "OK"
+    ada = browser.user_id()
+    ada_tokens = browser.tokens
+    assert browser.protected() == 403
+
+    # A second-factor code (asked with the flag), then used and resent without it.
+    device, sent = browser.ask(phoneNumber=PHONE, **{USE_SESSION: True})
+    assert device["status"] == "OK" and sent is not None and sent.first_factor is False
+    outbox = len(h.outbox)
+    resent = browser.post("/auth/signinup/code/resend", {**codes_request(device), **flag})
+    assert body(resent)["status"] == "RESTART_FLOW_ERROR", body(resent)
+    assert len(h.outbox) == outbox, "nothing was sent"
+    users = h.user_count()
+    refused = browser.consume(device, sent.code, **flag)
+    assert body(refused)["status"] == "RESTART_FLOW_ERROR", body(refused)
+    assert not Tokens.of(refused).refresh, "no session was made"
+    assert h.user_count() == users
+    assert browser.user_id() == ada and browser.claim() is False
+    assert browser.protected() == 403
+
+    # A code for the same address without the flag: a sign-in code, for another user.
+    signed_in = browser.sign_in_by_code("ada@example.com", **flag)
+    assert signed_in["user"]["id"] != ada, "a passwordless user of its own (no linking)"
+    assert browser.user_id() == signed_in["user"]["id"] and browser.claim() is False
+    assert browser.protected() == 403
+    if ada_tokens is not None:
+        assert h.protected(ada_tokens) == 403, "the password session is still pending"
+    assert h.state(ada).email is None and h.state(ada).phone is None, "nothing pinned"
+
+    if ada_tokens is not None:  # with the flag, in its own session, the code still works
+        browser.tokens = ada_tokens
+        answer = body(browser.consume(device, sent.code, **{USE_SESSION: True}))
+        assert answer["status"] == "OK" and answer["user"]["id"] == ada, answer
+        assert browser.protected() == 200
+
+
+@MODES
+def test_asking_for_the_session_needs_a_valid_one(make_app: MakeApp, mode: str) -> None:
+    """``true`` without a session (or with an invalid one) is a 401, never a sign-in; a
+    flag that is not a boolean is a 400. Nothing is sent, no user is made."""
+    h = make_app()
+    users = h.user_count()
+    for payload in (
+        {"email": "new@example.com", USE_SESSION: True},
+        {"phoneNumber": PHONE, USE_SESSION: True},
+    ):
+        response = h.client.post(
+            "/auth/signinup/code", json=payload, headers={"st-auth-mode": mode}
+        )
+        assert status(response) == 401, body(response)
+    tokens = h.signed_up("ada@example.com")
+    forged = Tokens((tokens.access or "")[:-4] + "AAAA", None)
+    response, sent = h.ask(forged, email="new@example.com", **{USE_SESSION: True})
+    assert status(response) == 401 and sent is None
+    for value in ("true", 1, [], {}):
+        response, sent = h.ask(tokens, email="ada@example.com", **{USE_SESSION: value})
+        assert status(response) == 400 and sent is None, (value, body(response))
+        assert USE_SESSION in body(response)["message"]
+    assert h.user_count() == users + 1 and h.outbox == []
+
+
+def test_the_flag_changes_nothing_where_passwordless_is_only_a_second_factor(
+    make_app: MakeApp,
+) -> None:
+    """Without passwordless among the first factors every request is a second factor:
+    a session is needed (401 without one, whatever the flag says) and is used."""
+
+    def second_factor_only(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
+        return build_recipe_list(
+            config=config,
+            first_factors=("emailpassword",),
+            **deliveries(outbox),
+            **reset_delivery(),
+        )
+
+    h = make_app(second_factor_only)
+    h.uses_session = False
+    for flag in (False, True):
+        response, sent = h.ask(None, email="new@example.com", **{USE_SESSION: flag})
+        assert status(response) == 401 and sent is None
+    tokens = h.signed_up("ada@example.com")
+    device, sent = h.ask_ok(tokens, email="ada@example.com", **{USE_SESSION: False})
+    assert sent.first_factor is False
+    assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
+    assert h.protected(tokens) == 200
 
 
 def test_password_users_still_use_e_mailed_codes_in_a_passwordless_first_app(

@@ -232,7 +232,12 @@ async function verifySecondFactor(event, path, input) {
 async function sendEmailCode() {
   const email = overview?.contacts?.["otp-email"]?.contact;
   if (!email) return say("E-mailed codes cannot be used now.", "error");
-  const answer = await api("POST", "/auth/signinup/code", { email });
+  // shouldTryLinkingWithSessionUser: a second factor of this session, also in an app
+  // where passwordless is a sign-in method (without it that is a sign-in code).
+  const answer = await api("POST", "/auth/signinup/code", {
+    email,
+    shouldTryLinkingWithSessionUser: true,
+  });
   if (answer.data.status !== "OK") {
     emailDevice = null;
     return sayCodeProblem(answer);
@@ -249,6 +254,7 @@ async function verifyEmailCode(event) {
   const answer = await api("POST", "/auth/signinup/code/consume", {
     ...emailDevice,
     userInputCode: $("email-code").value.trim(),
+    shouldTryLinkingWithSessionUser: true,
   });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   emailDevice = null;

@@ -8,6 +8,7 @@ this module, so an app never pulls in a framework it does not use.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._request_guard import guard_inputs
 from .admin import (
     TwoFactorOverview,
     get_two_factor_state,
@@ -61,6 +62,7 @@ __all__ = [
     "cors_headers",
     "get_two_factor_state",
     "get_two_factor_state_sync",
+    "guard_inputs",
     "make_second_factor_claim",
     "mark_completed",
     "override_emailpassword_functions",

@@ -127,31 +127,57 @@ def _check_deliveries(config: TwoFactorConfig, core: Core) -> list[Check]:
             checks.append(Check(name, "ok", "development mode: codes are written to the log"))
             continue
         if not core.initialised_by_app:
-            checks.append(
-                Check(
-                    name,
-                    "skip",
-                    "the --config module does not initialise the SDK, so its delivery is"
-                    " not known here (build_recipe_list refuses to start without one)",
-                )
-            )
+            checks.append(Check(name, "skip", NOT_INITIALISED))
             continue
         checks.append(_check_delivery(name, ingredient))
     return checks
 
 
+NOT_INITIALISED = (
+    "cannot tell: importing the --config module does not call supertokens_python.init(),"
+    " so the app's passwordless recipe is not known here; to check it, name a module"
+    " that calls init() (or a function there that calls it and returns the config)"
+)
+"""Why the delivery checks are skipped: they read the passwordless recipe the app set up."""
+
+
 def _check_delivery(name: str, ingredient: str) -> Check:
+    """The passwordless recipe the app initialised: it sends second-factor codes (the
+    library's API override is on it) through the app's own sender."""
     from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe
 
-    fix = f"pass {ingredient}=... to build_recipe_list (your own sender)"
+    from ._setup_check import COMPLETES_2FA
+
+    kind = "SMSDeliveryConfig" if ingredient == "sms_delivery" else "EmailDeliveryConfig"
+    sender = (
+        f"pass {ingredient}={kind}(service=...) (your own sender) to build_recipe_list"
+        " or to your own passwordless.init"
+    )
+    own_init = (
+        "with your own passwordless.init, pass override=PasswordlessOverrideConfig("
+        "apis=override_passwordless_apis(config))"
+    )
     try:
         recipe = PasswordlessRecipe.get_instance()
     except Exception:
-        return Check(name, "fail", "the passwordless recipe is not initialised", fix)
+        return Check(
+            name,
+            "fail",
+            "the passwordless recipe is not initialised: codes cannot be sent",
+            f"build_recipe_list adds it; or call passwordless.init yourself, {own_init}",
+        )
+    if not getattr(recipe.api_implementation, COMPLETES_2FA, False):
+        return Check(
+            name,
+            "fail",
+            "the passwordless recipe has no override_passwordless_apis(config): a code"
+            " asked for with a session is a plain sign-in, never a second factor",
+            f"{own_init} (composed with yours); or let build_recipe_list add the recipe",
+        )
     service = getattr(recipe, ingredient).ingredient_interface_impl
     module = type(service).__module__
     if "backward_compatibility" in module:
-        return Check(name, "fail", "codes would go through SuperTokens' hosted service", fix)
+        return Check(name, "fail", "codes would go through SuperTokens' hosted service", sender)
     return Check(name, "ok", f"sent by {type(service).__name__}")
 
 
@@ -178,4 +204,9 @@ async def _check_plugin(core: Core, app_url: str | None, api_base_path: str) -> 
         if PLUGIN_ID in ids:
             return Check("plugin", "ok", "twofactor_plugin is in the SDK's plugins")
         return Check("plugin", "fail", "twofactor_plugin is not in the SDK's plugins", fix)
-    return Check("plugin", "skip", "pass --app-url URL to check the running app's 2FA routes")
+    return Check(
+        "plugin",
+        "skip",
+        "pass --app-url URL to check the running app's 2FA routes, or name a --config"
+        " module that calls init()",
+    )

@@ -6,6 +6,7 @@ See :mod:`st_twofactor.cli`.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -110,3 +111,33 @@ async def outages() -> AsyncIterator[None]:
         if message is None:
             raise
         raise CommandError(EXIT_UNAVAILABLE, message.replace("; try again later", "")) from exc
+
+
+def utc_time(seconds: float | None) -> str | None:
+    """``seconds`` since the epoch as ISO 8601 in UTC (``2024-05-01T12:00:00Z``), or None."""
+    if seconds is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def security_keys_document(keys: Sequence[Any]) -> list[dict[str, Any]]:
+    """The security keys of a :class:`~st_twofactor.admin.TwoFactorOverview` for
+    ``user show``: name, when added, when last used (``None``: never); no key material."""
+    return [
+        {
+            "name": key.name,
+            "created_at": utc_time(key.created_at),
+            "last_used_at": utc_time(key.last_used_at),
+        }
+        for key in keys
+    ]
+
+
+def security_keys_line(keys: Sequence[dict[str, Any]]) -> str:
+    """``user show``'s line of security keys (from :func:`security_keys_document`)."""
+    shown = ", ".join(
+        f"{key['name']} (added {key['created_at']}, last used {key['last_used_at'] or 'never'})"
+        for key in keys
+    )
+    return f"security keys:       {shown or 'none'}"

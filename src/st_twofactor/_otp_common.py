@@ -139,14 +139,17 @@ class CodeFlows:
 
 
 NOT_ENABLED: dict[Factor, str] = {
-    EMAIL: "E-mailed codes are not enabled for two-factor authentication.",
-    PHONE: "SMS codes are not enabled for two-factor authentication.",
+    EMAIL: "E-mailed codes are not enabled for two-factor authentication: "
+    "use another second factor.",
+    PHONE: "SMS codes are not enabled for two-factor authentication: use another second factor.",
 }
 SIGNED_IN_WITH: dict[Factor, str] = {
     EMAIL: "This session signed in with a code sent to this e-mail address, so a code "
-    "sent there cannot be its second factor: use another second factor.",
+    "sent there cannot be its second factor: use another second factor, or sign out "
+    "first to sign in with another account.",
     PHONE: "This session signed in with a code sent to this phone number, so a code "
-    "sent there cannot be its second factor: use another second factor.",
+    "sent there cannot be its second factor: use another second factor, or sign out "
+    "first to sign in with another account.",
 }
 NO_EMAIL = (
     "No e-mail address is known for this account, so codes cannot be e-mailed: "

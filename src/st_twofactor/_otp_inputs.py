@@ -29,6 +29,10 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9+/]{1,128}={0,2}")
 _USER_INPUT_CODE = re.compile(r"[!-~]{1,64}")
 """Printable ASCII only: unicode digits are refused before any comparison."""
 
+_USE_SESSION = "shouldTryLinkingWithSessionUser"
+"""The body field by which SuperTokens' frontends say whether a request is about the
+session's user (``true``: a second factor) or not (``false`` or absent: a sign-in)."""
+
 
 @dataclass(frozen=True)
 class DeviceRef:
@@ -64,9 +68,10 @@ def guard_request_bodies(*, first_factor: bool = False) -> None:
     Runs once after ``init()``. The SDK's handlers index the body and call ``str`` methods
     on its fields before any API override is called, so a JSON array, number or string as
     the body, or ``{"email": 5}``, would be a 500. Those are answered 400 here, before the
-    handler (and before any state is read or changed); everything else goes on unchanged.
-    Unless passwordless is a first factor, a request without a session is answered 401
-    before its body is looked at.
+    handler (and before any state is read or changed), and so is a
+    ``shouldTryLinkingWithSessionUser`` that is not ``true`` or ``false``; everything else
+    goes on unchanged. Unless passwordless is a first factor, a request without a session
+    is answered 401 before its body is looked at.
     """
 
     def check(fields: tuple[str, ...]) -> RequestCheck:
@@ -89,7 +94,7 @@ def _check_body(body: object, fields: tuple[str, ...]) -> None:
     """
     checked = json_object(body)
     if checked is not None:
-        check_types(checked, dict.fromkeys(fields, str))
+        check_types(checked, {**dict.fromkeys(fields, str), _USE_SESSION: bool})
 
 
 def _no_claim_validators(
@@ -135,19 +140,33 @@ def forgotten_device(pre_auth_session_id: object, device_id: object) -> bool:
 async def request_session(
     request: BaseRequest, user_context: dict[str, Any], first_factor: bool
 ) -> SessionContainer | None:
-    """The request's session; None only for a first factor without one (else 401).
+    """The session a request is a second factor of; ``None``: the SDK's own sign-in/up.
 
-    A session that is present but invalid (expired, revoked) is still answered 401 or
-    try-refresh by the SDK, never taken for a sign-in.
+    Where passwordless is only a second factor, every request is one: a session is
+    required (401 without one) whatever the body says. Where passwordless is also a
+    first factor, the body decides, with the meaning the SDK gives it: only
+    ``"shouldTryLinkingWithSessionUser": true`` makes the request a second factor of its
+    session (401, or try-refresh, without a valid one); ``false`` or absent is the
+    ordinary sign-in/up, and a session the request carries is not even looked at, so
+    such a request can neither complete that session nor change it (a user whose 2FA is
+    pending can sign in to another account). The SDK's prebuilt UI sends ``true`` from
+    its MFA screens and ``false`` from its sign-in form.
     """
-    if not first_factor:
-        return await require_session(request, user_context)
-    return await get_session(
-        request,
-        session_required=False,
-        override_global_claim_validators=_no_claim_validators,
-        user_context=user_context,
-    )
+    if first_factor and not await uses_session(request):
+        return None
+    return await require_session(request, user_context)
+
+
+async def uses_session(request: BaseRequest) -> bool:
+    """``shouldTryLinkingWithSessionUser`` of the body: absent is ``False``; anything but
+    ``true`` or ``false`` is a 400 (the SDK caches the parsed body)."""
+    body = await request.json()
+    value = body.get(_USE_SESSION) if isinstance(body, dict) else None
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise_bad_input_exception(f"{_USE_SESSION} must be true or false")
+    return value
 
 
 def device_ref(pre_auth_session_id: object, device_id: object) -> DeviceRef:

@@ -18,18 +18,22 @@ unchanged. In front of every guarded handler, also:
 :func:`~st_twofactor.recipes.build_recipe_list` installs them (once the SDK is
 initialised) for the recipes it sets up, and switches off the OAuth2 provider routes the
 SDK mounts on its own (:func:`guard_sdk_routes`); the passwordless endpoints have their
-own body checks (:mod:`st_twofactor.otp`), which this module's limits also wrap.
+own body checks (:mod:`st_twofactor.otp`), which this module's limits also wrap. An app
+that calls ``emailpassword.init``, ``thirdparty.init`` or ``passwordless.init`` itself
+installs the same checks with :func:`guard_inputs`, an ``apis`` override.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from supertokens_python.exceptions import GeneralError, raise_bad_input_exception
 from supertokens_python.framework import BaseRequest, BaseResponse
 from supertokens_python.normalised_url_path import NormalisedURLPath
+from supertokens_python.post_init_callbacks import PostSTInitCallbacks
 from supertokens_python.recipe.accountlinking.utils import (
     recipe_init_defined_should_do_automatic_account_linking,
 )
@@ -39,14 +43,24 @@ from supertokens_python.recipe.emailpassword.constants import (
     USER_PASSWORD_RESET,
     USER_PASSWORD_RESET_TOKEN,
 )
+from supertokens_python.recipe.emailpassword.interfaces import (
+    APIInterface as EmailPasswordAPIInterface,
+)
 from supertokens_python.recipe.emailpassword.recipe import EmailPasswordRecipe
 from supertokens_python.recipe.multitenancy.asyncio import list_all_tenants
 from supertokens_python.recipe.multitenancy.constants import DEFAULT_TENANT_ID
 from supertokens_python.recipe.oauth2provider.recipe import OAuth2ProviderRecipe
+from supertokens_python.recipe.passwordless.interfaces import (
+    APIInterface as PasswordlessAPIInterface,
+)
 from supertokens_python.recipe.thirdparty.constants import SIGNINUP
+from supertokens_python.recipe.thirdparty.interfaces import (
+    APIInterface as ThirdPartyAPIInterface,
+)
 from supertokens_python.recipe.thirdparty.recipe import ThirdPartyRecipe
 
 from ._body import BodyTooLarge, MalformedBody, read_json
+from .errors import ConfigurationError
 
 log = logging.getLogger("st_twofactor")
 
@@ -197,26 +211,93 @@ async def _third_party_body(request: BaseRequest, user_context: dict[str, Any]) 
         raise_bad_input_exception("redirectURIInfo.redirectURIQueryParams values must be strings")
 
 
+_FIRST_FACTOR_CHECKS: dict[type, dict[str, RequestCheck]] = {
+    EmailPasswordRecipe: {
+        request_id: _email_password_body
+        for request_id in (SIGNIN, SIGNUP, USER_PASSWORD_RESET_TOKEN, USER_PASSWORD_RESET)
+    },
+    ThirdPartyRecipe: {SIGNINUP: _third_party_body},
+}
+"""The checks of each first-factor recipe's handlers, by recipe class."""
+
+
+def _guard_recipe(recipe_class: type) -> None:
+    """Install the checks of ``recipe_class`` when the app initialised that recipe."""
+    try:
+        recipe = recipe_class.get_instance()  # type: ignore[attr-defined]
+    except GeneralError:  # the app left this recipe out of its init()
+        log.debug("st-twofactor: %s is not initialised; no body checks", recipe_class.__name__)
+        return
+    guard_requests(recipe, _FIRST_FACTOR_CHECKS[recipe_class])
+
+
 def guard_sdk_routes() -> None:
     """Install the checks on the emailpassword and thirdparty recipes that are initialised,
     and switch off the OAuth2 provider routes (:func:`_switch_off_oauth2_provider`)."""
-    for recipe_class, checks in (
-        (
-            EmailPasswordRecipe,
-            {
-                request_id: _email_password_body
-                for request_id in (SIGNIN, SIGNUP, USER_PASSWORD_RESET_TOKEN, USER_PASSWORD_RESET)
-            },
-        ),
-        (ThirdPartyRecipe, {SIGNINUP: _third_party_body}),
-    ):
-        try:
-            recipe = recipe_class.get_instance()
-        except GeneralError:  # the app left this recipe out of its init()
-            log.debug("st-twofactor: %s is not initialised; no body checks", recipe_class.__name__)
-            continue
-        guard_requests(recipe, checks)
+    for recipe_class in _FIRST_FACTOR_CHECKS:
+        _guard_recipe(recipe_class)
     _switch_off_oauth2_provider()
+
+
+_API = TypeVar("_API")
+
+
+def guard_inputs(original_implementation: _API) -> _API:
+    """An ``apis`` override that checks the input of the SDK's own routes of a recipe the
+    app initialises itself, as :func:`~st_twofactor.recipes.build_recipe_list` does for
+    the recipes it sets up: bad input is a 4xx, never a 500.
+
+    ::
+
+        emailpassword.init(override=EmailPasswordOverrideConfig(apis=guard_inputs))
+        thirdparty.init(..., override=ThirdPartyOverrideConfig(apis=guard_inputs))
+        passwordless.init(..., override=PasswordlessOverrideConfig(apis=guard_inputs))
+        # with an override of your own, in either order:
+        EmailPasswordOverrideConfig(apis=lambda original: my_apis(guard_inputs(original)))
+
+    Once the SDK is initialised, in front of that recipe's handlers of sign-in, sign-up,
+    password reset, third-party sign-in/up and passwordless codes: a body that is not a
+    JSON object, or whose fields have the wrong type, is a 400 (the SDK would answer 500);
+    a body over 16 KiB is a 413; a string with a lone UTF-16 surrogate, an unknown tenant,
+    and ``shouldTryLinkingWithSessionUser: true`` in an app without account linking on
+    the first-factor routes are 400. Every other request goes on unchanged, and the
+    override changes nothing else of the recipe.
+
+    On the passwordless recipe, :func:`~st_twofactor.otp.override_passwordless_apis`
+    installs these checks itself (its own, which also answer a request without a session
+    401 where passwordless is only a second factor); with both, that one is kept.
+
+    :raises ConfigurationError: ``original_implementation`` is not the ``APIInterface`` of
+        emailpassword, thirdparty or passwordless.
+    """
+    install: Callable[[], None]
+    if isinstance(original_implementation, EmailPasswordAPIInterface):
+        install = partial(_guard_recipe, EmailPasswordRecipe)
+    elif isinstance(original_implementation, ThirdPartyAPIInterface):
+        install = partial(_guard_recipe, ThirdPartyRecipe)
+    elif isinstance(original_implementation, PasswordlessAPIInterface):
+        install = _guard_passwordless
+    else:
+        raise ConfigurationError(
+            "guard_inputs is an apis override of emailpassword, thirdparty or passwordless "
+            f"(e.g. EmailPasswordOverrideConfig(apis=guard_inputs)); got "
+            f"{type(original_implementation).__name__}"
+        )
+    PostSTInitCallbacks.add_post_init_callback(install)
+    return original_implementation
+
+
+def _guard_passwordless() -> None:
+    """The passwordless body checks as a first factor's, unless the library's own
+    passwordless override is installed: it installs its own (stricter) checks."""
+    from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe
+
+    from ._otp_inputs import guard_request_bodies
+    from ._setup_check import COMPLETES_2FA
+
+    if getattr(PasswordlessRecipe.get_instance().api_implementation, COMPLETES_2FA, False):
+        return
+    guard_request_bodies(first_factor=True)
 
 
 def _switch_off_oauth2_provider() -> None:

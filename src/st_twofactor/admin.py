@@ -23,6 +23,17 @@ from .state import TwoFactorState
 
 
 @dataclass(frozen=True)
+class SecurityKeyOverview:
+    """A security key or passkey as an admin may see it: no key material, no id."""
+
+    name: str
+    created_at: float
+    """When it was added (seconds since the epoch)."""
+    last_used_at: float | None
+    """When it last completed 2FA (seconds since the epoch), ``None`` if never."""
+
+
+@dataclass(frozen=True)
 class TwoFactorOverview:
     """What an admin may see of a user's 2FA: never a secret or a code."""
 
@@ -35,6 +46,8 @@ class TwoFactorOverview:
     recovery_codes_left: int
     locked_factors: tuple[str, ...]
     """Factors refused right now by the throttle."""
+    security_keys: tuple[SecurityKeyOverview, ...] = ()
+    """The user's security keys and passkeys."""
     sessions_revoked: int = 0
     """Sessions :func:`reset_factors` revoked (0 for a plain read)."""
 
@@ -159,4 +172,8 @@ def _overview(config: TwoFactorConfig, user_id: str, state: TwoFactorState) -> T
         phone=state.phone,
         recovery_codes_left=len(state.recovery_codes),
         locked_factors=locked,
+        security_keys=tuple(
+            SecurityKeyOverview(k.name, k.created_at, k.last_used_at)
+            for k in state.webauthn_credentials
+        ),
     )

@@ -49,6 +49,8 @@ from ._cli_output import (
     Core,
     Output,
     outages,
+    security_keys_document,
+    security_keys_line,
 )
 
 if TYPE_CHECKING:
@@ -70,9 +72,10 @@ __all__ = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "devcore":
-        return _devcore(args)
+        return _devcore(args, parser)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     out = Output(as_json=args.json)
     try:
@@ -112,6 +115,38 @@ def _parser() -> argparse.ArgumentParser:
         "--licensed",
         action="store_true",
         help="answer the paid features (TOTP, MFA, account linking) instead of HTTP 402",
+    )
+    devcore.add_argument(
+        "--api-key",
+        metavar="KEY",
+        action="append",
+        dest="api_keys",
+        help="require this key in the api-key header of every call but hello and the JWKS"
+        " (else 401), as a core with API keys does; at least 20 letters, digits, '=' or '-';"
+        " repeat for several keys (other users of this machine can see a command line)",
+    )
+    # The defaults are DevCore's (not imported here: the other commands do not need it).
+    devcore.add_argument(
+        "--request-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="a client that takes longer to send a whole request (from its first byte), or"
+        " to take its answer, is disconnected (default: 5)",
+    )
+    devcore.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="close a kept-alive connection idle for this long (default: 30)",
+    )
+    devcore.add_argument(
+        "--workers", metavar="N", type=int, help="threads that run requests (default: 8)"
+    )
+    devcore.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=int,
+        help="connections open at once; more wait to be accepted (default: 256)",
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -181,13 +216,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _devcore(args: argparse.Namespace) -> int:
+def _devcore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .devcore import DevCore
 
+    limits = ("request_timeout", "idle_timeout", "workers", "max_connections")
+    given = {name: getattr(args, name) for name in limits if getattr(args, name) is not None}
+    try:
+        core = DevCore(
+            args.db,
+            host=args.host,
+            port=args.port,
+            licensed=args.licensed,
+            api_keys=args.api_keys,
+            **given,
+        )
+    except ValueError as error:
+        parser.error(f"devcore: {error}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with DevCore(args.db, host=args.host, port=args.port, licensed=args.licensed) as core:
+    with core:
         print(f"st-twofactor development core listening on {core.url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
@@ -287,7 +335,9 @@ async def _existing_user(user_id: str) -> None:
 
 def _overview_document(overview: Any) -> dict[str, Any]:
     document = asdict(overview)
+    del document["sessions_revoked"]  # only a reset revokes sessions; it adds the count
     document["totp_devices"] = [{"name": n, "verified": v} for n, v in overview.totp_devices]
+    document["security_keys"] = security_keys_document(overview.security_keys)
     document["factors"] = list(overview.factors)
     document["locked_factors"] = list(overview.locked_factors)
     return document
@@ -302,6 +352,7 @@ def _overview_lines(document: dict[str, Any]) -> list[str]:
         f"user:                {document['user_id']}",
         f"factors:             {', '.join(document['factors']) or 'none'}",
         f"TOTP devices:        {devices or 'none'}",
+        security_keys_line(document["security_keys"]),
         f"e-mail for codes:    {document['email'] or '-'}",
         f"phone for codes:     {document['phone'] or '-'}",
         f"recovery codes left: {document['recovery_codes_left']}",

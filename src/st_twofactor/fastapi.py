@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import Request
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.fastapi import verify_session
+from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 
 from ._outage import outage_message
 from .claim import SecondFactorClaim
@@ -44,6 +46,7 @@ def require_2fa(
     anti_csrf_check: bool | None = None,
     check_database: bool = False,
     now: Callable[[], float] = time.time,
+    also: Sequence[SessionClaimValidator] = (),
 ) -> Callable[[Request], Awaitable[SessionContainer]]:
     """A dependency giving the session of a user who completed 2FA.
 
@@ -53,13 +56,17 @@ def require_2fa(
     :param anti_csrf_check: passed to the SDK's ``verify_session``.
     :param check_database: passed to the SDK's ``verify_session`` (also catches revoked
         sessions before their access token expires, at the cost of a core call).
-    :param now: the clock used for ``max_age``.
+    :param now: the clock used for ``max_age``: pass the config's (``now=config.clock``),
+        so that a test clock moves both the time 2FA is recorded and this check.
+    :param also: more claim validators the route requires besides 2FA (a role, say:
+        ``UserRoleClaim.validators.includes("admin")``); the app's global validators
+        still apply too.
     """
     verify = verify_session(
         anti_csrf_check=anti_csrf_check,
         session_required=True,
         check_database=check_database,
-        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now),
+        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now, also=also),
     )
 
     async def dependency(request: Request) -> SessionContainer:
@@ -91,13 +98,14 @@ def verify_session_without_2fa(
     )
 
 
-def answer_core_outages(app: FastAPI) -> None:
+def answer_core_outages(app: Starlette) -> None:
     """Answer 503 ``{"message": "the SuperTokens core is unreachable; try again later"}``
     when a request fails because the core cannot be reached, on every route: the SDK's
     own (sign-in, sign-up, session refresh) included, which would otherwise give a 500.
 
     Call it after ``app.add_middleware(get_middleware())``, so that it wraps the SDK's
-    middleware. Other errors pass through unchanged.
+    middleware. Other errors pass through unchanged. ``app`` is a FastAPI app or any
+    Starlette app.
     """
     app.add_middleware(_CoreOutages)
 

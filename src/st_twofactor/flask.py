@@ -26,13 +26,14 @@ with :func:`get_session`); failures answer 401 without a session and 403 with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.flask import verify_session
+from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 from werkzeug.exceptions import InternalServerError
 
 from ._outage import outage_message
@@ -51,6 +52,7 @@ def require_2fa(
     anti_csrf_check: bool | None = None,
     check_database: bool = False,
     now: Callable[[], float] = time.time,
+    also: Sequence[SessionClaimValidator] = (),
 ) -> Callable[[_View], _View]:
     """A view decorator that lets through only sessions that completed 2FA.
 
@@ -59,13 +61,17 @@ def require_2fa(
     :param claim: the app's claim, when not :data:`SecondFactorClaim`.
     :param anti_csrf_check: passed to the SDK's ``verify_session``.
     :param check_database: passed to the SDK's ``verify_session``.
-    :param now: the clock used for ``max_age``.
+    :param now: the clock used for ``max_age``: pass the config's (``now=config.clock``),
+        so that a test clock moves both the time 2FA is recorded and this check.
+    :param also: more claim validators the route requires besides 2FA (a role, say:
+        ``UserRoleClaim.validators.includes("admin")``); the app's global validators
+        still apply too.
     """
     return verify_session(
         anti_csrf_check=anti_csrf_check,
         session_required=True,
         check_database=check_database,
-        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now),
+        override_global_claim_validators=with_2fa(max_age, claim=claim, now=now, also=also),
     )
 
 

@@ -14,16 +14,20 @@ as a first factor, ``first_factor=True``):
   ``create_code_post`` is not used: its sign-in/up checks (account lookups, the tenant's
   first factors) are about a passwordless user that is never created here, so they
   decide nothing for a second factor and cost three core calls.
-- With ``first_factor=True`` (passwordless is also how users sign in) a request
-  *without* a session to ``signinup/code``, ``.../resend`` or ``.../consume`` is handed to
-  the SDK's own implementation: the app's ordinary passwordless sign-in/up, whose new
-  session gets the claim from the session override (``False`` unless 2FA is not
-  required). A request *with* a session is a second factor, as below; the contact of the
-  passwordless login method the session signed in with cannot be its second factor (that
-  would be the first factor twice). An invalid session is still a 401, never a sign-in.
-  A second-factor code works only in the session that asked for it: used without a
-  session it is a ``RESTART_FLOW_ERROR``, no user and no session is made, and a resend
-  without a session sends nothing; the client never holds the core's ``deviceId`` of a
+- With ``first_factor=True`` (passwordless is also how users sign in) the request's
+  ``shouldTryLinkingWithSessionUser`` decides, as it does in the SDK. ``true`` (what
+  SuperTokens' MFA screens send) makes a request to ``signinup/code``, ``.../resend`` or
+  ``.../consume`` a second factor of the request's session, as below (401 without a
+  valid session). ``false`` or absent (what a sign-in form sends) hands it to the SDK's
+  own implementation, the app's ordinary passwordless sign-in/up, whose new session gets
+  the claim from the session override (``False`` unless 2FA is not required); a session
+  the request carries is not looked at, so such a request never completes or changes it,
+  and a user whose 2FA is pending can sign in to another account. The contact of the
+  passwordless login method the session signed in with cannot be its second factor
+  (that would be the first factor twice). A second-factor code works only in the session
+  that asked for it, and only as a second factor: used in a sign-in (with or without a
+  session) it is a ``RESTART_FLOW_ERROR``, no user and no session is made, and such a
+  resend sends nothing; the client never holds the core's ``deviceId`` of a
   second-factor device (see below), which the SDK's sign-in would need.
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
@@ -174,13 +178,14 @@ def override_passwordless_apis(
     :param claim: the second-factor claim set on success; the same one the session
         override uses.
     :param first_factor: ``True`` when passwordless is also how users sign in: a
-        request *without* a session to ``signinup/code``, ``.../resend`` or
-        ``.../consume`` is then the SDK's ordinary passwordless sign-in/up (its new
+        request to ``signinup/code``, ``.../resend`` or ``.../consume`` with
+        ``"shouldTryLinkingWithSessionUser": true`` is then a second factor of its
+        session (401 without one), and one with ``false`` or without the field is the
+        SDK's ordinary passwordless sign-in/up, whatever session it carries (its new
         session starts with the claim ``False`` unless 2FA is not required for the
-        user), and one *with* a session is a second factor, as always. The contact
-        the session signed in with (its passwordless login method) cannot also be its
-        second factor. ``False`` (default): a second factor only, 401 without a
-        session (S10).
+        user). The contact the session signed in with (its passwordless login method)
+        cannot also be its second factor. ``False`` (default): a second factor only,
+        every request needs a session (401 without one, S10) whatever the field says.
     """
     sending = CodeSending(config, claim, first_factor=first_factor)
     checking = CodeChecking(config, claim, first_factor=first_factor)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
@@ -48,6 +48,7 @@ from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
 from ._setup_check import check_after_init
 from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, claim_value, recently_completed
+from .errors import ConfigurationError
 from .revocation import bind_session
 
 if TYPE_CHECKING:
@@ -325,6 +326,7 @@ def with_2fa(
     *,
     claim: BooleanClaim = SecondFactorClaim,
     now: Callable[[], float] = time.time,
+    also: Sequence[SessionClaimValidator] = (),
 ) -> ClaimValidatorsOverride:
     """An ``override_global_claim_validators`` that requires a completed 2FA.
 
@@ -333,8 +335,17 @@ def with_2fa(
     With ``max_age`` (step-up) it replaces that validator with
     :func:`~st_twofactor.claim.recently_completed`: a 2FA older than ``max_age`` seconds
     fails this route with 403 and leaves the session valid for every other route.
+
+    :param now: the clock ``max_age`` is measured with; pass the config's
+        (``now=config.clock``) so a test that moves the library's clock moves this one.
+    :param also: more claim validators the route requires, e.g. a role
+        (``UserRoleClaim.validators.includes("admin")``): added to the app's global
+        validators (which all still apply) and the 2FA check; a session must pass all.
     """
     step_up = None if max_age is None else recently_completed(max_age, claim=claim, now=now)
+    extra = list(also)
+    if not all(isinstance(v, SessionClaimValidator) for v in extra):
+        raise ConfigurationError("also= takes claim validators, e.g. [Claim.validators.has(...)]")
 
     def override(
         global_validators: list[SessionClaimValidator],
@@ -342,7 +353,7 @@ def with_2fa(
         user_context: dict[str, Any],
     ) -> list[SessionClaimValidator]:
         if step_up is None:
-            return _with_validator(global_validators, claim)
-        return [*(v for v in global_validators if not _is_for(v, claim)), step_up]
+            return [*_with_validator(global_validators, claim), *extra]
+        return [*(v for v in global_validators if not _is_for(v, claim)), step_up, *extra]
 
     return override

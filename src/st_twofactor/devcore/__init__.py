@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -44,13 +46,13 @@ from . import _config as core_config
 from ._db import MEMORY, Database
 from ._http import (
     CoreError,
-    CoreHTTPServer,
+    CoreRequestHandler,
     LoggedRequest,
     RequestLog,
     Routes,
-    make_handler_class,
     tenant_not_found,
 )
+from ._server import CoreServer, ServerLimits
 
 __all__ = ["DevCore", "LoggedRequest"]
 
@@ -75,9 +77,13 @@ _MODULES: tuple[ModuleType, ...] = (
     _tenant_routes,
 )
 
+# The real core refuses to start with a shorter key, or one with other characters.
+_API_KEY = re.compile(r"[A-Za-z0-9=-]{20,}")
+API_KEY_RULE = "an API key must be at least 20 characters, each a letter, a digit, '=' or '-'"
+
 
 class DevCore:
-    """A SuperTokens-compatible core on 127.0.0.1, in a thread of this process.
+    """A SuperTokens-compatible core on 127.0.0.1, served by threads of this process.
 
     :param db: SQLite file path, or ``":memory:"`` (the default) for a throwaway core.
     :param port: TCP port; 0 picks a free one (read it back from :attr:`url`).
@@ -85,8 +91,16 @@ class DevCore:
         core with a license key would; without it they answer HTTP 402, as the
         real core does.
     :param api_keys: when given, requests must carry one of them in ``api-key``, except
-        (as in the real core) hello, the public JWKS and unknown paths.
+        (as in the real core) hello, the public JWKS and unknown paths; others are
+        answered 401 ``Invalid API key``. Each follows the real core's rule: at least 20
+        characters, each a letter, a digit, ``=`` or ``-`` (ValueError otherwise).
     :param clock: seconds since the epoch; injectable so tests can move time.
+    :param request_timeout: seconds a client has to send a whole request once it has
+        sent its first byte (and to take its answer); slower ones are disconnected.
+    :param idle_timeout: seconds a kept-alive connection may wait for its next request.
+    :param workers: threads that read, run and answer requests (at most; started as
+        needed). One more thread waits for the connections.
+    :param max_connections: connections open at once; more wait to be accepted.
     """
 
     def __init__(
@@ -98,9 +112,17 @@ class DevCore:
         licensed: bool = False,
         api_keys: list[str] | None = None,
         clock: Callable[[], float] = time.time,
+        request_timeout: float = ServerLimits.request_timeout,
+        idle_timeout: float = ServerLimits.idle_timeout,
+        workers: int = ServerLimits.workers,
+        max_connections: int = ServerLimits.max_connections,
     ) -> None:
-        self.licensed = licensed
+        self.limits = ServerLimits(request_timeout, idle_timeout, workers, max_connections)
         self.api_keys = list(api_keys or [])
+        for key in self.api_keys:
+            if not _API_KEY.fullmatch(key):
+                raise ValueError(API_KEY_RULE)
+        self.licensed = licensed
         self.clock = clock
         self.request_log = RequestLog()
         self.routes = Routes()
@@ -114,8 +136,7 @@ class DevCore:
                 self.routes.merge(module_routes)
         self._host = host
         self._port = port
-        self._server: CoreHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: CoreServer | None = None
         self._app_configs: dict[str, dict[str, Any]] = {}
         self._config_lock = threading.Lock()
 
@@ -124,11 +145,9 @@ class DevCore:
     def start(self) -> DevCore:
         if self._server is not None:
             return self
-        self._server = CoreHTTPServer((self._host, self._port), make_handler_class(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="st-twofactor-devcore", daemon=True
-        )
-        self._thread.start()
+        server = CoreServer(self._host, self._port, partial(CoreRequestHandler, self), self.limits)
+        server.start()
+        self._server = server
         where = "in memory" if self.db.path == MEMORY else self.db.path
         log.warning(
             "st-twofactor development core on %s (database %s): for development and "
@@ -139,13 +158,10 @@ class DevCore:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop serving: close every connection and wait for running requests."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def close(self) -> None:
         """Stop serving and close the database."""
@@ -168,9 +184,8 @@ class DevCore:
         """The base URL, e.g. ``http://127.0.0.1:3567`` (the public app)."""
         if self._server is None:
             raise RuntimeError("the development core is not started")
-        host, port = self._server.server_address[:2]
-        host_text = host.decode() if isinstance(host, bytes) else host
-        return f"http://{host_text}:{port}"
+        host, port = self._server.server_address
+        return f"http://{host}:{port}"
 
     def app_url(self, app_id: str) -> str:
         """The connection URI of one app of this core."""

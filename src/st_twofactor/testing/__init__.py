@@ -1,13 +1,39 @@
 """Helpers for testing apps that use supertokens-python and st-twofactor.
 
 supertokens-python keeps its configuration in process-wide singletons; a test
-suite that calls ``init()`` more than once must reset them in between.
+suite that calls ``init()`` more than once must reset them in between
+(:func:`reset_supertokens`). :class:`ManualClock` is a clock a test moves by hand, for
+``TwoFactorConfig(clock=...)`` and the guards' ``now=``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import time
+
+__all__ = ["ManualClock", "reset_supertokens"]
+
+
+class ManualClock:
+    """A clock for ``TwoFactorConfig(clock=clock)`` that moves only when told to.
+
+    It starts at the real time, because the core and the SDK still use the real time
+    for access tokens: keep it within their lifetime (an hour by default) of it. Give the
+    same clock to the guards (``require_2fa(max_age=..., now=config.clock)``), so that
+    the time 2FA is recorded and the step-up check read one clock.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward (a TOTP step is 30 s)."""
+        self.now += seconds
+
 
 _RECIPES = (
     "accountlinking",
