@@ -24,6 +24,7 @@ from st_twofactor import reset_factors
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload
+from .test_attacks_trust import claim_reason
 from .twofactor_app import STEP_UP_MAX_AGE, Harness, Tokens, make_harness, user_id_of
 
 CLAIM = "2fa-completed"
@@ -33,15 +34,6 @@ CLAIM = "2fa-completed"
 def make(devcore_app: str) -> Iterator[Callable[..., Harness]]:
     yield lambda **options: make_harness(devcore_app, **options)
     reset_supertokens()
-
-
-def claim_reason(response: Any) -> dict[str, Any]:
-    assert response.status_code == 403, (response.status_code, response.text)
-    errors = response.json()["claimValidationErrors"]
-    assert [e["id"] for e in errors] == [CLAIM]
-    reason = errors[0]["reason"]
-    assert isinstance(reason, dict)
-    return reason
 
 
 # -- I1: an exempted completion is never fresh ------------------------------------------
