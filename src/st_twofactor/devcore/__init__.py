@@ -196,7 +196,8 @@ class DevCore:
 
         Each test can use its own app, isolated from the others in one long-running core.
         """
-        app_id = app_id or "t" + secrets.token_hex(6)
+        # Ids are case-blind, as in the real core: requests reach the app lower-cased.
+        app_id = (app_id or "t" + secrets.token_hex(6)).strip().lower()
         updates = core_config.validate(config)
         with self.db.transaction() as conn:
             row = conn.execute("SELECT core_config FROM apps WHERE app_id=?", (app_id,)).fetchone()
