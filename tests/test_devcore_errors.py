@@ -28,6 +28,7 @@ from supertokens_python.recipe.multitenancy.asyncio import create_or_update_tena
 from supertokens_python.recipe.multitenancy.interfaces import TenantConfigCreateOrUpdate
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.devcore._http import Routes
 from st_twofactor.testing import reset_supertokens
 
 from .devcore_recipes import JSON_TYPE, CapturedEmails, app_id_of, init_sdk
@@ -185,3 +186,9 @@ def test_tenant_ids_are_trimmed_lower_cased_and_checked(
         assert response.json() == {"status": "OK", "createdNew": True}
     else:
         assert (response.status_code, response.text) == (400, text)
+
+
+def test_a_route_with_capitals_cannot_be_defined() -> None:
+    # Requests are routed on their lower-cased path, so such a route could never be reached.
+    with pytest.raises(ValueError, match="must be lower case"):
+        Routes().post("/recipe/Signin")

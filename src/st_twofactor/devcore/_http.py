@@ -177,6 +177,9 @@ class Routes:
         if_unknown_tenant: dict[str, Any] | None = None,
         api_key: bool = True,
     ) -> Callable[[Handler], Handler]:
+        if path != path.lower():  # requests are routed on their lower-cased path
+            raise ValueError(f"route {method} {path} must be lower case")
+
         def decorate(handler: Handler) -> Handler:
             key = (method, path)
             if key in self.table:
