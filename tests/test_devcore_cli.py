@@ -223,3 +223,65 @@ def test_limits_must_be_positive(option: str, capsys: pytest.CaptureFixture[str]
         main(["devcore", "--port", "0", option, "0"])
     assert exited.value.code == 2
     assert "must be greater than 0" in capsys.readouterr().err
+
+
+_PLUGIN_PROBE = """
+import requests
+
+
+def test_probe(devcore, devcore_app):
+    flags = requests.get(devcore_app + "/ee/featureflag", timeout=10).json()["features"]
+    tenant = requests.put(
+        devcore_app + "/recipe/multitenancy/tenant/v2", json={"tenantId": "t1"}, timeout=10
+    )
+    user = requests.post(
+        devcore_app + "/t1/recipe/multitenancy/tenant/user", json={"recipeUserId": "u"}, timeout=10
+    )
+    print("PROBE", devcore.licensed, "multi_tenancy" in flags, tenant.status_code, user.status_code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "licensed"),
+    [
+        ("default", False),
+        ("option", True),
+        ("ini", True),
+    ],
+)
+def test_the_plugin_serves_a_licensed_core_only_when_asked(
+    tmp_path: Path, how: str, licensed: bool
+) -> None:
+    (tmp_path / "test_probe.py").write_text(_PLUGIN_PROBE)
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\n" + ("devcore_licensed = true\n" if how == "ini" else "")
+    )
+    args = ["--devcore-licensed"] if how == "option" else []
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    probe = next(line for line in run.stdout.splitlines() if line.startswith("PROBE"))
+    # Unlicensed, associating a user with a tenant is the paid feature (402; licensed, an
+    # unknown user is a status in a 200); creating the tenant itself is free.
+    user_status = "200" if licensed else "402"
+    assert probe.split()[1:] == [str(licensed), str(licensed), "200", user_status]
+
+
+def test_help_says_what_the_licensed_mode_opens(capsys: pytest.CaptureFixture[str]) -> None:
+    from st_twofactor.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["devcore", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    described = shown.rsplit("--licensed", 1)[1].split(" --", 1)[0]
+    for feature in ("multi-tenancy", "account linking", "TOTP", "dashboard users"):
+        assert feature in described, (feature, described)
+    assert "402" in described

@@ -2,7 +2,8 @@
 
 - An unknown app or tenant is a 400 naming the (connection URI domain, app, tenant)
   triple, not a 404; ``GET /recipe/multitenancy/tenant/v2`` alone answers
-  ``TENANT_NOT_FOUND_ERROR`` instead.
+  ``TENANT_NOT_FOUND_ERROR`` instead. Ids in paths are read lower-cased, as the real
+  core reads them, so a tenant spelt with capitals is that tenant (or the same 400).
 - Plain-text error bodies end with a newline (the real core writes them with
   ``println``), and the SDK passes them on verbatim in its exception message.
 """
@@ -17,12 +18,17 @@ import requests
 from supertokens_python.asyncio import get_user_count
 from supertokens_python.normalised_url_path import NormalisedURLPath
 from supertokens_python.querier import Querier
-from supertokens_python.recipe.emailpassword.asyncio import sign_up
-from supertokens_python.recipe.emailpassword.interfaces import SignUpOkResult
+from supertokens_python.recipe.emailpassword.asyncio import (
+    create_reset_password_token,
+    sign_in,
+    sign_up,
+)
+from supertokens_python.recipe.emailpassword.interfaces import SignInOkResult, SignUpOkResult
 from supertokens_python.recipe.multitenancy.asyncio import create_or_update_tenant, get_tenant
 from supertokens_python.recipe.multitenancy.interfaces import TenantConfigCreateOrUpdate
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.devcore._http import Routes
 from st_twofactor.testing import reset_supertokens
 
 from .devcore_recipes import JSON_TYPE, CapturedEmails, app_id_of, init_sdk
@@ -115,3 +121,74 @@ def test_plain_text_answers_end_with_a_newline(
 def test_unknown_app_on_an_unknown_route_is_the_400(devcore: DevCore) -> None:
     response = requests.get(devcore.app_url("missing-app") + "/no/such/route", timeout=10)
     assert (response.status_code, response.text) == (400, NOT_FOUND + "(, missing-app, public)\n")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/recipe/user/password/reset/token", "/recipe/user/password/reset/token/consume"],
+)
+def test_a_mixed_case_unknown_tenant_is_the_400_naming_it_in_lower_case(
+    devcore_app: str, path: str
+) -> None:
+    # The real core reads ids in paths case-blind: an unknown tenant spelt with capitals
+    # (the SDK sends the id as the app gave it) is the unknown-tenant 400, not a 404.
+    response = requests.post(
+        devcore_app + "/invalidTenantId" + path, json={"userId": "u"}, timeout=10
+    )
+    expected = NOT_FOUND + f"(, {app_id_of(devcore_app)}, invalidtenantid)\n"
+    assert (response.status_code, response.text) == (400, expected)
+
+
+async def test_reset_token_for_an_unknown_tenant_is_a_400_the_sdk_passes_on(sdk: str) -> None:
+    with pytest.raises(Exception) as raised:
+        await create_reset_password_token("invalidTenantId", "u", "a@example.com")
+    expected = NOT_FOUND + f"(, {app_id_of(sdk)}, invalidtenantid)\n"
+    path = "/invalidTenantId/recipe/user/password/reset/token"
+    assert str(raised.value) == _core_error(path, "POST", 400, expected)
+
+
+async def test_tenant_and_app_ids_are_case_blind_as_in_the_real_core(sdk: str) -> None:
+    # Created as "Shop", the tenant is "shop"; requests naming it either way reach it.
+    await create_or_update_tenant("Shop", TenantConfigCreateOrUpdate())
+    tenant = await get_tenant("shop")
+    assert tenant is not None
+    assert isinstance(await sign_up("SHOP", "a@example.com", "password-1"), SignUpOkResult)
+    assert isinstance(await sign_in("shop", "a@example.com", "password-1"), SignInOkResult)
+    # The app prefix and the route itself are read case-blind too.
+    app_id = app_id_of(sdk)
+    upper = sdk.replace("/appid-" + app_id, "/appid-" + app_id.upper())
+    answer = requests.post(
+        upper + "/Shop/RECIPE/signin",
+        json={"email": "a@example.com", "password": "password-1"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "OK"
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "text"),
+    [
+        (" ", "tenantId should not be an empty String\n"),
+        ("appid-x", "tenantId must not start with 'appid-'\n"),
+        ("t_1", "tenantId can only contain letters, numbers and hyphens\n"),
+        ("t1\n", None),  # trimmed, as the real core does: a valid id
+        ("x" * 65, "tenantId must be at most 64 characters\n"),
+    ],
+)
+def test_tenant_ids_are_trimmed_lower_cased_and_checked(
+    devcore_app: str, tenant_id: str, text: str | None
+) -> None:
+    response = requests.put(
+        devcore_app + "/recipe/multitenancy/tenant/v2", json={"tenantId": tenant_id}, timeout=10
+    )
+    if text is None:
+        assert response.json() == {"status": "OK", "createdNew": True}
+    else:
+        assert (response.status_code, response.text) == (400, text)
+
+
+def test_a_route_with_capitals_cannot_be_defined() -> None:
+    # Requests are routed on their lower-cased path, so such a route could never be reached.
+    with pytest.raises(ValueError, match="must be lower case"):
+        Routes().post("/recipe/Signin")

@@ -114,7 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     devcore.add_argument(
         "--licensed",
         action="store_true",
-        help="answer the paid features (TOTP, MFA, account linking) instead of HTTP 402",
+        help="serve the paid features as a core with a license key does, for apps built for a"
+        " licensed production core: multi-tenancy (per-tenant third-party providers,"
+        " associating users with tenants), account linking, TOTP/MFA and dashboard users"
+        " beyond three; without it they answer HTTP 402, as a core without a license key",
     )
     devcore.add_argument(
         "--api-key",

@@ -7,6 +7,15 @@ fetch) never wait on the app's event loop.
 **This is a development and test server.** Production apps point
 ``connection_uri`` at a real SuperTokens core.
 
+Licensed mode (off by default): like a real core without a license key, the core
+answers the paid features with HTTP 402: multi-tenancy (third-party providers of
+tenants other than ``public``, associating users with tenants), account linking,
+TOTP/MFA, and dashboard users beyond three. An app built for a licensed production
+core turns them on with ``DevCore(licensed=True)``, ``st-twofactor devcore
+--licensed``, or, with the pytest fixtures, ``devcore_licensed = true`` in its
+pytest configuration (or ``pytest --devcore-licensed``). Creating apps and tenants
+is free either way, so each test can have an app of its own.
+
 >>> with DevCore() as core:          # doctest: +SKIP
 ...     init(supertokens_config=SupertokensConfig(connection_uri=core.url), ...)
 """
@@ -87,9 +96,9 @@ class DevCore:
 
     :param db: SQLite file path, or ``":memory:"`` (the default) for a throwaway core.
     :param port: TCP port; 0 picks a free one (read it back from :attr:`url`).
-    :param licensed: answer the paid features (TOTP, MFA, account linking) as a
-        core with a license key would; without it they answer HTTP 402, as the
-        real core does.
+    :param licensed: answer the paid features (multi-tenancy, account linking,
+        TOTP/MFA, dashboard users beyond three) as a core with a license key would;
+        without it they answer HTTP 402, as the real core does.
     :param api_keys: when given, requests must carry one of them in ``api-key``, except
         (as in the real core) hello, the public JWKS and unknown paths; others are
         answered 401 ``Invalid API key``. Each follows the real core's rule: at least 20
@@ -196,7 +205,8 @@ class DevCore:
 
         Each test can use its own app, isolated from the others in one long-running core.
         """
-        app_id = app_id or "t" + secrets.token_hex(6)
+        # Ids are case-blind, as in the real core: requests reach the app lower-cased.
+        app_id = (app_id or "t" + secrets.token_hex(6)).strip().lower()
         updates = core_config.validate(config)
         with self.db.transaction() as conn:
             row = conn.execute("SELECT core_config FROM apps WHERE app_id=?", (app_id,)).fetchone()

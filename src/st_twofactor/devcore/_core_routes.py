@@ -7,7 +7,7 @@ from typing import Any
 
 from . import _config
 from ._db import tables_with_columns
-from ._http import _TENANT_ID, Request, Routes, bad_request
+from ._http import Request, Routes, bad_request, normalise_id
 
 SUPPORTED_CDI_VERSIONS = ["5.3", "5.4"]
 
@@ -68,9 +68,7 @@ def _core_config(req: Request) -> dict[str, Any]:
 def create_or_update_app(req: Request) -> dict[str, Any]:
     if req.app_id != "public" or req.tenant_id != "public":
         raise bad_request("AppId or tenantId not found => Only the public app may create apps")
-    app_id = req.str_field("appId")
-    if not _config_app_id_ok(app_id):
-        raise bad_request("Invalid appId")
+    app_id = normalise_id(req.str_field("appId"), "appId")
     config = _core_config(req)
     tenant = _tenant_input(req)
     with req.core.db.transaction() as conn:
@@ -88,10 +86,6 @@ def create_or_update_app(req: Request) -> dict[str, Any]:
         _upsert_tenant(conn, app_id, "public", tenant)
     req.core.forget_app_config(app_id)
     return {"status": "OK", "createdNew": row is None}
-
-
-def _config_app_id_ok(app_id: str) -> bool:
-    return 0 < len(app_id) <= 64 and all(c.isascii() and (c.isalnum() or c == "-") for c in app_id)
 
 
 def _upsert_tenant(conn: Any, app_id: str, tenant_id: str, updates: dict[str, Any]) -> bool:
@@ -118,7 +112,7 @@ def list_apps(req: Request) -> dict[str, Any]:
 
 @routes.post("/recipe/multitenancy/app/remove")
 def remove_app(req: Request) -> dict[str, Any]:
-    app_id = req.str_field("appId")
+    app_id = req.str_field("appId").strip().lower()
     if app_id == "public":
         raise bad_request("Cannot delete the public app, use remove config instead")
     with req.core.db.transaction() as conn:
@@ -155,9 +149,7 @@ def _tenants(conn: Any, app_id: str) -> list[dict[str, Any]]:
 
 @routes.put("/recipe/multitenancy/tenant/v2")
 def create_or_update_tenant(req: Request) -> dict[str, Any]:
-    tenant_id = req.str_field("tenantId")
-    if not _TENANT_ID.fullmatch(tenant_id):
-        raise bad_request("Invalid tenantId")
+    tenant_id = normalise_id(req.str_field("tenantId"), "tenantId")
     if tenant_id in {"recipe", "config", "users", "hello", "apiversion", "telemetry"}:
         raise bad_request("Cannot use '" + tenant_id + "' as a tenantId")
     updates = _tenant_input(req)
@@ -189,7 +181,7 @@ def list_tenants(req: Request) -> dict[str, Any]:
 
 @routes.post("/recipe/multitenancy/tenant/remove")
 def remove_tenant(req: Request) -> dict[str, Any]:
-    tenant_id = req.str_field("tenantId")
+    tenant_id = req.str_field("tenantId").strip().lower()
     if tenant_id == "public":
         raise bad_request("Cannot delete public tenant, use remove app instead")
     with req.core.db.transaction() as conn:

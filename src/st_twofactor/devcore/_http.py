@@ -37,7 +37,7 @@ MAX_BODY_BYTES = 1_000_000
 MAX_REQUEST_LINE = 65536  # as http.server: a longer request line is a 414
 JSON_ONLY = "Content-Type must be application/json"
 _DIGITS = re.compile(r"[0-9]+")
-_APP_PREFIX = re.compile(r"^/appid-([A-Za-z0-9-]+)(/.*)?$")
+_APP_PREFIX = re.compile(r"^/appid-([a-z0-9-]+)(/.*)?$")
 _TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 # Path words the real core never reads as a tenant id.
 RESERVED_TENANT_IDS = frozenset({"recipe", "config", "users", "hello"})
@@ -69,6 +69,23 @@ def not_found() -> CoreError:
 
 
 APP_LEVEL_ONLY = "Only public tenantId can call this app specific API"
+
+
+def normalise_id(value: str, kind: str) -> str:
+    """An app or tenant id as the real core keeps it: trimmed and lower-cased (else a 400).
+
+    Paths are read lower-cased too, so an id created as "Shop" is reached as "shop".
+    """
+    normalised = value.strip().lower()
+    if not normalised:
+        raise bad_request(f"{kind} should not be an empty String")
+    if normalised.startswith("appid-"):
+        raise bad_request(f"{kind} must not start with 'appid-'")
+    if len(normalised) > 64:
+        raise bad_request(f"{kind} must be at most 64 characters")
+    if not _TENANT_ID.fullmatch(normalised):
+        raise bad_request(f"{kind} can only contain letters, numbers and hyphens")
+    return normalised
 
 
 def tenant_not_found(app_id: str, tenant_id: str) -> CoreError:
@@ -160,6 +177,9 @@ class Routes:
         if_unknown_tenant: dict[str, Any] | None = None,
         api_key: bool = True,
     ) -> Callable[[Handler], Handler]:
+        if path != path.lower():  # requests are routed on their lower-cased path
+            raise ValueError(f"route {method} {path} must be lower case")
+
         def decorate(handler: Handler) -> Handler:
             key = (method, path)
             if key in self.table:
@@ -198,7 +218,7 @@ class Routes:
         if route is not None:
             return route, "public"
         head, _, rest = path[1:].partition("/")
-        if _TENANT_ID.match(head) and head not in RESERVED_TENANT_IDS:
+        if _TENANT_ID.fullmatch(head) and head not in RESERVED_TENANT_IDS:
             sub = "/" + rest if rest else "/"
             route = self._lookup(method, sub)
             if route is not None:
@@ -358,7 +378,10 @@ class CoreRequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         core = self.core
         url = urlsplit(self.path)
-        app_id, rest = _split_app(url.path)
+        # The real core routes on the lower-cased path: app ids, tenant ids and route
+        # names are case-blind (ids are stored lower-cased), so "/T1/recipe/signin" is
+        # tenant "t1" and an unknown "/invalidTenantId/..." is the unknown-tenant 400.
+        app_id, rest = _split_app(url.path.lower())
         tenant_id = "public"
         text = "text/plain; charset=utf-8"
         try:
