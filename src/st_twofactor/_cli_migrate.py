@@ -55,7 +55,7 @@ async def migrate_legacy(
                 progress.close()
     except ConfigurationError as error:
         raise CommandError(EXIT_USAGE, str(error)) from error
-    except CommandError:
+    except (CommandError, KeyboardInterrupt):
         print(
             "st-twofactor: stopped; run the same command again to resume"
             " (users already migrated are not migrated twice)",
