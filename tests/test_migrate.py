@@ -17,6 +17,7 @@ from st_twofactor.errors import ConfigurationError, StoreUnavailableError
 from st_twofactor.migrate import (
     LINK_KEY,
     NOTE_KEY,
+    PAGE_SIZE,
     CoreUser,
     ListedUser,
     Migrated,
@@ -185,15 +186,15 @@ def two_factor_users(d: Directory, count: int, tenants: tuple[str, ...] = ("publ
 
 def test_users_are_read_a_page_at_a_time_and_each_once_across_tenants() -> None:
     d = Directory(tenants={"public": [], "shop": []})
-    two_factor_users(d, 130, tenants=("public", "shop"))
+    two_factor_users(d, 600, tenants=("public", "shop"))
     d.add("shop-only", PASSWORD, tenants=("shop",))
     d.add("shop-only-2", phone_user("+14155550109"), tenants=("shop",))
     d.link("shop-only", "shop-only-2")
     report = migrate(config(), d)
-    assert len(report.migrated) == 131  # each user once, though listed in both tenants
-    assert len({m.user_id for m in report.migrated}) == 131
-    assert max(d.page_sizes) == 100  # never the whole listing at once
-    assert report.users_read == 2 * 260 + 2
+    assert len(report.migrated) == 601  # each user once, though listed in both tenants
+    assert len({m.user_id for m in report.migrated}) == 601
+    assert max(d.page_sizes) == PAGE_SIZE < 1200  # never the whole listing at once
+    assert report.users_read == 2 * 1200 + 2
     shop = migrate(config(), d, tenant_ids=["shop"], dry_run=True)
     assert shop.migrated == []  # done already: the links are gone
 

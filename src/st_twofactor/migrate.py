@@ -77,7 +77,7 @@ SkipReason = Literal[
     "malformed-link",
 ]
 
-PAGE_SIZE = 100
+PAGE_SIZE = 500
 """Users asked from the core at a time."""
 
 
