@@ -3,18 +3,15 @@ to st-twofactor (:mod:`st_twofactor.migrate`). See :mod:`st_twofactor.cli`."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Output, Progress, outages
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .config import TwoFactorConfig
-    from .migrate import MigrationReport
-
-log = logging.getLogger("st_twofactor")
+    from .migrate import MigrationReport, UserDirectory
 
 
 async def migrate_legacy(
@@ -67,7 +64,7 @@ async def migrate_legacy(
     return EXIT_OK if not report.failed else EXIT_FAILED
 
 
-async def _total(directory: Any, tenants: Sequence[str] | None) -> int:
+async def _total(directory: UserDirectory, tenants: Sequence[str] | None) -> int:
     """Users the listing will go through (each tenant's count), for the progress bar."""
     from .migrate import tenants_to_list
 
