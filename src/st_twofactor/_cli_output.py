@@ -23,7 +23,8 @@ EXIT_UNAVAILABLE = 5
 EXIT_CODES = {
     EXIT_OK: "done; for doctor every check passed, for keys every secret is under the first key",
     EXIT_FAILED: "doctor: a check failed; keys: some secrets are not under the first key"
-    " yet; or another error (its message says which)",
+    " yet; migrate: some users failed (see the report); or another error (its message says"
+    " which)",
     EXIT_USAGE: "bad arguments, or --config cannot be loaded, or the command does not apply",
     EXIT_NOT_FOUND: "user show/reset: the core has no such user",
     EXIT_ABORTED: "user reset: not confirmed",

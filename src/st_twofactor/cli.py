@@ -14,10 +14,12 @@ Commands (each takes ``--json`` for a machine-readable answer on stdout)::
     st-twofactor keys rotate              re-seal every secret under the first key
     st-twofactor doctor                   check the core, keys, store, deliveries, plugin
     st-twofactor store create-table       create the SQLStore table (--ddl: print it)
+    st-twofactor migrate legacy-2fa       move an app built on SuperTokens' legacy 2FA
+                                          guide: pin each second user's contact
     st-twofactor devcore                  run the embedded development core
 
-Exit codes: see :data:`EXIT_CODES`. The commands live in ``_cli_keys`` and
-``_cli_doctor``; what they share in ``_cli_output``.
+Exit codes: see :data:`EXIT_CODES`. The commands live in ``_cli_keys``,
+``_cli_doctor`` and ``_cli_migrate``; what they share in ``_cli_output``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cli_doctor import doctor
 from ._cli_keys import keys_rotate, keys_status
+from ._cli_migrate import migrate_legacy
 from ._cli_output import (
     EXIT_ABORTED,
     EXIT_CODES,
@@ -216,7 +219,32 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--ddl", action="store_true", help="print the CREATE TABLE statement instead"
     )
+    _migrate_parser(commands, common)
     return parser
+
+
+def _migrate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    migrate = commands.add_parser("migrate", help="move from another 2FA setup").add_subparsers(
+        dest="action", required=True
+    )
+    legacy = migrate.add_parser(
+        "legacy-2fa",
+        parents=[common],
+        help="pin the contact of each legacy second (passwordless) user as the user's"
+        " otp-phone/otp-email factor and remove the metadata link",
+    )
+    legacy.add_argument("--dry-run", action="store_true", help="change nothing: print the plan")
+    legacy.add_argument(
+        "--delete-second-users",
+        action="store_true",
+        help="delete each second user once its contact is pinned (also those of earlier runs)",
+    )
+    legacy.add_argument(
+        "--tenant",
+        action="append",
+        metavar="TENANT_ID",
+        help="only the users of this tenant (repeatable; default: every tenant)",
+    )
 
 
 def _devcore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -258,6 +286,14 @@ async def _run(args: argparse.Namespace, config: TwoFactorConfig, core: Core, ou
             return await keys_rotate(config, tenants, out, after=args.after)
         if args.command == "doctor":
             return await doctor(config, core, out, args.app_url, args.api_base_path)
+        if args.command == "migrate":
+            return await migrate_legacy(
+                config,
+                args.tenant,
+                out,
+                dry_run=args.dry_run,
+                delete_second_users=args.delete_second_users,
+            )
         return await create_table(config, out)
     finally:
         aclose = getattr(config.state_store, "aclose", None)
