@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import HEADER_MODE, Tokens, sign_up
