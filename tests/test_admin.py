@@ -11,9 +11,9 @@ import pytest
 from st_twofactor import admin, events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import NoFactorError
-from st_twofactor.factors._service import TwoFactorService
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.base import InMemoryStore
 
 KEY = "admin-test-secret-key-0123456789"
@@ -30,10 +30,10 @@ def _config(seen: list[events.Event]) -> TwoFactorConfig:
 
 
 async def _enrolled(config: TwoFactorConfig, user_id: str) -> list[str]:
-    service = TwoFactorService(config)
-    created = await service.create_totp_device(user_id, "u@example.com", "phone", {})
+    service = TwoFactor(config)
+    created = await service.totp.create_device(user_id, "u@example.com", "phone", {})
     code = totp.code_at(created["secret"], config.clock())
-    verified = await service.verify_totp_device(user_id, "phone", code, {})
+    verified = await service.totp.verify_device(user_id, "phone", code, {})
     assert verified["status"] == "OK"
     codes: list[str] = verified["recoveryCodes"]
     return codes
@@ -55,9 +55,9 @@ async def test_reset_removes_factors_revokes_devices_and_keeps_throttle() -> Non
     seen: list[events.Event] = []
     config = _config(seen)
     await _enrolled(config, "user-2")
-    service = TwoFactorService(config)
+    service = TwoFactor(config)
     for _ in range(5):
-        await service.verify_totp("user-2", "000000", {})
+        await service.totp.verify("user-2", "000000", {})
     epoch_before = (await config.state_store.load("user-2")).epoch
     # keep_sessions: no SDK here (revoking sessions is tested in test_attacks_trust.py)
     overview = await admin.reset_factors(config, "user-2", keep_sessions=True)

@@ -25,10 +25,10 @@ import pytest
 from st_twofactor import events
 from st_twofactor.devcore import DevCore
 from st_twofactor.errors import DecryptionError
-from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.http.routes import ROUTES
+from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.kernel.remember import RememberDeviceTokens
 from st_twofactor.stores.base import InMemoryStore

@@ -39,9 +39,9 @@ from st_twofactor.cli import (
     EXIT_USAGE,
 )
 from st_twofactor.config import TwoFactorConfig
-from st_twofactor.factors._service import TwoFactorService
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.kernel.crypto import SecretBox
+from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.base import Store, TotpDevice, TwoFactorState
 
 from .conftest import InitSupertokens
@@ -363,9 +363,7 @@ def test_full_key_rotation_of_200_users(app: str) -> None:
     assert status.returncode == EXIT_OK, status.stdout
     assert "older keys can be removed" in status.stdout
 
-    new_only = TwoFactorService(
-        TwoFactorConfig(secret_keys=[NEW_KEY], factors=("totp",), store=store)
-    )
+    new_only = TwoFactor(TwoFactorConfig(secret_keys=[NEW_KEY], factors=("totp",), store=store))
 
     async def everyone_signs_in() -> list[str]:
         gate = asyncio.Semaphore(8)
@@ -374,7 +372,7 @@ def test_full_key_rotation_of_200_users(app: str) -> None:
         async def one(user_id: str, secret: str) -> str:
             async with gate:
                 code = totp.code_at(secret, now)
-                return str((await new_only.verify_totp(user_id, code, {}))["status"])
+                return str((await new_only.totp.verify(user_id, code, {}))["status"])
 
         return list(await asyncio.gather(*(one(u, s) for u, s in secrets_by_user.items())))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER
+from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import PASSWORD, Harness, Tokens, _form, make_harness

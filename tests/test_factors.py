@@ -78,8 +78,8 @@ def test_a_success_clears_every_factor() -> None:
 
 def test_every_factor_is_registered_under_its_id() -> None:
     """The factor contract: GET /auth/2fa asks each registered factor about itself."""
-    from st_twofactor.factors._service import FACTORS
     from st_twofactor.factors.base import FactorView
+    from st_twofactor.factors.registry import FACTORS
 
     assert tuple(FACTORS) == FACTOR_IDS
     assert all(factor.id == key for key, factor in FACTORS.items())

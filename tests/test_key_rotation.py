@@ -4,8 +4,8 @@ the first key inside the update of its next successful use, and only then."""
 from __future__ import annotations
 
 from st_twofactor.config import TwoFactorConfig
-from st_twofactor.factors._service import TwoFactorService
 from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.base import InMemoryStore, TotpDevice
 
 OLD_KEY = "old-secret-key-0123456789abcdef"
@@ -13,17 +13,17 @@ NEW_KEY = "new-secret-key-0123456789abcdef"
 START = 1_700_000_000.0
 
 
-def _service(store: InMemoryStore, keys: list[str], now: float) -> TwoFactorService:
+def _service(store: InMemoryStore, keys: list[str], now: float) -> TwoFactor:
     config = TwoFactorConfig(
         secret_keys=keys, store=store, factors=("totp", "recovery-code"), clock=lambda: now
     )
-    return TwoFactorService(config)
+    return TwoFactor(config)
 
 
-async def _enrol(service: TwoFactorService, user_id: str, name: str = "phone") -> str:
-    created = await service.create_totp_device(user_id, "u@example.com", name, {})
+async def _enrol(service: TwoFactor, user_id: str, name: str = "phone") -> str:
+    created = await service.totp.create_device(user_id, "u@example.com", name, {})
     code = totp.code_at(created["secret"], service.config.clock())
-    assert (await service.verify_totp_device(user_id, name, code, {}))["status"] == "OK"
+    assert (await service.totp.verify_device(user_id, name, code, {}))["status"] == "OK"
     secret: str = created["secret"]
     return secret
 
@@ -42,7 +42,7 @@ async def test_a_successful_sign_in_reseals_the_secret_under_the_first_key() -> 
     later = START + 90
     rotated = _service(store, [NEW_KEY, OLD_KEY], later)
     assert rotated.box.needs_rotation(old_sealed)
-    assert await rotated.verify_totp("u1", totp.code_at(secret, later), {}) == {"status": "OK"}
+    assert await rotated.totp.verify("u1", totp.code_at(secret, later), {}) == {"status": "OK"}
     resealed = (await _device(store, "u1")).secret
     assert resealed != old_sealed
     assert not rotated.box.needs_rotation(resealed)
@@ -50,7 +50,7 @@ async def test_a_successful_sign_in_reseals_the_secret_under_the_first_key() -> 
     # The old key can go now: the new key alone opens it, and sign-in still works.
     new_only = _service(store, [NEW_KEY], later + 60)
     assert new_only.box.decrypt(resealed, context="u1") == secret
-    assert await new_only.verify_totp("u1", totp.code_at(secret, later + 60), {}) == {
+    assert await new_only.totp.verify("u1", totp.code_at(secret, later + 60), {}) == {
         "status": "OK"
     }
 
@@ -62,10 +62,10 @@ async def test_a_failed_attempt_reseals_nothing() -> None:
     later = START + 90
     rotated = _service(store, [NEW_KEY, OLD_KEY], later)
     wrong = f"{(int(totp.code_at(secret, later)) + 1) % 10**6:06d}"
-    assert (await rotated.verify_totp("u1", wrong, {}))["status"] == "INVALID_CODE_ERROR"
+    assert (await rotated.totp.verify("u1", wrong, {}))["status"] == "INVALID_CODE_ERROR"
     # A replay of the enrolment code is a failure too.
     replay = totp.code_at(secret, START)
-    assert (await rotated.verify_totp("u1", replay, {}))["status"] == "INVALID_CODE_ERROR"
+    assert (await rotated.totp.verify("u1", replay, {}))["status"] == "INVALID_CODE_ERROR"
     assert (await _device(store, "u1")).secret == old_sealed
 
 
@@ -75,7 +75,7 @@ async def test_a_secret_already_under_the_first_key_is_left_alone() -> None:
     secret = await _enrol(service, "u1")
     sealed = (await _device(store, "u1")).secret
     later = _service(store, [NEW_KEY, OLD_KEY], START + 90)
-    assert await later.verify_totp("u1", totp.code_at(secret, START + 90), {}) == {"status": "OK"}
+    assert await later.totp.verify("u1", totp.code_at(secret, START + 90), {}) == {"status": "OK"}
     assert (await _device(store, "u1")).secret == sealed
 
 
@@ -96,6 +96,6 @@ async def test_an_unreadable_second_device_does_not_block_the_sign_in() -> None:
     await store.update("u1", garble)
     later = START + 120
     rotated = _service(store, [NEW_KEY, OLD_KEY], later)
-    assert await rotated.verify_totp("u1", totp.code_at(secret, later), {}) == {"status": "OK"}
+    assert await rotated.totp.verify("u1", totp.code_at(secret, later), {}) == {"status": "OK"}
     assert not rotated.box.needs_rotation((await _device(store, "u1", "phone")).secret)
     assert (await _device(store, "u1", "tablet")).secret.startswith("v1.0badc0de.")

@@ -56,8 +56,8 @@ from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_us
 
 from st_twofactor import admin
 from st_twofactor.errors import NoFactorError
-from st_twofactor.factors._service import REMEMBER_HEADER
 from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.kernel.completion import REMEMBER_HEADER
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import SoftwareAuthenticator
 

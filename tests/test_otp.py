@@ -1,4 +1,4 @@
-"""E-mail and SMS codes as a second factor (st_twofactor.factors.codes.passwordless), over HTTP.
+"""E-mail and SMS codes as a second factor (st_twofactor.http.passwordless), over HTTP.
 
 Each test drives the passwordless recipe's own endpoints through the SDK middleware
 (FastAPI and Flask) against the development core, with codes captured by a delivery
@@ -43,8 +43,8 @@ from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
 from st_twofactor.errors import MalformedDataError
 from st_twofactor.factors.codes._timing import Durations
-from st_twofactor.factors.codes.passwordless import MAX_PENDING_CODES
-from st_twofactor.http.routes import MAX_BODY_BYTES
+from st_twofactor.http._body import MAX_BODY_BYTES
+from st_twofactor.http.passwordless import MAX_PENDING_CODES
 from st_twofactor.recipes import build_recipe_list
 from st_twofactor.stores.base import InMemoryStore, PendingCode, Store, TwoFactorState
 
@@ -349,7 +349,7 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
     assert state.email == "ada@example.com" and state.otp_pending == {}
     assert state.epoch == 1
     assert h.kinds()[-2:] == ["factor_enrolled", "verification_succeeded"]
-    # The budget, itemised in the module doc of st_twofactor.factors.codes.passwordless.
+    # The budget, itemised in the module doc of st_twofactor.http.passwordless.
     assert create_calls <= 4, create_calls
     assert len(consume_calls) <= 7, consume_calls
     calls = h.core_calls()

@@ -1,6 +1,6 @@
 """GET /auth/2fa is enough to write a frontend: ``enabled``, ``enrollable``, ``next``,
 ``contacts`` and ``locked`` in each state of a user, over HTTP against the development
-core; and the rules on their own (TwoFactorService.overview)."""
+core; and the rules on their own (TwoFactor.overview)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
-from st_twofactor.factors._service import AccountContacts, TwoFactorService, mask_phone
+from st_twofactor.factors.overview import AccountContacts, mask_phone
+from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.base import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
@@ -182,14 +183,14 @@ def test_core_calls_of_the_overview(
 # -- the rules on their own ----------------------------------------------------------
 
 
-def service(**options: Any) -> TwoFactorService:
+def service(**options: Any) -> TwoFactor:
     settings: dict[str, Any] = {
         "secret_keys": [SECRET_KEY],
         "factors": ALL_FACTORS,
         "store": InMemoryStore(),
         **options,
     }
-    return TwoFactorService(TwoFactorConfig(**settings))
+    return TwoFactor(TwoFactorConfig(**settings))
 
 
 def test_the_contact_a_session_signed_in_with_is_never_next() -> None:

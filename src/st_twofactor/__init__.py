@@ -33,11 +33,11 @@ from st_twofactor.claim import (
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, NoFactorError, TwoFactorError
 from st_twofactor.events import Event, EventHook
-from st_twofactor.factors.base import FACTOR_IDS, FactorId
-from st_twofactor.factors.codes.passwordless import override_passwordless_apis
 from st_twofactor.http.cors import cors_headers
 from st_twofactor.http.guard import guard_inputs
+from st_twofactor.http.passwordless import override_passwordless_apis
 from st_twofactor.http.routes import twofactor_plugin
+from st_twofactor.ids import FACTOR_IDS, FactorId
 from st_twofactor.kernel.send_quota import SendQuota
 from st_twofactor.kernel.throttle import ThrottlePolicy
 from st_twofactor.recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
@@ -96,6 +96,10 @@ if TYPE_CHECKING:
 _LAZY = {"WebAuthnPolicy": "st_twofactor.factors.webauthn._core"}
 """Names imported on first use: they pull in the optional ``webauthn`` package's code,
 which an app without security keys never needs."""
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def __getattr__(name: str) -> Any:

@@ -17,9 +17,22 @@ from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_us
 from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import NoFactorError
-from st_twofactor.factors._service import TwoFactorService
-from st_twofactor.factors.base import is_factor_id
+from st_twofactor.ids import is_factor_id
+from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.state import TwoFactorState
+
+__all__ = [
+    "SecurityKeyOverview",
+    "TwoFactorOverview",
+    "get_two_factor_state",
+    "get_two_factor_state_sync",
+    "regenerate_recovery_codes",
+    "regenerate_recovery_codes_sync",
+    "reset_factors",
+    "reset_factors_sync",
+    "revoke_remembered_devices",
+    "revoke_remembered_devices_sync",
+]
 
 
 @dataclass(frozen=True)
@@ -77,16 +90,8 @@ async def reset_factors(
     ``required`` policy exempts them; otherwise they can reach just the enrolment routes.
     """
     context = user_context or {}
-    now = config.clock()
-
-    def reset(state: TwoFactorState) -> tuple[list[str], TwoFactorState]:
-        before = state.factor_ids()
-        state.reset()
-        if not keep_sessions:  # before the core revokes them: see st_twofactor.kernel.revocation
-            state.revoke_sessions(now)
-        return before, state
-
-    before, state = await config.state_store.update(user_id, reset, context)
+    runtime = TwoFactor.of(config)
+    before, state = await runtime.reset_factors(user_id, context, revoke_sessions=not keep_sessions)
     revoked = []
     if not keep_sessions:
         revoked = await revoke_all_sessions_for_user(user_id, user_context=context)
@@ -106,11 +111,7 @@ async def revoke_remembered_devices(
     calls it itself when a password changes through ``build_recipe_list``'s emailpassword
     recipe; factor changes and :func:`reset_factors` revoke the tokens too.
     """
-
-    def revoke(state: TwoFactorState) -> None:
-        state.bump_epoch()
-
-    await config.state_store.update(user_id, revoke, user_context or {})
+    await TwoFactor.of(config).revoke_remembered_devices(user_id, user_context or {})
 
 
 async def regenerate_recovery_codes(
@@ -120,7 +121,8 @@ async def regenerate_recovery_codes(
 
     :raises NoFactorError: the user has no other factor enrolled (S18).
     """
-    result = await TwoFactorService(config).regenerate_recovery_codes(user_id, user_context or {})
+    runtime = TwoFactor.of(config)
+    result = await runtime.recovery_codes.regenerate(user_id, user_context or {})
     if result["status"] != "OK":
         raise NoFactorError(f"user {user_id!r} has no factor besides recovery codes")
     codes: list[str] = result["recoveryCodes"]

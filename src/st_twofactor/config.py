@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.factors.base import FACTOR_IDS
+from st_twofactor.ids import FACTOR_IDS
 from st_twofactor.kernel.send_quota import SendQuota
 from st_twofactor.kernel.throttle import ThrottlePolicy
 
@@ -25,12 +25,20 @@ if TYPE_CHECKING:
     from st_twofactor.factors.webauthn._core import WebAuthnPolicy
     from st_twofactor.stores.base import Store
 
+__all__ = [
+    "RequiredPolicy",
+    "TwoFactorConfig",
+]
+
 log = logging.getLogger("st_twofactor")
 
 
 RequiredPolicy = bool | Callable[[str, str, dict[str, Any]], bool | Awaitable[bool]]
 """``True``/``False`` for everyone, or ``(user_id, tenant_id, user_context) -> bool``
 (sync or async) to decide per user, e.g. admins only."""
+
+
+_DEVELOPMENT_KEY = "st-twofactor development key: never use in production"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +106,11 @@ class TwoFactorConfig:
     on_event: EventHook | None = None
     webauthn: WebAuthnPolicy | None = None
     clock: Callable[[], float] = field(default=time.time)
+    _runtimes: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """The runtime built from this config, by claim key (:meth:`st_twofactor.runtime.TwoFactor.of`):
+    kept on the config so that it lives exactly as long."""
 
     def __post_init__(self) -> None:
         if isinstance(self.secret_keys, (str, bytes)):
@@ -126,6 +139,12 @@ class TwoFactorConfig:
             from st_twofactor.stores.base import UserMetadataStore
 
             object.__setattr__(self, "store", UserMetadataStore())
+
+    @property
+    def keys_in_use(self) -> tuple[str, ...]:
+        """The keys that encrypt secrets and sign tokens: ``secret_keys``, or in
+        development mode without keys a fixed, publicly known one (never in production)."""
+        return tuple(self.secret_keys) or (_DEVELOPMENT_KEY,)
 
     @property
     def throttle_policy(self) -> ThrottlePolicy:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 if TYPE_CHECKING:
-    from st_twofactor.factors.base import FactorId
+    from st_twofactor.ids import FactorId
 
 __all__ = [
     "CodeSendRefused",

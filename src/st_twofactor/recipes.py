@@ -21,7 +21,7 @@ What it returns, in order:
   ``otp-email`` -> EMAIL, ``otp-phone`` -> PHONE, both -> EMAIL_OR_PHONE), left out when
   neither is enabled; also left out with ``add_passwordless=False``, for apps that call
   ``passwordless.init`` themselves with
-  :func:`~st_twofactor.factors.codes.passwordless.override_passwordless_apis`;
+  :func:`~st_twofactor.http.passwordless.override_passwordless_apis`;
 - ``usermetadata`` (where users' 2FA state lives by default);
 - ``session`` with :func:`~st_twofactor.session_override.override_session_functions`.
 
@@ -92,9 +92,9 @@ from st_twofactor.admin import revoke_remembered_devices
 from st_twofactor.claim import SecondFactorClaim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.factors.codes.passwordless import override_passwordless_apis
 from st_twofactor.http._setup_check import mark_revoking
 from st_twofactor.http.guard import guard_sdk_routes
+from st_twofactor.http.passwordless import override_passwordless_apis
 from st_twofactor.session_override import override_session_functions
 
 __all__ = [
@@ -174,7 +174,7 @@ def build_recipe_list(
         (``"MAGIC_LINK"`` or ``"USER_INPUT_CODE_AND_MAGIC_LINK"`` only with
         ``"passwordless"`` in ``first_factors``); second-factor codes never carry a link.
     :param add_passwordless: ``False`` when the app calls ``passwordless.init`` itself:
-        compose :func:`~st_twofactor.factors.codes.passwordless.override_passwordless_apis` into
+        compose :func:`~st_twofactor.http.passwordless.override_passwordless_apis` into
         its override
         (the passwordless options above must then be left out).
     :raises ConfigurationError: (a ``ValueError``) an option is invalid; the message says
@@ -391,7 +391,7 @@ def _passwordless_override(
     *,
     first_factor: bool,
 ) -> PasswordlessOverrideConfig:
-    """The library's passwordless API override (:mod:`st_twofactor.factors.codes.passwordless`),
+    """The library's passwordless API override (:mod:`st_twofactor.http.passwordless`),
     wrapped by the
     app's; the app's ``functions`` are used as they are."""
     ours = override_passwordless_apis(config, claim=claim, first_factor=first_factor)

@@ -1,4 +1,4 @@
-"""The typed results of the 2FA flows (:mod:`st_twofactor.factors._service`): JSON-ready answers.
+"""The typed results of the 2FA flows (:mod:`st_twofactor.factors`): JSON-ready answers.
 
 Each is a ``TypedDict`` whose ``status`` is a ``Literal``, so a flow's return type lists
 every answer it can give, and ``if result["status"] != "OK"`` narrows the type. They are
@@ -12,7 +12,43 @@ from typing import Any, Literal, TypeAlias, TypedDict
 
 from typing_extensions import NotRequired
 
-from st_twofactor.factors.base import FactorId
+from st_twofactor.ids import FactorId
+
+__all__ = [
+    "AuthenticationOptionsResult",
+    "AuthenticationResult",
+    "CodeRefused",
+    "Contact",
+    "CreateDeviceResult",
+    "CredentialRefused",
+    "DeviceAlreadyExists",
+    "DeviceCreated",
+    "DeviceRemoved",
+    "DeviceSummary",
+    "DeviceVerified",
+    "InvalidCode",
+    "InvalidCredential",
+    "LimitReached",
+    "NoFactor",
+    "Ok",
+    "Overview",
+    "RecoveryCodeUsed",
+    "RecoveryCodes",
+    "RegenerateResult",
+    "RegistrationOptions",
+    "RegistrationOptionsResult",
+    "RegistrationResult",
+    "SecurityKeyAdded",
+    "SecurityKeySummary",
+    "TooManyDevices",
+    "TotpNotEnabled",
+    "UnknownDevice",
+    "VerifyDeviceResult",
+    "VerifyRecoveryCodeResult",
+    "VerifyTotpResult",
+    "WebAuthnNotEnabled",
+    "WebAuthnOptions",
+]
 
 
 class Ok(TypedDict):
@@ -143,7 +179,7 @@ CredentialRefused: TypeAlias = InvalidCredential | LimitReached
 
 
 class Overview(TypedDict):
-    """``GET /auth/2fa`` (see :meth:`~st_twofactor.factors._service.TwoFactorService.overview`)."""
+    """``GET /auth/2fa`` (see :func:`~st_twofactor.factors.overview.overview`)."""
 
     status: Literal["OK"]
     completed: bool

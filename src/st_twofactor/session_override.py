@@ -55,11 +55,12 @@ from st_twofactor.claim import (
 )
 from st_twofactor.errors import ConfigurationError
 from st_twofactor.http._setup_check import check_after_init
+from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.kernel.revocation import bind_session
+from st_twofactor.runtime import TwoFactor
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
-    from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
     "ClaimValidatorsOverride",
@@ -91,6 +92,8 @@ def override_session_functions(
     :param claim: the claim to use (see :func:`~st_twofactor.claim.make_second_factor_claim`).
     """
 
+    runtime = None if config is None else TwoFactor.of(config, claim)
+
     def override(original_implementation: RecipeInterface) -> RecipeInterface:
         check_after_init(config)  # an ERROR at start-up if no route can complete the claim
         original_create_new_session = original_implementation.create_new_session
@@ -109,7 +112,7 @@ def override_session_functions(
             user_context: dict[str, Any],
         ) -> SessionContainer:
             method = await _initial_value(
-                config, user_id=user_id, tenant_id=tenant_id, user_context=user_context
+                runtime, user_id=user_id, tenant_id=tenant_id, user_context=user_context
             )
             started = now()
             payload = {
@@ -181,8 +184,8 @@ def override_session_functions(
             revoke_across_all_tenants: bool,
             user_context: dict[str, Any],
         ) -> list[str]:
-            if config is not None:  # recorded first: see st_twofactor.kernel.revocation
-                await record_revocation(config, user_id, user_context)
+            if runtime is not None:  # recorded first: see st_twofactor.kernel.revocation
+                await runtime.record_revocation(user_id, user_context)
             return await original_revoke_all(
                 user_id=user_id,
                 revoke_sessions_for_linked_accounts=revoke_sessions_for_linked_accounts,
@@ -200,20 +203,8 @@ def override_session_functions(
     return override
 
 
-async def record_revocation(
-    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
-) -> None:
-    """Record in the user's 2FA state that every session started until now is revoked."""
-    now = config.clock()
-
-    def revoke(state: TwoFactorState) -> None:
-        state.revoke_sessions(now)
-
-    await config.state_store.update(user_id, revoke, user_context or {})
-
-
 async def _initial_value(
-    config: TwoFactorConfig | None,
+    runtime: TwoFactor | None,
     *,
     user_id: str,
     tenant_id: str,
@@ -227,17 +218,19 @@ async def _initial_value(
     (:data:`EXEMPT`; a user who enrolled one opted in, and is asked for it). This is the
     one place that decides it.
     """
-    if config is None:
+    if runtime is None:
         return None
-    if config.remember_device and await _is_remembered_device(config, user_id, user_context):
+    config = runtime.config
+    if config.remember_device and await _is_remembered_device(runtime, user_id, user_context):
         return REMEMBERED
     if await is_2fa_required(config, user_id, tenant_id, user_context):
         return None
-    return None if await _has_enrolled_factor(config, user_id, user_context) else EXEMPT
+    state = await runtime.store.load(user_id, user_context)
+    return None if state.factor_ids() else EXEMPT
 
 
 async def _is_remembered_device(
-    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any]
+    runtime: TwoFactor, user_id: str, user_context: dict[str, Any]
 ) -> bool:
     """Whether the sign-in request carries a valid remember-device token for this user.
 
@@ -245,8 +238,6 @@ async def _is_remembered_device(
     tokens themselves. It must be signed by one of the app's keys, unexpired, issued
     to this user, and carry the user's current factor epoch (S11).
     """
-    from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER, remember_tokens
-
     defaults = user_context.get("_default")
     request = defaults.get("request") if isinstance(defaults, dict) else None
     if request is None:
@@ -256,9 +247,9 @@ async def _is_remembered_device(
     ]
     if not tokens:
         return False
-    state = await config.state_store.load(user_id, user_context)
-    checker = remember_tokens(config)
-    return any(checker.check(t, user_id, state.epoch, now=config.clock) for t in tokens)
+    state = await runtime.store.load(user_id, user_context)
+    checker = runtime.remember_tokens
+    return any(checker.check(t, user_id, state.epoch, now=runtime.config.clock) for t in tokens)
 
 
 async def is_2fa_required(
@@ -274,14 +265,6 @@ async def is_2fa_required(
     # Anything but an explicit False (None, a truthy object by mistake) means required:
     # a policy bug must fail closed.
     return answer is not False
-
-
-async def _has_enrolled_factor(
-    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any]
-) -> bool:
-    """Whether the user has any second factor enrolled, according to the state store."""
-    state = await config.state_store.load(user_id, user_context)
-    return bool(state.factor_ids())
 
 
 def _with_validator(

@@ -53,6 +53,13 @@ from typing import Any
 
 import httpx
 
+__all__ = [
+    "KNOWN_SDK",
+    "reuse_core_connections",
+    "shared_tls_context",
+    "stop_reusing_core_connections",
+]
+
 log = logging.getLogger("st_twofactor")
 
 KNOWN_SDK = (0, 31)

@@ -71,7 +71,6 @@ async def _check_core(core: Core) -> Check:
 
 
 def _check_keys(config: TwoFactorConfig) -> Check:
-    from st_twofactor.factors._service import secret_keys
     from st_twofactor.kernel.crypto import SecretBox
 
     if not config.secret_keys:
@@ -82,7 +81,7 @@ def _check_keys(config: TwoFactorConfig) -> Check:
             "pass secret_keys=[...] (secrets.token_urlsafe(32)) from the environment",
         )
     try:
-        box = SecretBox(secret_keys(config))
+        box = SecretBox(config.keys_in_use)
         sealed = box.encrypt("doctor", context=DOCTOR_USER_ID)
         assert box.decrypt(sealed, context=DOCTOR_USER_ID) == "doctor"
     except Exception as exc:
@@ -182,7 +181,7 @@ def _check_delivery(name: str, ingredient: str) -> Check:
 
 
 async def _check_plugin(core: Core, app_url: str | None, api_base_path: str) -> Check:
-    from st_twofactor.http.routes import PLUGIN_ID
+    from st_twofactor.ids import PLUGIN_ID
 
     fix = "add twofactor_plugin(config) to supertokens_python.init(..., plugins=[...])"
     if app_url:

@@ -143,10 +143,9 @@ def _keys_lines(document: dict[str, Any]) -> list[str]:
 
 async def keys_status(config: TwoFactorConfig, tenants: Sequence[str], out: Output) -> int:
     """How many TOTP secrets each key sealed (nothing is written)."""
-    from st_twofactor.factors._service import secret_keys
     from st_twofactor.kernel.crypto import SecretBox
 
-    box = SecretBox(secret_keys(config))
+    box = SecretBox(config.keys_in_use)
     store = config.state_store
     total = KeyCount()
 
@@ -172,10 +171,9 @@ async def keys_rotate(
     Resumable: a user whose secrets are all under the first key is not written, so
     running it again only does what is left; ``--after USER_ID`` skips the users before.
     """
-    from st_twofactor.factors._service import secret_keys
     from st_twofactor.kernel.crypto import SecretBox
 
-    box = SecretBox(secret_keys(config))
+    box = SecretBox(config.keys_in_use)
     store = config.state_store
     total = KeyCount()
     async with outages():

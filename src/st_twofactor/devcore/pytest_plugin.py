@@ -18,6 +18,13 @@ import pytest
 
 from . import DevCore
 
+__all__ = [
+    "LICENSED_HELP",
+    "devcore",
+    "devcore_app",
+    "pytest_addoption",
+]
+
 LICENSED_HELP = (
     "serve the development core's paid features (multi-tenancy, account linking, TOTP/MFA,"
     " dashboard users beyond three) as a licensed core does, instead of HTTP 402"

@@ -1,1 +1,3 @@
 """The second factors, each on the one base in :mod:`st_twofactor.factors.base`."""
+
+__all__: list[str] = []

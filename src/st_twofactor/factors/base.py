@@ -1,78 +1,74 @@
-"""What every second factor shares: its id, and the rules that are the same for all.
+"""What every second factor shares: the factor contract and the rules that are the same
+for all, held once so that the factors cannot drift apart.
 
-A factor is verified by its own module (:mod:`~st_twofactor.factors.totp.algorithm` and the TOTP
-flows in
-:mod:`~st_twofactor.factors._service`, e-mailed and SMS codes in
-:mod:`~st_twofactor.factors.codes.passwordless`,
-:mod:`~st_twofactor.factors.recovery_codes.codes`, security keys and passkeys in
-:mod:`~st_twofactor.factors.webauthn.flows`). Whatever the factor, its flows use these rules, and
-only these, so that the factors cannot drift apart (DESIGN 10.1):
+Each factor is a class on :class:`FactorBase`, in its own module (TOTP in
+:mod:`~st_twofactor.factors.totp`, recovery codes in
+:mod:`~st_twofactor.factors.recovery_codes`, e-mailed and SMS codes in
+:mod:`~st_twofactor.factors.codes`, security keys and passkeys in
+:mod:`~st_twofactor.factors.webauthn`), registered in
+:data:`st_twofactor.factors.registry.FACTORS`. Its flows (enrol, verify, remove) change the
+user's state only through the base's rules:
 
-- **Step-up** (:func:`needs_step_up`): a user who has a factor may change factors (add a
-  device, pin a contact, new recovery codes) only with a second factor presented in this
-  session within the step-up window (S8); the rule itself is
-  :func:`~st_twofactor.claim.stale_reason`.
-- **Failure** (:func:`count_attempt`, then :func:`failure`): an attempt is counted *before*
-  its code is checked, in the same atomic store update, so parallel guesses cannot pass the
-  limit (S2). A wrong code answers the attempts left; the wrong code that locks the factor,
-  and any attempt at a locked factor, answers :class:`Locked` with the wait the throttle
-  reports (milliseconds, rounded up). The events follow from the same outcome.
-- **Success** (:func:`record_success`): a right code of *any* factor resets the failure
-  counts and lockouts of *all* the user's factors: the user has just proved who they are.
-- **Completing the session**: :mod:`~st_twofactor.kernel.completion` (claim, remember-device,
-  events).
+- **Freshness** (:meth:`FactorBase.check_change`, :meth:`FactorBase.check_removal`): a user
+  who has a factor may add one, pin a contact or get new recovery codes only with a second
+  factor presented in this session within the step-up window (S8); a removal always needs
+  one. Checked inside the store update that makes the change, so a refused change writes
+  nothing. The rule itself is :func:`~st_twofactor.claim.stale_reason`.
+- **Failure** (:meth:`FactorBase.count`, then :meth:`FactorBase.failed`): an attempt is
+  counted *before* its code is checked, in the same atomic store update, so parallel
+  guesses cannot pass the limit (S2). A wrong code answers the attempts left; the wrong
+  code that locks the factor, and any attempt at a locked factor, answers :class:`Locked`
+  with the wait the throttle reports (milliseconds, rounded up). The events follow from
+  the same outcome.
+- **Success** (:meth:`FactorBase.succeeded`): a right code of *any* factor resets the
+  failure counts and lockouts of *all* the user's factors: the user has just proved who
+  they are.
+- **Recovery codes** come with the first real factor (:meth:`FactorBase.give_recovery_codes`)
+  and go with the last one (:meth:`FactorBase.drop_orphaned_recovery_codes`).
+- **Revocation** and the known-device failure count are applied by the store every flow
+  uses (:class:`~st_twofactor.kernel.request_store.RequestStore`).
+- **Completing the session**: :mod:`~st_twofactor.kernel.completion` (claim,
+  remember-device, events), called by the HTTP layer once a flow answered ``OK``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
 from st_twofactor import events
 from st_twofactor.claim import completed_within
+from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.ids import FactorId
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Allowed, Decision, Refused, ThrottlePolicy
+from st_twofactor.results import CodeRefused
 
 if TYPE_CHECKING:
+    from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.kernel.completion import SessionCompletion
+    from st_twofactor.kernel.crypto import SecretBox
+    from st_twofactor.kernel.request_store import RequestStore
     from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
-    "CODE_FACTORS",
-    "FACTOR_IDS",
-    "CodeFactor",
     "Counted",
     "Factor",
-    "FactorId",
+    "FactorBase",
     "FactorView",
     "Failure",
+    "Kernel",
     "Locked",
+    "StepUpRequired",
     "WrongCode",
     "count_attempt",
     "failure",
-    "is_factor_id",
     "needs_step_up",
     "record_success",
 ]
-
-FactorId: TypeAlias = Literal["totp", "otp-email", "otp-phone", "recovery-code", "webauthn"]
-"""A second factor's id, in SuperTokens' naming."""
-
-FACTOR_IDS: tuple[FactorId, ...] = ("totp", "otp-email", "otp-phone", "recovery-code", "webauthn")
-"""Every factor id st-twofactor knows, in the order ``GET /auth/2fa`` lists them.
-``"webauthn"`` (security keys and passkeys) is off unless the app lists it."""
-
-
-def is_factor_id(value: object) -> TypeGuard[FactorId]:
-    """Whether ``value`` is one of :data:`FACTOR_IDS` (e.g. an id read from stored state)."""
-    return value in FACTOR_IDS
-
-
-CodeFactor: TypeAlias = Literal["otp-email", "otp-phone"]
-"""The factors whose codes are sent (by e-mail or SMS) through the passwordless recipe."""
-
-CODE_FACTORS: tuple[CodeFactor, ...] = ("otp-email", "otp-phone")
 
 
 # -- the contract --
@@ -97,27 +93,165 @@ class FactorView:
 
 
 class Factor(Protocol):
-    """One second factor, as the code shared by all factors sees it (DESIGN 10.1).
+    """One second factor, as ``GET /auth/2fa`` and the registry see it.
 
-    Its flows (enrol, verify, remove) live in its own module and use the rules below;
-    what it stores is its part of :class:`~st_twofactor.stores.base.TwoFactorState`. Adding a
-    factor means one more implementation, registered in
-    :data:`st_twofactor.factors._service.FACTORS`.
+    Its flows (enrol, verify, remove) are methods of its class, on :class:`FactorBase`;
+    what it stores is its part of :class:`~st_twofactor.stores.state.TwoFactorState`.
     """
 
-    @property
-    def id(self) -> FactorId:
-        """The factor's id."""
-        ...
+    id: ClassVar[FactorId]
 
-    def can_complete(self, view: FactorView) -> bool:
+    @staticmethod
+    def can_complete(view: FactorView) -> bool:
         """Whether it can complete 2FA now (``next``), a lockout aside."""
         ...
 
-    def can_enrol(self, view: FactorView) -> bool:
+    @staticmethod
+    def can_enrol(view: FactorView) -> bool:
         """Whether the user may enrol it now (``enrollable``); asked only while the
         user may add a factor (no factor yet, or a fresh 2FA) and the app enabled it."""
         ...
+
+    @staticmethod
+    def describe(state: TwoFactorState) -> dict[str, Any]:
+        """What ``GET /auth/2fa`` shows of it (devices, keys, codes left); never secrets."""
+        ...
+
+
+class Kernel(Protocol):
+    """What a factor's flows need from the runtime (:class:`~st_twofactor.runtime.TwoFactor`)."""
+
+    config: TwoFactorConfig
+    claim: BooleanClaim
+    store: RequestStore
+    box: SecretBox
+    completion: SessionCompletion
+
+
+class StepUpRequired(Exception):
+    """A factor change was refused: it needs a factor presented in this session within the
+    step-up window (S8). Raised from inside the store update, so nothing is stored."""
+
+
+class FactorBase:
+    """The shared rules of the module doc, for the flows of one factor (or, for the code
+    factors, two: each call names the factor)."""
+
+    id: ClassVar[FactorId]
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.config = kernel.config
+        self.claim = kernel.claim
+        self.store = kernel.store
+        self.throttle_policy: ThrottlePolicy = kernel.config.throttle_policy
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    # -- freshness --
+
+    def is_fresh(self, payload: dict[str, Any]) -> bool:
+        """Whether the session presented a factor within the step-up window."""
+        window = self.config.step_up_window
+        return completed_within(payload, window, now=self.now(), claim=self.claim)
+
+    def may_change(self, state: TwoFactorState, payload: dict[str, Any]) -> bool:
+        """A change that adds (a device, a key, a contact, new recovery codes) is allowed
+        to a user with no factor yet, else only to a fresh session."""
+        return not needs_step_up(
+            state, payload, window=self.config.step_up_window, now=self.now(), claim=self.claim
+        )
+
+    def check_change(self, state: TwoFactorState, payload: dict[str, Any] | None) -> None:
+        """Raise :class:`StepUpRequired` unless :meth:`may_change`. ``payload`` is the
+        session's access token payload; ``None`` only for an operator (admin functions,
+        the CLI), who has no session and is not asked for one."""
+        if payload is not None and not self.may_change(state, payload):
+            raise StepUpRequired
+
+    def check_removal(self, payload: dict[str, Any] | None) -> None:
+        """Raise :class:`StepUpRequired` unless the session is fresh: removing a factor
+        (or replacing the recovery codes) always needs one. ``None``: an operator."""
+        if payload is not None and not self.is_fresh(payload):
+            raise StepUpRequired
+
+    # -- failure and success --
+
+    def count(self, state: TwoFactorState, now: float, factor: FactorId | None = None) -> Counted:
+        """Count an attempt at ``factor`` (default: this factor) before its code is checked."""
+        return count_attempt(self.throttle_policy, state, factor or self.id, now)
+
+    def attempts_left(self, state: TwoFactorState, now: float) -> int:
+        """What the throttle still allows for this factor, counting nothing."""
+        decision = throttle.check(self.throttle_policy, state.throttle, self.id, now)
+        return decision.attempts_left if isinstance(decision, Allowed) else 0
+
+    @staticmethod
+    def succeeded(state: TwoFactorState, now: float) -> None:
+        record_success(state, now)
+
+    async def failed(
+        self,
+        user_id: str,
+        counted: Counted,
+        *,
+        factor: FactorId | None = None,
+        reason: str | None = None,
+    ) -> Failure:
+        """The answer to a counted attempt that did not succeed; its events emitted."""
+        answer, happened = failure(
+            counted, user_id=user_id, factor=factor or self.id, now=self.now(), reason=reason
+        )
+        for event in happened:
+            await self.emit(event)
+        return answer
+
+    async def refused_code(self, user_id: str, counted: Counted) -> CodeRefused:
+        """A wrong code as the library's own API answers it: ``INVALID_CODE_ERROR`` with
+        the attempts left, or ``LIMIT_REACHED_ERROR`` with the wait when the factor is
+        locked (also by this very failure)."""
+        answer = await self.failed(user_id, counted)
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        return {"status": "INVALID_CODE_ERROR", "attemptsLeft": answer.attempts_left}
+
+    async def emit(self, event: events.Event) -> None:
+        await events.emit(self.config.on_event, event)
+
+    # -- recovery codes --
+
+    async def new_recovery_codes(
+        self, *, only_if_used: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """A new set of codes and their salted hashes, hashed off the event loop (~25 ms)
+        before the update that may store them. ``only_if_used``: none when the app does
+        not enable recovery codes."""
+        if only_if_used and "recovery-code" not in self.config.factors:
+            return [], []
+        codes = recovery_codes.generate(self.config.recovery_code_count)
+        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
+        return codes, hashes
+
+    @staticmethod
+    def give_recovery_codes(state: TwoFactorState, hashes: list[str]) -> bool:
+        """Store ``hashes`` as the user's recovery codes if they have none (the first real
+        factor brings them); whether they were stored."""
+        if state.recovery_codes or not hashes:
+            return False
+        state.recovery_codes = list(hashes)
+        return True
+
+    @staticmethod
+    def drop_orphaned_recovery_codes(state: TwoFactorState) -> None:
+        """Recovery codes are a fallback for a factor: without one left, they go too."""
+        if not has_real_factor(state):
+            state.recovery_codes = []
+
+
+def has_real_factor(state: TwoFactorState) -> bool:
+    """Whether the user has a factor other than recovery codes."""
+    return any(f != "recovery-code" for f in state.factor_ids())
 
 
 # -- step-up --
@@ -168,7 +302,7 @@ def count_attempt(
 
 def record_success(state: TwoFactorState, now: float) -> None:
     """A right code at ``now``: take back the failure counted in advance, and clear the
-    failure counts and lockouts of every factor of the user (issue 11, item 7)."""
+    failure counts and lockouts of every factor of the user: they just proved who they are."""
     state.throttle = throttle.after_verified(state.throttle, attempt_at=now)
 
 

@@ -1,1 +1,3 @@
 """The HTTP side: the library's routes, the framework helpers, CORS and the request guard."""
+
+__all__: list[str] = []

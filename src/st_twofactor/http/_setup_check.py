@@ -90,7 +90,7 @@ def report_if_nothing_completes(config: TwoFactorConfig | None = None) -> None:
     that need the plugin's routes (TOTP, recovery codes)."""
     from supertokens_python.supertokens import Supertokens
 
-    from st_twofactor.http.routes import PLUGIN_ID
+    from st_twofactor.ids import PLUGIN_ID
 
     instance = Supertokens.get_instance()
     if any(h.plugin_id == PLUGIN_ID for h in instance.plugin_route_handlers):

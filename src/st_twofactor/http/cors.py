@@ -12,7 +12,7 @@ to the framework's CORS set-up (FastAPI's ``CORSMiddleware``, ``flask-cors``), a
 
 from __future__ import annotations
 
-from st_twofactor.factors._service import REMEMBER_HEADER
+from st_twofactor.kernel.completion import REMEMBER_HEADER
 from st_twofactor.kernel.known_devices import KNOWN_HEADER
 
 __all__ = ["cors_headers"]

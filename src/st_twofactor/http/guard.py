@@ -18,7 +18,7 @@ unchanged. In front of every guarded handler, also:
 :func:`~st_twofactor.recipes.build_recipe_list` installs them (once the SDK is
 initialised) for the recipes it sets up, and switches off the OAuth2 provider routes the
 SDK mounts on its own (:func:`guard_sdk_routes`); the passwordless endpoints have their
-own body checks (:mod:`st_twofactor.factors.codes.passwordless`), which this module's limits also
+own body checks (:mod:`st_twofactor.http.passwordless`), which this module's limits also
 wrap. An app
 that calls ``emailpassword.init``, ``thirdparty.init`` or ``passwordless.init`` itself
 installs the same checks with :func:`guard_inputs`, an ``apis`` override.
@@ -27,13 +27,12 @@ installs the same checks with :func:`guard_inputs`, an ``apis`` override.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
 from supertokens_python.exceptions import GeneralError, raise_bad_input_exception
-from supertokens_python.framework import BaseRequest, BaseResponse
-from supertokens_python.normalised_url_path import NormalisedURLPath
+from supertokens_python.framework import BaseRequest
 from supertokens_python.post_init_callbacks import PostSTInitCallbacks
 from supertokens_python.recipe.accountlinking.utils import (
     recipe_init_defined_should_do_automatic_account_linking,
@@ -48,8 +47,6 @@ from supertokens_python.recipe.emailpassword.interfaces import (
     APIInterface as EmailPasswordAPIInterface,
 )
 from supertokens_python.recipe.emailpassword.recipe import EmailPasswordRecipe
-from supertokens_python.recipe.multitenancy.asyncio import list_all_tenants
-from supertokens_python.recipe.multitenancy.constants import DEFAULT_TENANT_ID
 from supertokens_python.recipe.oauth2provider.recipe import OAuth2ProviderRecipe
 from supertokens_python.recipe.passwordless.interfaces import (
     APIInterface as PasswordlessAPIInterface,
@@ -61,101 +58,14 @@ from supertokens_python.recipe.thirdparty.interfaces import (
 from supertokens_python.recipe.thirdparty.recipe import ThirdPartyRecipe
 
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.http._body import BodyTooLarge, MalformedBody, read_json
+from st_twofactor.http._checks import RequestCheck, check_types, guard_requests, json_object
+
+__all__ = [
+    "guard_inputs",
+    "guard_sdk_routes",
+]
 
 log = logging.getLogger("st_twofactor")
-
-RequestCheck = Callable[[BaseRequest, dict[str, Any]], Awaitable[None]]
-"""``(request, user_context)``: raises the SDK's bad-input error (a 400) to refuse."""
-
-_GUARDED = "st_twofactor_guard"
-
-
-def guard_requests(recipe: Any, checks: Mapping[str, RequestCheck]) -> None:
-    """Run ``checks[request_id]`` before ``recipe``'s handler for that request id.
-
-    Every request to ``recipe`` must name a known tenant; for the request ids in
-    ``checks``, the body (read by the check or the handler through ``request.json()``)
-    is read with the size limit and refused when it holds a lone surrogate.
-    Installs once per recipe instance: a second call leaves the first guard in place.
-    """
-    original = recipe.handle_api_request
-    if getattr(original, _GUARDED, False):
-        return
-
-    async def handle_api_request(
-        request_id: str,
-        tenant_id: str,
-        request: BaseRequest,
-        path: NormalisedURLPath,
-        method: str,
-        response: BaseResponse,
-        user_context: dict[str, Any],
-    ) -> BaseResponse | None:
-        await _require_known_tenant(tenant_id, user_context)
-        check = checks.get(request_id)
-        if check is None:
-            result: BaseResponse | None = await original(
-                request_id, tenant_id, request, path, method, response, user_context
-            )
-            return result
-
-        async def bounded_json() -> Any:
-            return await read_json(request)
-
-        request.json = bounded_json  # type: ignore[method-assign]
-        try:
-            await check(request, user_context)
-            result = await original(
-                request_id, tenant_id, request, path, method, response, user_context
-            )
-        except BodyTooLarge as error:
-            response.set_status_code(413)
-            response.set_json_content({"message": str(error)})
-            return response
-        except MalformedBody as error:
-            raise_bad_input_exception(str(error))
-        return result
-
-    setattr(handle_api_request, _GUARDED, True)
-    recipe.handle_api_request = handle_api_request
-
-
-async def _require_known_tenant(tenant_id: str, user_context: dict[str, Any]) -> None:
-    """400 unless ``tenant_id`` exists (the SDK would pass the core's refusal on as a 500).
-
-    ``public`` always exists; any other id costs one core call.
-    """
-    if tenant_id == DEFAULT_TENANT_ID:
-        return
-    tenants = await list_all_tenants(user_context)
-    if not any(tenant.tenant_id == tenant_id for tenant in tenants.tenants):
-        raise_bad_input_exception("Unknown tenant")
-
-
-def json_object(body: object) -> dict[str, Any] | None:
-    """``body`` if it is a JSON object; None if absent (left to the SDK); else a 400."""
-    if body is None:
-        return None
-    if not isinstance(body, dict):
-        raise_bad_input_exception("The body must be a JSON object")
-    return body
-
-
-def check_types(body: Mapping[str, Any], types: Mapping[str, type], where: str = "") -> None:
-    """400 unless each field of ``types`` present in ``body`` (and not null) has its type."""
-    for name, kind in types.items():
-        value = body.get(name)
-        if value is not None and not isinstance(value, kind):
-            raise_bad_input_exception(f"{where}{name} must be {_KIND_NAMES[kind]}")
-
-
-_KIND_NAMES: dict[type, str] = {
-    str: "a string",
-    bool: "true or false",
-    dict: "a JSON object",
-    list: "an array",
-}
 
 
 def _refuse_linking_without_account_linking(body: Mapping[str, Any]) -> None:
@@ -265,7 +175,7 @@ def guard_inputs(original_implementation: _API) -> _API:
     override changes nothing else of the recipe.
 
     On the passwordless recipe,
-    :func:`~st_twofactor.factors.codes.passwordless.override_passwordless_apis`
+    :func:`~st_twofactor.http.passwordless.override_passwordless_apis`
     installs these checks itself (its own, which also answer a request without a session
     401 where passwordless is only a second factor); with both, that one is kept.
 

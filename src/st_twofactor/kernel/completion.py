@@ -29,13 +29,13 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 
 from st_twofactor import events
 from st_twofactor.claim import mark_completed
-from st_twofactor.factors.base import FactorId
-from st_twofactor.kernel.known_devices import KnownDevices
-from st_twofactor.kernel.request_store import RequestStore
+from st_twofactor.ids import FactorId
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.kernel.known_devices import KnownDevices
     from st_twofactor.kernel.remember import RememberDeviceTokens
+    from st_twofactor.kernel.request_store import RequestStore
 
 __all__ = ["SessionCompletion", "is_header_mode", "remember_cookie_secure"]
 
@@ -54,13 +54,14 @@ class SessionCompletion:
         config: TwoFactorConfig,
         claim: BooleanClaim,
         tokens: RememberDeviceTokens,
+        store: RequestStore,
         known_devices: KnownDevices | None = None,
     ) -> None:
         self.config = config
         self.claim = claim
         self.tokens = tokens
+        self.store = store
         self.known_devices = known_devices
-        self.store = RequestStore(config.state_store, claim, known_devices)
 
     async def complete(
         self,

@@ -13,7 +13,7 @@ its time and destination, and a send is allowed only when all of these hold:
   destinations together: an account cannot spray codes over many numbers.
 
 A code asked for a destination that is not the user's gets a decoy (nothing is sent; see
-:mod:`st_twofactor.factors.codes.passwordless`), metered exactly like a send to the user's
+:mod:`st_twofactor.http.passwordless`), metered exactly like a send to the user's
 destination, so that
 guessing which one is pinned is bounded by these quotas and the quotas' answers do not
 tell a guess from the right one.

@@ -1,1 +1,3 @@
 """Codes sent by e-mail (``otp-email``) or SMS (``otp-phone``) through the passwordless recipe."""
+
+__all__: list[str] = []

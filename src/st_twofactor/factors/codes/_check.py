@@ -1,6 +1,6 @@
 """Using a code (``signinup/code/consume``): the attempt counted, the code checked, the
 device claimed, the contact pinned, the session completed
-(:mod:`st_twofactor.factors.codes.passwordless`)."""
+(:mod:`st_twofactor.http.passwordless`)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,12 @@ from supertokens_python.recipe.passwordless.interfaces import (
     ConsumeCodePostRestartFlowError,
 )
 from supertokens_python.recipe.session import SessionContainer
-from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.types import User
 from supertokens_python.types.response import APIResponse, GeneralErrorResponse
 from supertokens_python.utils import get_backwards_compatible_user_info
 
 from st_twofactor import events
-from st_twofactor.config import TwoFactorConfig
-from st_twofactor.factors import base as factors
-from st_twofactor.factors.base import Counted, Locked, count_attempt, record_success
+from st_twofactor.factors.base import Counted, Kernel, Locked, failure
 from st_twofactor.factors.codes._delivery import revoke_codes
 from st_twofactor.factors.codes._devices import core_device_id
 from st_twofactor.factors.codes._inputs import CodeEntry, refuse_mismatch
@@ -109,10 +106,8 @@ class _Attempt:
 class CodeChecking(CodeFlows):
     """Checking codes: the checks and state changes behind ``signinup/code/consume``."""
 
-    def __init__(
-        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
-    ) -> None:
-        super().__init__(config, claim, first_factor=first_factor)
+    def __init__(self, kernel: Kernel, *, first_factor: bool = False) -> None:
+        super().__init__(kernel, first_factor=first_factor)
         self._core_max_attempts: int | None = None
         """The core's own limit of tries per device, as its last answer stated it: a
         decoy's wrong codes are counted against the same limit as a real device's."""
@@ -146,13 +141,13 @@ class CodeChecking(CodeFlows):
                 )
         finally:
             for event in happened:
-                await self._emit(event)
+                await self.emit(event)
         if not isinstance(checked, _Claimed):
             return checked
         factor = checked.factor
         if checked.enrolled:
-            await self._emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
-        await self._emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
+            await self.emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
+        await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
         token = await self.completion.complete(
             session,
             factor,
@@ -207,7 +202,7 @@ class CodeChecking(CodeFlows):
         counted = attempt.counted
         assert counted is not None  # set whenever the device was found and not expired
         if not isinstance(counted.decision, Allowed):
-            answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
+            answer, failed = failure(counted, user_id=user_id, factor=factor, now=now)
             happened.extend(failed)
             assert isinstance(answer, Locked)
             return LimitReachedResponse(answer.retry_after_ms)
@@ -260,7 +255,7 @@ class CodeChecking(CodeFlows):
                 async with self.durations.timed("revoke"):
                     await revoke_codes(api_options, pending, tenant_id, user_context)
 
-        answer, failed = factors.failure(counted, user_id=user_id, factor=factor, now=now)
+        answer, failed = failure(counted, user_id=user_id, factor=factor, now=now)
         happened.extend(failed)
         if isinstance(answer, Locked):  # this failure locked the factor
             return LimitReachedResponse(answer.retry_after_ms)
@@ -291,13 +286,13 @@ class CodeChecking(CodeFlows):
             core_id = core_device_id(pending, key, entry.device.handle)
             if core_id is None:
                 return _Attempt(pending)
-            decision = throttle.check(self.policy, state.throttle, pending.factor, now)
+            decision = throttle.check(self.throttle_policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return _Attempt(pending, core_id, Counted(decision))
             if self.deadline(pending.created_at) <= now:
                 return _Attempt(pending, core_id, expired=True)
             factor = pending_contact(pending).factor
-            return _Attempt(pending, core_id, count_attempt(self.policy, state, factor, now))
+            return _Attempt(pending, core_id, self.count(state, now, factor))
 
         return begin
 
@@ -364,7 +359,7 @@ class CodeChecking(CodeFlows):
                 outcome = "ENROLLED"
             elif not same_contact(pinned, contact):
                 return "REFUSED"
-            record_success(state, now)
+            self.succeeded(state, now)
             return outcome
 
         outcome = await held.update(claim)

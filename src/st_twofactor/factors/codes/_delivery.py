@@ -1,6 +1,6 @@
 """Sending codes as a second factor through the passwordless recipe's e-mail and SMS
 deliveries, with the code's real remaining lifetime
-(:mod:`st_twofactor.factors.codes.passwordless`)."""
+(:mod:`st_twofactor.http.passwordless`)."""
 
 from __future__ import annotations
 

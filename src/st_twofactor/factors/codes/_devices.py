@@ -1,5 +1,5 @@
 """The device ids a client holds for second-factor codes
-(:mod:`st_twofactor.factors.codes.passwordless`).
+(:mod:`st_twofactor.http.passwordless`).
 
 The core names a passwordless device by two ids: ``deviceId`` (random bytes, base64) and
 ``preAuthSessionId`` (the SHA-256 of those bytes, URL-safe base64 without padding). With

@@ -1,5 +1,5 @@
 """What a request to the passwordless endpoints brings, checked
-(:mod:`st_twofactor.factors.codes.passwordless`):
+(:mod:`st_twofactor.http.passwordless`):
 its session, the shape of its body, device ids, the typed code, ``rememberDevice``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from supertokens_python.recipe.session.asyncio import get_session
 from supertokens_python.recipe.session.exceptions import UnauthorisedError
 from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 
-from st_twofactor.http.guard import RequestCheck, check_types, guard_requests, json_object
+from st_twofactor.http._checks import RequestCheck, check_types, guard_requests, json_object
 
 _PRE_AUTH_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
 _DEVICE_ID = re.compile(r"[A-Za-z0-9+/]{1,128}={0,2}")

@@ -1,14 +1,10 @@
-"""Asking for a code (``signinup/code`` and ``.../resend``): may one be sent to this
-contact, the send quota, the pending device, and decoys
-(:mod:`st_twofactor.factors.codes.passwordless`).
-
-A destination other than the user's (not the pinned one; before an e-mail address is
-pinned, not one of the account's) gets a *decoy*: the same answer as a real code, ids of
-the same format, recorded as a pending device and metered by the send quota like a real
-send, in about the same time (:mod:`st_twofactor.factors.codes._timing`); but nothing is made in
-the core and nothing is sent, and every code typed for it is wrong. So asking for codes
-does not tell anyone holding a session which number or address is pinned, and guessing
-is bounded by the send quota.
+"""Asking for a code (``signinup/code``, ``.../resend``): may one go to this contact, the
+send quota, the pending device, and decoys. A destination other than the user's (not the
+pinned one; before an e-mail address is pinned, not one of the account's) gets a *decoy*:
+the same answer and id formats as a real code, a pending device metered like a real send,
+in about the same time (:mod:`~st_twofactor.factors.codes._timing`); but nothing is made
+in the core or sent, and every code typed for it is wrong. So asking for codes does not
+tell anyone holding a session which contact is pinned; guessing is bounded by the quota.
 """
 
 from __future__ import annotations
@@ -128,7 +124,7 @@ class CodeSending(CodeFlows):
         if self.first_factor and await signed_in_with(session, contact, user_context):
             return GeneralErrorResponse(SIGNED_IN_WITH[contact.factor])
         state = await held.load()
-        decision = throttle.check(self.policy, state.throttle, contact.factor, self.now())
+        decision = throttle.check(self.throttle_policy, state.throttle, contact.factor, self.now())
         if isinstance(decision, Refused):
             return LimitReachedResponse(decision.retry_after_ms)
         over_quota = self._over_quota(
@@ -277,7 +273,7 @@ class CodeSending(CodeFlows):
     ) -> None:
         """Emit :class:`~st_twofactor.events.CodeSendRefused` when ``refusal`` is a quota's."""
         if isinstance(refusal, SendLimitResponse):
-            await self._emit(
+            await self.emit(
                 events.CodeSendRefused(
                     user_id=session.get_user_id(),
                     at=self.now(),
@@ -337,7 +333,7 @@ class CodeSending(CodeFlows):
             core_id = core_device_id(pending, key, device.handle)
             if core_id is None:
                 return None  # not this device's handle; nothing changed
-            decision = throttle.check(self.policy, state.throttle, pending.factor, now)
+            decision = throttle.check(self.throttle_policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return LimitReachedResponse(decision.retry_after_ms)
             if self.deadline(pending.created_at) <= now:

@@ -1,5 +1,5 @@
 """How long real code operations take, so that a decoy takes as long
-(:mod:`st_twofactor.factors.codes.passwordless`).
+(:mod:`st_twofactor.http.passwordless`).
 
 A code for the user's own destination makes a device in the core and waits for the mail
 or SMS service; a decoy (a destination that is not the user's) does neither. Answered

@@ -1,13 +1,13 @@
-"""What the e-mail/SMS code flows share (:mod:`st_twofactor.factors.codes.passwordless`): the
-factor's
-contact, the answers for a locked factor or a full send quota, the base of the flows
+"""What the e-mail/SMS code flows share (the passwordless endpoints,
+:mod:`st_twofactor.http.passwordless`): the factor's contact, the answers for a locked factor or a
+full send quota, the base of the flows
 (config, clock, step-up), and helpers over the user's state and account."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from supertokens_python.asyncio import get_user
 from supertokens_python.auth_utils import is_fake_email
@@ -22,22 +22,43 @@ from supertokens_python.recipe.passwordless.interfaces import (
     SignInUpPostNotAllowedResponse,
 )
 from supertokens_python.recipe.session import SessionContainer
-from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.exceptions import UnauthorisedError
 from supertokens_python.types import User
 from supertokens_python.types.response import GeneralErrorResponse
 
-from st_twofactor import events
-from st_twofactor.config import TwoFactorConfig
-from st_twofactor.factors import base as factors
-from st_twofactor.factors._service import remember_tokens, secret_keys
-from st_twofactor.factors.base import CodeFactor
+from st_twofactor.factors.base import FactorBase, FactorView, Kernel
 from st_twofactor.factors.codes._inputs import normalise_email
 from st_twofactor.factors.codes._timing import Durations
-from st_twofactor.kernel.completion import SessionCompletion
-from st_twofactor.kernel.known_devices import KnownDevices
-from st_twofactor.kernel.request_store import RequestStore
+from st_twofactor.ids import CodeFactor, FactorId
 from st_twofactor.stores.state import PendingCode, TwoFactorState
+
+__all__ = [
+    "EMAIL",
+    "MAX_PENDING_CODES",
+    "NOT_ENABLED",
+    "NO_EMAIL",
+    "PHONE",
+    "SIGNED_IN_WITH",
+    "CodeFlows",
+    "ConsumeCodePostResult",
+    "Contact",
+    "CreateCodePostResult",
+    "EmailCodeFactor",
+    "Factor",
+    "LimitReachedResponse",
+    "PhoneCodeFactor",
+    "ResendCodePostResult",
+    "SendLimitResponse",
+    "account_emails",
+    "counts_as_pinned",
+    "own_pending",
+    "pending_contact",
+    "pinned_contact",
+    "same_contact",
+    "session_user",
+    "signed_in_with",
+    "wait_text",
+]
 
 Factor = CodeFactor
 EMAIL: Factor = "otp-email"
@@ -94,24 +115,16 @@ class Contact:
     value: str
 
 
-class CodeFlows:
-    """The base of the flows behind the overridden endpoints, for one config."""
+class CodeFlows(FactorBase):
+    """The base of the flows behind the overridden endpoints, for both code factors
+    (each call names its factor)."""
 
-    def __init__(
-        self, config: TwoFactorConfig, claim: BooleanClaim, *, first_factor: bool = False
-    ) -> None:
-        self.config = config
-        self.claim = claim
+    def __init__(self, kernel: Kernel, *, first_factor: bool = False) -> None:
+        super().__init__(kernel)
         self.first_factor = first_factor
-        known_devices = KnownDevices(secret_keys(config), config.clock)
-        self.store = RequestStore(config.state_store, claim, known_devices)
-        self.policy = config.throttle_policy
-        self.completion = SessionCompletion(config, claim, remember_tokens(config), known_devices)
+        self.completion = kernel.completion
         self.durations = Durations()
         """How long real core calls and deliveries take, for decoys to take as long."""
-
-    def now(self) -> float:
-        return self.config.clock()
 
     def deadline(self, created_at: float) -> float:
         return created_at + self.config.otp_code_lifetime
@@ -120,13 +133,7 @@ class CodeFlows:
 
     def _may_pin(self, state: TwoFactorState, session: SessionContainer) -> bool:
         """A contact may be pinned by a user with no factor, or after a recent 2FA (S8)."""
-        return not factors.needs_step_up(
-            state,
-            session.get_access_token_payload(),
-            window=self.config.step_up_window,
-            now=self.now(),
-            claim=self.claim,
-        )
+        return self.may_change(state, session.get_access_token_payload())
 
     def _step_up_message(self, factor: Factor) -> str:
         what = "an e-mail address" if factor == EMAIL else "a phone number"
@@ -135,9 +142,6 @@ class CodeFlows:
             f"Adding {what} for codes needs a second factor completed in the last {minutes}: "
             "verify with a factor you already have, then try again."
         )
-
-    async def _emit(self, event: events.Event) -> None:
-        await events.emit(self.config.on_event, event)
 
 
 NOT_ENABLED: dict[Factor, str] = {
@@ -236,3 +240,43 @@ def wait_text(milliseconds: int) -> str:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     seconds = max(1, math.ceil(milliseconds / 1000))
     return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+class EmailCodeFactor(FactorBase):
+    """Codes e-mailed to the account's (then pinned) address (factor ``"otp-email"``):
+    sent by :class:`~st_twofactor.factors.codes._send.CodeSending`, checked by
+    :class:`~st_twofactor.factors.codes._check.CodeChecking`."""
+
+    id: ClassVar[FactorId] = "otp-email"
+
+    @staticmethod
+    def can_complete(view: FactorView) -> bool:
+        """To the pinned address or, while one may be pinned, the account's."""
+        return view.enabled and view.email is not None
+
+    @staticmethod
+    def can_enrol(view: FactorView) -> bool:
+        return view.state.email is None and view.email is not None
+
+    @staticmethod
+    def describe(state: TwoFactorState) -> dict[str, Any]:
+        return {}
+
+
+class PhoneCodeFactor(FactorBase):
+    """Codes sent by SMS to the pinned number (factor ``"otp-phone"``), as
+    :class:`EmailCodeFactor`."""
+
+    id: ClassVar[FactorId] = "otp-phone"
+
+    @staticmethod
+    def can_complete(view: FactorView) -> bool:
+        return view.enabled and view.phone is not None
+
+    @staticmethod
+    def can_enrol(view: FactorView) -> bool:
+        return view.state.phone is None
+
+    @staticmethod
+    def describe(state: TwoFactorState) -> dict[str, Any]:
+        return {}

@@ -1,1 +1,3 @@
 """Single-use recovery codes: the way back when the other factors are lost."""
+
+__all__: list[str] = []

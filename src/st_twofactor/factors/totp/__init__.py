@@ -1,1 +1,3 @@
 """Time-based one-time passwords (RFC 6238) from an authenticator app."""
+
+__all__: list[str] = []

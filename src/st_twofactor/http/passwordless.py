@@ -146,6 +146,7 @@ from st_twofactor.factors.codes.flows import (
     SendLimitResponse,
 )
 from st_twofactor.http._setup_check import mark_completing
+from st_twofactor.runtime import TwoFactor
 
 __all__ = [
     "MAX_PENDING_CODES",
@@ -187,8 +188,9 @@ def override_passwordless_apis(
         cannot also be its second factor. ``False`` (default): a second factor only,
         every request needs a session (401 without one, S10) whatever the field says.
     """
-    sending = CodeSending(config, claim, first_factor=first_factor)
-    checking = CodeChecking(config, claim, first_factor=first_factor)
+    runtime = TwoFactor.of(config, claim)
+    sending = CodeSending(runtime, first_factor=first_factor)
+    checking = CodeChecking(runtime, first_factor=first_factor)
 
     def override(original_implementation: APIInterface) -> APIInterface:
         original_create = original_implementation.create_code_post

@@ -1,0 +1,133 @@
+"""Recovery codes as a second factor: redeeming one, and replacing the set.
+
+The codes themselves (generation, salted hashes, matching) are
+:mod:`~st_twofactor.factors.recovery_codes.codes`. A set comes with the user's first real
+factor (:meth:`~st_twofactor.factors.base.FactorBase.give_recovery_codes`) and goes with
+the last one; each code works once, also under concurrent use (S7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from st_twofactor import events
+from st_twofactor.factors.base import Counted, FactorBase, FactorView, has_real_factor
+from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.ids import FactorId
+from st_twofactor.kernel.throttle import Allowed, Refused, check
+from st_twofactor.results import RegenerateResult, VerifyRecoveryCodeResult
+
+if TYPE_CHECKING:
+    from st_twofactor.stores.state import TwoFactorState
+
+__all__ = ["RecoveryCodeFactor"]
+
+
+@dataclass(frozen=True)
+class _Redeemed:
+    """The outcome of one attempt, decided inside one atomic store update."""
+
+    counted: Counted
+    matched: bool
+    left: int
+
+
+class RecoveryCodeFactor(FactorBase):
+    """Recovery codes (factor ``"recovery-code"``)."""
+
+    id: ClassVar[FactorId] = "recovery-code"
+
+    @staticmethod
+    def can_complete(view: FactorView) -> bool:
+        """While any are left, whatever ``config.factors`` says (they are the way back)."""
+        return bool(view.state.recovery_codes)
+
+    @staticmethod
+    def can_enrol(view: FactorView) -> bool:
+        """Beside another factor, after a fresh 2FA, when none are left."""
+        state = view.state
+        return has_real_factor(state) and view.fresh and not state.recovery_codes
+
+    @staticmethod
+    def describe(state: TwoFactorState) -> dict[str, Any]:
+        return {"recoveryCodesLeft": len(state.recovery_codes)}
+
+    async def verify(
+        self, user_id: str, code: object, user_context: dict[str, Any]
+    ) -> VerifyRecoveryCodeResult:
+        """Redeem one recovery code; each works once, also under concurrent use (S7)."""
+        now = self.now()
+        async with self.store.transaction(user_id, user_context) as held:
+            # The slow hash comparison runs before the update; the update re-checks that
+            # the matched code is still there (a store may let another request in between).
+            state = await held.load()
+            hashes = list(state.recovery_codes)
+            # A locked factor is refused before the costly hashing (the update below
+            # refuses it again, atomically): a locked account costs no PBKDF2 work.
+            locked = isinstance(check(self.throttle_policy, state.throttle, self.id, now), Refused)
+            found = (
+                await asyncio.to_thread(recovery_codes.find_match, code, hashes)
+                if hashes and not locked
+                else None
+            )
+            outcome = await held.update(self._redeem(hashes, found, now))
+        if not outcome.matched:
+            return await self.refused_code(user_id, outcome.counted)
+        await self.emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=outcome.left))
+        await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=self.id))
+        return {"status": "OK", "recoveryCodesLeft": outcome.left}
+
+    def _redeem(
+        self, hashes: list[str], index: int | None, now: float
+    ) -> Callable[[TwoFactorState], _Redeemed]:
+        """Count the attempt and remove the code matched at ``hashes[index]``, if any."""
+        wanted = hashes[index] if index is not None else None
+
+        def attempt(state: TwoFactorState) -> _Redeemed:
+            counted = self.count(state, now)
+            if not isinstance(counted.decision, Allowed) or wanted is None:
+                return _Redeemed(counted, False, len(state.recovery_codes))
+            if not state.remove_recovery_code(wanted):
+                # used meanwhile by a concurrent request: a wrong code now
+                return _Redeemed(counted, False, len(state.recovery_codes))
+            self.succeeded(state, now)
+            return _Redeemed(counted, True, len(state.recovery_codes))
+
+        return attempt
+
+    async def regenerate(
+        self,
+        user_id: str,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
+    ) -> RegenerateResult:
+        """A new set of codes; the old ones stop working at once.
+
+        Only for a user with another factor enrolled (S18): recovery codes are a fallback
+        for a factor, so without one the answer is ``NO_FACTOR_ERROR`` and nothing changes.
+        With ``session_payload``, only for a fresh session (the old codes go, as in a
+        removal).
+        """
+        codes, hashes = await self.new_recovery_codes()
+
+        def replace(state: TwoFactorState) -> bool:
+            self.check_removal(session_payload)
+            if not has_real_factor(state):
+                return False
+            state.recovery_codes = list(hashes)
+            state.bump_epoch()
+            return True
+
+        if not await self.store.update(user_id, replace, user_context):
+            return {
+                "status": "NO_FACTOR_ERROR",
+                "message": "Recovery codes need another factor: enrol one first.",
+            }
+        await self.emit(
+            events.RecoveryCodesRegenerated(user_id=user_id, at=self.now(), count=len(codes))
+        )
+        return {"status": "OK", "recoveryCodes": codes}

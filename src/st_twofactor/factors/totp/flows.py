@@ -1,0 +1,289 @@
+"""TOTP as a second factor: enrolling authenticator-app devices, checking their codes,
+removing them. The algorithm itself (RFC 6238) is :mod:`~st_twofactor.factors.totp.algorithm`.
+
+Every check that must hold across concurrent requests (a time step used once, attempts
+counted before the code is checked) is one atomic store update; a device's secret is
+stored encrypted (:class:`~st_twofactor.kernel.crypto.SecretBox`), bound to its user, and
+re-encrypted under the newest key when an older one opened it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from st_twofactor import events
+from st_twofactor.errors import DecryptionError
+from st_twofactor.factors._device_names import valid_device_name as _valid_device_name
+from st_twofactor.factors.base import Counted, FactorBase, FactorView
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.ids import FactorId
+from st_twofactor.kernel.throttle import Allowed
+from st_twofactor.results import (
+    CreateDeviceResult,
+    DeviceRemoved,
+    DeviceVerified,
+    VerifyDeviceResult,
+    VerifyTotpResult,
+)
+from st_twofactor.stores.state import TotpDevice
+
+if TYPE_CHECKING:
+    from st_twofactor.stores.state import TwoFactorState
+
+__all__ = ["DEFAULT_DEVICE_NAME", "MAX_DEVICES", "TotpFactor", "valid_device_name"]
+
+DEFAULT_DEVICE_NAME = "authenticator"
+MAX_DEVICES = 10
+
+
+def valid_device_name(name: object) -> bool:
+    """A device name is 1-64 printable characters, no invisible ones, no word mixing
+    scripts; names are compared case- and width-insensitively
+    (:mod:`~st_twofactor.factors._device_names`)."""
+    return _valid_device_name(name)
+
+
+@dataclass(frozen=True)
+class _Match:
+    """The outcome of one TOTP attempt, decided inside one atomic store update."""
+
+    counted: Counted
+    matched: bool
+    gave_codes: bool = False
+
+
+class TotpFactor(FactorBase):
+    """TOTP devices and codes (factor ``"totp"``)."""
+
+    id: ClassVar[FactorId] = "totp"
+
+    @staticmethod
+    def can_complete(view: FactorView) -> bool:
+        return view.enabled and any(d.verified for d in view.state.totp_devices)
+
+    @staticmethod
+    def can_enrol(view: FactorView) -> bool:
+        return len(view.state.totp_devices) < MAX_DEVICES
+
+    @staticmethod
+    def describe(state: TwoFactorState) -> dict[str, Any]:
+        return {"devices": [{"name": d.name, "verified": d.verified} for d in state.totp_devices]}
+
+    # -- enrolment --
+
+    async def create_device(
+        self,
+        user_id: str,
+        account_name: str,
+        device_name: str,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
+    ) -> CreateDeviceResult:
+        """Start enrolling a TOTP device: a new secret, its URI and QR code.
+
+        The device is unusable until :meth:`verify_device` sees one valid code. Starting
+        again with the name of an unverified device replaces its secret. With
+        ``session_payload`` (the access token payload of the user's session), a user who
+        has a factor needs a recent 2FA, checked in the same update
+        (:class:`~st_twofactor.factors.base.StepUpRequired`).
+        """
+        secret = totp.new_secret()
+        sealed = self.kernel.box.encrypt(secret, context=user_id)
+        now = self.now()
+
+        def add(state: TwoFactorState) -> CreateDeviceResult | None:
+            """None when added; else why not."""
+            self.check_change(state, session_payload)
+            existing = state.device(device_name)
+            if existing is not None and existing.verified:
+                return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
+            if existing is None and len(state.totp_devices) >= MAX_DEVICES:
+                return {"status": "TOO_MANY_DEVICES_ERROR"}
+            state.remove_device(device_name)
+            state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
+            return None
+
+        refused = await self.store.update(user_id, add, user_context)
+        if refused is not None:
+            return refused
+        uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
+        return {
+            "status": "OK",
+            "deviceName": device_name,
+            "secret": secret,
+            "otpauthUri": uri,
+            "qrCodeSvg": totp.qr_svg(uri),
+        }
+
+    async def verify_device(
+        self,
+        user_id: str,
+        device_name: str,
+        code: object,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
+    ) -> VerifyDeviceResult:
+        """Activate an enrolled device with one valid code.
+
+        On success with no recovery codes yet, a set is created and returned once. The
+        codes are made (and hashed) before the update, so that the check, the activation
+        and the codes are one atomic update. ``session_payload``: as for
+        :meth:`create_device`, checked before the attempt is counted.
+        """
+        new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+
+        def device(state: TwoFactorState) -> list[TotpDevice]:
+            self.check_change(state, session_payload)
+            found = state.device(device_name)
+            return [] if found is None else [found]
+
+        def activate(state: TwoFactorState) -> bool:
+            target = state.device(device_name)
+            assert target is not None  # matched against it in this same update
+            if not any(d.verified for d in state.totp_devices):
+                # The first device: others still waiting for a first code were started
+                # with the first factor alone (maybe by someone else): drop them.
+                state.totp_devices = [target]
+            target.verified = True
+            state.bump_epoch()
+            return self.give_recovery_codes(state, hashes)
+
+        outcome = await self._attempt(user_id, code, user_context, device, activate)
+        if outcome is None:
+            return {"status": "UNKNOWN_DEVICE_ERROR"}
+        if not outcome.matched:
+            return await self.refused_code(user_id, outcome.counted)
+        await self.emit(
+            events.FactorEnrolled(
+                user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+            )
+        )
+        result: DeviceVerified = {"status": "OK"}
+        if outcome.gave_codes:
+            result["recoveryCodes"] = new_codes
+        return result
+
+    async def remove_device(
+        self,
+        user_id: str,
+        device_name: str,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
+    ) -> DeviceRemoved:
+        """Remove the device called ``device_name``; with ``session_payload``, only for a
+        fresh session (:meth:`~st_twofactor.factors.base.FactorBase.check_removal`)."""
+
+        def remove(state: TwoFactorState) -> bool:
+            self.check_removal(session_payload)
+            if state.remove_device(device_name) is None:
+                return False
+            state.bump_epoch()
+            self.drop_orphaned_recovery_codes(state)
+            return True
+
+        existed = await self.store.update(user_id, remove, user_context)
+        if existed:
+            await self.emit(
+                events.FactorRemoved(
+                    user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+                )
+            )
+        return {"status": "OK", "didDeviceExist": existed}
+
+    # -- codes --
+
+    async def verify(
+        self, user_id: str, code: object, user_context: dict[str, Any]
+    ) -> VerifyTotpResult:
+        """Check a TOTP code against the user's verified devices (replay refused)."""
+
+        def verified(state: TwoFactorState) -> list[TotpDevice]:
+            return [d for d in state.totp_devices if d.verified]
+
+        outcome = await self._attempt(user_id, code, user_context, verified)
+        if outcome is None:
+            return {"status": "TOTP_NOT_ENABLED_ERROR"}
+        if not outcome.matched:
+            return await self.refused_code(user_id, outcome.counted)
+        await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
+        return {"status": "OK"}
+
+    async def _attempt(
+        self,
+        user_id: str,
+        code: object,
+        user_context: dict[str, Any],
+        devices: Callable[[TwoFactorState], list[TotpDevice]],
+        on_match: Callable[[TwoFactorState], bool] | None = None,
+    ) -> _Match | None:
+        """Count the attempt, match the code and record its time step: one atomic update.
+
+        ``devices`` picks the devices to try from the state; none (no such device, no
+        verified one) answers ``None`` and counts nothing. Otherwise the attempt is
+        counted first (parallel guesses cannot pass the limit), then a step already used
+        is refused (S3), and on a match ``on_match`` changes the state in the same update.
+        Two concurrent requests with one code therefore cannot both succeed.
+        """
+        now = self.now()
+
+        def attempt(state: TwoFactorState) -> _Match | None:
+            candidates = devices(state)
+            if not candidates:
+                return None
+            counted = self.count(state, now)
+            if not isinstance(counted.decision, Allowed):
+                return _Match(counted, matched=False)
+            step = self._matching_step(user_id, code, candidates, now)
+            if step is None:
+                return _Match(counted, matched=False)
+            if not state.use_totp_step(step):
+                return _Match(counted, matched=False)  # a replay: a wrong code
+            self.succeeded(state, now)
+            self._reseal(user_id, candidates)
+            gave_codes = on_match(state) if on_match is not None else False
+            return _Match(counted, matched=True, gave_codes=gave_codes)
+
+        return await self.store.update(user_id, attempt, user_context)
+
+    def _reseal(self, user_id: str, devices: list[TotpDevice]) -> None:
+        """Key rotation: re-encrypt under the first secret key each of ``devices`` that an
+        older key sealed, inside the update that just used them. A secret no configured key
+        opens is left as it is (the sign-in it matched did not need it)."""
+        box = self.kernel.box
+        for device in devices:
+            with contextlib.suppress(DecryptionError):
+                if box.needs_rotation(device.secret):
+                    device.secret = box.rotate(device.secret, context=user_id)
+
+    def _matching_step(
+        self, user_id: str, code: object, devices: list[TotpDevice], now: float
+    ) -> int | None:
+        """The time step at which ``code`` is valid for one of ``devices``, if any."""
+        for device in devices:
+            secret = self.kernel.box.decrypt(device.secret, context=user_id)
+            step = totp.match_step(
+                secret,
+                code,
+                now=lambda: now,
+                skew=self.config.totp_skew,
+                digits=self.config.totp_digits,
+            )
+            if step is not None:
+                return step
+        return None
+
+    def _issuer(self) -> str:
+        if self.config.issuer:
+            return self.config.issuer
+        try:
+            from supertokens_python.supertokens import Supertokens
+
+            return Supertokens.get_instance().app_info.app_name.replace(":", " ") or "st-twofactor"
+        except Exception:
+            return "st-twofactor"
