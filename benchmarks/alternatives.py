@@ -203,7 +203,7 @@ class TwoFactorLibrary(Alternative):
     def __init__(self, core: Any, connection_uri: str) -> None:
         super().__init__(core, connection_uri)
         from st_twofactor.config import TwoFactorConfig
-        from st_twofactor.send_quota import SendQuota
+        from st_twofactor.kernel.send_quota import SendQuota
 
         self.config = TwoFactorConfig(
             secret_keys=[SECRET_KEY],
@@ -226,7 +226,7 @@ class TwoFactorLibrary(Alternative):
         )
 
     def plugins(self) -> list[Any]:
-        from st_twofactor.routes import twofactor_plugin
+        from st_twofactor.http.routes import twofactor_plugin
 
         return [twofactor_plugin(self.config)]
 

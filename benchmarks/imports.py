@@ -25,7 +25,7 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
     ("st_twofactor", "import st_twofactor"),
     (
         "st_twofactor with its HTTP routes and FastAPI helpers",
-        "import st_twofactor.routes, st_twofactor.fastapi",
+        "import st_twofactor.http.routes, st_twofactor.fastapi",
     ),
 )
 

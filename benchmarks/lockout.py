@@ -2,7 +2,7 @@
 
 An attacker who has the password signs in as often as they like and sends wrong codes of
 one factor at a steady rate. Two figures, for each rate, from the throttle functions the
-flows use (:mod:`st_twofactor.throttle`, default policy: 5 failures in a row lock the
+flows use (:mod:`st_twofactor.kernel.throttle`, default policy: 5 failures in a row lock the
 factor for 15 minutes; at most 100 failures an hour per account), over one simulated
 year, with no network and no sleeping:
 
@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from st_twofactor.throttle import Allowed, ThrottlePolicy, ThrottleState, begin_attempt, check
+from st_twofactor.kernel.throttle import (
+    Allowed,
+    ThrottlePolicy,
+    ThrottleState,
+    begin_attempt,
+    check,
+)
 
 YEAR = 365 * 24 * 3600.0
 P_GUESS = 3 / 10**6

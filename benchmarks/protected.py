@@ -121,7 +121,7 @@ class _App:
         from st_twofactor import override_session_functions
         from st_twofactor.config import TwoFactorConfig
         from st_twofactor.fastapi import require_2fa
-        from st_twofactor.routes import twofactor_plugin
+        from st_twofactor.http.routes import twofactor_plugin
 
         config = TwoFactorConfig(secret_keys=[SECRET_KEY], factors=("totp", "recovery-code"))
         library_override = override_session_functions(config)

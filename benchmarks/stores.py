@@ -35,7 +35,7 @@ class TwoFactorLibraryOnSQL(TwoFactorLibrary):
         from sqlalchemy.engine import make_url
 
         from st_twofactor.config import TwoFactorConfig
-        from st_twofactor.sql_store import SQLStore
+        from st_twofactor.stores.sql import SQLStore
 
         url = os.environ.get("ST2FA_BENCH_SQL_URL")
         if not url:

@@ -102,7 +102,7 @@ class Settings:
     def webauthn_allowed(self) -> bool:
         """Whether the WebAuthn policy can be derived from the website's origin."""
         try:
-            from st_twofactor.webauthn import WebAuthnPolicy
+            from st_twofactor.factors.webauthn._core import WebAuthnPolicy
         except ImportError:  # pip install 'st-twofactor[webauthn]'
             return False
         try:

@@ -18,7 +18,7 @@ def _store() -> Any:
     url = os.environ.get("ST2FA_CLI_SQL_URL")
     if not url:
         return None
-    from st_twofactor.sql_store import SQLStore
+    from st_twofactor.stores.sql import SQLStore
 
     return SQLStore(url)
 
@@ -54,7 +54,7 @@ def _initialise(with_plugin: bool) -> TwoFactorConfig:
     )
 
     from st_twofactor import build_recipe_list
-    from st_twofactor.routes import twofactor_plugin
+    from st_twofactor.http.routes import twofactor_plugin
 
     class Outbox(EmailDeliveryInterface[Any]):
         async def send_email(self, template_vars: Any, user_context: dict[str, Any]) -> None:
@@ -107,7 +107,7 @@ def _own_recipes(passwordless: str) -> TwoFactorConfig:
     from supertokens_python.recipe.session import SessionOverrideConfig
 
     from st_twofactor import override_passwordless_apis, override_session_functions
-    from st_twofactor.routes import twofactor_plugin
+    from st_twofactor.http.routes import twofactor_plugin
 
     class Outbox(EmailDeliveryInterface[Any]):
         async def send_email(self, template_vars: Any, user_context: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from supertokens_python.ingredients.smsdelivery.types import SMSDeliveryInterfac
 from supertokens_python.recipe.emailpassword.types import EmailTemplateVars as PasswordResetVars
 from supertokens_python.recipe.passwordless.types import EmailTemplateVars, SMSTemplateVars
 
-from st_twofactor.send_quota import SendQuota
+from st_twofactor.kernel.send_quota import SendQuota
 
 UNMETERED = SendQuota(
     cooldown=0, per_10_minutes=1000, per_hour=1000, per_day=1000, unpinned_per_day=1000

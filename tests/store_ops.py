@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from st_twofactor import throttle
-from st_twofactor.store import Store, TwoFactorState
-from st_twofactor.throttle import Decision, ThrottlePolicy
+from st_twofactor.kernel import throttle
+from st_twofactor.kernel.throttle import Decision, ThrottlePolicy
+from st_twofactor.stores.base import Store, TwoFactorState
 
 
 async def use_totp_step(
@@ -38,7 +38,7 @@ async def begin_attempt(
     now: float,
     user_context: dict[str, Any] | None = None,
 ) -> Decision:
-    """:func:`~st_twofactor.throttle.begin_attempt`: check and count in advance."""
+    """:func:`~st_twofactor.kernel.throttle.begin_attempt`: check and count in advance."""
 
     def begin(state: TwoFactorState) -> Decision:
         state.throttle, decision = throttle.begin_attempt(policy, state.throttle, factor, now)
@@ -71,7 +71,7 @@ async def reset_failures(
     attempt_at: float | None = None,
     user_context: dict[str, Any] | None = None,
 ) -> None:
-    """:func:`~st_twofactor.throttle.after_success` for ``factor``."""
+    """:func:`~st_twofactor.kernel.throttle.after_success` for ``factor``."""
 
     def reset(state: TwoFactorState) -> None:
         state.throttle = throttle.after_success(state.throttle, factor, attempt_at=attempt_at)

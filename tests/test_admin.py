@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from st_twofactor import admin, events, recovery_codes, totp
+from st_twofactor import admin, events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import NoFactorError
-from st_twofactor.service import TwoFactorService
-from st_twofactor.store import InMemoryStore
+from st_twofactor.factors._service import TwoFactorService
+from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.stores.base import InMemoryStore
 
 KEY = "admin-test-secret-key-0123456789"
 

@@ -22,14 +22,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from st_twofactor import events, recovery_codes, totp
-from st_twofactor._crypto import SecretBox
+from st_twofactor import events
 from st_twofactor.devcore import DevCore
 from st_twofactor.errors import DecryptionError
-from st_twofactor.remember import RememberDeviceTokens
-from st_twofactor.routes import ROUTES
-from st_twofactor.service import REMEMBER_COOKIE, REMEMBER_HEADER
-from st_twofactor.store import InMemoryStore
+from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER
+from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.http.routes import ROUTES
+from st_twofactor.kernel.crypto import SecretBox
+from st_twofactor.kernel.remember import RememberDeviceTokens
+from st_twofactor.stores.base import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload, with_payload
@@ -87,7 +89,7 @@ def race(n: int, call: Callable[[int], str]) -> list[str]:
 def make_store(kind: str, server: RedisServer | None) -> Any:
     if kind == "memory":
         return InMemoryStore()
-    from st_twofactor.redis_store import RedisStore
+    from st_twofactor.stores.redis import RedisStore
 
     assert server is not None
     return RedisStore(server.url, prefix=unique_prefix())

@@ -28,8 +28,8 @@ from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExper
 from supertokens_python.asyncio import get_user_count
 
 from st_twofactor import TwoFactorConfig, build_recipe_list
-from st_twofactor.routes import ROUTES, twofactor_plugin
-from st_twofactor.store import InMemoryStore, UserMetadataStore
+from st_twofactor.http.routes import ROUTES, twofactor_plugin
+from st_twofactor.stores.base import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import FAKE_PROVIDER_ID

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from st_twofactor.send_quota import DAY, SendQuota
+from st_twofactor.kernel.send_quota import DAY, SendQuota
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import Harness, Tokens, make_harness

@@ -14,10 +14,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from st_twofactor import recovery_codes, reset_factors, revoke_remembered_devices
-from st_twofactor.send_quota import SendQuota
-from st_twofactor.service import REMEMBER_HEADER
-from st_twofactor.store import InMemoryStore, Store, UserMetadataStore
+from st_twofactor import reset_factors, revoke_remembered_devices
+from st_twofactor.factors._service import REMEMBER_HEADER
+from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.kernel.send_quota import SendQuota
+from st_twofactor.stores.base import InMemoryStore, Store, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload
@@ -40,7 +41,7 @@ def make(devcore_app: str) -> Iterator[Callable[..., Harness]]:
 @pytest.fixture(params=["memory", "metadata", "redis"])
 def any_store(request: pytest.FixtureRequest) -> Store:
     if request.param == "redis":
-        from st_twofactor.redis_store import RedisStore
+        from st_twofactor.stores.redis import RedisStore
 
         server = request.getfixturevalue("redis_server")
         return RedisStore(server.url, prefix=unique_prefix())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from st_twofactor import events
-from st_twofactor.routes import WEBAUTHN_ROUTES
+from st_twofactor.http.routes import WEBAUTHN_ROUTES
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
@@ -286,7 +286,7 @@ def test_answered_challenges_stay_few(h: Harness) -> None:
     """The state records at most MAX_ANSWERED answered challenges: one answer more within
     a challenge's lifetime is refused (forgetting one would let it be replayed); once the
     oldest expired, answers are accepted again and the record shrinks."""
-    from st_twofactor.webauthn_factor import CLOCK_MARGIN, MAX_ANSWERED
+    from st_twofactor.factors.webauthn.flows import CLOCK_MARGIN, MAX_ANSWERED
 
     key, user_id = with_key(h, "busy@example.com", counts=False)
     tokens = h.signed_in("busy@example.com")
@@ -304,7 +304,7 @@ def test_answered_challenges_stay_few(h: Harness) -> None:
 def test_a_challenge_signed_with_another_key_is_refused(devcore_app: str) -> None:
     """A challenge made by an app with other secret keys, or made up by the client, is
     refused; one made before a key rotation (the old key still listed) still works."""
-    from st_twofactor.store import InMemoryStore
+    from st_twofactor.stores.base import InMemoryStore
 
     store = InMemoryStore()
     first = make_harness(devcore_app, factors=FACTORS, store=store, secret_keys=["k" * 32])

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from st_twofactor import totp
-from st_twofactor.send_quota import SendQuota
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.kernel.send_quota import SendQuota
 
 from .example_server import DJANGO_ASGI, EXAMPLES, REPO, ExampleServer, run_example
 

@@ -28,8 +28,7 @@ from supertokens_python.recipe.session.asyncio import (
 from supertokens_python.recipe.thirdparty.asyncio import manually_create_or_update_user
 from supertokens_python.types import RecipeUserId
 
-from st_twofactor import build_recipe_list, totp
-from st_twofactor._crypto import SecretBox
+from st_twofactor import build_recipe_list
 from st_twofactor.cli import (
     EXIT_ABORTED,
     EXIT_CODES,
@@ -40,8 +39,10 @@ from st_twofactor.cli import (
     EXIT_USAGE,
 )
 from st_twofactor.config import TwoFactorConfig
-from st_twofactor.service import TwoFactorService
-from st_twofactor.store import Store, TotpDevice, TwoFactorState
+from st_twofactor.factors._service import TwoFactorService
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.kernel.crypto import SecretBox
+from st_twofactor.stores.base import Store, TotpDevice, TwoFactorState
 
 from .conftest import InitSupertokens
 from .outbox import CapturedPasswordReset
@@ -212,7 +213,7 @@ def _security_key(name: str, created_at: float, last_used_at: float | None) -> A
     import cbor2
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from st_twofactor.webauthn import WebAuthnCredential
+    from st_twofactor.factors.webauthn._core import WebAuthnCredential
 
     point = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
     cose = {1: 2, 3: -7, -1: 1, -2: point.x.to_bytes(32, "big"), -3: point.y.to_bytes(32, "big")}
@@ -398,7 +399,7 @@ def test_keys_status_counts_secrets_no_key_opens(app: str) -> None:
 
 
 def test_keys_rotate_through_an_sql_store_resumes_after_a_user(app: str, tmp_path: Path) -> None:
-    from st_twofactor.sql_store import SQLStore
+    from st_twofactor.stores.sql import SQLStore
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
     env = {"ST2FA_CLI_SQL_URL": url}
@@ -543,7 +544,7 @@ def test_keys_rotate_stops_on_a_bad_state_and_says_where_to_resume(
 ) -> None:
     from sqlalchemy import text
 
-    from st_twofactor.sql_store import SQLStore
+    from st_twofactor.stores.sql import SQLStore
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
     env = {"ST2FA_CLI_SQL_URL": url}

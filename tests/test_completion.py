@@ -1,4 +1,4 @@
-"""Completing the session (st_twofactor.completion): remember-device the way the app's
+"""Completing the session (st_twofactor.kernel.completion): remember-device the way the app's
 cookies work (issue 11 item 6), on every factor's path."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from st_twofactor.service import REMEMBER_COOKIE, REMEMBER_HEADER
+from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import PASSWORD, Harness, Tokens, _form, make_harness

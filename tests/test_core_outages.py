@@ -17,7 +17,7 @@ from supertokens_python import InputAppInfo, SupertokensConfig
 from supertokens_python.recipe import emailpassword, session
 from supertokens_python.syncio import get_user
 
-from st_twofactor._outage import CORE_DOWN
+from st_twofactor.http._outage import CORE_DOWN
 from st_twofactor.testing import reset_supertokens
 
 from . import django_settings

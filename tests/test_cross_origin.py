@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 
 from .example_server import EXAMPLES, free_port, run_example
 from .test_browser import PASSWORD, TIMEOUT_MS, browser

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from st_twofactor._crypto import (
+from st_twofactor.errors import ConfigurationError, DecryptionError, TwoFactorError
+from st_twofactor.kernel.crypto import (
     SecretBox,
     b64decode,
     b64encode,
     derive_key,
     normalise_secret_keys,
 )
-from st_twofactor.errors import ConfigurationError, DecryptionError, TwoFactorError
 
 OLD_KEY = "old-secret-key-0123456789"
 NEW_KEY = "new-secret-key-9876543210"

@@ -1,11 +1,11 @@
-"""The rules every factor shares (st_twofactor.factors), as pure functions."""
+"""The rules every factor shares (st_twofactor.factors.base), as pure functions."""
 
 from __future__ import annotations
 
 import typing
 
 from st_twofactor import FACTOR_IDS, FactorId
-from st_twofactor.factors import (
+from st_twofactor.factors.base import (
     Counted,
     Locked,
     WrongCode,
@@ -13,8 +13,8 @@ from st_twofactor.factors import (
     failure,
     record_success,
 )
-from st_twofactor.store import TwoFactorState
-from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
+from st_twofactor.kernel.throttle import Allowed, Refused, ThrottlePolicy
+from st_twofactor.stores.base import TwoFactorState
 
 T0 = 1_700_000_000.0
 POLICY = ThrottlePolicy()
@@ -78,8 +78,8 @@ def test_a_success_clears_every_factor() -> None:
 
 def test_every_factor_is_registered_under_its_id() -> None:
     """The factor contract: GET /auth/2fa asks each registered factor about itself."""
-    from st_twofactor.factors import FactorView
-    from st_twofactor.service import FACTORS
+    from st_twofactor.factors._service import FACTORS
+    from st_twofactor.factors.base import FactorView
 
     assert tuple(FACTORS) == FACTOR_IDS
     assert all(factor.id == key for key, factor in FACTORS.items())

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.testing import reset_supertokens
 
 from .redis_server import start_or_skip, unique_prefix
@@ -228,7 +228,7 @@ def _auth(token: str) -> dict[str, str]:
 def test_redis_down_fails_closed_with_a_clear_error(devcore_app: str) -> None:
     """Stopped or frozen Redis: 503 'state store unavailable' quickly, nothing accepted,
     completed sessions unaffected; back up, the state is intact and the code works."""
-    from st_twofactor.redis_store import RedisStore
+    from st_twofactor.stores.redis import RedisStore
 
     server = start_or_skip(persistent=True)
     try:

@@ -30,7 +30,7 @@ from st_twofactor import (
     override_passwordless_apis,
     override_session_functions,
 )
-from st_twofactor._body import MAX_BODY_BYTES
+from st_twofactor.http._body import MAX_BODY_BYTES
 
 from .conftest import HEADER_MODE, FakeProvider, body, sign_up, status
 from .outbox import CapturedEmail, Sent

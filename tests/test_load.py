@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 
 from .redis_server import RedisServer, redis_server, unique_prefix
 from .servers import AppProcess, CoreProcess, app_workers

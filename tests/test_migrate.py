@@ -26,8 +26,8 @@ from st_twofactor.migrate import (
     migrate_legacy_2fa,
     migrate_legacy_2fa_sync,
 )
-from st_twofactor.state import TwoFactorState
-from st_twofactor.store import InMemoryStore
+from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores.state import TwoFactorState
 
 KEY = "migrate-test-key-0123456789abcdef"
 

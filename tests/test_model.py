@@ -54,9 +54,10 @@ from hypothesis.stateful import (
 )
 from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
 
-from st_twofactor import admin, totp
+from st_twofactor import admin
 from st_twofactor.errors import NoFactorError
-from st_twofactor.service import REMEMBER_HEADER
+from st_twofactor.factors._service import REMEMBER_HEADER
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import SoftwareAuthenticator
 

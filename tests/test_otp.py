@@ -1,4 +1,4 @@
-"""E-mail and SMS codes as a second factor (st_twofactor.otp), over HTTP.
+"""E-mail and SMS codes as a second factor (st_twofactor.factors.codes.passwordless), over HTTP.
 
 Each test drives the passwordless recipe's own endpoints through the SDK middleware
 (FastAPI and Flask) against the development core, with codes captured by a delivery
@@ -38,15 +38,15 @@ from supertokens_python.recipe.thirdparty.provider import (
 from supertokens_python.recipe.thirdparty.types import UserInfo
 
 from st_twofactor import events
-from st_twofactor._otp_timing import Durations
 from st_twofactor.claim import make_second_factor_claim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
 from st_twofactor.errors import MalformedDataError
-from st_twofactor.otp import MAX_PENDING_CODES
+from st_twofactor.factors.codes._timing import Durations
+from st_twofactor.factors.codes.passwordless import MAX_PENDING_CODES
+from st_twofactor.http.routes import MAX_BODY_BYTES
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.routes import MAX_BODY_BYTES
-from st_twofactor.store import InMemoryStore, PendingCode, Store, TwoFactorState
+from st_twofactor.stores.base import InMemoryStore, PendingCode, Store, TwoFactorState
 
 from .conftest import (
     API_DOMAIN,
@@ -349,7 +349,7 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
     assert state.email == "ada@example.com" and state.otp_pending == {}
     assert state.epoch == 1
     assert h.kinds()[-2:] == ["factor_enrolled", "verification_succeeded"]
-    # The budget, itemised in the module doc of st_twofactor.otp.
+    # The budget, itemised in the module doc of st_twofactor.factors.codes.passwordless.
     assert create_calls <= 4, create_calls
     assert len(consume_calls) <= 7, consume_calls
     calls = h.core_calls()

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from st_twofactor.devcore import DevCore
-from st_twofactor.routes import MAX_BODY_BYTES, ROUTES
+from st_twofactor.http.routes import MAX_BODY_BYTES, ROUTES
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import Harness, Tokens, make_harness, user_id_of

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from st_twofactor import recovery_codes as rc
-from st_twofactor._crypto import b64encode
 from st_twofactor.errors import ConfigurationError, MalformedDataError
+from st_twofactor.factors.recovery_codes import codes as rc
+from st_twofactor.kernel.crypto import b64encode
 
 FORMAT = re.compile(r"^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$")
 

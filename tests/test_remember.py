@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from st_twofactor import remember
-from st_twofactor._crypto import SecretBox, b64decode, b64encode, derive_key
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.remember import RememberDeviceTokens
+from st_twofactor.kernel import remember
+from st_twofactor.kernel.crypto import SecretBox, b64decode, b64encode, derive_key
+from st_twofactor.kernel.remember import RememberDeviceTokens
 
 KEY = "remember-secret-key-0123456789"
 OTHER_KEY = "another-secret-key-0123456789"

@@ -17,12 +17,13 @@ import supertokens_python
 from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExperimentalConfig
 from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryConfig
 
-from st_twofactor import events, totp
+from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.http.routes import twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.routes import twofactor_plugin
-from st_twofactor.store import InMemoryStore, UserMetadataStore
+from st_twofactor.stores.base import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import API_DOMAIN, Tokens, body, jwt_payload, sign_in, sign_up, status

@@ -39,9 +39,9 @@ from st_twofactor import (
     override_session_functions,
     twofactor_plugin,
 )
-from st_twofactor._crypto import SecretBox
-from st_twofactor._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING, REMEMBERED_NOT_REVOKED
-from st_twofactor.store import InMemoryStore
+from st_twofactor.http._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING, REMEMBERED_NOT_REVOKED
+from st_twofactor.kernel.crypto import SecretBox
+from st_twofactor.stores.base import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import API_DOMAIN, SECRET_KEY, make_harness, user_id_of

@@ -40,8 +40,8 @@ from supertokens_python.recipe.usermetadata.asyncio import (
 
 from benchmarks.tls import Certificates, TLSProxy, make_ca
 from st_twofactor import speedups
-from st_twofactor._outage import CORE_DOWN
 from st_twofactor.devcore import DevCore
+from st_twofactor.http._outage import CORE_DOWN
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import API_DOMAIN, HEADER_MODE, body, sign_in, sign_up, status

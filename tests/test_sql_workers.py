@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 
 from .postgres_server import PostgresServer, postgres_server, unique_table
 from .postgres_server import start_or_skip as start_postgres_or_skip
@@ -49,7 +49,7 @@ STORE_DOWN = "the 2FA state store is unavailable; try again later"
 
 
 def _create_table(database: PostgresServer) -> str:
-    from st_twofactor.sql_store import SQLStore
+    from st_twofactor.stores.sql import SQLStore
 
     table = unique_table()
 

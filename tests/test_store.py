@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from st_twofactor.errors import MalformedDataError, StoreUnavailableError
-from st_twofactor.store import (
+from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
+from st_twofactor.stores.base import (
     METADATA_KEY,
     InMemoryStore,
     Store,
@@ -20,7 +21,6 @@ from st_twofactor.store import (
     TwoFactorState,
     UserMetadataStore,
 )
-from st_twofactor.throttle import FactorCounter, ThrottleState
 
 from .store_ops import (
     consume_recovery_code,

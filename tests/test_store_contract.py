@@ -29,8 +29,14 @@ from typing import Any
 import pytest
 
 from st_twofactor.errors import MalformedDataError
-from st_twofactor.store import InMemoryStore, Store, TotpDevice, TwoFactorState, UserMetadataStore
-from st_twofactor.throttle import Allowed, Refused, ThrottlePolicy
+from st_twofactor.kernel.throttle import Allowed, Refused, ThrottlePolicy
+from st_twofactor.stores.base import (
+    InMemoryStore,
+    Store,
+    TotpDevice,
+    TwoFactorState,
+    UserMetadataStore,
+)
 
 from .conftest import InitSupertokens
 from .postgres_server import PostgresServer, postgres_server, unique_table
@@ -91,14 +97,14 @@ def _make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         in_core = UserMetadataStore()
         return Backend(kind, lambda: in_core, shared=False, optimistic=False)
     if kind == "redis":
-        from st_twofactor.redis_store import RedisStore
+        from st_twofactor.stores.redis import RedisStore
 
         server: RedisServer = request.getfixturevalue("redis_server")
         prefix = unique_prefix()
         return Backend(
             kind, lambda: RedisStore(server.url, prefix=prefix), shared=True, optimistic=True
         )
-    from st_twofactor.sql_store import SQLStore
+    from st_twofactor.stores.sql import SQLStore
 
     if kind == "sql-sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.throttle import (
+from st_twofactor.kernel.throttle import (
     HOUR,
     Allowed,
     FactorCounter,

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from st_twofactor import totp
 from st_twofactor.errors import ConfigurationError, MalformedDataError
+from st_twofactor.factors.totp import algorithm as totp
 
 # RFC 4226 appendix D: secret ASCII "12345678901234567890", counters 0-9.
 HOTP_SECRET = b"12345678901234567890"

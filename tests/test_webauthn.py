@@ -1,4 +1,4 @@
-"""The WebAuthn ceremonies (st_twofactor.webauthn) against a software authenticator."""
+"""The WebAuthn ceremonies (st_twofactor.factors.webauthn) against a software authenticator."""
 
 from __future__ import annotations
 
@@ -14,14 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from st_twofactor.errors import ConfigurationError, MalformedDataError
-from st_twofactor.testing.webauthn import (
-    Algorithm,
-    ExcludedCredentialError,
-    SoftwareAuthenticator,
-    b64url,
-    unb64url,
-)
-from st_twofactor.webauthn import (
+from st_twofactor.factors.webauthn._core import (
     CHALLENGE_BYTES,
     ChallengeSigner,
     PendingChallenge,
@@ -34,6 +27,13 @@ from st_twofactor.webauthn import (
     user_handle,
     verify_authentication,
     verify_registration,
+)
+from st_twofactor.testing.webauthn import (
+    Algorithm,
+    ExcludedCredentialError,
+    SoftwareAuthenticator,
+    b64url,
+    unb64url,
 )
 
 from .cose_keys import ED25519_IDENTITY, UNUSABLE_KEYS

@@ -17,12 +17,12 @@ from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExper
 from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError
+from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential, WebAuthnPolicy
+from st_twofactor.http.routes import WEBAUTHN_ROUTES, twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.routes import WEBAUTHN_ROUTES, twofactor_plugin
-from st_twofactor.store import TwoFactorState
+from st_twofactor.stores.base import TwoFactorState
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import Algorithm, SoftwareAuthenticator
-from st_twofactor.webauthn import PendingChallenge, WebAuthnCredential, WebAuthnPolicy
 
 from .conftest import jwt_payload
 from .twofactor_app import SECRET_KEY, Harness, make_harness, user_id_of
@@ -373,7 +373,7 @@ def test_the_state_keeps_credentials_and_challenges() -> None:
     factor; an admin reset removes keys and challenges."""
     key = SoftwareAuthenticator()
     policy = WebAuthnPolicy(rp_id="localhost", rp_name="T", origins=("http://localhost",))
-    from st_twofactor import webauthn
+    from st_twofactor.factors.webauthn import _core as webauthn
 
     options, pending = webauthn.registration_options(policy, "u1", "u@x", [], 100.0, "handle")
     created = webauthn.verify_registration(
@@ -424,7 +424,7 @@ def test_no_more_core_calls_than_totp(
     code (3). Asking for the options before it reads the state once (the user's keys, for
     the browser) and writes nothing: the challenge is signed, not stored; and a page that
     reads GET /auth/2fa anyway finds them there, at no extra call."""
-    from st_twofactor.store import UserMetadataStore
+    from st_twofactor.stores.base import UserMetadataStore
 
     h = make(store=UserMetadataStore())
     app_id = devcore_app.rsplit("/appid-", 1)[1]

@@ -38,13 +38,13 @@ from supertokens_python.ingredients.smsdelivery.types import (
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.framework.fastapi import verify_session
 
-from st_twofactor import totp
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.events import Event
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.fastapi import answer_core_outages, require_2fa
+from st_twofactor.http.routes import twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.routes import twofactor_plugin
-from st_twofactor.store import InMemoryStore, TwoFactorState
+from st_twofactor.stores.base import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
 from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
@@ -130,12 +130,12 @@ def create_app() -> FastAPI:
     store: Any = None
     redis_url = os.environ.get("ST2FA_REDIS_URL")
     if redis_url:
-        from st_twofactor.redis_store import RedisStore
+        from st_twofactor.stores.redis import RedisStore
 
         store = RedisStore(redis_url, prefix=os.environ.get("ST2FA_REDIS_PREFIX", "st2fa-load:"))
     sql_url = os.environ.get("ST2FA_SQL_URL")
     if sql_url:
-        from st_twofactor.sql_store import SQLStore
+        from st_twofactor.stores.sql import SQLStore
 
         store = SQLStore(sql_url, table=os.environ["ST2FA_SQL_TABLE"], timeout=2.0)
     factors = os.environ.get("ST2FA_FACTORS", "totp,recovery-code").split(",")

@@ -19,7 +19,7 @@ from supertokens_python import (
 
 from examples.settings import Settings, announce, connect, setup_logging
 from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers, speedups
-from st_twofactor.routes import twofactor_plugin
+from st_twofactor.http.routes import twofactor_plugin
 
 EXAMPLE = Settings.from_env(default_port=8002, default_data_dir=Path(__file__).parent / "data")
 setup_logging()

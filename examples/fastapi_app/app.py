@@ -20,7 +20,7 @@ from supertokens_python.recipe.session import SessionContainer
 from examples.settings import Settings, connect
 from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers, speedups
 from st_twofactor.fastapi import answer_core_outages, require_2fa
-from st_twofactor.routes import twofactor_plugin
+from st_twofactor.http.routes import twofactor_plugin
 
 STATIC = Path(__file__).parent.parent / "static"
 

@@ -17,7 +17,7 @@ from supertokens_python.framework.flask import Middleware
 from examples.settings import Settings, connect
 from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers, speedups
 from st_twofactor.flask import answer_core_outages, get_session, require_2fa
-from st_twofactor.routes import twofactor_plugin
+from st_twofactor.http.routes import twofactor_plugin
 
 STATIC = Path(__file__).parent.parent / "static"
 

@@ -1,15 +1,17 @@
 """Two-factor authentication for supertokens-python apps on the free SuperTokens core.
 
-The public API is declared here. Framework helpers live in :mod:`st_twofactor.fastapi`,
-:mod:`st_twofactor.flask` and :mod:`st_twofactor.django`, which are not imported by
+The public API is declared here. Framework helpers live in :mod:`st_twofactor.http.fastapi`,
+:mod:`st_twofactor.http.flask` and :mod:`st_twofactor.http.django`, which are not imported by
 this module, so an app never pulls in a framework it does not use.
 """
 
 from __future__ import annotations
 
-from .__about__ import __version__
-from ._request_guard import guard_inputs
-from .admin import (
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from st_twofactor.__about__ import __version__
+from st_twofactor.admin import (
     TwoFactorOverview,
     get_two_factor_state,
     get_two_factor_state_sync,
@@ -20,7 +22,7 @@ from .admin import (
     revoke_remembered_devices,
     revoke_remembered_devices_sync,
 )
-from .claim import (
+from st_twofactor.claim import (
     CLAIM_KEY,
     SecondFactorClaim,
     completed_at,
@@ -28,16 +30,20 @@ from .claim import (
     mark_completed,
     recently_completed,
 )
-from .config import TwoFactorConfig
-from .cors import cors_headers
-from .errors import ConfigurationError, NoFactorError, TwoFactorError
-from .events import Event, EventHook
-from .factors import FACTOR_IDS, FactorId
-from .otp import override_passwordless_apis
-from .recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
-from .routes import twofactor_plugin
-from .session_override import override_session_functions, with_2fa, without_2fa
-from .store import InMemoryStore, Store, TwoFactorState, UserMetadataStore
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import ConfigurationError, NoFactorError, TwoFactorError
+from st_twofactor.events import Event, EventHook
+from st_twofactor.factors.base import FACTOR_IDS, FactorId
+from st_twofactor.factors.codes.passwordless import override_passwordless_apis
+from st_twofactor.http.cors import cors_headers
+from st_twofactor.http.guard import guard_inputs
+from st_twofactor.http.routes import twofactor_plugin
+from st_twofactor.kernel.send_quota import SendQuota
+from st_twofactor.kernel.throttle import ThrottlePolicy
+from st_twofactor.recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
+from st_twofactor.session_override import override_session_functions, with_2fa, without_2fa
+from st_twofactor.speedups import reuse_core_connections
+from st_twofactor.stores.base import InMemoryStore, Store, TwoFactorState, UserMetadataStore
 
 __all__ = [
     "CLAIM_KEY",
@@ -50,12 +56,15 @@ __all__ = [
     "InMemoryStore",
     "NoFactorError",
     "SecondFactorClaim",
+    "SendQuota",
     "Store",
+    "ThrottlePolicy",
     "TwoFactorConfig",
     "TwoFactorError",
     "TwoFactorOverview",
     "TwoFactorState",
     "UserMetadataStore",
+    "WebAuthnPolicy",
     "__version__",
     "build_recipe_list",
     "completed_at",
@@ -73,9 +82,23 @@ __all__ = [
     "regenerate_recovery_codes_sync",
     "reset_factors",
     "reset_factors_sync",
+    "reuse_core_connections",
     "revoke_remembered_devices",
     "revoke_remembered_devices_sync",
     "twofactor_plugin",
     "with_2fa",
     "without_2fa",
 ]
+
+if TYPE_CHECKING:
+    from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+
+_LAZY = {"WebAuthnPolicy": "st_twofactor.factors.webauthn._core"}
+"""Names imported on first use: they pull in the optional ``webauthn`` package's code,
+which an app without security keys never needs."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'st_twofactor' has no attribute {name!r}")

@@ -14,12 +14,12 @@ from typing import Any
 from supertokens_python.async_to_sync_wrapper import sync
 from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
 
-from . import events
-from .config import TwoFactorConfig
-from .errors import NoFactorError
-from .factors import is_factor_id
-from .service import TwoFactorService
-from .state import TwoFactorState
+from st_twofactor import events
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import NoFactorError
+from st_twofactor.factors._service import TwoFactorService
+from st_twofactor.factors.base import is_factor_id
+from st_twofactor.stores.state import TwoFactorState
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ async def reset_factors(
     def reset(state: TwoFactorState) -> tuple[list[str], TwoFactorState]:
         before = state.factor_ids()
         state.reset()
-        if not keep_sessions:  # before the core revokes them: see st_twofactor.revocation
+        if not keep_sessions:  # before the core revokes them: see st_twofactor.kernel.revocation
             state.revoke_sessions(now)
         return before, state
 

@@ -8,7 +8,7 @@ was set; ``m`` says how it was completed: the id of the factor presented,
 ``"remembered"`` when a remember-device token completed it at sign-in (S14), or
 ``"not-required"`` when the policy exempted a user with no factor; ``s`` is when the
 session started, which tells whether a later revocation of all the user's sessions
-covers it (:mod:`st_twofactor.revocation`). Times are milliseconds since the epoch.
+covers it (:mod:`st_twofactor.kernel.revocation`). Times are milliseconds since the epoch.
 
 Freshness (step-up routes, factor changes, pinning a contact) is decided by one function,
 :func:`stale_reason`: only a factor presented in this session within the window makes a
@@ -36,7 +36,7 @@ from supertokens_python.recipe.session.interfaces import (
 )
 from supertokens_python.types import RecipeUserId
 
-from .errors import ConfigurationError
+from st_twofactor.errors import ConfigurationError
 
 __all__ = [
     "CLAIM_KEY",

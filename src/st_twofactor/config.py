@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
-from .factors import FACTOR_IDS
-from .send_quota import SendQuota
-from .throttle import ThrottlePolicy
+from st_twofactor.errors import ConfigurationError
+from st_twofactor.factors.base import FACTOR_IDS
+from st_twofactor.kernel.send_quota import SendQuota
+from st_twofactor.kernel.throttle import ThrottlePolicy
 
 if TYPE_CHECKING:
-    from .events import EventHook
-    from .store import Store
-    from .webauthn import WebAuthnPolicy
+    from st_twofactor.events import EventHook
+    from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+    from st_twofactor.stores.base import Store
 
 log = logging.getLogger("st_twofactor")
 
@@ -60,17 +60,18 @@ class TwoFactorConfig:
         across codes.
     :param send_quota: limits on sending e-mail/SMS codes per user (cooldown, per 10
         minutes, per hour, per day, to unpinned destinations): see
-        :class:`~st_twofactor.send_quota.SendQuota` for the defaults.
+        :class:`~st_twofactor.kernel.send_quota.SendQuota` for the defaults.
     :param recovery_code_count: codes per set (default 10).
     :param remember_device: offer "remember this device" (default off).
     :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
     :param store: where users' 2FA state lives (default: SuperTokens user metadata).
     :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
     :param webauthn: the relying party for security keys and passkeys (factor
-        ``"webauthn"``, off by default): a :class:`~st_twofactor.webauthn.WebAuthnPolicy`.
+        ``"webauthn"``, off by default): a
+        :class:`~st_twofactor.factors.webauthn._core.WebAuthnPolicy`.
         When ``"webauthn"`` is in ``factors`` and this is ``None``, the policy is derived
         from the SDK's ``app_info`` at ``init()``
-        (:meth:`~st_twofactor.webauthn.WebAuthnPolicy.from_app_info`), which raises
+        (:meth:`~st_twofactor.factors.webauthn._core.WebAuthnPolicy.from_app_info`), which raises
         :class:`~st_twofactor.errors.ConfigurationError` when it cannot be (an IP address,
         http on a host other than localhost, an origin computed per request).
     :param clock: seconds since the epoch; injected in tests.
@@ -122,7 +123,7 @@ class TwoFactorConfig:
         if self.store is None:
             # One store per config: its per-user locks must be shared by every part
             # of the library that this config wires up.
-            from .store import UserMetadataStore
+            from st_twofactor.stores.base import UserMetadataStore
 
             object.__setattr__(self, "store", UserMetadataStore())
 
@@ -173,7 +174,7 @@ class TwoFactorConfig:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
         if not isinstance(self.send_quota, SendQuota):
             raise ConfigurationError(
-                "send_quota must be a st_twofactor.send_quota.SendQuota(...); "
+                "send_quota must be a st_twofactor.kernel.send_quota.SendQuota(...); "
                 f"got {type(self.send_quota).__name__}"
             )
         if self.issuer is not None and (not self.issuer or ":" in self.issuer):
@@ -184,7 +185,7 @@ class TwoFactorConfig:
         if "webauthn" not in self.factors and self.webauthn is None:
             return
         try:
-            from .webauthn import WebAuthnPolicy
+            from st_twofactor.factors.webauthn._core import WebAuthnPolicy
         except ImportError as exc:
             raise ConfigurationError(
                 "the webauthn factor needs the webauthn package: "
@@ -192,7 +193,7 @@ class TwoFactorConfig:
             ) from exc
         if self.webauthn is not None and not isinstance(self.webauthn, WebAuthnPolicy):
             raise ConfigurationError(
-                "webauthn must be a st_twofactor.webauthn.WebAuthnPolicy(...); "
+                "webauthn must be a st_twofactor.factors.webauthn._core.WebAuthnPolicy(...); "
                 f"got {type(self.webauthn).__name__}"
             )
 

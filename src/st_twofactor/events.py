@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 if TYPE_CHECKING:
-    from .factors import FactorId
+    from st_twofactor.factors.base import FactorId
 
 __all__ = [
     "CodeSendRefused",
@@ -88,7 +88,8 @@ class VerificationFailed(Event):
     attempts_left: int | None = None
     reason: str | None = None
     """Why a security key's answer was refused (a
-    :class:`~st_twofactor.webauthn.RefusalReason` value such as ``"wrong_origin"``), for
+    :class:`~st_twofactor.factors.webauthn._core.RefusalReason` value such as ``"wrong_origin"``),
+    for
     logs and monitoring: the client is only told ``INVALID_CREDENTIAL_ERROR``. ``None``
     for codes, which are simply wrong."""
 

@@ -36,12 +36,12 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from supertokens_python.async_to_sync_wrapper import sync
 
-from ._otp_inputs import normalise_email
-from ._outage import _is_core_outage
-from .config import TwoFactorConfig
-from .errors import ConfigurationError, StoreUnavailableError
-from .state import TwoFactorState
-from .store import _uncached
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import ConfigurationError, StoreUnavailableError
+from st_twofactor.factors.codes._inputs import normalise_email
+from st_twofactor.http._outage import _is_core_outage
+from st_twofactor.stores.base import _uncached
+from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
     "LINK_KEY",

@@ -20,7 +20,8 @@ What it returns, in order:
   second factor only (flow ``USER_INPUT_CODE``; contact method from the enabled factors:
   ``otp-email`` -> EMAIL, ``otp-phone`` -> PHONE, both -> EMAIL_OR_PHONE), left out when
   neither is enabled; also left out with ``add_passwordless=False``, for apps that call
-  ``passwordless.init`` themselves with :func:`~st_twofactor.otp.override_passwordless_apis`;
+  ``passwordless.init`` themselves with
+  :func:`~st_twofactor.factors.codes.passwordless.override_passwordless_apis`;
 - ``usermetadata`` (where users' 2FA state lives by default);
 - ``session`` with :func:`~st_twofactor.session_override.override_session_functions`.
 
@@ -87,14 +88,14 @@ from supertokens_python.recipe.thirdparty.utils import SignInAndUpFeature
 from supertokens_python.recipe.usermetadata import UserMetadataOverrideConfig
 from supertokens_python.types import RecipeUserId
 
-from ._request_guard import guard_sdk_routes
-from ._setup_check import mark_revoking
-from .admin import revoke_remembered_devices
-from .claim import SecondFactorClaim
-from .config import TwoFactorConfig
-from .errors import ConfigurationError
-from .otp import override_passwordless_apis
-from .session_override import override_session_functions
+from st_twofactor.admin import revoke_remembered_devices
+from st_twofactor.claim import SecondFactorClaim
+from st_twofactor.config import TwoFactorConfig
+from st_twofactor.errors import ConfigurationError
+from st_twofactor.factors.codes.passwordless import override_passwordless_apis
+from st_twofactor.http._setup_check import mark_revoking
+from st_twofactor.http.guard import guard_sdk_routes
+from st_twofactor.session_override import override_session_functions
 
 __all__ = [
     "DEFAULT_FIRST_FACTORS",
@@ -173,7 +174,8 @@ def build_recipe_list(
         (``"MAGIC_LINK"`` or ``"USER_INPUT_CODE_AND_MAGIC_LINK"`` only with
         ``"passwordless"`` in ``first_factors``); second-factor codes never carry a link.
     :param add_passwordless: ``False`` when the app calls ``passwordless.init`` itself:
-        compose :func:`~st_twofactor.otp.override_passwordless_apis` into its override
+        compose :func:`~st_twofactor.factors.codes.passwordless.override_passwordless_apis` into
+        its override
         (the passwordless options above must then be left out).
     :raises ConfigurationError: (a ``ValueError``) an option is invalid; the message says
         what to change.
@@ -307,7 +309,7 @@ def _emailpassword_override(
     config: TwoFactorConfig, app: EmailPasswordOverrideConfig | None
 ) -> EmailPasswordOverrideConfig:
     """The app's emailpassword override around the library's: checks of first-factor
-    request bodies (:mod:`st_twofactor._request_guard`: a 400 for what the SDK would
+    request bodies (:mod:`st_twofactor.http.guard`: a 400 for what the SDK would
     answer 500), installed when the SDK initialises the recipe, and remember-device tokens
     revoked when a password changes (S19)."""
 
@@ -389,7 +391,8 @@ def _passwordless_override(
     *,
     first_factor: bool,
 ) -> PasswordlessOverrideConfig:
-    """The library's passwordless API override (:mod:`st_twofactor.otp`), wrapped by the
+    """The library's passwordless API override (:mod:`st_twofactor.factors.codes.passwordless`),
+    wrapped by the
     app's; the app's ``functions`` are used as they are."""
     ours = override_passwordless_apis(config, claim=claim, first_factor=first_factor)
     if app is None:

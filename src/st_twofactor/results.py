@@ -1,9 +1,9 @@
-"""The typed results of the 2FA flows (:mod:`st_twofactor.service`): JSON-ready answers.
+"""The typed results of the 2FA flows (:mod:`st_twofactor.factors._service`): JSON-ready answers.
 
 Each is a ``TypedDict`` whose ``status`` is a ``Literal``, so a flow's return type lists
 every answer it can give, and ``if result["status"] != "OK"`` narrows the type. They are
 the JSON bodies of the HTTP API (camelCase keys, SuperTokens' UPPER_SNAKE statuses), so
-:mod:`st_twofactor.routes` sends them as they are.
+:mod:`st_twofactor.http.routes` sends them as they are.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeAlias, TypedDict
 
 from typing_extensions import NotRequired
 
-from .factors import FactorId
+from st_twofactor.factors.base import FactorId
 
 
 class Ok(TypedDict):
@@ -143,7 +143,7 @@ CredentialRefused: TypeAlias = InvalidCredential | LimitReached
 
 
 class Overview(TypedDict):
-    """``GET /auth/2fa`` (see :meth:`~st_twofactor.service.TwoFactorService.overview`)."""
+    """``GET /auth/2fa`` (see :meth:`~st_twofactor.factors._service.TwoFactorService.overview`)."""
 
     status: Literal["OK"]
     completed: bool

@@ -21,7 +21,7 @@ What it changes:
   ``verify_session()`` answers 403 (invalid claim) until the second factor is verified.
 - ``get_session`` records the session in the request's ``user_context``, so every read
   or change of the 2FA state made for it checks that it was not revoked
-  (:mod:`st_twofactor.revocation`).
+  (:mod:`st_twofactor.kernel.revocation`).
 - ``revoke_all_sessions_for_user`` ("sign out everywhere", an admin reset) first records
   the revocation in the user's 2FA state, so the revoked sessions can change nothing
   there while their access tokens are still unexpired.
@@ -46,14 +46,20 @@ from supertokens_python.recipe.session.interfaces import (
 )
 from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
-from ._setup_check import check_after_init
-from .claim import EXEMPT, REMEMBERED, SecondFactorClaim, claim_value, recently_completed
-from .errors import ConfigurationError
-from .revocation import bind_session
+from st_twofactor.claim import (
+    EXEMPT,
+    REMEMBERED,
+    SecondFactorClaim,
+    claim_value,
+    recently_completed,
+)
+from st_twofactor.errors import ConfigurationError
+from st_twofactor.http._setup_check import check_after_init
+from st_twofactor.kernel.revocation import bind_session
 
 if TYPE_CHECKING:
-    from .config import TwoFactorConfig
-    from .state import TwoFactorState
+    from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
     "ClaimValidatorsOverride",
@@ -175,7 +181,7 @@ def override_session_functions(
             revoke_across_all_tenants: bool,
             user_context: dict[str, Any],
         ) -> list[str]:
-            if config is not None:  # recorded first: see st_twofactor.revocation
+            if config is not None:  # recorded first: see st_twofactor.kernel.revocation
                 await record_revocation(config, user_id, user_context)
             return await original_revoke_all(
                 user_id=user_id,
@@ -239,7 +245,7 @@ async def _is_remembered_device(
     tokens themselves. It must be signed by one of the app's keys, unexpired, issued
     to this user, and carry the user's current factor epoch (S11).
     """
-    from .service import REMEMBER_COOKIE, REMEMBER_HEADER, remember_tokens
+    from st_twofactor.factors._service import REMEMBER_COOKIE, REMEMBER_HEADER, remember_tokens
 
     defaults = user_context.get("_default")
     request = defaults.get("request") if isinstance(defaults, dict) else None

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 
 from ..example_server import free_port, stop
 from .blocks import REPO, mypy, page_blocks
@@ -45,7 +45,7 @@ import time
 
 from django.test import Client
 
-from st_twofactor import totp
+from st_twofactor.factors.totp import algorithm as totp
 
 BROWSER = {"st-auth-mode": "cookie", "rid": "anti-csrf"}
 

@@ -32,7 +32,8 @@ from supertokens_python.recipe.userroles.asyncio import (
     create_new_role_or_add_permissions,
 )
 
-from st_twofactor import TwoFactorConfig, build_recipe_list, totp
+from st_twofactor import TwoFactorConfig, build_recipe_list
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.testing import reset_supertokens
 
 from ..conftest import HEADER_MODE, Tokens, body, jwt_payload, sign_in, sign_up, status

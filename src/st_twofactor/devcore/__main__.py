@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import main
+from st_twofactor.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["devcore", *sys.argv[1:]]))

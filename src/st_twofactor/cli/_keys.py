@@ -1,0 +1,209 @@
+"""``st-twofactor keys status`` and ``keys rotate``: TOTP secrets by the key that sealed
+them, and re-sealing them under the first key. See :mod:`st_twofactor.cli`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from st_twofactor.cli._output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Output,
+    Progress,
+    outages,
+)
+
+if TYPE_CHECKING:
+    from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.stores.base import Store
+    from st_twofactor.stores.state import TwoFactorState
+
+
+@dataclass
+class KeyCount:
+    """TOTP secrets by the key that sealed them."""
+
+    users: int = 0
+    secrets: int = 0
+    by_key: dict[str, int] = field(default_factory=dict)
+    unreadable: int = 0
+    """Secrets no configured key opens (a key missing from the list, or damage)."""
+    rotated: int = 0
+
+    def add(self, other: KeyCount) -> None:
+        self.users += other.users
+        self.secrets += other.secrets
+        self.unreadable += other.unreadable
+        self.rotated += other.rotated
+        for key_id, count in other.by_key.items():
+            self.by_key[key_id] = self.by_key.get(key_id, 0) + count
+
+    def old(self, primary: str) -> int:
+        return sum(count for key_id, count in self.by_key.items() if key_id != primary)
+
+
+def _count_keys(box: Any, user_id: str, state: TwoFactorState, *, reseal: bool) -> KeyCount:
+    """Count (and with ``reseal``, re-seal under the first key) the user's TOTP secrets."""
+    from st_twofactor.errors import DecryptionError
+
+    count = KeyCount(users=1)
+    for device in state.totp_devices:
+        count.secrets += 1
+        try:
+            box.decrypt(device.secret, context=user_id)
+        except DecryptionError:
+            count.unreadable += 1
+            continue
+        if reseal and box.needs_rotation(device.secret):
+            device.secret = box.rotate(device.secret, context=user_id)
+            count.rotated += 1
+        key_id = device.secret.split(".")[1]
+        count.by_key[key_id] = count.by_key.get(key_id, 0) + 1
+    return count
+
+
+BATCH = 8
+"""Users whose state ``keys`` commands handle at once (in order, batch after batch)."""
+
+
+def _batches(users: list[str]) -> list[list[str]]:
+    return [users[i : i + BATCH] for i in range(0, len(users), BATCH)]
+
+
+def _resealer(box: Any, user_id: str) -> Callable[[TwoFactorState], KeyCount]:
+    def reseal(state: TwoFactorState) -> KeyCount:
+        return _count_keys(box, user_id, state, reseal=True)
+
+    return reseal
+
+
+async def _user_ids(store: Store, tenants: Sequence[str], after: str | None) -> list[str]:
+    """Every user with 2FA state: from the store when it lists them, else the core's
+    users of ``tenants``. With ``after``, only those that come after it."""
+    listing: Callable[..., AsyncIterator[str]] | None = getattr(store, "user_ids", None)
+    if listing is not None:
+        return [user_id async for user_id in listing(after=after)]
+    from supertokens_python.asyncio import get_users_oldest_first
+
+    seen: dict[str, None] = {}
+    for tenant in tenants:
+        token: str | None = None
+        while True:
+            page = await get_users_oldest_first(tenant, limit=500, pagination_token=token)
+            for user in page.users:
+                seen.setdefault(user.id, None)
+            token = page.next_pagination_token
+            if token is None:
+                break
+    ordered = list(seen)
+    if after is not None:
+        if after not in seen:
+            raise CommandError(EXIT_USAGE, f"--after {after!r}: no such user in the listing")
+        ordered = ordered[ordered.index(after) + 1 :]
+    return ordered
+
+
+def _keys_document(config: TwoFactorConfig, total: KeyCount, primary: str) -> dict[str, Any]:
+    return {
+        "ok": total.old(primary) == 0 and total.unreadable == 0,
+        "keys": len(config.secret_keys) or 1,
+        "first_key_id": primary,
+        "users": total.users,
+        "secrets": total.secrets,
+        "under_first_key": total.by_key.get(primary, 0),
+        "under_old_keys": {k: v for k, v in sorted(total.by_key.items()) if k != primary},
+        "still_old": total.old(primary),
+        "unreadable": total.unreadable,
+        "rotated": total.rotated,
+    }
+
+
+def _keys_lines(document: dict[str, Any]) -> list[str]:
+    old = ", ".join(f"{k}: {v}" for k, v in document["under_old_keys"].items()) or "none"
+    lines = [
+        f"users with TOTP:       {document['users']}",
+        f"TOTP secrets:          {document['secrets']}",
+        f"under the first key:   {document['under_first_key']} (key id {document['first_key_id']})",
+        f"under older keys:      {document['still_old']} ({old})",
+        f"unreadable:            {document['unreadable']}",
+    ]
+    if document["ok"]:
+        lines.append("every secret is under the first key: older keys can be removed")
+    elif document["unreadable"]:
+        lines.append("some secrets no configured key opens: keep every key that sealed them")
+    else:
+        lines.append("run `st-twofactor keys rotate` before removing an older key")
+    return lines
+
+
+async def keys_status(config: TwoFactorConfig, tenants: Sequence[str], out: Output) -> int:
+    """How many TOTP secrets each key sealed (nothing is written)."""
+    from st_twofactor.factors._service import secret_keys
+    from st_twofactor.kernel.crypto import SecretBox
+
+    box = SecretBox(secret_keys(config))
+    store = config.state_store
+    total = KeyCount()
+
+    async def count(user_id: str) -> KeyCount:
+        return _count_keys(box, user_id, await store.load(user_id), reseal=False)
+
+    async with outages():
+        users = await _user_ids(store, tenants, None)
+        for batch in _batches(users):
+            for counted in await asyncio.gather(*(count(user_id) for user_id in batch)):
+                if counted.secrets:
+                    total.add(counted)
+    document = _keys_document(config, total, box.primary_key_id)
+    out.result(document, _keys_lines(document))
+    return EXIT_OK if document["ok"] else EXIT_FAILED
+
+
+async def keys_rotate(
+    config: TwoFactorConfig, tenants: Sequence[str], out: Output, *, after: str | None
+) -> int:
+    """Re-seal every TOTP secret under the first key, one atomic update per user.
+
+    Resumable: a user whose secrets are all under the first key is not written, so
+    running it again only does what is left; ``--after USER_ID`` skips the users before.
+    """
+    from st_twofactor.factors._service import secret_keys
+    from st_twofactor.kernel.crypto import SecretBox
+
+    box = SecretBox(secret_keys(config))
+    store = config.state_store
+    total = KeyCount()
+    async with outages():
+        users = await _user_ids(store, tenants, after)
+    progress = Progress("re-sealing TOTP secrets", len(users), out.stderr)
+    last_done = after
+    done = 0
+    try:
+        for batch in _batches(users):
+            async with outages():
+                counts = await asyncio.gather(
+                    *(store.update(user_id, _resealer(box, user_id)) for user_id in batch)
+                )
+            for count in counts:
+                if count.secrets:
+                    total.add(count)
+            last_done, done = batch[-1], done + len(batch)  # every user up to here is done
+            progress.update(done)
+    except BaseException:  # an outage, a state that cannot be parsed, Ctrl-C
+        progress.close()
+        if last_done is not None:
+            print(
+                f"st-twofactor: stopped; resume with: keys rotate --after {last_done}",
+                file=out.stderr,
+            )
+        raise
+    progress.close()
+    document = _keys_document(config, total, box.primary_key_id)
+    lines = [f"re-sealed {total.rotated} secret(s) under key {box.primary_key_id}"]
+    out.result(document, lines + _keys_lines(document))
+    return EXIT_OK if document["ok"] else EXIT_FAILED

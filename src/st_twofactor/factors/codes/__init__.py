@@ -1,0 +1,1 @@
+"""Codes sent by e-mail (``otp-email``) or SMS (``otp-phone``) through the passwordless recipe."""

@@ -1,0 +1,1 @@
+"""Single-use recovery codes: the way back when the other factors are lost."""

@@ -1,0 +1,1 @@
+"""The HTTP side: the library's routes, the framework helpers, CORS and the request guard."""

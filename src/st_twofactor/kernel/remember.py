@@ -1,0 +1,145 @@
+"""Remember-device tokens: let a known device skip the second factor for a while (S11).
+
+A token is ``<payload>.<signature>``, both base64url. The payload (JSON) holds the user id,
+the expiry, the user's 2FA *epoch* and a random id; the signature is HMAC-SHA256 under a
+key derived from the app's secret key with its own HKDF label (never the key that encrypts
+TOTP secrets).
+
+Revocation without a token table: the store keeps an epoch per user and increments it
+whenever a factor is added, removed or replaced, or recovery codes are regenerated. A token
+only passes :meth:`RememberDeviceTokens.check` with the current epoch, so changing factors
+revokes every remembered device of that user at once.
+
+The token is a bearer secret: send it in an HttpOnly, SameSite=Strict cookie (Secure
+whenever the app's session cookies are; see :mod:`~st_twofactor.kernel.completion`) and never
+log it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import time
+from collections.abc import Callable, Sequence
+
+from st_twofactor.errors import ConfigurationError
+from st_twofactor.kernel.crypto import b64decode, b64encode, derive_key, normalise_secret_keys
+
+__all__ = ["RememberDeviceTokens"]
+
+_LABEL = b"st_twofactor/remember-device/v1"
+_SIGNED_PREFIX = b"st_twofactor.kernel.remember.v1."
+_PURPOSES = {
+    "remember-device": (_LABEL, _SIGNED_PREFIX),
+    "known-device": (b"st_twofactor/known-device/v1", b"st_twofactor.known.v1."),
+}
+"""Each kind of token: its HKDF label and the prefix its signature covers, so a token of
+one kind is never accepted as the other."""
+_VERSION = 1
+_MAX_TOKEN_CHARS = 2048
+
+
+class RememberDeviceTokens:
+    """Issues and checks remember-device tokens under rotating keys.
+
+    The first secret key signs; every key is accepted when checking, so a key can be
+    rotated without logging out remembered devices until they expire.
+    """
+
+    def __init__(
+        self, secret_keys: str | Sequence[str], *, purpose: str = "remember-device"
+    ) -> None:
+        """:param purpose: ``"remember-device"``, or ``"known-device"`` for the tokens of
+        :mod:`st_twofactor.kernel.known_devices` (a key and signature of their own)."""
+        if purpose not in _PURPOSES:
+            raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}")
+        label, self._prefix = _PURPOSES[purpose]
+        self._keys = [derive_key(k, label) for k in normalise_secret_keys(secret_keys)]
+
+    def issue(
+        self,
+        user_id: str,
+        epoch: int,
+        *,
+        lifetime: float,
+        now: Callable[[], float] = time.time,
+    ) -> str:
+        """A token for ``user_id`` at 2FA epoch ``epoch``, valid for ``lifetime`` seconds."""
+        if not isinstance(user_id, str) or not user_id:
+            raise ConfigurationError("user_id must be a non-empty string")
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            raise ConfigurationError("epoch must be an integer")
+        if not (isinstance(lifetime, (int, float)) and math.isfinite(lifetime) and lifetime > 0):
+            raise ConfigurationError("lifetime must be a positive number of seconds")
+        payload = {
+            "v": _VERSION,
+            "u": user_id,
+            "e": epoch,
+            "x": math.floor(now() + lifetime),
+            "n": b64encode(secrets.token_bytes(16)),
+        }
+        body = b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        return f"{body}.{b64encode(_sign(self._keys[0], self._prefix, body))}"
+
+    def check(
+        self,
+        token: object,
+        user_id: str,
+        epoch: int,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> bool:
+        """``True`` only for an unexpired token we signed for ``user_id`` at ``epoch``.
+
+        Anything else (another user, an old epoch, expired, forged, garbage of any type)
+        is ``False``, never an exception. The signature is checked before the payload is
+        parsed, so only our own payloads ever reach the JSON parser.
+        """
+        payload = self._verified_payload(token)
+        if payload is None:
+            return False
+        token_user, token_epoch, expires = payload.get("u"), payload.get("e"), payload.get("x")
+        if not (
+            payload.get("v") == _VERSION
+            and isinstance(token_user, str)
+            and isinstance(token_epoch, int)
+            and not isinstance(token_epoch, bool)
+            and isinstance(expires, int)
+            and not isinstance(expires, bool)
+        ):
+            return False
+        same_user = hmac.compare_digest(_utf8(token_user), _utf8(user_id))
+        return same_user and token_epoch == epoch and now() < expires
+
+    def _verified_payload(self, token: object) -> dict[str, object] | None:
+        if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
+            return None
+        body, dot, signature_text = token.partition(".")
+        if not dot:
+            return None
+        try:
+            signature = b64decode(signature_text)
+            raw = b64decode(body)
+        except ValueError:
+            return None
+        valid = False
+        for key in self._keys:  # every key, no early exit
+            valid |= hmac.compare_digest(_sign(key, self._prefix, body), signature)
+        if not valid:
+            return None
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        return payload if isinstance(payload, dict) else None
+
+
+def _sign(key: bytes, prefix: bytes, body: str) -> bytes:
+    return hmac.new(key, prefix + body.encode("ascii"), hashlib.sha256).digest()
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
