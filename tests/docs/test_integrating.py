@@ -1,4 +1,4 @@
-"""docs/integrating.md is code that runs, as the README is (tests/test_readme.py).
+"""docs/howto/integrating.md is code that runs, as the README is (test_readme.py).
 
 Each ```python block is type-checked and run. A block whose first line is a path comment
 (``# shop/views.py``) is a file of the page's Django project: those files are written
@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,29 +36,14 @@ from st_twofactor import TwoFactorConfig, build_recipe_list
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.testing import reset_supertokens
 
-from .conftest import HEADER_MODE, Tokens, body, jwt_payload, sign_in, sign_up, status
-from .test_readme import SECRET_KEY, Block, run_block
+from ..conftest import HEADER_MODE, Tokens, body, jwt_payload, sign_in, sign_up, status
+from .blocks import REPO, Block, fence_count, mypy, page_blocks, run_block, write_modules
+from .test_readme import SECRET_KEY
 
-REPO = Path(__file__).resolve().parent.parent
-PAGE = REPO / "docs" / "integrating.md"
-_FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
-)
+PAGE = REPO / "docs" / "howto" / "integrating.md"
 _PATH = re.compile(r"# (?P<path>[\w/]+\.py)\n")
 
-
-def page_blocks() -> list[Block]:
-    text = PAGE.read_text()
-    blocks = []
-    for match in _FENCE.finditer(text):
-        before = text[: match.start()]
-        headings = re.findall(r"^##+ (.+)$", before, re.M)
-        code = textwrap.dedent(match.group("body"))
-        blocks.append(Block(headings[-1] if headings else "top", before.count("\n") + 1, code))
-    return blocks
-
-
-BLOCKS = page_blocks()
+BLOCKS = page_blocks(PAGE)
 PROJECT = {m["path"]: b.code for b in BLOCKS if (m := _PATH.match(b.code))}
 """The Django project's files: path -> code."""
 STANDALONE = [b for b in BLOCKS if not _PATH.match(b.code)]
@@ -72,8 +56,7 @@ def block(section: str, containing: str) -> Block:
 
 
 def test_the_page_has_its_blocks() -> None:
-    fences = len(re.findall(r"^[ \t]*```python", PAGE.read_text(), re.M))
-    assert fences == len(BLOCKS) >= 10
+    assert fence_count(PAGE) == len(BLOCKS) >= 10
     assert {"shop/settings/test.py", "shop/views.py", "tests/test_shop.py"} <= set(PROJECT)
 
 
@@ -103,21 +86,13 @@ def write_project(directory: Path) -> None:
 
 
 def test_all_blocks_type_check(tmp_path: Path) -> None:
-    files = []
-    for number, code in enumerate(STANDALONE):
-        path = tmp_path / f"page_block_{number:02d}.py"
-        path.write_text(code.code)
-        files.append(str(path))
+    files = write_modules(STANDALONE, tmp_path, "page_block")
     project = tmp_path / "project"
     write_project(project)
     checked = [
-        subprocess.run(
-            [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--check-untyped-defs",
-             "--cache-dir", str(REPO / ".mypy_cache"), *targets],
-            capture_output=True, text=True, cwd=cwd, timeout=600,
-        )
+        mypy(targets, cwd)
         for targets, cwd in ((files, tmp_path), (["shop", "tests", "conftest.py"], project))
-    ]  # fmt: skip
+    ]
     for result in checked:
         assert result.returncode == 0, result.stdout + result.stderr
 

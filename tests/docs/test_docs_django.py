@@ -1,4 +1,4 @@
-"""docs/django.md is a project that runs, built from the page's own code blocks.
+"""docs/howto/django.md is a project that runs, built from the page's own code blocks.
 
 Every ```python and ```toml block of the page starts with a comment naming its file
 (``# shop/settings.py``); the blocks are written into a temporary folder, and then:
@@ -22,7 +22,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,11 +32,11 @@ import pytest
 
 from st_twofactor.factors.totp import algorithm as totp
 
-from .example_server import free_port, stop
+from ..example_server import free_port, stop
+from .blocks import REPO, mypy, page_blocks
 
-REPO = Path(__file__).resolve().parent.parent
-PAGE = REPO / "docs" / "django.md"
-_FENCE = re.compile(r"^```(?P<lang>python|toml)[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+PAGE = REPO / "docs" / "howto" / "django.md"
+PAGE_BLOCKS = page_blocks(PAGE, langs=("python", "toml"))
 _NAME = re.compile(r"\A# (?P<path>[\w./]+\.(?:py|toml))\n")
 
 # Run beside the page's tests, in the project it builds (so with its settings).
@@ -95,13 +94,11 @@ def test_the_cors_preflight_allows_the_website_and_the_librarys_header():
 def page_files() -> dict[str, str]:
     """The project the page describes: file path -> content, from its code blocks."""
     files: dict[str, str] = {}
-    for match in _FENCE.finditer(PAGE.read_text()):
-        code = textwrap.dedent(match.group("body"))
-        name = _NAME.match(code)
-        line = PAGE.read_text()[: match.start()].count("\n") + 1
-        assert name, f"docs/django.md line {line}: a block must start with '# <its file>'"
+    for block in PAGE_BLOCKS:
+        name = _NAME.match(block.code)
+        assert name, f"{block.where}: a block must start with '# <its file>'"
         assert name.group("path") not in files, f"two blocks for {name.group('path')}"
-        files[name.group("path")] = code
+        files[name.group("path")] = block.code
     return files
 
 
@@ -234,21 +231,5 @@ def _serving(url: str, server: subprocess.Popen[bytes], log: Path) -> Iterator[h
 
 def test_the_files_type_check(project: Path) -> None:
     files = [str(p.relative_to(project)) for p in project.rglob("*.py")]
-    checked = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--ignore-missing-imports",  # Django ships no types
-            "--check-untyped-defs",
-            "--cache-dir",
-            str(REPO / ".mypy_cache"),
-            *files,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        timeout=600,
-        check=False,
-    )
+    checked = mypy(files, project)  # missing imports allowed: Django ships no types
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -1,4 +1,4 @@
-"""docs/migrating-from-legacy-2fa.md is code that runs, like the README (``test_readme.py``).
+"""docs/howto/migrating-from-legacy-2fa.md is code that runs, like the README (``test_readme.py``).
 
 Every ```python block of the page is type-checked (all together, each as a module) and
 run against a fresh app of the development core. Then the page's own apps are driven: a
@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import runpy
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,27 +23,14 @@ from supertokens_python.recipe.usermetadata.asyncio import get_user_metadata
 from st_twofactor.migrate import LINK_KEY, NOTE_KEY, migrate_legacy_2fa
 from st_twofactor.testing import reset_supertokens
 
-from .conftest import HEADER_MODE, PASSWORD, Tokens, jwt_payload
+from ..conftest import HEADER_MODE, PASSWORD, Tokens, jwt_payload
+from .blocks import REPO, fence_count, mypy, page_blocks, write_modules
 
-REPO = Path(__file__).resolve().parent.parent
-PAGE = REPO / "docs" / "migrating-from-legacy-2fa.md"
+PAGE = REPO / "docs" / "howto" / "migrating-from-legacy-2fa.md"
 SECRET_KEY = "docs-secret-key-0123456789abcdef"
-_FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
-)
-
-
-def page_blocks() -> dict[str, str]:
-    """The page's python blocks by the heading they are under."""
-    text = PAGE.read_text()
-    blocks = {}
-    for match in _FENCE.finditer(text):
-        heading = re.findall(r"^## (.+)$", text[: match.start()], re.M)[-1]
-        blocks[heading] = textwrap.dedent(match.group("body"))
-    return blocks
-
-
-BLOCKS = page_blocks()
+PAGE_BLOCKS = page_blocks(PAGE)
+BLOCKS = {block.section: block.code for block in PAGE_BLOCKS}
+"""The page's python blocks by the heading they are under."""
 BEFORE = "Before: the legacy app"
 AFTER = "After: the same app with st-twofactor"
 ROLL_BACK = "Rolling back"
@@ -55,31 +38,11 @@ ROLL_BACK = "Rolling back"
 
 def test_the_page_has_its_three_blocks() -> None:
     assert list(BLOCKS) == [BEFORE, AFTER, ROLL_BACK]
-    assert len(re.findall(r"^[ \t]*```python", PAGE.read_text(), re.M)) == 3
+    assert fence_count(PAGE) == 3
 
 
 def test_the_blocks_type_check(tmp_path: Path) -> None:
-    files = []
-    for number, code in enumerate(BLOCKS.values()):
-        path = tmp_path / f"docs_block_{number}.py"
-        path.write_text(code)
-        files.append(str(path))
-    checked = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--ignore-missing-imports",
-            "--check-untyped-defs",
-            "--cache-dir",
-            str(REPO / ".mypy_cache"),
-            *files,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    checked = mypy(write_modules(PAGE_BLOCKS, tmp_path, "docs_block"), tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
