@@ -31,6 +31,7 @@ OWN_TESTS = {
     "docs/howto/integrating.md": "test_integrating",
     "docs/howto/django.md": "test_docs_django",
     "docs/howto/migrating-from-legacy-2fa.md": "test_migrate_docs",
+    "docs/architecture.md": "test_architecture_doc",
 }
 """Pages whose blocks a test module of their own runs: page -> module of this package."""
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import test_docs_django, test_integrating, test_migrate_docs, test_readme
+from . import (
+    test_architecture_doc,
+    test_docs_django,
+    test_integrating,
+    test_migrate_docs,
+    test_readme,
+)
 from .blocks import NOT_RUNNABLE, OWN_TESTS, REPO, Block, page_blocks, pages
 
 TAKEN: dict[str, list[Block]] = {
@@ -15,6 +21,7 @@ TAKEN: dict[str, list[Block]] = {
     "test_integrating": test_integrating.BLOCKS,
     "test_docs_django": test_docs_django.PAGE_BLOCKS,
     "test_migrate_docs": test_migrate_docs.PAGE_BLOCKS,
+    "test_architecture_doc": test_architecture_doc.PAGE_BLOCKS,
 }
 """The blocks each test module runs or type-checks."""
 

@@ -4,8 +4,6 @@ counts) without writing any of them."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any, ClassVar
 
 from st_twofactor import InMemoryStore, TwoFactorConfig
@@ -16,12 +14,15 @@ from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.state import TwoFactorState
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
+from .blocks import REPO, page_blocks
+
+DOC = REPO / "docs" / "architecture.md"
+PAGE_BLOCKS = page_blocks(DOC)
+"""The page's blocks: one, the example factor, run below."""
 
 
 def _example_factor() -> type[FactorBase]:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    source = next(b for b in blocks if "class PinFactor" in b)
+    source = next(b.code for b in PAGE_BLOCKS if "class PinFactor" in b.code)
     names: dict[str, Any] = {
         "Any": Any,
         "ClassVar": ClassVar,
