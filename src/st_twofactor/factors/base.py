@@ -45,7 +45,7 @@ from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Allowed, Decision, Refused, ThrottlePolicy
-from st_twofactor.results import CodeRefused
+from st_twofactor.results import CodeRefused, DeviceRemoved
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
@@ -175,6 +175,43 @@ class FactorBase:
         (or replacing the recovery codes) always needs one. ``None``: an operator."""
         if payload is not None and not self.is_fresh(payload):
             raise StepUpRequired
+
+    # -- removal --
+
+    async def remove_device(
+        self,
+        user_id: str,
+        device_name: str,
+        user_context: dict[str, Any],
+        *,
+        session_payload: dict[str, Any] | None = None,
+    ) -> DeviceRemoved:
+        """Remove the factor's device (or key) called ``device_name``, the same way for
+        every factor that has devices: only for a fresh session (``session_payload``;
+        ``None`` for an operator), in one update that also revokes remembered devices and
+        drops recovery codes left without a factor."""
+
+        def remove(state: TwoFactorState) -> bool:
+            self.check_removal(session_payload)
+            if not self.take_device(state, device_name):
+                return False
+            state.bump_epoch()
+            self.drop_orphaned_recovery_codes(state)
+            return True
+
+        existed = await self.store.update(user_id, remove, user_context)
+        if existed:
+            await self.emit(
+                events.FactorRemoved(
+                    user_id=user_id, at=self.now(), factor=self.id, device_name=device_name
+                )
+            )
+        return {"status": "OK", "didDeviceExist": existed}
+
+    def take_device(self, state: TwoFactorState, device_name: str) -> bool:
+        """Take the device called ``device_name`` out of ``state``; whether there was one.
+        Factors with devices say how; the others have none to remove."""
+        return False
 
     # -- failure and success --
 

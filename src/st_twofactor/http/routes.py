@@ -188,7 +188,7 @@ async def _webauthn_authenticate(call: Call) -> Answer:
 async def _webauthn_remove(call: Call) -> Answer:
     value = call.string("deviceName", required=True)
     name = key_name(value, lookup_only=True)
-    return await call.runtime.webauthn.remove(
+    return await call.runtime.webauthn.remove_device(
         call.user_id, name, call.user_context, session_payload=call.payload
     )
 

@@ -23,7 +23,6 @@ from st_twofactor.ids import FactorId
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
     CreateDeviceResult,
-    DeviceRemoved,
     DeviceVerified,
     VerifyDeviceResult,
     VerifyTotpResult,
@@ -168,33 +167,8 @@ class TotpFactor(FactorBase):
             result["recoveryCodes"] = new_codes
         return result
 
-    async def remove_device(
-        self,
-        user_id: str,
-        device_name: str,
-        user_context: dict[str, Any],
-        *,
-        session_payload: dict[str, Any] | None = None,
-    ) -> DeviceRemoved:
-        """Remove the device called ``device_name``; with ``session_payload``, only for a
-        fresh session (:meth:`~st_twofactor.factors.base.FactorBase.check_removal`)."""
-
-        def remove(state: TwoFactorState) -> bool:
-            self.check_removal(session_payload)
-            if state.remove_device(device_name) is None:
-                return False
-            state.bump_epoch()
-            self.drop_orphaned_recovery_codes(state)
-            return True
-
-        existed = await self.store.update(user_id, remove, user_context)
-        if existed:
-            await self.emit(
-                events.FactorRemoved(
-                    user_id=user_id, at=self.now(), factor="totp", device_name=device_name
-                )
-            )
-        return {"status": "OK", "didDeviceExist": existed}
+    def take_device(self, state: TwoFactorState, device_name: str) -> bool:
+        return state.remove_device(device_name) is not None
 
     # -- codes --
 

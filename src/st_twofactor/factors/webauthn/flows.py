@@ -62,7 +62,6 @@ from st_twofactor.results import (
     AuthenticationOptionsResult,
     AuthenticationResult,
     CredentialRefused,
-    DeviceRemoved,
     RegistrationOptionsResult,
     RegistrationResult,
     SecurityKeyAdded,
@@ -316,39 +315,11 @@ class WebAuthnFactor(FactorBase):
 
     # -- removal --
 
-    async def remove(
-        self,
-        user_id: str,
-        device_name: str,
-        user_context: dict[str, Any],
-        *,
-        session_payload: dict[str, Any] | None = None,
-    ) -> DeviceRemoved:
-        """Remove the key called ``device_name``; with ``session_payload``, only for a
-        fresh session (:meth:`~st_twofactor.factors.base.FactorBase.check_removal`)."""
-
-        def remove(state: TwoFactorState) -> bool:
-            self.check_removal(session_payload)
-            keys = state.webauthn_credentials
-            gone = named(keys, device_name)
-            state.webauthn_credentials = [k for k in keys if k is not gone]
-            if len(state.webauthn_credentials) == len(keys):
-                return False
-            state.bump_epoch()
-            self.drop_orphaned_recovery_codes(state)
-            return True
-
-        existed = await self.store.update(user_id, remove, user_context)
-        if existed:
-            await self.emit(
-                events.FactorRemoved(
-                    user_id=user_id,
-                    at=self.config.clock(),
-                    factor="webauthn",
-                    device_name=device_name,
-                )
-            )
-        return {"status": "OK", "didDeviceExist": existed}
+    def take_device(self, state: TwoFactorState, device_name: str) -> bool:
+        keys = state.webauthn_credentials
+        gone = named(keys, device_name)
+        state.webauthn_credentials = [k for k in keys if k is not gone]
+        return gone is not None
 
     # -- shared --
 
