@@ -101,7 +101,7 @@ def test_the_documented_ddl_is_the_table() -> None:
     store = SQLStore("postgresql+asyncpg://app@db/app")
     assert store.table.name == DEFAULT_TABLE
     assert _words(store.ddl()) == _words(DOCUMENTED_POSTGRESQL_DDL)
-    for path in ("src/st_twofactor/sql_store.py", "README.md"):
+    for path in ("src/st_twofactor/stores/sql.py", "README.md"):
         source = (Path(__file__).resolve().parent.parent / path).read_text()
         assert _words(DOCUMENTED_POSTGRESQL_DDL) in _words(source), path
     assert "CREATE TABLE st_twofactor_state" in SQLStore("sqlite+aiosqlite:///x.db").ddl()
