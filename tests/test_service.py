@@ -10,7 +10,7 @@ from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import DecryptionError
 from st_twofactor.factors._service import StepUpRequired, TwoFactorService
 from st_twofactor.factors.totp import algorithm as totp
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 
 OLD_KEY = "old-secret-key-0123456789abcdef"
 NEW_KEY = "new-secret-key-0123456789abcdef"
