@@ -42,15 +42,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from st_twofactor.errors import ConfigurationError, StoreUnavailableError
+from st_twofactor.stores._cas import (
+    DEFAULT_MAX_ATTEMPTS,
+    checked_max_attempts,
+    update_optimistically,
+)
 from st_twofactor.stores._per_loop import PerLoop
 from st_twofactor.stores.base import BaseStore
 from st_twofactor.stores.state import TwoFactorState
-from st_twofactor.stores.state_codec import decode_state, encode_state
+from st_twofactor.stores.state_codec import decode_state
 
 try:
     from sqlalchemy import (
@@ -140,7 +144,7 @@ class SQLStore(BaseStore):
         table: str = DEFAULT_TABLE,
         schema: str | None = None,
         timeout: float = 5.0,
-        max_attempts: int = 50,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         if (url is None) == (engine is None):
             raise ConfigurationError(
@@ -154,12 +158,10 @@ class SQLStore(BaseStore):
             raise ConfigurationError("schema must be a non-empty name or None")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigurationError("timeout must be a positive number of seconds")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError("max_attempts must be a positive integer")
         self._url = url
         self._engine = engine
         self._timeout = float(timeout)
-        self._max_attempts = max_attempts
+        self._max_attempts = checked_max_attempts(max_attempts)
         self.table = state_table(MetaData(), table, schema)
         self._engines: PerLoop[AsyncEngine] = PerLoop(self._new_engine)
 
@@ -178,22 +180,20 @@ class SQLStore(BaseStore):
         user_context: dict[str, Any] | None = None,
     ) -> T:
         engine = self._get_engine()
-        for attempt in range(self._max_attempts):
+
+        async def read() -> tuple[str | None, int | None]:
             row = await self._read(engine, user_id)
-            state = decode_state(None if row is None else row[0], where="the SQL table")
-            before = encode_state(state)
-            result = fn(state)
-            after = encode_state(state)
-            if after == before:
-                # Nothing to write: the result is that of the state as read, which was
-                # current when it was read.
-                return result
-            if await self._write(engine, user_id, after, None if row is None else row[1]):
-                return result
-            # Another worker changed the row since we read it: back off and redo.
-            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-        raise StoreUnavailableError(
-            f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
+            return (None, None) if row is None else row
+
+        async def write(version: int | None, document: str) -> bool:
+            return await self._write(engine, user_id, document, version)
+
+        return await update_optimistically(
+            fn,
+            read=read,
+            write_if_unchanged=write,
+            max_attempts=self._max_attempts,
+            where="the SQL table",
         )
 
     # -- operations --
