@@ -88,7 +88,7 @@ TABLE_VERSION = 1
 """The layout of the table described in this module's doc. A later layout will come with
 its own ``ALTER`` statements in the changelog; this one never changes silently."""
 
-MAX_USER_ID_LENGTH = 255
+_MAX_USER_ID_LENGTH = 255
 
 _CONNECT_TIMEOUT_ARGUMENT = {
     "asyncpg": "timeout",
@@ -99,12 +99,12 @@ _CONNECT_TIMEOUT_ARGUMENT = {
 }
 
 
-def state_table(metadata: MetaData, name: str = DEFAULT_TABLE, schema: str | None = None) -> Table:
+def _state_table(metadata: MetaData, name: str = DEFAULT_TABLE, schema: str | None = None) -> Table:
     """The state table (layout :data:`TABLE_VERSION`) in ``metadata``."""
     return Table(
         name,
         metadata,
-        Column("user_id", String(MAX_USER_ID_LENGTH), primary_key=True),
+        Column("user_id", String(_MAX_USER_ID_LENGTH), primary_key=True),
         Column("state", Text, nullable=False),
         Column("version", BigInteger, nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -162,7 +162,7 @@ class SQLStore(BaseStore):
         self._engine = engine
         self._timeout = float(timeout)
         self._max_attempts = checked_max_attempts(max_attempts)
-        self.table = state_table(MetaData(), table, schema)
+        self.table = _state_table(MetaData(), table, schema)
         self._engines: PerLoop[AsyncEngine] = PerLoop(self._new_engine)
 
     # -- the Store protocol --
