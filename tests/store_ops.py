@@ -11,7 +11,7 @@ from typing import Any
 
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Decision, ThrottlePolicy
-from st_twofactor.stores.base import Store, TwoFactorState
+from st_twofactor.stores import Store, TwoFactorState
 
 
 async def use_totp_step(

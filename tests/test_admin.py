@@ -14,7 +14,7 @@ from st_twofactor.errors import NoFactorError
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 
 KEY = "admin-test-secret-key-0123456789"
 

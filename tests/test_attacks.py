@@ -31,7 +31,7 @@ from st_twofactor.http.routes import ROUTES
 from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.kernel.remember import RememberDeviceTokens
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload, with_payload

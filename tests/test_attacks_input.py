@@ -29,7 +29,7 @@ from supertokens_python.asyncio import get_user_count
 
 from st_twofactor import TwoFactorConfig, build_recipe_list
 from st_twofactor.http.routes import ROUTES, twofactor_plugin
-from st_twofactor.stores.base import InMemoryStore, UserMetadataStore
+from st_twofactor.stores import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import FAKE_PROVIDER_ID

@@ -18,7 +18,7 @@ from st_twofactor import reset_factors, revoke_remembered_devices
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.kernel.completion import REMEMBER_HEADER
 from st_twofactor.kernel.send_quota import SendQuota
-from st_twofactor.stores.base import InMemoryStore, Store, UserMetadataStore
+from st_twofactor.stores import InMemoryStore, Store, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import jwt_payload

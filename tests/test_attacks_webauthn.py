@@ -304,7 +304,7 @@ def test_answered_challenges_stay_few(h: Harness) -> None:
 def test_a_challenge_signed_with_another_key_is_refused(devcore_app: str) -> None:
     """A challenge made by an app with other secret keys, or made up by the client, is
     refused; one made before a key rotation (the old key still listed) still works."""
-    from st_twofactor.stores.base import InMemoryStore
+    from st_twofactor.stores import InMemoryStore
 
     store = InMemoryStore()
     first = make_harness(devcore_app, factors=FACTORS, store=store, secret_keys=["k" * 32])

@@ -42,7 +42,8 @@ from st_twofactor.config import TwoFactorConfig
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.stores.base import Store, TotpDevice, TwoFactorState
+from st_twofactor.stores import Store, TwoFactorState
+from st_twofactor.stores.state import TotpDevice
 
 from .conftest import InitSupertokens
 from .outbox import CapturedPasswordReset

@@ -14,7 +14,7 @@ from st_twofactor.factors.base import (
     record_success,
 )
 from st_twofactor.kernel.throttle import Allowed, Refused, ThrottlePolicy
-from st_twofactor.stores.base import TwoFactorState
+from st_twofactor.stores import TwoFactorState
 
 T0 = 1_700_000_000.0
 POLICY = ThrottlePolicy()

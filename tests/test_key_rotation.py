@@ -6,7 +6,8 @@ from __future__ import annotations
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.stores.base import InMemoryStore, TotpDevice
+from st_twofactor.stores import InMemoryStore
+from st_twofactor.stores.state import TotpDevice
 
 OLD_KEY = "old-secret-key-0123456789abcdef"
 NEW_KEY = "new-secret-key-0123456789abcdef"
@@ -86,7 +87,7 @@ async def test_an_unreadable_second_device_does_not_block_the_sign_in() -> None:
 
     # The tablet's secret becomes one that no configured key opens.
     def garble(state: object) -> None:
-        from st_twofactor.stores.base import TwoFactorState
+        from st_twofactor.stores import TwoFactorState
 
         assert isinstance(state, TwoFactorState)
         tablet = state.device("tablet")

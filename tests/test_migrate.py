@@ -26,7 +26,7 @@ from st_twofactor.migrate import (
     migrate_legacy_2fa,
     migrate_legacy_2fa_sync,
 )
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 from st_twofactor.stores.state import TwoFactorState
 
 KEY = "migrate-test-key-0123456789abcdef"

@@ -44,7 +44,7 @@ from st_twofactor.migrate import (
     SdkUserDirectory,
     migrate_legacy_2fa,
 )
-from st_twofactor.stores.base import Store, UserMetadataStore
+from st_twofactor.stores import Store, UserMetadataStore
 from st_twofactor.stores.state import TwoFactorState
 
 from .legacy_guide_app import build_legacy_app, migration_config

@@ -46,7 +46,8 @@ from st_twofactor.factors.codes._timing import Durations
 from st_twofactor.http._body import MAX_BODY_BYTES
 from st_twofactor.http.passwordless import MAX_PENDING_CODES
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores.base import InMemoryStore, PendingCode, Store, TwoFactorState
+from st_twofactor.stores import InMemoryStore, Store, TwoFactorState
+from st_twofactor.stores.state import PendingCode
 
 from .conftest import (
     API_DOMAIN,

@@ -13,7 +13,7 @@ from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
 from st_twofactor.factors.overview import AccountContacts, mask_phone
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.stores.base import InMemoryStore, TwoFactorState
+from st_twofactor.stores import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import ALL_FACTORS, SECRET_KEY, Harness, Tokens, make_harness

@@ -39,7 +39,7 @@ from st_twofactor import (
     override_passwordless_apis,
 )
 from st_twofactor.devcore import DevCore
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 
 from .conftest import HEADER_MODE, Tokens, body, jwt_payload, sign_up, status
 from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent

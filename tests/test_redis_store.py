@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, MalformedDataError, StoreUnavailableError
 from st_twofactor.kernel.throttle import ThrottlePolicy
-from st_twofactor.stores.base import Store, TwoFactorState, UserMetadataStore
+from st_twofactor.stores import Store, TwoFactorState, UserMetadataStore
 from st_twofactor.stores.redis import DEFAULT_PREFIX, RedisStore
 
 from .redis_server import RedisServer, redis_server, start_or_skip, unique_prefix

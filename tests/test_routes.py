@@ -23,7 +23,7 @@ from st_twofactor.devcore import DevCore
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.http.routes import twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores.base import InMemoryStore, UserMetadataStore
+from st_twofactor.stores import InMemoryStore, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
 from .conftest import API_DOMAIN, Tokens, body, jwt_payload, sign_in, sign_up, status

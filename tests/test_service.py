@@ -11,7 +11,7 @@ from st_twofactor.errors import DecryptionError
 from st_twofactor.factors.base import StepUpRequired
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 
 OLD_KEY = "old-secret-key-0123456789abcdef"
 NEW_KEY = "new-secret-key-0123456789abcdef"

@@ -24,7 +24,7 @@ from st_twofactor import (
 )
 from st_twofactor.fastapi import verify_session_without_2fa
 from st_twofactor.session_override import SessionFunctionsOverride, without_2fa
-from st_twofactor.stores.base import InMemoryStore, TwoFactorState
+from st_twofactor.stores import InMemoryStore, TwoFactorState
 
 from .conftest import (
     API_DOMAIN,

@@ -41,7 +41,7 @@ from st_twofactor import (
 )
 from st_twofactor.http._setup_check import NOTHING_COMPLETES, PLUGIN_MISSING, REMEMBERED_NOT_REVOKED
 from st_twofactor.kernel.crypto import SecretBox
-from st_twofactor.stores.base import InMemoryStore
+from st_twofactor.stores import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
 from .twofactor_app import API_DOMAIN, SECRET_KEY, make_harness, user_id_of

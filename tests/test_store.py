@@ -13,14 +13,9 @@ import pytest
 
 from st_twofactor.errors import MalformedDataError, StoreUnavailableError
 from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
-from st_twofactor.stores.base import (
-    METADATA_KEY,
-    InMemoryStore,
-    Store,
-    TotpDevice,
-    TwoFactorState,
-    UserMetadataStore,
-)
+from st_twofactor.stores import InMemoryStore, Store, TwoFactorState, UserMetadataStore
+from st_twofactor.stores.metadata import METADATA_KEY
+from st_twofactor.stores.state import TotpDevice
 
 from .store_ops import (
     consume_recovery_code,

@@ -30,13 +30,8 @@ import pytest
 
 from st_twofactor.errors import MalformedDataError
 from st_twofactor.kernel.throttle import Allowed, Refused, ThrottlePolicy
-from st_twofactor.stores.base import (
-    InMemoryStore,
-    Store,
-    TotpDevice,
-    TwoFactorState,
-    UserMetadataStore,
-)
+from st_twofactor.stores import InMemoryStore, Store, TwoFactorState, UserMetadataStore
+from st_twofactor.stores.state import TotpDevice
 
 from .conftest import InitSupertokens
 from .postgres_server import PostgresServer, postgres_server, unique_table

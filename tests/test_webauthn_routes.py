@@ -20,7 +20,7 @@ from st_twofactor.errors import ConfigurationError
 from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential, WebAuthnPolicy
 from st_twofactor.http.routes import WEBAUTHN_ROUTES, twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores.base import TwoFactorState
+from st_twofactor.stores import TwoFactorState
 from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import Algorithm, SoftwareAuthenticator
 
@@ -424,7 +424,7 @@ def test_no_more_core_calls_than_totp(
     code (3). Asking for the options before it reads the state once (the user's keys, for
     the browser) and writes nothing: the challenge is signed, not stored; and a page that
     reads GET /auth/2fa anyway finds them there, at no extra call."""
-    from st_twofactor.stores.base import UserMetadataStore
+    from st_twofactor.stores import UserMetadataStore
 
     h = make(store=UserMetadataStore())
     app_id = devcore_app.rsplit("/appid-", 1)[1]

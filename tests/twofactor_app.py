@@ -44,7 +44,7 @@ from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.fastapi import answer_core_outages, require_2fa
 from st_twofactor.http.routes import twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores.base import InMemoryStore, TwoFactorState
+from st_twofactor.stores import InMemoryStore, TwoFactorState
 from st_twofactor.testing import reset_supertokens
 
 from .outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent

@@ -43,7 +43,7 @@ from st_twofactor.kernel.throttle import ThrottlePolicy
 from st_twofactor.recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
 from st_twofactor.session_override import override_session_functions, with_2fa, without_2fa
 from st_twofactor.speedups import reuse_core_connections
-from st_twofactor.stores.base import InMemoryStore, Store, TwoFactorState, UserMetadataStore
+from st_twofactor.stores import InMemoryStore, Store, TwoFactorState, UserMetadataStore
 
 __all__ = [
     "CLAIM_KEY",

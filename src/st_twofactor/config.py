@@ -136,7 +136,7 @@ class TwoFactorConfig:
         if self.store is None:
             # One store per config: its per-user locks must be shared by every part
             # of the library that this config wires up.
-            from st_twofactor.stores.base import UserMetadataStore
+            from st_twofactor.stores.metadata import UserMetadataStore
 
             object.__setattr__(self, "store", UserMetadataStore())
 

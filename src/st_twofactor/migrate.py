@@ -40,7 +40,7 @@ from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, StoreUnavailableError
 from st_twofactor.factors.codes._inputs import normalise_email
 from st_twofactor.http._outage import _is_core_outage
-from st_twofactor.stores.base import _uncached
+from st_twofactor.stores.metadata import _uncached
 from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [

@@ -21,16 +21,19 @@ accepted without its replay and throttle checks) and the HTTP API answers 503.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from st_twofactor.errors import ConfigurationError, StoreUnavailableError
+from st_twofactor.stores._cas import (
+    DEFAULT_MAX_ATTEMPTS,
+    checked_max_attempts,
+    update_optimistically,
+)
 from st_twofactor.stores._per_loop import PerLoop
 from st_twofactor.stores.base import BaseStore
 from st_twofactor.stores.state import TwoFactorState
-from st_twofactor.stores.state_codec import decode_state, encode_state
+from st_twofactor.stores.state_codec import decode_state
 
 try:
     import redis.asyncio as aioredis
@@ -94,7 +97,7 @@ class RedisStore(BaseStore):
         client: aioredis.Redis | None = None,
         prefix: str = DEFAULT_PREFIX,
         timeout: float = 2.0,
-        max_attempts: int = 50,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("pass exactly one of url='redis://...' or client=Redis(...)")
@@ -104,13 +107,11 @@ class RedisStore(BaseStore):
             raise ConfigurationError("prefix must be a string, e.g. 'myapp:2fa:'")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigurationError("timeout must be a positive number of seconds")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError("max_attempts must be a positive integer")
         self._url = url
         self._client = client
         self.prefix = prefix
         self._timeout = float(timeout)
-        self._max_attempts = max_attempts
+        self._max_attempts = checked_max_attempts(max_attempts)
         self._clients: PerLoop[aioredis.Redis] = PerLoop(self._new_client)
 
     def key(self, user_id: str) -> str:
@@ -130,29 +131,16 @@ class RedisStore(BaseStore):
     ) -> T:
         client = self._redis()
         key = self.key(user_id)
-        for attempt in range(self._max_attempts):
+
+        async def read() -> tuple[bytes | None, bytes | None]:
             raw = await self._get(client, key)
-            state = decode_state(raw, where="Redis")
-            before = encode_state(state)
-            result = fn(state)
-            after = encode_state(state)
-            if after == before:
-                # Nothing to write: the result is that of the state as read, which was
-                # current when it was read.
-                return result
-            expected = b"" if raw is None else raw
-            try:
-                written = await client.eval(
-                    _COMPARE_AND_SET, 1, key, "0" if raw is None else "1", expected, after
-                )
-            except RedisError as exc:
-                raise StoreUnavailableError(f"cannot write the 2FA state to Redis: {exc}") from exc
-            if written == 1:
-                return result
-            # Another worker changed the state since we read it: back off and redo.
-            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-        raise StoreUnavailableError(
-            f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
+            return raw, raw  # the document read is its own version
+
+        async def write(read_raw: bytes | None, document: str) -> bool:
+            return await self._write_if_unchanged(client, key, read_raw, document)
+
+        return await update_optimistically(
+            fn, read=read, write_if_unchanged=write, max_attempts=self._max_attempts, where="Redis"
         )
 
     async def user_ids(self, *, after: str | None = None, batch: int = 500) -> AsyncIterator[str]:
@@ -179,6 +167,19 @@ class RedisStore(BaseStore):
         client = self._clients.take_running()
         if client is not None:
             await client.aclose()
+
+    async def _write_if_unchanged(
+        self, client: aioredis.Redis, key: str, read_raw: bytes | None, document: str
+    ) -> bool:
+        """Store ``document`` at ``key`` if it still holds ``read_raw`` (``None``: nothing)."""
+        expected = b"" if read_raw is None else read_raw
+        try:
+            written = await client.eval(
+                _COMPARE_AND_SET, 1, key, "0" if read_raw is None else "1", expected, document
+            )
+        except RedisError as exc:
+            raise StoreUnavailableError(f"cannot write the 2FA state to Redis: {exc}") from exc
+        return bool(written == 1)
 
     async def _get(self, client: aioredis.Redis, key: str) -> bytes | None:
         try:

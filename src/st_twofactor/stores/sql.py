@@ -42,15 +42,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from st_twofactor.errors import ConfigurationError, StoreUnavailableError
+from st_twofactor.stores._cas import (
+    DEFAULT_MAX_ATTEMPTS,
+    checked_max_attempts,
+    update_optimistically,
+)
 from st_twofactor.stores._per_loop import PerLoop
 from st_twofactor.stores.base import BaseStore
 from st_twofactor.stores.state import TwoFactorState
-from st_twofactor.stores.state_codec import decode_state, encode_state
+from st_twofactor.stores.state_codec import decode_state
 
 try:
     from sqlalchemy import (
@@ -84,7 +88,7 @@ TABLE_VERSION = 1
 """The layout of the table described in this module's doc. A later layout will come with
 its own ``ALTER`` statements in the changelog; this one never changes silently."""
 
-MAX_USER_ID_LENGTH = 255
+_MAX_USER_ID_LENGTH = 255
 
 _CONNECT_TIMEOUT_ARGUMENT = {
     "asyncpg": "timeout",
@@ -95,12 +99,12 @@ _CONNECT_TIMEOUT_ARGUMENT = {
 }
 
 
-def state_table(metadata: MetaData, name: str = DEFAULT_TABLE, schema: str | None = None) -> Table:
+def _state_table(metadata: MetaData, name: str = DEFAULT_TABLE, schema: str | None = None) -> Table:
     """The state table (layout :data:`TABLE_VERSION`) in ``metadata``."""
     return Table(
         name,
         metadata,
-        Column("user_id", String(MAX_USER_ID_LENGTH), primary_key=True),
+        Column("user_id", String(_MAX_USER_ID_LENGTH), primary_key=True),
         Column("state", Text, nullable=False),
         Column("version", BigInteger, nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -140,7 +144,7 @@ class SQLStore(BaseStore):
         table: str = DEFAULT_TABLE,
         schema: str | None = None,
         timeout: float = 5.0,
-        max_attempts: int = 50,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         if (url is None) == (engine is None):
             raise ConfigurationError(
@@ -154,13 +158,11 @@ class SQLStore(BaseStore):
             raise ConfigurationError("schema must be a non-empty name or None")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigurationError("timeout must be a positive number of seconds")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError("max_attempts must be a positive integer")
         self._url = url
         self._engine = engine
         self._timeout = float(timeout)
-        self._max_attempts = max_attempts
-        self.table = state_table(MetaData(), table, schema)
+        self._max_attempts = checked_max_attempts(max_attempts)
+        self.table = _state_table(MetaData(), table, schema)
         self._engines: PerLoop[AsyncEngine] = PerLoop(self._new_engine)
 
     # -- the Store protocol --
@@ -178,22 +180,20 @@ class SQLStore(BaseStore):
         user_context: dict[str, Any] | None = None,
     ) -> T:
         engine = self._get_engine()
-        for attempt in range(self._max_attempts):
+
+        async def read() -> tuple[str | None, int | None]:
             row = await self._read(engine, user_id)
-            state = decode_state(None if row is None else row[0], where="the SQL table")
-            before = encode_state(state)
-            result = fn(state)
-            after = encode_state(state)
-            if after == before:
-                # Nothing to write: the result is that of the state as read, which was
-                # current when it was read.
-                return result
-            if await self._write(engine, user_id, after, None if row is None else row[1]):
-                return result
-            # Another worker changed the row since we read it: back off and redo.
-            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-        raise StoreUnavailableError(
-            f"the user's 2FA state kept changing during {self._max_attempts} attempts to update it"
+            return (None, None) if row is None else row
+
+        async def write(version: int | None, document: str) -> bool:
+            return await self._write(engine, user_id, document, version)
+
+        return await update_optimistically(
+            fn,
+            read=read,
+            write_if_unchanged=write,
+            max_attempts=self._max_attempts,
+            where="the SQL table",
         )
 
     # -- operations --

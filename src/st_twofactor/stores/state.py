@@ -3,15 +3,13 @@
 :class:`TwoFactorState` is one small document per user (TOTP devices, pinned contacts,
 recovery-code hashes, throttle counters, pending e-mail/SMS codes, send records, security
 keys). :meth:`TwoFactorState.to_dict` and :meth:`TwoFactorState.from_dict` turn it into a
-JSON-safe dict and back, refusing what does not parse (:class:`MalformedDataError`);
-:mod:`st_twofactor.stores.state_codec` makes the stored text of it; :mod:`st_twofactor.stores.base`
-and
-the other store modules only keep that text.
+JSON-safe dict and back, refusing what does not parse (:class:`MalformedDataError`, read
+through :mod:`st_twofactor.stores._reader`); :mod:`st_twofactor.stores.state_codec` makes
+the stored text of it, and the stores only keep that text.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ from st_twofactor.errors import MalformedDataError
 from st_twofactor.factors._device_names import device_key
 from st_twofactor.kernel.send_quota import CodeSend
 from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
+from st_twofactor.stores._reader import Reader
 
 if TYPE_CHECKING:
     from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential
@@ -222,7 +221,7 @@ class TwoFactorState:
         """Parse a stored document. Missing keys take their defaults; a wrong type, an
         unknown (newer) version or a non-finite number raises :class:`MalformedDataError`.
         """
-        doc = _Reader(data, "state")
+        doc = Reader(data, "state")
         version = doc.int_("v", STATE_VERSION)
         if not 1 <= version <= STATE_VERSION:
             raise MalformedDataError(f"2FA state has unsupported version {version}")
@@ -275,7 +274,7 @@ def _throttle_dict(throttle: ThrottleState) -> dict[str, Any]:
     }
 
 
-def _throttle_of(doc: _Reader) -> ThrottleState:
+def _throttle_of(doc: Reader) -> ThrottleState:
     factors = {
         name: FactorCounter(c.int_("failures", 0), c.float_("locked_until", 0.0))
         for name, c in doc.objects_by_name("factors")
@@ -285,7 +284,7 @@ def _throttle_of(doc: _Reader) -> ThrottleState:
     )
 
 
-def _webauthn_entries(doc: _Reader) -> dict[str, Any]:
+def _webauthn_entries(doc: Reader) -> dict[str, Any]:
     """The WebAuthn fields of a stored state; py_webauthn is imported only when there
     are some (it is an optional extra)."""
     credentials = doc.raw_list("webauthn_credentials")
@@ -298,108 +297,3 @@ def _webauthn_entries(doc: _Reader) -> dict[str, Any]:
         "webauthn_credentials": [WebAuthnCredential.from_dict(c) for c in credentials],
         "webauthn_challenges": [PendingChallenge.from_dict(c) for c in challenges],
     }
-
-
-class _Reader:
-    """Typed access to one JSON object of a stored state; raises MalformedDataError."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            raise MalformedDataError(f"2FA state: {where} is not an object")
-        self._data: dict[str, object] = data
-        self._where = where
-
-    def _fail(self, key: str, expected: str) -> MalformedDataError:
-        return MalformedDataError(f"2FA state: {self._where}.{key} must be {expected}")
-
-    def _get(self, key: str) -> object:
-        return self._data.get(key)
-
-    def int_(self, key: str, default: int) -> int:
-        value = self.optional_int(key)
-        return default if value is None else value
-
-    def optional_int(self, key: str) -> int | None:
-        value = self._get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(key, "an integer")
-        return value
-
-    def float_(self, key: str, default: float) -> float:
-        value = self._get(key)
-        if value is None:
-            return default
-        return self._number(key, value)
-
-    def optional_float(self, key: str) -> float | None:
-        value = self._get(key)
-        return None if value is None else self._number(key, value)
-
-    def _number(self, key: str, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._fail(key, "a number")
-        if not math.isfinite(value):
-            raise self._fail(key, "a finite number")
-        return float(value)
-
-    def bool_(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._fail(key, "a boolean")
-        return value
-
-    def str_(self, key: str) -> str:
-        value = self._get(key)
-        if not isinstance(value, str):
-            raise self._fail(key, "a string")
-        return value
-
-    def optional_str(self, key: str) -> str | None:
-        value = self._get(key)
-        if value is not None and not isinstance(value, str):
-            raise self._fail(key, "a string or null")
-        return value
-
-    def _list(self, key: str) -> list[object]:
-        value = self._get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self._fail(key, "a list")
-        return value
-
-    def raw_list(self, key: str) -> list[object]:
-        """The list at ``key`` (empty when absent), its items unchecked."""
-        return self._list(key)
-
-    def list_of_str(self, key: str) -> list[str]:
-        items = self._list(key)
-        if not all(isinstance(item, str) for item in items):
-            raise self._fail(key, "a list of strings")
-        return [item for item in items if isinstance(item, str)]
-
-    def list_of_float(self, key: str) -> list[float]:
-        return [self._number(key, item) for item in self._list(key)]
-
-    def list_of_objects(self, key: str) -> list[_Reader]:
-        return [
-            _Reader(item, f"{self._where}.{key}[{i}]") for i, item in enumerate(self._list(key))
-        ]
-
-    def object_(self, key: str) -> _Reader:
-        value = self._get(key)
-        return _Reader({} if value is None else value, f"{self._where}.{key}")
-
-    def objects_by_name(self, key: str) -> list[tuple[str, _Reader]]:
-        value = self._get(key)
-        if value is None:
-            return []
-        if not isinstance(value, dict):
-            raise self._fail(key, "an object")
-        return [
-            (name, _Reader(item, f"{self._where}.{key}.{name}")) for name, item in value.items()
-        ]
