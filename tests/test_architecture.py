@@ -148,3 +148,20 @@ def test_every_public_module_declares_its_api(name: str) -> None:
         for node in tree.body
     )
     assert declared, f"{name} has no __all__"
+
+
+def test_importing_the_library_loads_no_framework_and_no_optional_extra() -> None:
+    """``import st_twofactor`` (and its stores package) must work without the extras and not
+    pay for them: frameworks, Redis, SQLAlchemy and py_webauthn load only where used."""
+    import subprocess
+    import sys
+
+    optional = ("fastapi", "flask", "django", "redis", "sqlalchemy", "webauthn")
+    code = (
+        "import sys, st_twofactor, st_twofactor.stores\n"
+        f"print(','.join(m for m in {optional!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""

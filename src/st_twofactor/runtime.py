@@ -12,8 +12,9 @@ or enforces a rule of its own: the rules are in the factors' shared base
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
@@ -26,7 +27,6 @@ from st_twofactor.factors.overview import AccountContacts, overview
 from st_twofactor.factors.recovery_codes.flows import RecoveryCodeFactor
 from st_twofactor.factors.registry import FACTORS
 from st_twofactor.factors.totp.flows import TotpFactor
-from st_twofactor.factors.webauthn.flows import WebAuthnFactor
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.completion import SessionCompletion
 from st_twofactor.kernel.crypto import SecretBox
@@ -35,6 +35,9 @@ from st_twofactor.kernel.remember import RememberDeviceTokens
 from st_twofactor.kernel.request_store import RequestStore
 from st_twofactor.results import Overview
 from st_twofactor.stores.state import TwoFactorState
+
+if TYPE_CHECKING:
+    from st_twofactor.factors.webauthn.flows import WebAuthnFlows
 
 __all__ = ["TwoFactor"]
 
@@ -59,9 +62,16 @@ class TwoFactor:
         self.recovery_codes = RecoveryCodeFactor(self)
         self.email_codes = EmailCodeFactor(self)
         self.sms_codes = PhoneCodeFactor(self)
-        self.webauthn = WebAuthnFactor(self)
         self.factors: dict[FactorId, type[Factor]] = dict(FACTORS)
         """The registered factor classes, by id (what ``GET /auth/2fa`` asks)."""
+
+    @functools.cached_property
+    def webauthn(self) -> WebAuthnFlows:
+        """The security-key flows, made on first use: they load the ceremonies and the
+        optional ``webauthn`` package, which an app without security keys never needs."""
+        from st_twofactor.factors.webauthn.flows import WebAuthnFlows
+
+        return WebAuthnFlows(self)
 
     @classmethod
     def of(cls, config: TwoFactorConfig, claim: BooleanClaim = SecondFactorClaim) -> TwoFactor:

@@ -11,7 +11,7 @@ from st_twofactor.factors.base import Factor
 from st_twofactor.factors.codes.flows import EmailCodeFactor, PhoneCodeFactor
 from st_twofactor.factors.recovery_codes.flows import RecoveryCodeFactor
 from st_twofactor.factors.totp.flows import TotpFactor
-from st_twofactor.factors.webauthn.flows import WebAuthnFactor
+from st_twofactor.factors.webauthn.factor import WebAuthnFactor
 from st_twofactor.ids import FactorId
 
 __all__ = ["FACTORS"]

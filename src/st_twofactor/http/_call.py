@@ -20,7 +20,7 @@ from st_twofactor.factors._device_names import earlier_device_name
 from st_twofactor.factors.overview import AccountContacts
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.factors.totp.flows import DEFAULT_DEVICE_NAME, valid_device_name
-from st_twofactor.factors.webauthn.flows import DEFAULT_KEY_NAME
+from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME
 from st_twofactor.http._body import MAX_BODY_BYTES, MalformedBody, read_json
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.revocation import bind_session

@@ -15,6 +15,7 @@ from st_twofactor.factors.webauthn._core import (
     RefusalReason,
     WebAuthnCredential,
 )
+from st_twofactor.factors.webauthn.factor import MAX_KEYS
 from st_twofactor.results import DeviceAlreadyExists, TooManyDevices
 
 if TYPE_CHECKING:
@@ -23,9 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALREADY_THERE",
     "CLOCK_MARGIN",
-    "DEFAULT_KEY_NAME",
     "MAX_ANSWERED",
-    "MAX_KEYS",
     "Outcome",
     "answering",
     "cannot_add",
@@ -34,9 +33,6 @@ __all__ = [
     "use_up_if_verified",
 ]
 
-DEFAULT_KEY_NAME = "security key"
-MAX_KEYS = 10
-"""Security keys and passkeys per user (as for TOTP devices)."""
 MAX_ANSWERED = 16
 """Answered challenges (of answers that verified) kept per user until they expire. One
 more within a challenge lifetime is refused (:attr:`RefusalReason.TOO_MANY_ANSWERS`) until

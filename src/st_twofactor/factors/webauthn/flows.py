@@ -27,17 +27,15 @@ Completing the session is the HTTP layer's (:mod:`st_twofactor.kernel.completion
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from st_twofactor import events
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.factors.base import FactorBase, FactorView, Kernel, Locked
+from st_twofactor.factors.base import Kernel, Locked
 from st_twofactor.factors.webauthn._answers import (
     ALREADY_THERE,
     CLOCK_MARGIN,
-    DEFAULT_KEY_NAME,
     MAX_ANSWERED,
-    MAX_KEYS,
     Outcome,
     answering,
     cannot_add,
@@ -56,7 +54,7 @@ from st_twofactor.factors.webauthn._core import (
     verify_authentication,
     verify_registration,
 )
-from st_twofactor.ids import FactorId
+from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME, MAX_KEYS, WebAuthnFactor
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
     AuthenticationOptionsResult,
@@ -75,7 +73,7 @@ __all__ = [
     "DEFAULT_KEY_NAME",
     "MAX_ANSWERED",
     "MAX_KEYS",
-    "WebAuthnFactor",
+    "WebAuthnFlows",
     "policy_from_sdk",
 ]
 
@@ -107,33 +105,13 @@ def policy_from_sdk() -> WebAuthnPolicy:
         ) from exc
 
 
-class WebAuthnFactor(FactorBase):
-    """Security keys and passkeys (factor ``"webauthn"``)."""
-
-    id: ClassVar[FactorId] = "webauthn"
+class WebAuthnFlows(WebAuthnFactor):
+    """The flows of security keys and passkeys (factor ``"webauthn"``)."""
 
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(kernel)
         self._policy = kernel.config.webauthn
         self._signer = ChallengeSigner(kernel.config.keys_in_use)
-
-    @staticmethod
-    def can_complete(view: FactorView) -> bool:
-        return view.enabled and bool(view.state.webauthn_credentials)
-
-    @staticmethod
-    def can_enrol(view: FactorView) -> bool:
-        return len(view.state.webauthn_credentials) < MAX_KEYS
-
-    @staticmethod
-    def describe(state: TwoFactorState) -> dict[str, Any]:
-        """Name, when added, when last used; never key material."""
-        return {
-            "securityKeys": [
-                {"name": k.name, "createdAt": k.created_at, "lastUsedAt": k.last_used_at}
-                for k in state.webauthn_credentials
-            ]
-        }
 
     @property
     def policy(self) -> WebAuthnPolicy:
