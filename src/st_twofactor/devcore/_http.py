@@ -64,6 +64,12 @@ def bad_request(message: str) -> CoreError:
     return CoreError(400, message)
 
 
+def exactly_one(message: str, *values: object) -> None:
+    """A 400 with ``message`` unless exactly one of ``values`` is given (not None)."""
+    if sum(v is not None for v in values) != 1:
+        raise bad_request(message)
+
+
 def not_found() -> CoreError:
     return CoreError(404, "Not found")
 

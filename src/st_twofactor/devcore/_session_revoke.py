@@ -12,7 +12,7 @@ from typing import Any
 
 from . import _session_store as store
 from ._access_token import PUBLIC
-from ._http import APP_LEVEL_ONLY, CoreError, Request, Routes, bad_request
+from ._http import APP_LEVEL_ONLY, CoreError, Request, Routes, bad_request, exactly_one
 
 routes = Routes()
 
@@ -56,8 +56,7 @@ def remove_sessions(req: Request) -> dict[str, Any]:
     handles = req.field("sessionHandles", list, required=False)
     if handles is not None and not all(isinstance(h, str) for h in handles):
         raise bad_request("Field name 'sessionHandles' is invalid in JSON input")
-    if (user_id is None) == (handles is None):
-        raise bad_request("Invalid JSON input - use one of userId or sessionHandles array")
+    exactly_one("Invalid JSON input - use one of userId or sessionHandles array", user_id, handles)
     all_tenants = req.field("revokeAcrossAllTenants", bool, required=False)
     linked = req.field("revokeSessionsForLinkedAccounts", bool, required=False)
     for name, value in (

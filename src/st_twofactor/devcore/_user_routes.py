@@ -19,7 +19,7 @@ from typing import Any
 from ._db import tables_with_columns
 from ._http import Handler, Request, Routes, bad_request
 from ._normalise import normalise_email, normalise_phone
-from ._users import primary_user_id, user_json
+from ._users import user_json
 
 routes = Routes()
 
@@ -387,28 +387,3 @@ def remove_user(req: Request) -> dict[str, Any]:
             conn, req.app_id, user_id, remove_all_linked=remove_all is None or remove_all
         )
     return {"status": "OK"}
-
-
-# -- shared by the recipes that change a user's e-mail --
-
-
-def email_taken_by_another_primary_user(
-    conn: sqlite3.Connection, app_id: str, user_id: str, email: str
-) -> bool:
-    """Whether a linked user's new e-mail already belongs to another primary user.
-
-    With account linking the real core refuses such a change
-    (``EMAIL_CHANGE_NOT_ALLOWED_ERROR``) in the tenants of the user; an unlinked
-    user is never refused for this reason.
-    """
-    own_primary = primary_user_id(conn, app_id, user_id)
-    if own_primary is None:
-        return False
-    row = conn.execute(
-        "SELECT 1 FROM users u JOIN user_links l ON l.app_id=u.app_id AND l.user_id=u.user_id"
-        " JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
-        " WHERE u.app_id=? AND u.email=? AND l.primary_user_id<>? AND t.tenant_id IN"
-        " (SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=?)",
-        (app_id, email, own_primary, app_id, user_id),
-    ).fetchone()
-    return row is not None
