@@ -54,6 +54,7 @@ from . import (
     _tenant_routes,
     _thirdparty,
     _totp,
+    _user_queries,
     _user_routes,
     _users,
 )
@@ -82,6 +83,7 @@ _MODULES: tuple[ModuleType, ...] = (
     _session_data,
     _session_revoke,
     _user_routes,
+    _user_queries,
     _emailpassword,
     _thirdparty,
     _passwordless_devices,
