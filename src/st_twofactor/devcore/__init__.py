@@ -60,14 +60,9 @@ from . import (
 )
 from . import _config as core_config
 from ._db import MEMORY, Database
-from ._http import (
-    CoreError,
-    CoreRequestHandler,
-    LoggedRequest,
-    RequestLog,
-    Routes,
-    tenant_not_found,
-)
+from ._handler import CoreRequestHandler
+from ._http import CoreError, Routes, tenant_not_found
+from ._request_log import LoggedRequest, RequestLog
 from ._server import CoreServer, ServerLimits
 
 __all__ = ["DevCore", "LoggedRequest"]

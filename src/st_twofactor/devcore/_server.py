@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from ._http import MAX_REQUEST_LINE, CoreRequestHandler
+from ._handler import MAX_REQUEST_LINE, CoreRequestHandler
 
 log = logging.getLogger("st_twofactor.devcore")
 
