@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._http import bad_request
-from ._keys import InvalidToken, KeySet, sign_jwt, sign_legacy_jwt, verify_jwt, verify_legacy_jwt
+from ._jwt import InvalidToken, sign_jwt, sign_legacy_jwt, verify_jwt, verify_legacy_jwt
+from ._keys import KeySet
 
 TOKEN_VERSION = 5
 PUBLIC = "public"
