@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from st_twofactor.devcore import DevCore
-from st_twofactor.devcore._http import LoggedRequest
+from st_twofactor.devcore import DevCore, LoggedRequest
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from st_twofactor.devcore import (
     _metadata,
     _roles,
     _thirdparty,
+    _user_queries,
     _user_routes,
 )
 
@@ -75,7 +76,15 @@ ALL_FIELDS = sorted({name for names in ROUTE_FIELDS.values() for name in names})
 
 ROUTES = sorted(
     (method, path, route.tenant_scoped)
-    for module in (_user_routes, _emailpassword, _thirdparty, _emailverification, _metadata, _roles)
+    for module in (
+        _user_routes,
+        _user_queries,
+        _emailpassword,
+        _thirdparty,
+        _emailverification,
+        _metadata,
+        _roles,
+    )
     for (method, path), route in module.routes.table.items()
 )
 

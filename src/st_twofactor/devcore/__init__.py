@@ -43,24 +43,26 @@ from . import (
     _metadata,
     _paid,
     _passwordless,
+    _passwordless_codes,
+    _passwordless_devices,
+    _passwordless_user,
     _roles,
+    _session_data,
+    _session_revoke,
+    _session_store,
     _sessions,
     _tenant_routes,
     _thirdparty,
     _totp,
+    _user_queries,
     _user_routes,
     _users,
 )
 from . import _config as core_config
 from ._db import MEMORY, Database
-from ._http import (
-    CoreError,
-    CoreRequestHandler,
-    LoggedRequest,
-    RequestLog,
-    Routes,
-    tenant_not_found,
-)
+from ._handler import CoreRequestHandler
+from ._http import CoreError, Routes, tenant_not_found
+from ._request_log import LoggedRequest, RequestLog
 from ._server import CoreServer, ServerLimits
 
 __all__ = ["DevCore", "LoggedRequest"]
@@ -71,11 +73,18 @@ _MODULES: tuple[ModuleType, ...] = (
     _core_routes,
     _users,
     _keys,
+    _session_store,
     _sessions,
+    _session_data,
+    _session_revoke,
     _user_routes,
+    _user_queries,
     _emailpassword,
     _thirdparty,
+    _passwordless_devices,
     _passwordless,
+    _passwordless_codes,
+    _passwordless_user,
     _emailverification,
     _metadata,
     _roles,

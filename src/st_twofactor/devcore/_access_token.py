@@ -20,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._keys import InvalidToken, KeySet, sign_jwt, sign_legacy_jwt, verify_jwt, verify_legacy_jwt
+from ._http import bad_request
+from ._jwt import InvalidToken, sign_jwt, sign_legacy_jwt, verify_jwt, verify_legacy_jwt
+from ._keys import KeySet
 
 TOKEN_VERSION = 5
 PUBLIC = "public"
@@ -75,6 +77,12 @@ def seconds(ms: int) -> int:
     return ms - ms % 1000
 
 
+def check_user_payload(payload: dict[str, Any]) -> None:
+    """A 400 when a user's JWT payload sets a claim the core owns."""
+    if any(prop in payload for prop in PROTECTED_PROPS):
+        raise bad_request("The user payload contains protected field")
+
+
 def protected_props(version: int) -> tuple[str, ...]:
     if version == 3:
         return _PROTECTED_V3
@@ -94,6 +102,15 @@ def mint(keys: KeySet, info: AccessToken, *, static: bool) -> dict[str, Any]:
     else:
         token = sign_jwt(key, _claims(info), {"version": str(info.version)})
     return {"token": token, "expiry": info.expiry_ms, "createdTime": info.created_ms}
+
+
+def renewed(keys: KeySet, info: AccessToken, *, static: bool) -> dict[str, Any]:
+    """The answer of a route that re-signs a session's access token as ``info``."""
+    return {
+        "status": "OK",
+        "session": info.session_json(),
+        "accessToken": mint(keys, info, static=static),
+    }
 
 
 def _claims(info: AccessToken) -> dict[str, Any]:

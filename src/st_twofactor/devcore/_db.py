@@ -17,8 +17,11 @@ MEMORY = ":memory:"
 
 
 def sha256_hex(text: str) -> str:
-    """The SHA-256 of ``text`` (UTF-8) as hex, how tokens and codes are stored."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The SHA-256 of ``text`` (UTF-8) as hex, how tokens and codes are stored.
+
+    Any text hashes, even one with a lone surrogate, rather than raising.
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def tables_with_columns(conn: sqlite3.Connection, *columns: str) -> list[str]:

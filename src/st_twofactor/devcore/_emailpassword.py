@@ -19,10 +19,16 @@ import sqlite3
 from typing import Any
 
 from ._db import sha256_hex
-from ._http import Request, Routes, bad_request
+from ._http import Request, Routes, bad_request, exactly_one
 from ._normalise import normalise_email
-from ._user_routes import email_taken_by_another_primary_user, recipe_user_handler
-from ._users import get_row, insert_user, user_json
+from ._user_routes import recipe_user_handler
+from ._users import (
+    contact_of_another_primary_user,
+    contact_taken_in_its_tenants,
+    get_row,
+    insert_user,
+    user_json,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS password_reset_tokens (
@@ -90,19 +96,6 @@ def _user_by_email(
     return row
 
 
-def _email_taken_in_user_tenants(
-    conn: sqlite3.Connection, app_id: str, user_id: str, email: str
-) -> bool:
-    """Whether another emailpassword user of any tenant of ``user_id`` has ``email``."""
-    row = conn.execute(
-        "SELECT 1 FROM users u JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
-        " WHERE u.app_id=? AND u.recipe_id=? AND u.email=? AND u.user_id<>? AND t.tenant_id IN"
-        " (SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=?)",
-        (app_id, RECIPE_ID, email, user_id, app_id, user_id),
-    ).fetchone()
-    return row is not None
-
-
 def _credentials(req: Request) -> tuple[str, str]:
     email = normalise_email(req.str_field("email"))
     password = req.str_field("password")
@@ -164,9 +157,9 @@ def update_user(req: Request) -> dict[str, Any]:
         if row is None or row["recipe_id"] != RECIPE_ID:
             return {"status": "UNKNOWN_USER_ID_ERROR"}
         if email is not None:
-            if _email_taken_in_user_tenants(conn, req.app_id, user_id, email):
+            if contact_taken_in_its_tenants(conn, req.app_id, user_id, RECIPE_ID, email=email):
                 return {"status": "EMAIL_ALREADY_EXISTS_ERROR"}
-            if email_taken_by_another_primary_user(conn, req.app_id, user_id, email):
+            if contact_of_another_primary_user(conn, req.app_id, user_id, email=email):
                 return {
                     "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",
                     "reason": "New email is associated with another primary user ID",
@@ -188,8 +181,7 @@ def get_user(req: Request) -> dict[str, Any]:
     """The deprecated getter: by ``userId`` (any tenant) or by ``email`` (this tenant)."""
     user_id = req.param("userId", required=False)
     email = req.param("email", required=False)
-    if (user_id is None) == (email is None):
-        raise bad_request("Please provide exactly one of userId or email")
+    exactly_one("Please provide exactly one of userId or email", user_id, email)
     with req.core.db.transaction() as conn:
         if user_id is not None:
             row = get_row(conn, req.app_id, user_id)

@@ -16,7 +16,8 @@ idle, or that sends its request slowly or only in part, holds no thread. Hence:
   closed to make room for them.
 
 Closing the server closes every connection, as a stopped core process would: a client
-must not get answers from a stopped core.
+must not get answers from a stopped core. How a worker serves one connection is in
+:mod:`._connection`.
 """
 
 from __future__ import annotations
@@ -31,23 +32,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
-from ._http import MAX_REQUEST_LINE, CoreRequestHandler
+from ._connection import Close, Connection, Pump
+from ._handler import CoreRequestHandler
 
 log = logging.getLogger("st_twofactor.devcore")
 
-MAX_HEAD_BYTES = 256 * 1024  # request line and headers; more is a 431
-_READ_SIZE = 65536
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LISTENER, _WAKE = object(), object()
-# A worker waits this long for the rest of a request (clients often write the head and
-# the body apart) or for the next request of a client it has just answered, in slices,
-# while no other connection waits for a worker: handing the connection back to the
-# selector and on to a worker again costs two thread switches.
-_LINGER = 0.05
-_LINGER_SLICE = 0.01
 # An idle connection is closed to make room for a new one only after this long (and if
 # nothing has arrived on it): a client that has just connected is about to send.
 _EVICT_AFTER = 0.1
@@ -69,26 +61,6 @@ class ServerLimits:
                 raise ValueError(f"{name} must be greater than 0")
 
 
-class _Connection:
-    """One client connection, owned by the selector or by one worker at a time."""
-
-    __slots__ = ("buffer", "handler", "idle_since", "length", "peer", "scanned", "sock", "started")
-
-    def __init__(self, sock: socket.socket, peer: Any, now: float) -> None:
-        self.sock = sock
-        self.peer = peer
-        self.buffer = bytearray()  # received, not yet answered
-        self.scanned = 0  # where the head's next unread line starts in ``buffer``
-        self.started: float | None = None  # when the request being read began
-        self.idle_since = now
-        self.handler: CoreRequestHandler | None = None  # head parsed, body still arriving
-        self.length = 0  # of that body
-
-
-class _Close(Exception):
-    """The connection is to be closed (the client left, broke the protocol, or was slow)."""
-
-
 class CoreServer:
     """Serves ``handler_factory(client_address)`` requests on ``(host, port)``."""
 
@@ -100,30 +72,30 @@ class CoreServer:
         limits: ServerLimits,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._handler_factory = handler_factory
         self._limits = limits
         self._clock = clock
+        self._pump = Pump(handler_factory, limits.request_timeout, clock, self._may_linger)
         self._listener = socket.create_server((host, port), backlog=128)
         self._listener.setblocking(False)
         self.server_address: tuple[str, int] = self._listener.getsockname()[:2]
         self._tick = min(0.25, limits.request_timeout / 4, limits.idle_timeout / 4)
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._open: set[_Connection] = set()  # every connection, wherever it is
+        self._open: set[Connection] = set()  # every connection, wherever it is
         self._open_lock = threading.Lock()
         # The selector thread's own state.
         self._selector = selectors.DefaultSelector()
-        self._waiting: dict[_Connection, None] = {}  # registered, oldest first
+        self._waiting: dict[Connection, None] = {}  # registered, oldest first
         self._listening = False
         self._accept_again = 0.0  # when accept() may be tried again after failing
         # Connections the workers give back, and how they wake the selector for it.
-        self._returned: deque[_Connection] = deque()
+        self._returned: deque[Connection] = deque()
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_in.setblocking(False)
         self._wake_out.setblocking(False)
         self._woken = False
         # Worker threads, started as requests need them, up to limits.workers.
-        self._jobs: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._idle_workers = 0
         self._workers_lock = threading.Lock()
@@ -181,7 +153,7 @@ class CoreServer:
                         # already, and _returned is read below.
                         self._woken = False
                     else:
-                        conn: _Connection = key.data
+                        conn: Connection = key.data
                         self._unwatch(conn)
                         if self._expired(conn, now):
                             self._close(conn)
@@ -232,7 +204,7 @@ class CoreServer:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Connection(sock, peer, self._clock())
+            conn = Connection(sock, peer, self._clock())
             with self._open_lock:
                 self._open.add(conn)
             self._watch(conn)
@@ -248,7 +220,7 @@ class CoreServer:
                 return True
         return False
 
-    def _watch(self, conn: _Connection) -> None:
+    def _watch(self, conn: Connection) -> None:
         if self._stopping:
             self._close(conn)
             return
@@ -259,7 +231,7 @@ class CoreServer:
             return
         self._waiting[conn] = None
 
-    def _unwatch(self, conn: _Connection) -> None:
+    def _unwatch(self, conn: Connection) -> None:
         del self._waiting[conn]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(conn.sock)
@@ -271,7 +243,7 @@ class CoreServer:
                 self._unwatch(conn)
                 self._close(conn)
 
-    def _expired(self, conn: _Connection, now: float) -> bool:
+    def _expired(self, conn: Connection, now: float) -> bool:
         """Whether the connection's request, or its idleness, has lasted too long."""
         if conn.started is not None:
             expired = now - conn.started > self._limits.request_timeout
@@ -283,7 +255,7 @@ class CoreServer:
 
     # -- workers --
 
-    def _submit(self, conn: _Connection) -> None:
+    def _submit(self, conn: Connection) -> None:
         self._jobs.put(conn)
         with self._workers_lock:
             short = self._idle_workers < self._jobs.qsize()
@@ -306,8 +278,8 @@ class CoreServer:
             if conn is None:
                 return
             try:
-                self._pump(conn)
-            except (_Close, OSError) as reason:
+                self._pump.serve(conn)
+            except (Close, OSError) as reason:
                 log.debug("devcore: connection from %s closed: %r", conn.peer, reason)
                 self._close(conn)
             except Exception:
@@ -316,7 +288,11 @@ class CoreServer:
             else:
                 self._give_back(conn)
 
-    def _give_back(self, conn: _Connection) -> None:
+    def _may_linger(self) -> bool:
+        """Whether a worker may wait on its connection: no other one waits for a worker."""
+        return self._jobs.empty() and not self._stopping
+
+    def _give_back(self, conn: Connection) -> None:
         if self._stopping:
             self._close(conn)
             return
@@ -329,140 +305,10 @@ class CoreServer:
             with contextlib.suppress(OSError):
                 self._wake_out.send(b"\0")
 
-    def _close(self, conn: _Connection) -> None:
+    def _close(self, conn: Connection) -> None:
         with self._open_lock:
             self._open.discard(conn)
             room = len(self._open) < self._limits.max_connections
         conn.sock.close()
         if room and not self._listening and not self._stopping:
             self._wake()  # the selector may accept again
-
-    def _pump(self, conn: _Connection) -> None:
-        """Answer every whole request that has arrived; return when waiting for more."""
-        answered = False
-        while True:
-            started = conn.started
-            if started is not None and self._clock() - started > self._limits.request_timeout:
-                raise _Close("the request took too long to arrive")
-            received = self._receive(conn)
-            while self._advance(conn):
-                answered = True
-            if received:
-                continue
-            busy = answered or conn.started is not None
-            if not (busy and self._linger(conn)):
-                return
-
-    def _receive(self, conn: _Connection) -> bool:
-        """Read what has arrived, without waiting; False when nothing had."""
-        try:
-            chunk = conn.sock.recv(_READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return False
-        if not chunk:
-            raise _Close("closed by the client")
-        if conn.started is None:
-            conn.started = self._clock()
-        conn.buffer += chunk
-        return True
-
-    def _linger(self, conn: _Connection) -> bool:
-        """Wait a little for more of the connection's request, or for its next one; True
-        if something arrived."""
-        sock = conn.sock
-        deadline = self._clock() + _LINGER
-        while self._jobs.empty() and not self._stopping:
-            left = deadline - self._clock()
-            if left <= 0:
-                return False
-            sock.settimeout(min(left, _LINGER_SLICE))
-            try:
-                chunk = sock.recv(_READ_SIZE)
-            except TimeoutError:
-                continue
-            finally:
-                sock.setblocking(False)
-            if not chunk:
-                raise _Close("closed by the client")
-            if conn.started is None:
-                conn.started = self._clock()
-            conn.buffer += chunk
-            return True
-        return False
-
-    def _advance(self, conn: _Connection) -> bool:
-        """Read on in the buffered request; answer it if whole. True when answered."""
-        handler = conn.handler
-        if handler is None:
-            if not conn.buffer:
-                return False
-            end = self._head_end(conn)
-            if end is None:
-                return False
-            handler = self._handler_factory(conn.peer)
-            if isinstance(end, HTTPStatus):
-                handler.refuse(end)
-                self._send(conn, handler.answer())
-                raise _Close(f"refused: {end}")
-            head = bytes(conn.buffer[:end])
-            del conn.buffer[:end]
-            conn.scanned = 0
-            if not handler.parse_head(head):
-                self._send(conn, handler.answer())
-                raise _Close("refused: a malformed request")
-            conn.handler, conn.length = handler, handler.body_length()
-            if conn.length > len(conn.buffer) and handler.expects_continue:
-                self._send(conn, _CONTINUE)
-        if len(conn.buffer) < conn.length:
-            return False
-        body = bytes(conn.buffer[: conn.length])
-        del conn.buffer[: conn.length]
-        conn.handler, conn.length = None, 0
-        self._send(conn, handler.run(body))
-        if handler.close_connection:
-            raise _Close("the request asked for it")
-        now = self._clock()
-        conn.started = now if conn.buffer else None
-        conn.idle_since = now
-        return True
-
-    def _head_end(self, conn: _Connection) -> int | HTTPStatus | None:
-        """Where the head (request line and headers, up to the blank line) ends in the
-        buffer; None if it has not all arrived; the error status if it is too long."""
-        buffer = conn.buffer
-        start = conn.scanned
-        while True:
-            newline = buffer.find(b"\n", start)
-            if newline < 0:
-                conn.scanned = start
-                if start == 0 and len(buffer) > MAX_REQUEST_LINE:
-                    return HTTPStatus.REQUEST_URI_TOO_LONG
-                if len(buffer) > MAX_HEAD_BYTES:
-                    return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-                return None
-            if start == 0:
-                if newline >= MAX_REQUEST_LINE:
-                    return HTTPStatus.REQUEST_URI_TOO_LONG
-                if not buffer[:newline].strip():
-                    return newline + 1  # a blank request line: refused by the handler
-            elif newline == start or (newline == start + 1 and buffer[start] == 0x0D):
-                return newline + 1
-            if newline >= MAX_HEAD_BYTES:
-                return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-            start = newline + 1
-
-    def _send(self, conn: _Connection, data: bytes) -> None:
-        """Write ``data``; a client that takes longer than ``request_timeout`` is dropped."""
-        if not data:
-            return
-        sock = conn.sock
-        try:
-            sent = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        if sent < len(data):  # the client is slow to read: wait for it, within bounds
-            sock.settimeout(self._limits.request_timeout)
-            try:
-                sock.sendall(memoryview(data)[sent:])
-            finally:
-                sock.setblocking(False)

@@ -12,8 +12,14 @@ from typing import Any
 
 from ._http import Request, Routes, bad_request
 from ._normalise import normalise_email
-from ._user_routes import email_taken_by_another_primary_user, recipe_user_handler
-from ._users import get_row, insert_user, mark_email_verified, user_json
+from ._user_routes import recipe_user_handler
+from ._users import (
+    contact_of_another_primary_user,
+    get_row,
+    insert_user,
+    mark_email_verified,
+    user_json,
+)
 
 SCHEMA = """
 CREATE INDEX IF NOT EXISTS users_third_party
@@ -68,8 +74,8 @@ def sign_in_up(req: Request) -> dict[str, Any]:
             )
         else:
             user_id = row["user_id"]
-            if row["email"] != email and email_taken_by_another_primary_user(
-                conn, req.app_id, user_id, email
+            if row["email"] != email and contact_of_another_primary_user(
+                conn, req.app_id, user_id, email=email
             ):
                 return {
                     "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",

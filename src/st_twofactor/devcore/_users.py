@@ -131,6 +131,54 @@ def primary_user_id(conn: sqlite3.Connection, app_id: str, user_id: str) -> str 
     return None if row is None else str(row["primary_user_id"])
 
 
+def contact_taken_in_its_tenants(
+    conn: sqlite3.Connection,
+    app_id: str,
+    user_id: str,
+    recipe_id: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+) -> bool:
+    """Whether another ``recipe_id`` user, in a tenant of ``user_id``, has the e-mail or
+    the phone number (a None never matches): a recipe's contacts are unique per tenant."""
+    row = conn.execute(
+        "SELECT 1 FROM users u JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
+        " WHERE u.app_id=? AND u.recipe_id=? AND u.user_id<>? AND (u.email=? OR u.phone_number=?)"
+        " AND t.tenant_id IN (SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=?)",
+        (app_id, recipe_id, user_id, email, phone, app_id, user_id),
+    ).fetchone()
+    return row is not None
+
+
+def contact_of_another_primary_user(
+    conn: sqlite3.Connection,
+    app_id: str,
+    user_id: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+) -> bool:
+    """Whether a linked user's new e-mail or phone number (a None never matches) already
+    belongs to another primary user in the tenants of the user.
+
+    With account linking the real core refuses such a change
+    (``EMAIL_CHANGE_NOT_ALLOWED_ERROR`` and the like); an unlinked user is never
+    refused for this reason.
+    """
+    own_primary = primary_user_id(conn, app_id, user_id)
+    if own_primary is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM users u JOIN user_links l ON l.app_id=u.app_id AND l.user_id=u.user_id"
+        " JOIN user_tenants t ON t.app_id=u.app_id AND t.user_id=u.user_id"
+        " WHERE u.app_id=? AND l.primary_user_id<>? AND (u.email=? OR u.phone_number=?)"
+        " AND t.tenant_id IN (SELECT tenant_id FROM user_tenants WHERE app_id=? AND user_id=?)",
+        (app_id, own_primary, email, phone, app_id, user_id),
+    ).fetchone()
+    return row is not None
+
+
 def linked_rows(conn: sqlite3.Connection, app_id: str, primary_id: str) -> list[sqlite3.Row]:
     """The recipe users linked to a primary user, oldest first."""
     return conn.execute(
