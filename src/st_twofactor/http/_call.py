@@ -177,6 +177,13 @@ class Call:
         )
         return {"status": "OK"} if token is None else {"status": "OK", "rememberDeviceToken": token}
 
+    async def completed_if_ok(self, result: Answer, factor: FactorId) -> Answer:
+        """``result`` as it is when the factor refused; else ``result`` plus what
+        completing the session by ``factor`` adds (:meth:`completed`)."""
+        if result["status"] != "OK":
+            return result
+        return {**result, **await self.completed(factor)}
+
 
 async def account_contacts(
     session: SessionContainer, user_context: dict[str, Any]

@@ -109,18 +109,14 @@ async def _verify_device(call: Call) -> Answer:
     result = await call.runtime.totp.verify_device(
         call.user_id, name, code, call.user_context, session_payload=call.payload
     )
-    if result["status"] != "OK":
-        return result
-    return {**result, **await call.completed("totp")}
+    return await call.completed_if_ok(result, "totp")
 
 
 async def _verify_totp(call: Call) -> Answer:
     code = call.totp_code()
     call.flag("rememberDevice")
     result = await call.runtime.totp.verify(call.user_id, code, call.user_context)
-    if result["status"] != "OK":
-        return result
-    return await call.completed("totp")
+    return await call.completed_if_ok(result, "totp")
 
 
 async def _remove_device(call: Call) -> Answer:
@@ -134,9 +130,7 @@ async def _verify_recovery_code(call: Call) -> Answer:
     code = call.recovery_code()
     call.flag("rememberDevice")
     result = await call.runtime.recovery_codes.verify(call.user_id, code, call.user_context)
-    if result["status"] != "OK":
-        return result
-    return {**result, **await call.completed("recovery-code")}
+    return await call.completed_if_ok(result, "recovery-code")
 
 
 async def _regenerate(call: Call) -> Answer:
@@ -163,9 +157,7 @@ async def _webauthn_register(call: Call) -> Answer:
     result = await call.runtime.webauthn.register(
         call.user_id, name, answer, call.session.get_handle(), call.payload, call.user_context
     )
-    if result["status"] != "OK":
-        return result
-    return {**result, **await call.completed("webauthn")}
+    return await call.completed_if_ok(result, "webauthn")
 
 
 async def _webauthn_authenticate_options(call: Call) -> Answer:
@@ -180,9 +172,7 @@ async def _webauthn_authenticate(call: Call) -> Answer:
     result = await call.runtime.webauthn.authenticate(
         call.user_id, answer, call.session.get_handle(), call.user_context
     )
-    if result["status"] != "OK":
-        return result
-    return await call.completed("webauthn")
+    return await call.completed_if_ok(result, "webauthn")
 
 
 async def _webauthn_remove(call: Call) -> Answer:
