@@ -163,7 +163,7 @@ def build_recipe_list(
         recipes.append(
             emailpassword.init(
                 sign_up_feature=sign_up_feature,
-                override=emailpassword_override_config(config, emailpassword_override),
+                override=emailpassword_override_config(config, claim, emailpassword_override),
                 email_delivery=emailpassword_email_delivery,
             )
         )

@@ -24,8 +24,10 @@ from supertokens_python.recipe.emailpassword.interfaces import (
 from supertokens_python.recipe.emailpassword.types import (
     EmailTemplateVars as PasswordResetEmailVars,
 )
+from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.types import RecipeUserId
 
+from st_twofactor.claim import SecondFactorClaim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.http._setup_check import mark_revoking
 from st_twofactor.recipes._compose import install_body_checks, then
@@ -35,11 +37,11 @@ log = logging.getLogger("st_twofactor")
 
 
 def emailpassword_override_config(
-    config: TwoFactorConfig, app: EmailPasswordOverrideConfig | None
+    config: TwoFactorConfig, claim: BooleanClaim, app: EmailPasswordOverrideConfig | None
 ) -> EmailPasswordOverrideConfig:
     """The app's emailpassword override around the library's: checks of first-factor
     request bodies, and remember-device tokens revoked when a password changes."""
-    ours = override_emailpassword_functions(config)
+    ours = override_emailpassword_functions(config, claim=claim)
     if app is None:
         return EmailPasswordOverrideConfig(functions=ours, apis=install_body_checks)
     return EmailPasswordOverrideConfig(
@@ -48,7 +50,7 @@ def emailpassword_override_config(
 
 
 def override_emailpassword_functions(
-    config: TwoFactorConfig,
+    config: TwoFactorConfig, *, claim: BooleanClaim = SecondFactorClaim
 ) -> Callable[[EmailPasswordRecipeInterface], EmailPasswordRecipeInterface]:
     """An emailpassword functions override: a password that changes (a password reset, or
     the app's own "change password") revokes the user's remember-device tokens, so a token
@@ -58,8 +60,11 @@ def override_emailpassword_functions(
     ``emailpassword.init`` and ``remember_device`` on passes it as
     ``EmailPasswordOverrideConfig(functions=...)``, composed with its own override in
     either order; without it a start-up WARNING says so.
+
+    :param claim: the second-factor claim, the one given to the session override (a
+        session that changes its password is checked against revocation by it).
     """
-    runtime = TwoFactor.of(config)
+    runtime = TwoFactor.of(config, claim)
 
     def override(original: EmailPasswordRecipeInterface) -> EmailPasswordRecipeInterface:
         mark_revoking(original)
