@@ -437,3 +437,53 @@ def test_development_password_reset_links_go_to_the_log(
     assert answer.json()["status"] == "OK"
     logged = [r.getMessage() for r in caplog.records if r.name == "st_twofactor"]
     assert any("password reset link for ada@example.com" in m and "token=" in m for m in logged)
+
+
+def test_a_new_password_revokes_remembered_devices_under_the_apps_own_claim(
+    init_supertokens: InitSupertokens,
+) -> None:
+    """An app with its own claim (``claim=make_second_factor_claim(...)``) changes the
+    password of a session that started after an earlier "sign out everywhere": the
+    remember-device tokens are revoked, as with the default claim. The revocation is read
+    with the app's claim, so the session is not taken for a revoked one (which would
+    refuse the revocation with 401 after the password had changed)."""
+    import asyncio
+
+    from supertokens_python.recipe.emailpassword import asyncio as ep
+    from supertokens_python.recipe.session import asyncio as sessions
+    from supertokens_python.types import RecipeUserId
+
+    from st_twofactor.claim import make_second_factor_claim
+    from st_twofactor.runtime import TwoFactor
+    from st_twofactor.stores.base import InMemoryStore
+
+    now = [1_000_000.0]
+    store = InMemoryStore()
+    config = TwoFactorConfig(development=True, store=store, clock=lambda: now[0])
+    claim = make_second_factor_claim("app-2fa")
+    init_supertokens(build_recipe_list(config=config, claim=claim))
+
+    async def scenario() -> tuple[int, int]:
+        signed = await ep.sign_up("public", "own-claim@example.com", "password-123")
+        user_id = signed.user.id  # type: ignore[union-attr]
+        await TwoFactor.of(config, claim).record_revocation(user_id, {})
+        now[0] += 60  # a session started after the revocation
+        made = await sessions.create_new_session_without_request_response(
+            "public", RecipeUserId(user_id)
+        )
+        user_context: dict[str, Any] = {}  # the app passes its request's context through
+        session = await sessions.get_session_without_request_response(
+            made.get_access_token(),
+            override_global_claim_validators=lambda validators, *_: [],
+            user_context=user_context,
+        )
+        assert session is not None and "app-2fa" in session.get_access_token_payload()
+        before = (await store.load(user_id)).epoch
+        changed = await ep.update_email_or_password(
+            RecipeUserId(user_id), password="a-new-password-1", user_context=user_context
+        )
+        assert type(changed).__name__ == "UpdateEmailOrPasswordOkResult"
+        return before, (await store.load(user_id)).epoch
+
+    before, after = asyncio.run(scenario())
+    assert after == before + 1

@@ -29,7 +29,8 @@ NOTHING_COMPLETES = (
     "the 2FA routes: init(..., experimental=SupertokensExperimentalConfig("
     "plugins=[twofactor_plugin(config)])), with "
     "'from supertokens_python import SupertokensExperimentalConfig' and "
-    "'from st_twofactor import twofactor_plugin' (see the README, 'Drop into an existing app')"
+    "'from st_twofactor import twofactor_plugin' "
+    "(see docs/howto/fastapi.md, 'Drop into an existing app')"
 )
 
 
