@@ -19,11 +19,12 @@ from st_twofactor.errors import ConfigurationError
 from st_twofactor.ids import FACTOR_IDS
 from st_twofactor.kernel.send_quota import SendQuota
 from st_twofactor.kernel.throttle import ThrottlePolicy
+from st_twofactor.stores.base import Store
+from st_twofactor.stores.metadata import UserMetadataStore
 
 if TYPE_CHECKING:
     from st_twofactor.events import EventHook
     from st_twofactor.factors.webauthn._core import WebAuthnPolicy
-    from st_twofactor.stores.base import Store
 
 __all__ = [
     "RequiredPolicy",
@@ -106,6 +107,11 @@ class TwoFactorConfig:
     on_event: EventHook | None = None
     webauthn: WebAuthnPolicy | None = None
     clock: Callable[[], float] = field(default=time.time)
+    _default_store: Store = field(
+        default_factory=UserMetadataStore, init=False, repr=False, compare=False, hash=False
+    )
+    """The store used when ``store`` is ``None``: one per config, so that its per-user locks
+    are shared by every part of the library this config wires up."""
     _runtimes: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -133,12 +139,6 @@ class TwoFactorConfig:
                 max_failures_per_hour=self.max_failures_per_hour,
             ),
         )
-        if self.store is None:
-            # One store per config: its per-user locks must be shared by every part
-            # of the library that this config wires up.
-            from st_twofactor.stores.metadata import UserMetadataStore
-
-            object.__setattr__(self, "store", UserMetadataStore())
 
     @property
     def keys_in_use(self) -> tuple[str, ...]:
@@ -154,9 +154,8 @@ class TwoFactorConfig:
 
     @property
     def state_store(self) -> Store:
-        """The store in use (never None after construction)."""
-        assert self.store is not None
-        return self.store
+        """The store in use: ``store``, or the default user-metadata store."""
+        return self.store if self.store is not None else self._default_store
 
     def _validate(self) -> None:
         if not (isinstance(self.required, bool) or callable(self.required)):
