@@ -1,5 +1,9 @@
 """``st-twofactor doctor``: what a deployment needs, one check a line, with the fix.
-See :mod:`st_twofactor.cli`."""
+
+It takes the loaded config rather than its runtime: the point of a check is to report
+what fails, so a part that cannot be made (a key, the runtime's store) fails its own
+check instead of stopping the doctor. See :mod:`st_twofactor.cli`.
+"""
 
 from __future__ import annotations
 
@@ -81,6 +85,8 @@ def _check_keys(config: TwoFactorConfig) -> Check:
             "pass secret_keys=[...] (secrets.token_urlsafe(32)) from the environment",
         )
     try:
+        # A box of its own, made here rather than taken from the runtime: this check is
+        # there to report a box that cannot be made, so making it is part of the check.
         box = SecretBox(config.keys_in_use)
         sealed = box.encrypt("doctor", context=DOCTOR_USER_ID)
         assert box.decrypt(sealed, context=DOCTOR_USER_ID) == "doctor"
@@ -91,8 +97,10 @@ def _check_keys(config: TwoFactorConfig) -> Check:
 
 
 async def _check_store(config: TwoFactorConfig) -> Check:
-    store = config.state_store
-    name = type(store).__name__
+    """A write and a read back, through the store every flow goes through (the runtime's)."""
+    from st_twofactor.runtime import TwoFactor
+
+    name = type(config.state_store).__name__
     started = time.perf_counter()
 
     def bump(state: TwoFactorState) -> int:
@@ -100,6 +108,7 @@ async def _check_store(config: TwoFactorConfig) -> Check:
         return state.epoch
 
     try:
+        store = TwoFactor.of(config).store  # in the try: a runtime not built is reported
         written = await store.update(DOCTOR_USER_ID, bump)
         read = (await store.load(DOCTOR_USER_ID)).epoch
     except Exception as exc:

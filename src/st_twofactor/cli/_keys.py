@@ -1,5 +1,9 @@
 """``st-twofactor keys status`` and ``keys rotate``: TOTP secrets by the key that sealed
-them, and re-sealing them under the first key. See :mod:`st_twofactor.cli`."""
+them, and re-sealing them under the first key. See :mod:`st_twofactor.cli`.
+
+Both use the runtime's secret box and store (the ones the app's own flows use), so a
+secret is counted, opened and re-sealed exactly as a sign-in would open it.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from st_twofactor.cli._output import (
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.kernel.crypto import SecretBox
+    from st_twofactor.runtime import TwoFactor
     from st_twofactor.stores.base import Store
     from st_twofactor.stores.state import TwoFactorState
 
@@ -47,7 +53,7 @@ class KeyCount:
         return sum(count for key_id, count in self.by_key.items() if key_id != primary)
 
 
-def _count_keys(box: Any, user_id: str, state: TwoFactorState, *, reseal: bool) -> KeyCount:
+def _count_keys(box: SecretBox, user_id: str, state: TwoFactorState, *, reseal: bool) -> KeyCount:
     """Count (and with ``reseal``, re-seal under the first key) the user's TOTP secrets."""
     from st_twofactor.errors import DecryptionError
 
@@ -75,7 +81,7 @@ def _batches(users: list[str]) -> list[list[str]]:
     return [users[i : i + BATCH] for i in range(0, len(users), BATCH)]
 
 
-def _resealer(box: Any, user_id: str) -> Callable[[TwoFactorState], KeyCount]:
+def _resealer(box: SecretBox, user_id: str) -> Callable[[TwoFactorState], KeyCount]:
     def reseal(state: TwoFactorState) -> KeyCount:
         return _count_keys(box, user_id, state, reseal=True)
 
@@ -84,7 +90,11 @@ def _resealer(box: Any, user_id: str) -> Callable[[TwoFactorState], KeyCount]:
 
 async def _user_ids(store: Store, tenants: Sequence[str], after: str | None) -> list[str]:
     """Every user with 2FA state: from the store when it lists them, else the core's
-    users of ``tenants``. With ``after``, only those that come after it."""
+    users of ``tenants``. With ``after``, only those that come after it.
+
+    ``store`` is the configured store, not the runtime's: listing its users is a store's
+    own extra (the SQL and Redis stores have it), which the runtime's wrapper around
+    reading and updating one user's state does not offer."""
     listing: Callable[..., AsyncIterator[str]] | None = getattr(store, "user_ids", None)
     if listing is not None:
         return [user_id async for user_id in listing(after=after)]
@@ -141,43 +151,37 @@ def _keys_lines(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def keys_status(config: TwoFactorConfig, tenants: Sequence[str], out: Output) -> int:
+async def keys_status(runtime: TwoFactor, tenants: Sequence[str], out: Output) -> int:
     """How many TOTP secrets each key sealed (nothing is written)."""
-    from st_twofactor.kernel.crypto import SecretBox
-
-    box = SecretBox(config.keys_in_use)
-    store = config.state_store
+    box, store = runtime.box, runtime.store
     total = KeyCount()
 
     async def count(user_id: str) -> KeyCount:
         return _count_keys(box, user_id, await store.load(user_id), reseal=False)
 
     async with outages():
-        users = await _user_ids(store, tenants, None)
+        users = await _user_ids(runtime.config.state_store, tenants, None)
         for batch in _batches(users):
             for counted in await asyncio.gather(*(count(user_id) for user_id in batch)):
                 if counted.secrets:
                     total.add(counted)
-    document = _keys_document(config, total, box.primary_key_id)
+    document = _keys_document(runtime.config, total, box.primary_key_id)
     out.result(document, _keys_lines(document))
     return EXIT_OK if document["ok"] else EXIT_FAILED
 
 
 async def keys_rotate(
-    config: TwoFactorConfig, tenants: Sequence[str], out: Output, *, after: str | None
+    runtime: TwoFactor, tenants: Sequence[str], out: Output, *, after: str | None
 ) -> int:
     """Re-seal every TOTP secret under the first key, one atomic update per user.
 
     Resumable: a user whose secrets are all under the first key is not written, so
     running it again only does what is left; ``--after USER_ID`` skips the users before.
     """
-    from st_twofactor.kernel.crypto import SecretBox
-
-    box = SecretBox(config.keys_in_use)
-    store = config.state_store
+    box, store = runtime.box, runtime.store
     total = KeyCount()
     async with outages():
-        users = await _user_ids(store, tenants, after)
+        users = await _user_ids(runtime.config.state_store, tenants, after)
     progress = Progress("re-sealing TOTP secrets", len(users), out.stderr)
     last_done = after
     done = 0
@@ -201,7 +205,7 @@ async def keys_rotate(
             )
         raise
     progress.close()
-    document = _keys_document(config, total, box.primary_key_id)
+    document = _keys_document(runtime.config, total, box.primary_key_id)
     lines = [f"re-sealed {total.rotated} secret(s) under key {box.primary_key_id}"]
     out.result(document, lines + _keys_lines(document))
     return EXIT_OK if document["ok"] else EXIT_FAILED

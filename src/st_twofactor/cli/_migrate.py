@@ -1,5 +1,6 @@
 """``st-twofactor migrate legacy-2fa``: an app built on SuperTokens' legacy 2FA guide moved
-to st-twofactor (:mod:`st_twofactor.migrate`). See :mod:`st_twofactor.cli`."""
+to st-twofactor (:mod:`st_twofactor.migrate`), with progress on stderr and the report
+(or, in a dry run, the plan) on stdout. See :mod:`st_twofactor.cli`."""
 
 from __future__ import annotations
 
@@ -18,19 +19,21 @@ from st_twofactor.cli._output import (
 from st_twofactor.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from st_twofactor.config import TwoFactorConfig
     from st_twofactor.migrate import MigrationReport, UserDirectory
+    from st_twofactor.runtime import TwoFactor
 
 
 async def migrate_legacy(
-    config: TwoFactorConfig,
+    runtime: TwoFactor,
     tenants: Sequence[str] | None,
     out: Output,
     *,
     dry_run: bool,
     delete_second_users: bool,
 ) -> int:
-    """Run the migration with a progress bar on stderr; the report (or plan) on stdout."""
+    """Run the migration with a progress bar on stderr; the report (or plan) on stdout.
+    The migration writes through the runtime's store (:func:`migrate_legacy_2fa` finds
+    the runtime of the config, this one)."""
     from st_twofactor import speedups
     from st_twofactor.migrate import SdkUserDirectory, migrate_legacy_2fa
 
@@ -49,7 +52,7 @@ async def migrate_legacy(
 
             try:
                 report = await migrate_legacy_2fa(
-                    config,
+                    runtime.config,
                     dry_run=dry_run,
                     delete_second_users=delete_second_users,
                     tenant_ids=tenants,
