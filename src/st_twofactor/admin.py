@@ -69,7 +69,7 @@ async def get_two_factor_state(
     config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
 ) -> TwoFactorOverview:
     """A user's enrolled factors and throttle status."""
-    state = await config.state_store.load(user_id, user_context or {})
+    state = await TwoFactor.of(config).store.load(user_id, user_context or {})
     return _overview(config, user_id, state)
 
 

@@ -31,7 +31,7 @@ def outage_message(error: BaseException) -> str | None:
     message; the default store (user metadata) lives in the core, so its outage is the
     core's.
     """
-    if any(_is_core_outage(e) for e in (error, error.__cause__) if e is not None):
+    if any(is_core_outage(e) for e in (error, error.__cause__) if e is not None):
         message = CORE_DOWN
     elif isinstance(error, StoreUnavailableError):
         message = STORE_DOWN
@@ -41,7 +41,7 @@ def outage_message(error: BaseException) -> str | None:
     return message
 
 
-def _is_core_outage(error: BaseException) -> bool:
+def is_core_outage(error: BaseException) -> bool:
     return (
         isinstance(error, (CoreUnavailableError, httpx.TransportError))
         or str(error).startswith("No SuperTokens core available to query")

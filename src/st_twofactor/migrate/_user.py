@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import StoreUnavailableError
-from st_twofactor.http._outage import _is_core_outage
+from st_twofactor.http._outage import is_core_outage
 from st_twofactor.kernel.request_store import RequestStore
 from st_twofactor.migrate._contact import Contact, pin, second_user_contact
 from st_twofactor.migrate._directory import UserDirectory
 from st_twofactor.migrate._report import KEPT, Failed, Migrated, Outcome, SecondUserDeleted, Skipped
-from st_twofactor.stores.metadata import _uncached
+from st_twofactor.stores.metadata import uncached
 
 LINK_KEY = "passwordlessUserId"
 """The metadata key where the legacy guide links a user to their second (passwordless) user."""
@@ -30,7 +30,7 @@ NOTE_KEY = "st_twofactor_legacy_second_user"
 def _is_outage(error: BaseException) -> bool:
     """A core or store that cannot be reached stops the run (it is not one user's failure)."""
     causes = [e for e in (error, error.__cause__) if e is not None]
-    return any(_is_core_outage(e) for e in causes) or isinstance(error, StoreUnavailableError)
+    return any(is_core_outage(e) for e in causes) or isinstance(error, StoreUnavailableError)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class UserMigration:
     def context(self) -> dict[str, Any]:
         """A context per user: the SDK caches core answers in it, so one shared by every
         user would grow with them (and could answer a read with an earlier one)."""
-        return _uncached(self.user_context)
+        return uncached(self.user_context)
 
     async def one(self, user_id: str) -> Outcome | Literal["kept"] | None:
         """What becomes of one listed user (``None``: not a user of the legacy 2FA)."""

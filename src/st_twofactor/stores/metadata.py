@@ -23,7 +23,7 @@ from st_twofactor.stores.base import BaseStore, Transaction
 from st_twofactor.stores.state import TwoFactorState
 from st_twofactor.stores.state_codec import decode_state, encode_state
 
-__all__ = ["METADATA_KEY", "GetMetadata", "UpdateMetadata", "UserMetadataStore"]
+__all__ = ["METADATA_KEY", "GetMetadata", "UpdateMetadata", "UserMetadataStore", "uncached"]
 
 T = TypeVar("T")
 
@@ -130,7 +130,7 @@ class _HeldMetadata:
         if self._document is None:
             # Not from the SDK's per-request cache: a read made before the lock was held
             # (by ``load``, say) may be stale by now.
-            state = await self._store._read(self._user_id, _uncached(self._context))
+            state = await self._store._read(self._user_id, uncached(self._context))
             self._document = encode_state(state)
         return self._document
 
@@ -149,7 +149,7 @@ class _HeldMetadata:
         return result
 
 
-def _uncached(context: dict[str, Any]) -> dict[str, Any]:
+def uncached(context: dict[str, Any]) -> dict[str, Any]:
     """``context`` without the SDK's per-request cache of core answers.
 
     supertokens-python caches GET answers in ``user_context["_default"]`` for the rest of
