@@ -9,6 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from st_twofactor.errors import ConfigurationError
+from st_twofactor.factors.webauthn.ceremonies import RefusalReason
+from st_twofactor.factors.webauthn.challenge import ChallengeSigner
+from st_twofactor.factors.webauthn.records import PendingChallenge
 from st_twofactor.kernel import signer as signer_module
 from st_twofactor.kernel.crypto import b64decode, b64encode, derive_key
 from st_twofactor.kernel.remember import RememberDeviceTokens
@@ -190,7 +193,8 @@ def test_the_keys_are_validated() -> None:
 
 
 # --- values issued before the signer existed keep verifying --------------------------------
-# Made by the code the signer replaced (remember.py's own HMAC), with these keys.
+# Made by the code each replaced (remember.py's own HMAC, the WebAuthn challenge signer
+# of the former factors/webauthn/_core.py), with these keys.
 
 GOLDEN_KEYS = ["golden-secret-key-0123456789abcdef", "older-secret-key-0123456789abcdef"]
 T0 = 1_700_000_000.0
@@ -210,6 +214,14 @@ REMEMBER_TOKEN_OLD_KEY = (
     "EifQ.pOW39coXEariaAK6xZQuay9WzeUM8V0bDZHjYf0hKOo"
 )
 """user "user-1", epoch 2, signed with the second key alone."""
+REGISTER_CHALLENGE = (
+    "AebWhflWkuVZwZbHe7JSvB8AAAGLz-n74AEFg-tfmbh6mu2eaVmxxiU_SJE49AM60jKHqUAWHV6WIQ"
+)
+"""For "register", user "user-1", session "handle-1", until T0 + 300."""
+AUTHENTICATE_CHALLENGE = (
+    "ATmHAmJSk3V2BX1YRVXq2S4AAAGLz-n91AIcHuH8Qxwa9faq81rxDcaq6bHkdFNNPWEI78-ylq7LcQ"
+)
+"""For "authenticate", the same user and session, until T0 + 300.5, the second key alone."""
 
 
 def _at(t: float) -> Callable[[], float]:
@@ -233,3 +245,27 @@ def test_remember_device_tokens_are_issued_in_the_same_format() -> None:
     key = derive_key(GOLDEN_KEYS[0], b"st_twofactor/remember-device/v1")
     signed = b"st_twofactor.kernel.remember.v1." + body.encode()
     assert tag == b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+
+
+def test_webauthn_challenges_issued_before_still_open() -> None:
+    challenges = ChallengeSigner(GOLDEN_KEYS)
+    assert challenges.open(REGISTER_CHALLENGE, "user-1", "handle-1", T0) == PendingChallenge(
+        REGISTER_CHALLENGE, "register", "handle-1", T0 + 300
+    )
+    assert challenges.open(AUTHENTICATE_CHALLENGE, "user-1", "handle-1", T0) == (
+        PendingChallenge(AUTHENTICATE_CHALLENGE, "authenticate", "handle-1", T0 + 300.5)
+    )
+    without_the_old_key = ChallengeSigner(GOLDEN_KEYS[0])
+    assert without_the_old_key.open(AUTHENTICATE_CHALLENGE, "user-1", "handle-1", T0) is (
+        RefusalReason.WRONG_SESSION
+    )
+
+
+def test_webauthn_challenges_are_issued_in_the_same_format() -> None:
+    raw = ChallengeSigner(GOLDEN_KEYS).issue("authenticate", "user-1", "handle-1", T0 + 300)
+    key = derive_key(GOLDEN_KEYS[0], b"st_twofactor/webauthn-challenge/v1")
+    body, tag = raw[:-32], raw[-32:]
+    assert len(raw) == 58 and body[0] == 1 and body[-1] == 2
+    assert int.from_bytes(body[17:25], "big") == (T0 + 300) * 1000
+    bound = b"".join(len(s).to_bytes(4, "big") + s for s in (b"user-1", b"handle-1"))
+    assert tag == hmac.new(key, body + bound, hashlib.sha256).digest()

@@ -43,19 +43,17 @@ from st_twofactor.factors._device_names import device_key
 from st_twofactor.factors._service import StepUpRequired, secret_keys
 from st_twofactor.factors.base import Counted, Locked, count_attempt, record_success
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
-from st_twofactor.factors.webauthn._core import (
+from st_twofactor.factors.webauthn.ceremonies import (
     VERIFIED_REFUSALS,
-    ChallengeSigner,
-    PendingChallenge,
     RefusalReason,
-    WebAuthnCredential,
-    WebAuthnPolicy,
     authentication_options,
-    challenge_signed,
     registration_options,
     verify_authentication,
     verify_registration,
 )
+from st_twofactor.factors.webauthn.challenge import ChallengeSigner, challenge_signed
+from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
