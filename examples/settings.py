@@ -102,7 +102,8 @@ class Settings:
     def webauthn_allowed(self) -> bool:
         """Whether the WebAuthn policy can be derived from the website's origin."""
         try:
-            from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+            import st_twofactor.factors.webauthn.ceremonies  # noqa: F401  (needs py_webauthn)
+            from st_twofactor import WebAuthnPolicy
         except ImportError:  # pip install 'st-twofactor[webauthn]'
             return False
         try:

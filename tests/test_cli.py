@@ -214,7 +214,7 @@ def _security_key(name: str, created_at: float, last_used_at: float | None) -> A
     import cbor2
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from st_twofactor.factors.webauthn._core import WebAuthnCredential
+    from st_twofactor.factors.webauthn.records import WebAuthnCredential
 
     point = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
     cose = {1: 2, 3: -7, -1: 1, -2: point.x.to_bytes(32, "big"), -3: point.y.to_bytes(32, "big")}

@@ -14,20 +14,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from st_twofactor.errors import ConfigurationError, MalformedDataError
-from st_twofactor.factors.webauthn._core import (
+from st_twofactor.factors.webauthn.ceremonies import (
     CHALLENGE_BYTES,
-    ChallengeSigner,
-    PendingChallenge,
     RefusalReason,
-    WebAuthnCredential,
-    WebAuthnPolicy,
     authentication_options,
-    challenge_signed,
     registration_options,
     user_handle,
     verify_authentication,
     verify_registration,
 )
+from st_twofactor.factors.webauthn.challenge import ChallengeSigner, challenge_signed
+from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 from st_twofactor.testing.webauthn import (
     Algorithm,
     ExcludedCredentialError,

@@ -17,7 +17,8 @@ from supertokens_python import InputAppInfo, SupertokensConfig, SupertokensExper
 from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential, WebAuthnPolicy
+from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 from st_twofactor.http.routes import WEBAUTHN_ROUTES, twofactor_plugin
 from st_twofactor.recipes import build_recipe_list
 from st_twofactor.stores import TwoFactorState
@@ -373,7 +374,7 @@ def test_the_state_keeps_credentials_and_challenges() -> None:
     factor; an admin reset removes keys and challenges."""
     key = SoftwareAuthenticator()
     policy = WebAuthnPolicy(rp_id="localhost", rp_name="T", origins=("http://localhost",))
-    from st_twofactor.factors.webauthn import _core as webauthn
+    from st_twofactor.factors.webauthn import ceremonies as webauthn
 
     options, pending = webauthn.registration_options(policy, "u1", "u@x", [], 100.0, "handle")
     created = webauthn.verify_registration(

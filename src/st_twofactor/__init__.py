@@ -91,11 +91,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+    from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
 
-_LAZY = {"WebAuthnPolicy": "st_twofactor.factors.webauthn._core"}
-"""Names imported on first use: they pull in the optional ``webauthn`` package's code,
-which an app without security keys never needs."""
+_LAZY = {"WebAuthnPolicy": "st_twofactor.factors.webauthn.policy"}
+"""Names imported on first use: code only an app with security keys needs."""
 
 
 def __dir__() -> list[str]:

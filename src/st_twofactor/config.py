@@ -9,6 +9,7 @@ but logged as a warning, as SECURITY-REQUIREMENTS asks.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,7 +25,7 @@ from st_twofactor.stores.metadata import UserMetadataStore
 
 if TYPE_CHECKING:
     from st_twofactor.events import EventHook
-    from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+    from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
 
 __all__ = [
     "RequiredPolicy",
@@ -77,10 +78,10 @@ class TwoFactorConfig:
     :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
     :param webauthn: the relying party for security keys and passkeys (factor
         ``"webauthn"``, off by default): a
-        :class:`~st_twofactor.factors.webauthn._core.WebAuthnPolicy`.
+        :class:`~st_twofactor.WebAuthnPolicy`.
         When ``"webauthn"`` is in ``factors`` and this is ``None``, the policy is derived
         from the SDK's ``app_info`` at ``init()``
-        (:meth:`~st_twofactor.factors.webauthn._core.WebAuthnPolicy.from_app_info`), which raises
+        (:meth:`~st_twofactor.WebAuthnPolicy.from_app_info`), which raises
         :class:`~st_twofactor.errors.ConfigurationError` when it cannot be (an IP address,
         http on a host other than localhost, an origin computed per request).
     :param clock: seconds since the epoch; injected in tests.
@@ -202,16 +203,18 @@ class TwoFactorConfig:
     def _validate_webauthn(self) -> None:
         if "webauthn" not in self.factors and self.webauthn is None:
             return
-        try:
-            from st_twofactor.factors.webauthn._core import WebAuthnPolicy
+        try:  # the ceremonies need py_webauthn; say so now, not at the first ceremony
+            importlib.import_module("st_twofactor.factors.webauthn.ceremonies")
         except ImportError as exc:
             raise ConfigurationError(
                 "the webauthn factor needs the webauthn package: "
                 "pip install 'st-twofactor[webauthn]'"
             ) from exc
+        from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+
         if self.webauthn is not None and not isinstance(self.webauthn, WebAuthnPolicy):
             raise ConfigurationError(
-                "webauthn must be a st_twofactor.factors.webauthn._core.WebAuthnPolicy(...); "
+                "webauthn must be a st_twofactor.WebAuthnPolicy(...); "
                 f"got {type(self.webauthn).__name__}"
             )
 

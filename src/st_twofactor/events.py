@@ -88,10 +88,9 @@ class VerificationFailed(Event):
     attempts_left: int | None = None
     reason: str | None = None
     """Why a security key's answer was refused (a
-    :class:`~st_twofactor.factors.webauthn._core.RefusalReason` value such as ``"wrong_origin"``),
-    for
-    logs and monitoring: the client is only told ``INVALID_CREDENTIAL_ERROR``. ``None``
-    for codes, which are simply wrong."""
+    :class:`~st_twofactor.factors.webauthn.ceremonies.RefusalReason` value such as
+    ``"wrong_origin"``), for logs and monitoring: the client is only told
+    ``INVALID_CREDENTIAL_ERROR``. ``None`` for codes, which are simply wrong."""
 
 
 @dataclass(frozen=True, kw_only=True)

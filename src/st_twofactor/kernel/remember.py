@@ -1,9 +1,9 @@
 """Remember-device tokens: let a known device skip the second factor for a while (S11).
 
-A token is ``<payload>.<signature>``, both base64url. The payload (JSON) holds the user id,
-the expiry, the user's 2FA *epoch* and a random id; the signature is HMAC-SHA256 under a
-key derived from the app's secret key with its own HKDF label (never the key that encrypts
-TOTP secrets).
+A token is ``<payload>.<signature>``, both base64url: the text form of
+:class:`~st_twofactor.kernel.signer.Signer`, under a key derived from the app's secret key
+with its own label (never the key that encrypts TOTP secrets). The payload (JSON) holds the
+user id, the expiry, the user's 2FA *epoch* and a random id.
 
 Revocation without a token table: the store keeps an epoch per user and increments it
 whenever a factor is added, removed or replaced, or recovery codes are regenerated. A token
@@ -17,7 +17,6 @@ log it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import math
@@ -26,7 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from st_twofactor.errors import ConfigurationError
-from st_twofactor.kernel.crypto import b64decode, b64encode, derive_key, normalise_secret_keys
+from st_twofactor.kernel.crypto import b64encode
+from st_twofactor.kernel.signer import Signer
 
 __all__ = ["RememberDeviceTokens"]
 
@@ -37,9 +37,9 @@ _PURPOSES = {
     "known-device": (b"st_twofactor/known-device/v1", b"st_twofactor.known.v1."),
 }
 """Each kind of token: its HKDF label and the prefix its signature covers, so a token of
-one kind is never accepted as the other."""
+one kind is never accepted as the other. Both are what tokens have always been signed
+with: changing either would sign every remembered device out."""
 _VERSION = 1
-_MAX_TOKEN_CHARS = 2048
 
 
 class RememberDeviceTokens:
@@ -56,8 +56,8 @@ class RememberDeviceTokens:
         :mod:`st_twofactor.kernel.known_devices` (a key and signature of their own)."""
         if purpose not in _PURPOSES:
             raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}")
-        label, self._prefix = _PURPOSES[purpose]
-        self._keys = [derive_key(k, label) for k in normalise_secret_keys(secret_keys)]
+        label, prefix = _PURPOSES[purpose]
+        self._signer = Signer(secret_keys, label, domain=prefix)
 
     def issue(
         self,
@@ -81,8 +81,7 @@ class RememberDeviceTokens:
             "x": math.floor(now() + lifetime),
             "n": b64encode(secrets.token_bytes(16)),
         }
-        body = b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-        return f"{body}.{b64encode(_sign(self._keys[0], self._prefix, body))}"
+        return self._signer.sign_text(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
 
     def check(
         self,
@@ -115,30 +114,14 @@ class RememberDeviceTokens:
         return same_user and token_epoch == epoch and now() < expires
 
     def _verified_payload(self, token: object) -> dict[str, object] | None:
-        if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
-            return None
-        body, dot, signature_text = token.partition(".")
-        if not dot:
-            return None
-        try:
-            signature = b64decode(signature_text)
-            raw = b64decode(body)
-        except ValueError:
-            return None
-        valid = False
-        for key in self._keys:  # every key, no early exit
-            valid |= hmac.compare_digest(_sign(key, self._prefix, body), signature)
-        if not valid:
+        raw = self._signer.open_text(token)
+        if raw is None:
             return None
         try:
             payload = json.loads(raw)
         except (ValueError, RecursionError):
             return None
         return payload if isinstance(payload, dict) else None
-
-
-def _sign(key: bytes, prefix: bytes, body: str) -> bytes:
-    return hmac.new(key, prefix + body.encode("ascii"), hashlib.sha256).digest()
 
 
 def _utf8(text: str) -> bytes:

@@ -20,7 +20,7 @@ from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
 from st_twofactor.stores._reader import Reader
 
 if TYPE_CHECKING:
-    from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential
+    from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 
 __all__ = ["STATE_VERSION", "PendingCode", "TotpDevice", "TwoFactorState"]
 
@@ -97,7 +97,7 @@ class TwoFactorState:
     code_sends: tuple[CodeSend, ...] = ()
     """E-mail/SMS codes sent in the last day, for the send quotas (S15)."""
     webauthn_credentials: list[WebAuthnCredential] = field(default_factory=list)
-    """The user's security keys and passkeys (:mod:`st_twofactor.factors.webauthn._core`)."""
+    """The user's security keys and passkeys (:mod:`st_twofactor.factors.webauthn.records`)."""
     webauthn_challenges: list[PendingChallenge] = field(default_factory=list)
     """WebAuthn challenges already answered, kept until they expire so that none is
     answered twice (:mod:`st_twofactor.factors.webauthn.flows`; a few at most)."""
@@ -291,7 +291,7 @@ def _webauthn_entries(doc: Reader) -> dict[str, Any]:
     challenges = doc.raw_list("webauthn_challenges")
     if not credentials and not challenges:
         return {}
-    from st_twofactor.factors.webauthn._core import PendingChallenge, WebAuthnCredential
+    from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 
     return {
         "webauthn_credentials": [WebAuthnCredential.from_dict(c) for c in credentials],

@@ -1,6 +1,6 @@
 """A software WebAuthn authenticator (and the browser's part of a ceremony), for tests.
 
-It answers the options of :mod:`st_twofactor.factors.webauthn._core` (and so of the
+It answers the options of :mod:`st_twofactor.factors.webauthn.ceremonies` (and so of the
 ``/auth/2fa/webauthn/.../options`` routes) as a browser with a CTAP2 security key would:
 ES256 (EC P-256) credentials, or EdDSA (Ed25519) or RS256 (RSA 2048, as Windows Hello
 makes) ones on request, attestation ``"none"``, authenticatorData with the rpIdHash,

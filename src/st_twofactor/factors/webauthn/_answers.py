@@ -9,13 +9,9 @@ from typing import TYPE_CHECKING, Literal
 
 from st_twofactor.factors._device_names import device_key
 from st_twofactor.factors.base import Counted
-from st_twofactor.factors.webauthn._core import (
-    VERIFIED_REFUSALS,
-    PendingChallenge,
-    RefusalReason,
-    WebAuthnCredential,
-)
+from st_twofactor.factors.webauthn.ceremonies import VERIFIED_REFUSALS, RefusalReason
 from st_twofactor.factors.webauthn.factor import MAX_KEYS
+from st_twofactor.factors.webauthn.records import PendingChallenge, WebAuthnCredential
 from st_twofactor.results import DeviceAlreadyExists, TooManyDevices
 
 if TYPE_CHECKING:
@@ -78,7 +74,8 @@ def use_up_if_verified(
     verified: WebAuthnCredential | RefusalReason,
 ) -> None:
     """Record ``pending`` as answered when its answer verified (accepted, or one of
-    :data:`~st_twofactor.factors.webauthn._core.VERIFIED_REFUSALS`): it is not accepted again."""
+    :data:`~st_twofactor.factors.webauthn.ceremonies.VERIFIED_REFUSALS`): it is not accepted
+    again."""
     if not isinstance(verified, RefusalReason) or verified in VERIFIED_REFUSALS:
         state.webauthn_challenges.append(pending)
 

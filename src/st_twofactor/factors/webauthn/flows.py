@@ -43,18 +43,17 @@ from st_twofactor.factors.webauthn._answers import (
     not_a_key_of,
     use_up_if_verified,
 )
-from st_twofactor.factors.webauthn._core import (
-    ChallengeSigner,
-    PendingChallenge,
+from st_twofactor.factors.webauthn.ceremonies import (
     RefusalReason,
-    WebAuthnPolicy,
     authentication_options,
-    challenge_signed,
     registration_options,
     verify_authentication,
     verify_registration,
 )
+from st_twofactor.factors.webauthn.challenge import ChallengeSigner, challenge_signed
 from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME, MAX_KEYS, WebAuthnFactor
+from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+from st_twofactor.factors.webauthn.records import PendingChallenge
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
     AuthenticationOptionsResult,
