@@ -22,7 +22,6 @@ from st_twofactor import events
 from st_twofactor.claim import SecondFactorClaim, completed_within
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.factors.base import Factor
-from st_twofactor.factors.codes.flows import EmailCodeFactor, PhoneCodeFactor
 from st_twofactor.factors.overview import AccountContacts, overview
 from st_twofactor.factors.recovery_codes.flows import RecoveryCodeFactor
 from st_twofactor.factors.registry import FACTORS
@@ -60,8 +59,6 @@ class TwoFactor:
         )
         self.totp = TotpFactor(self)
         self.recovery_codes = RecoveryCodeFactor(self)
-        self.email_codes = EmailCodeFactor(self)
-        self.sms_codes = PhoneCodeFactor(self)
         self.factors: dict[FactorId, type[Factor]] = dict(FACTORS)
         """The registered factor classes, by id (what ``GET /auth/2fa`` asks)."""
 
