@@ -455,7 +455,7 @@ def test_a_new_password_revokes_remembered_devices_under_the_apps_own_claim(
 
     from st_twofactor.claim import make_second_factor_claim
     from st_twofactor.runtime import TwoFactor
-    from st_twofactor.stores.base import InMemoryStore
+    from st_twofactor.stores import InMemoryStore
 
     now = [1_000_000.0]
     store = InMemoryStore()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, MalformedDataError, StoreUnavailableError
-from st_twofactor.stores.base import Store, TwoFactorState
+from st_twofactor.stores import Store, TwoFactorState
 from st_twofactor.stores.sql import DEFAULT_TABLE, SQLStore
 
 from .postgres_server import PostgresServer, postgres_server, unique_table
