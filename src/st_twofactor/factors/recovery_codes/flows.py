@@ -110,8 +110,10 @@ class RecoveryCodeFactor(FactorBase):
         Only for a user with another factor enrolled (S18): recovery codes are a fallback
         for a factor, so without one the answer is ``NO_FACTOR_ERROR`` and nothing changes.
         With ``session_payload``, only for a fresh session (the old codes go, as in a
-        removal).
+        removal): a session that is not fresh is refused before the codes are hashed (ten
+        PBKDF2 runs it could otherwise ask for without limit), and again in the update.
         """
+        self.check_removal(session_payload)
         codes, hashes = await self.new_recovery_codes()
 
         def replace(state: TwoFactorState) -> bool:
