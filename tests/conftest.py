@@ -1,4 +1,22 @@
-"""The fixtures every group of tests may use (helpers to import are in :mod:`tests.helpers`).
+"""The suite's groups, and the fixtures every group may use.
+
+Each test file lives in the directory of its group, which says what it needs; the
+group's marker is set from the directory here, so a new file cannot forget it:
+
+- ``unit``: no server, no SDK ``init()``;
+- ``http``: the HTTP API through the frameworks (FastAPI, Flask, Django) against the
+  development core in this process;
+- ``browser``: headless Chromium against the examples run as processes;
+- ``workers``: several processes (the core, app workers, Redis, PostgreSQL, the
+  command line, the examples), load and faults;
+- ``devcore``: the development core itself;
+- ``attacks``: the attack matrix, hostile input and the model test;
+- ``docs``: the blocks of the documentation, run.
+
+``slow`` marks the individually slow tests; ``speedups_off`` the tests left out of
+the second pass with ``ST2FA_TEST_SPEEDUPS=1``.
+
+Fixtures (helpers to import are in :mod:`tests.helpers`):
 
 - ``init_supertokens(recipe_list, framework=...)`` resets the SDK and calls ``init()``
   against this test's app on the development core (``devcore_app``).
@@ -14,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -51,6 +70,66 @@ if TYPE_CHECKING:
 
 SPEEDUPS = os.environ.get("ST2FA_TEST_SPEEDUPS") == "1"
 """``ST2FA_TEST_SPEEDUPS=1``: run the session with ``speedups.reuse_core_connections()`` on."""
+
+TESTS = Path(__file__).resolve().parent
+GROUPS = ("unit", "http", "browser", "workers", "devcore", "attacks", "docs")
+"""The group directories; each is also the marker of the tests in it."""
+
+DOCS_NOT_YET_MOVED = {
+    "test_readme.py",
+    "test_integrating.py",
+    "test_docs_django.py",
+    "test_migrate_docs.py",
+}
+"""The documentation tests still directly in ``tests/``, on their way to ``tests/docs/``."""
+
+SPEEDUPS_OFF_GROUPS = {"browser"}
+SPEEDUPS_OFF_FILES = {
+    # Load, faults, workers, commands and the examples: the SDK runs in other processes
+    # (the examples run with the speed-up on in the first pass anyway).
+    "test_load.py",
+    "test_faults.py",
+    "test_sql_workers.py",
+    "test_webauthn_workers.py",
+    "test_cli.py",
+    "test_migrate_legacy.py",
+    "test_examples.py",
+    "test_benchmarks_smoke.py",
+    "test_benchmarks_stores.py",
+    # The opt-in's own tests turn it on and off themselves.
+    "test_speedups.py",
+    # No core call of the SDK: the development core's connections, the docs' projects.
+    "test_devcore_connections.py",
+    "test_readme.py",
+    "test_docs_django.py",
+    "test_migrate_docs.py",
+}
+"""The tests marked ``speedups_off``: the second CI pass (``ST2FA_TEST_SPEEDUPS=1``) checks
+the SDK's core calls in this process with the speed-up on, and leaves these out."""
+
+
+def _group(path: Path) -> str:
+    """The group of a test file: its directory under ``tests/``."""
+    parts = path.relative_to(TESTS).parts
+    if len(parts) > 1 and parts[0] in GROUPS:
+        return parts[0]
+    if parts[-1] in DOCS_NOT_YET_MOVED:
+        return "docs"
+    raise pytest.UsageError(
+        f"tests/{'/'.join(parts)}: a test file belongs in a group directory: {', '.join(GROUPS)}"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its group (from its directory) and, from the table above,
+    ``speedups_off``."""
+    for item in items:
+        path = Path(str(item.path))
+        group = _group(path)
+        item.add_marker(getattr(pytest.mark, group))
+        if group in SPEEDUPS_OFF_GROUPS or path.name in SPEEDUPS_OFF_FILES:
+            item.add_marker(pytest.mark.speedups_off)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -165,6 +165,7 @@ def test_edited_claim_time_to_pass_step_up_is_refused(h: Harness) -> None:
     assert h.get("/api/step-up", edited).status_code == 401
 
 
+@pytest.mark.slow
 def test_expired_access_token_is_refused(devcore: DevCore, devcore_app: str) -> None:
     """S1: a completed session's access token stops working when it expires (401, try
     refresh); a refresh keeps the completed claim and the same session."""
@@ -268,6 +269,7 @@ def test_recovery_code_brute_force_is_locked(h: Harness) -> None:
     assert len(h.state(user_id_of(tokens)).recovery_codes) == 10, "the code was not used up"
 
 
+@pytest.mark.slow
 def test_account_never_gets_more_than_100_failures_per_hour(make: Callable[..., Harness]) -> None:
     """S2: even with a short lockout (a loosened config), an account gets at most 100
     failed attempts in any hour, all factors together."""
@@ -345,6 +347,7 @@ def test_older_totp_step_after_a_newer_one_is_refused(h: Harness) -> None:
     assert status_of(h.verify_totp(later, h.code(secret))) == "INVALID_CODE_ERROR"
 
 
+@pytest.mark.slow
 def test_totp_code_raced_concurrently_is_accepted_once(
     make: Callable[..., Harness], store_kind: tuple[str, RedisServer | None]
 ) -> None:
@@ -530,6 +533,7 @@ def test_reused_recovery_code_is_refused(h: Harness) -> None:
     assert h.protected(second) == 403
 
 
+@pytest.mark.slow
 def test_recovery_code_raced_is_accepted_once(
     make: Callable[..., Harness], store_kind: tuple[str, RedisServer | None]
 ) -> None:
@@ -898,6 +902,7 @@ POST_PATHS = [f"/auth{path}" for method, path, _ in ROUTES if method == "post"] 
 ]
 
 
+@pytest.mark.slow
 def test_hostile_bodies_are_refused_without_500_or_state_change(h: Harness) -> None:
     """S13: broken JSON, invalid UTF-8, lone surrogates, deep nesting, a 1 MB body, wrong
     types, NULs and non-ASCII digits on every POST route, from a password-only session

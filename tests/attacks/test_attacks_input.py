@@ -511,6 +511,7 @@ def post_chunked(url: str, path: str, headers: dict[str, str], total: int) -> tu
 FRAMEWORKS = ["fastapi", "flask", "django"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_a_huge_chunked_body_is_refused_413_early_without_using_its_memory(
     devcore_app: str, framework: str
@@ -550,6 +551,7 @@ def test_a_huge_chunked_body_is_refused_413_early_without_using_its_memory(
         assert asyncio.run(get_user_count(None)) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_a_small_chunked_body_is_read_and_one_over_the_limit_is_not(
     devcore_app: str, framework: str

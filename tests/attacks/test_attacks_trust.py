@@ -192,6 +192,7 @@ def test_unpinned_phone_numbers_cannot_be_sprayed(make: Callable[..., Harness]) 
     assert sent_status(h, tokens, email="pump@example.com")[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cooldown, allowed", [(30.0, 1), (0.0, 3)])
 def test_parallel_sends_cannot_exceed_the_quota(
     make: Callable[..., Harness], any_store: Store, cooldown: float, allowed: int

@@ -346,6 +346,7 @@ WEBAUTHN_HOSTILE: list[tuple[str, bytes]] = [
 ]
 
 
+@pytest.mark.slow
 def test_hostile_bodies_on_the_key_routes_are_refused_without_500(h: Harness) -> None:
     """S13 on the security-key routes: broken JSON, invalid UTF-8, deep nesting, a 1 MB
     body, wrong types, from a password-only session and a completed one: a 4xx or a

@@ -613,6 +613,7 @@ def devcore_app_module(devcore: Any) -> str:
     return app
 
 
+@pytest.mark.slow
 def test_security_invariants_hold_over_random_sequences(harness: Harness) -> None:
     run_state_machine_as_test(
         lambda: TwoFactorMachine(harness),

@@ -295,6 +295,7 @@ def send(world: dict[str, Any], kind: str, path: str, raw: bytes) -> Any:
     return h.request("POST", path, tokens, headers=headers, content=raw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", POST_PATHS)
 @settings(SETTINGS, max_examples=EXAMPLES)
 @given(data=st.data(), kind=sessions, ascii_only=st.booleans())
@@ -308,6 +309,7 @@ def test_any_json_body_never_500_and_refusals_change_nothing(
     check(world, kind, send(world, kind, path, raw), path, sent_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", POST_PATHS)
 @settings(SETTINGS, max_examples=EXAMPLES // 3)
 @given(raw=st.binary(max_size=300), kind=sessions)
@@ -318,6 +320,7 @@ def test_any_bytes_never_500_and_refusals_change_nothing(
     check(world, kind, send(world, kind, path, raw), path, sent_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", GET_PATHS)
 @settings(SETTINGS, max_examples=EXAMPLES // 3)
 @given(

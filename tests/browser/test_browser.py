@@ -67,6 +67,7 @@ def screenshots_dir(name: str) -> Path | None:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_demo_page_walk(name: str, page: Page, tmp_path: Path) -> None:
     email = f"walk-{name.replace('_', '-')}@example.com"

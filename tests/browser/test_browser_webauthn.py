@@ -52,6 +52,7 @@ def add_virtual_authenticator(page: Page, options: dict[str, Any]) -> tuple[Any,
     return cdp, str(added["authenticatorId"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", AUTHENTICATORS)
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_security_key_walk(name: str, kind: str, page: Page, tmp_path: Path) -> None:

@@ -151,6 +151,7 @@ class CrossOrigin:
         return totp.code_at(secret, step * totp.STEP_SECONDS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_sign_up_and_2fa_from_a_page_on_another_origin(
     name: str, page: Page, tmp_path: Path, website: str

@@ -34,6 +34,7 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20.0) -
     raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
@@ -132,6 +133,7 @@ def test_a_request_is_logged_before_its_answer_is_sent(monkeypatch: pytest.Monke
 KEY = "devcore-cli-key-0123456789"
 
 
+@pytest.mark.slow
 def test_command_takes_an_api_key_and_the_limits() -> None:
     """``--api-key``: every call but hello (and the JWKS) needs it, as on the real core;
     ``--idle-timeout`` (like the other limits) reaches the server."""
@@ -236,6 +238,7 @@ def test_probe(devcore, devcore_app):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "licensed"),
     [

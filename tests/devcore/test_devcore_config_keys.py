@@ -159,6 +159,7 @@ def test_bad_values_are_a_400_and_change_nothing(devcore: DevCore, key: str, val
 # -- dynamic keys rotating on a fractional interval --
 
 
+@pytest.mark.slow
 async def test_dynamic_keys_rotate_on_a_five_second_interval(
     clocked: tuple[DevCore, FakeClock],
 ) -> None:

@@ -118,6 +118,7 @@ def trickle(core: DevCore, interval: float, limit: float = 4.0) -> float | None:
     return None
 
 
+@pytest.mark.slow
 def test_stalled_requests_are_closed_after_the_request_timeout() -> None:
     with DevCore(request_timeout=1.0) as core, sockets(core, 30, PARTIALS) as stalled:
         start = time.monotonic()
@@ -127,6 +128,7 @@ def test_stalled_requests_are_closed_after_the_request_timeout() -> None:
             assert conn.execute("SELECT COUNT(*) FROM user_metadata").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interval", [0.2, 0.004])
 def test_a_trickled_request_is_closed_after_the_request_timeout(interval: float) -> None:
     """A byte every 0.2 s (a timeout per read would never fire), or every 4 ms (a
@@ -136,6 +138,7 @@ def test_a_trickled_request_is_closed_after_the_request_timeout(interval: float)
         assert closed is not None and 0.8 < closed < 2.5, closed
 
 
+@pytest.mark.slow
 def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
     """A kept-alive connection after its answer, and one that never sent anything."""
     with DevCore(idle_timeout=1.0) as core:
@@ -187,6 +190,7 @@ def test_idle_connections_make_room_when_the_core_is_full() -> None:
             assert threading.active_count() - before <= 1
 
 
+@pytest.mark.slow
 def test_a_client_that_does_not_read_its_answers_is_dropped() -> None:
     """20 pipelined requests for 500 KB answers that are never read: once the system's
     buffers are full, the core waits ``request_timeout`` and drops the client."""

@@ -99,6 +99,7 @@ async def test_tokens_expire(devcore: DevCore) -> None:
     assert not await is_email_verified(user, "x@example.com")
 
 
+@pytest.mark.slow
 async def test_verification_through_the_frontend_routes(emails: CapturedEmails) -> None:
     transport = httpx.ASGITransport(app=make_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://api.example.test") as web:

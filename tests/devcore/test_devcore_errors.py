@@ -72,6 +72,7 @@ async def test_unknown_tenant_reads_as_none_through_get_tenant(sdk: str) -> None
     assert tenant is not None
 
 
+@pytest.mark.slow
 async def test_unknown_app_is_a_400_the_sdk_passes_on(devcore: DevCore) -> None:
     app_id = "missing" + secrets.token_hex(4)
     init_sdk(devcore.app_url(app_id), CapturedEmails())
@@ -147,6 +148,7 @@ async def test_reset_token_for_an_unknown_tenant_is_a_400_the_sdk_passes_on(sdk:
     assert str(raised.value) == _core_error(path, "POST", 400, expected)
 
 
+@pytest.mark.slow
 async def test_tenant_and_app_ids_are_case_blind_as_in_the_real_core(sdk: str) -> None:
     # Created as "Shop", the tenant is "shop"; requests naming it either way reach it.
     await create_or_update_tenant("Shop", TenantConfigCreateOrUpdate())

@@ -126,6 +126,7 @@ async def test_roles_and_permissions(sdk: str) -> None:
     assert sorted((await get_all_roles()).roles) == ["editor", "viewer"]
 
 
+@pytest.mark.slow
 async def test_user_roles_per_tenant(sdk: str) -> None:
     created = requests.put(
         f"{sdk}/recipe/multitenancy/tenant/v2", json={"tenantId": "other"}, timeout=5

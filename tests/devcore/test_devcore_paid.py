@@ -376,6 +376,7 @@ def wall_clock_core() -> Iterator[DevCore]:
         yield core
 
 
+@pytest.mark.slow
 def test_mfa_totp_flow_through_the_sdk(wall_clock_core: DevCore) -> None:
     from fastapi import Depends, FastAPI
     from supertokens_python.framework.fastapi import get_middleware

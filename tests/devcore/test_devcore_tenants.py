@@ -182,6 +182,7 @@ def test_bad_provider_configs_are_a_400_and_change_nothing(
 # -- users and tenants --
 
 
+@pytest.mark.slow
 async def test_associating_a_user_with_a_tenant(licensed: str) -> None:
     await create_or_update_tenant("t1", TenantConfigCreateOrUpdate())
     signed_up = await sign_up("public", "person@example.com", PASSWORD)

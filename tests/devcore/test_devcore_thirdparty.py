@@ -41,6 +41,7 @@ async def _sign_in_up(
     return result
 
 
+@pytest.mark.slow
 async def test_first_sign_in_creates_the_user_and_later_ones_find_it(sdk: str) -> None:
     first = await _sign_in_up("tp-1", "One@Example.com")
     assert first.created_new_recipe_user
@@ -69,6 +70,7 @@ async def test_a_verified_email_is_marked_verified(sdk: str) -> None:
     assert await is_email_verified(RecipeUserId(verified.user.id), "u@example.com")
 
 
+@pytest.mark.slow
 async def test_provider_users_are_per_tenant(sdk: str) -> None:
     created = requests.put(
         f"{sdk}/recipe/multitenancy/tenant/v2", json={"tenantId": "other"}, timeout=5

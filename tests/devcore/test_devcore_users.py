@@ -87,6 +87,7 @@ async def test_get_user_by_id(sdk: str) -> None:
     assert await get_user("no-such-user") is None
 
 
+@pytest.mark.slow
 async def test_users_are_paged_oldest_and_newest_first(sdk: str) -> None:
     users = [await _sign_up(f"p{i}@example.com") for i in range(5)]
     users.append(await _third_party("tp-1", "p9@example.com"))
@@ -141,6 +142,7 @@ async def test_list_users_by_account_info(sdk: str) -> None:
     assert len(union) == 2
 
 
+@pytest.mark.slow
 def test_search_tags_match_prefixes_and_domains(sdk: str) -> None:
     for email in ("alice@one.test", "bob@two.test", "carol@alice.test"):
         answer = requests.post(
@@ -159,6 +161,7 @@ def test_search_tags_match_prefixes_and_domains(sdk: str) -> None:
     assert emails_found(provider="fake") == []
 
 
+@pytest.mark.slow
 async def test_deleting_a_user_removes_everything_keyed_by_it(sdk: str, devcore: DevCore) -> None:
     doomed = await _sign_up("doomed@example.com")
     kept = await _sign_up("kept@example.com")
@@ -249,6 +252,7 @@ async def test_linked_users_are_listed_counted_and_deleted_as_one(
     assert await get_user_count() == 1
 
 
+@pytest.mark.slow
 async def test_apps_are_isolated(devcore: DevCore) -> None:
     app_a, app_b = devcore.create_app(), devcore.create_app()
     init_sdk(app_a, CapturedEmails())
@@ -301,6 +305,7 @@ def test_bad_remove_requests_are_400(devcore_app: str, body: bytes) -> None:
     assert answer.status_code == 400, answer.text
 
 
+@pytest.mark.slow
 def test_legacy_recipe_user_getters_follow_the_rid_header(sdk: str) -> None:
     signed_up = requests.post(
         f"{sdk}/public/recipe/signup",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from supertokens_python import RecipeInit
@@ -73,6 +74,7 @@ def complete(client: TestClient, tokens: Tokens, age: float = 0.0) -> Tokens:
     return Tokens.of(answer)
 
 
+@pytest.mark.slow
 def test_require_2fa_gives_the_session_only_after_2fa(fastapi_app: MakeApp) -> None:
     client = make_client(fastapi_app)
     user_id, tokens = signed_up(client)

@@ -414,6 +414,7 @@ def test_malformed_input_is_400_and_changes_nothing(
     assert _state_doc(store, user_id) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["memory", "metadata"])
 def test_concurrent_redemption_of_one_recovery_code(
     harness: Callable[..., Harness], store: str

@@ -398,6 +398,7 @@ def test_the_state_keeps_credentials_and_challenges() -> None:
     assert again.factor_ids() == []
 
 
+@pytest.mark.slow
 def test_a_user_has_at_most_ten_keys(h: Harness) -> None:
     """The eleventh key is refused before and after the browser is asked."""
     tokens = h.signed_up("ten@example.com")
@@ -415,6 +416,7 @@ def test_a_user_has_at_most_ten_keys(h: Harness) -> None:
     assert "webauthn" not in h.get("/auth/2fa", tokens).json()["enrollable"]
 
 
+@pytest.mark.slow
 def test_no_more_core_calls_than_totp(
     make: Callable[..., Harness], devcore: Any, devcore_app: str
 ) -> None:

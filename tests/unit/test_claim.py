@@ -38,6 +38,7 @@ def test_public_api_names() -> None:
     assert isinstance(st_twofactor.__version__, str)
 
 
+@pytest.mark.slow
 def test_importing_the_package_imports_no_framework() -> None:
     code = (
         "import st_twofactor, sys; "

@@ -22,6 +22,7 @@ def quick_run() -> Run:
     return result
 
 
+@pytest.mark.slow
 def test_protected_requests_make_no_core_call(quick_run: Run) -> None:
     protected = quick_run.protected
     assert protected is not None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.__main__ import QUICK, run
 from benchmarks.alternatives import FLOWS
 from benchmarks.report import Run, render
 
 
+@pytest.mark.slow
 def test_sql_store_flows_make_fewer_core_calls() -> None:
     result = run(QUICK, ["stores"], command="python -m benchmarks --quick --parts stores")
     assert isinstance(result, Run)

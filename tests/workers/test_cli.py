@@ -317,6 +317,7 @@ def test_user_reset_asks_removes_factors_and_revokes_sessions(app: str) -> None:
 # -- keys ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_full_key_rotation_of_200_users(app: str) -> None:
     """200 users enrolled under the old key; `keys rotate` re-seals them all under the new
     one; then the old key is removed and every user still signs in with TOTP."""
@@ -390,6 +391,7 @@ def test_keys_status_counts_secrets_no_key_opens(app: str) -> None:
     assert as_json(rotate)["unreadable"] == 3 and as_json(rotate)["rotated"] == 0
 
 
+@pytest.mark.slow
 def test_keys_rotate_through_an_sql_store_resumes_after_a_user(app: str, tmp_path: Path) -> None:
     from st_twofactor.sql_store import SQLStore
 
@@ -427,6 +429,7 @@ def test_keys_rotate_through_an_sql_store_resumes_after_a_user(app: str, tmp_pat
 # -- store -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_store_create_table_ddl_and_other_stores(app: str, tmp_path: Path) -> None:
     env = {"ST2FA_CLI_SQL_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}"}
     ddl = run_cli(
@@ -551,6 +554,7 @@ def test_doctor_reports_what_fails_with_the_fix() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_keys_rotate_stops_on_a_bad_state_and_says_where_to_resume(
     app: str, tmp_path: Path
 ) -> None:

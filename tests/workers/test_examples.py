@@ -42,6 +42,7 @@ def _first_factor(client: httpx.Client, path: str, email: str) -> dict[str, obje
     return answer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_serves_the_page_and_the_api(name: str, tmp_path: Path) -> None:
     with run_example(name, tmp_path / "data") as server, _client(server.url) as client:
@@ -73,6 +74,7 @@ def test_example_serves_the_page_and_the_api(name: str, tmp_path: Path) -> None:
     assert server.process.returncode is not None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_users_survive_a_restart(name: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -84,6 +86,7 @@ def test_users_survive_a_restart(name: str, tmp_path: Path) -> None:
         assert client.get("/auth/2fa").json()["status"] == "OK"
 
 
+@pytest.mark.slow
 def test_example_uses_the_configured_core_and_key(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with DevCore() as core:
@@ -98,6 +101,7 @@ def test_example_uses_the_configured_core_and_key(tmp_path: Path) -> None:
     assert not (data / "devcore.sqlite3").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_answers_503_while_its_core_is_down(name: str, tmp_path: Path) -> None:
     """The SDK's routes too (answer_core_outages), so the page can say what is wrong."""
@@ -121,6 +125,7 @@ def test_example_answers_503_while_its_core_is_down(name: str, tmp_path: Path) -
                 assert "Traceback" not in server.log()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*EXAMPLES, DJANGO_ASGI])
 def test_example_refuses_to_start_without_a_key_outside_development(
     name: str, tmp_path: Path

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from st_twofactor import totp
 from st_twofactor.testing import reset_supertokens
@@ -47,6 +48,7 @@ CORE_DOWN = "the SuperTokens core is unreachable; try again later"
 STORE_DOWN = "the 2FA state store is unavailable; try again later"
 
 
+@pytest.mark.slow
 def test_core_killed_during_load_loses_no_acknowledged_write(core: CoreProcess) -> None:
     app = AppProcess(core.url)
     app.start()
@@ -201,6 +203,7 @@ def _auth(token: str) -> dict[str, str]:
 # -- Redis down ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_redis_down_fails_closed_with_a_clear_error(devcore_app: str) -> None:
     """Stopped or frozen Redis: 503 'state store unavailable' quickly, nothing accepted,
     completed sessions unaffected; back up, the state is intact and the code works."""

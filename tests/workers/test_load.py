@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ..helpers.load import check_two_workers, run_users
 from ..helpers.redis_server import RedisServer, unique_prefix
 from ..helpers.servers import AppProcess, CoreProcess, app_workers
@@ -27,6 +29,7 @@ from ..helpers.servers import AppProcess, CoreProcess, app_workers
 USERS = 200
 
 
+@pytest.mark.slow
 def test_many_users_sign_in_with_totp_against_one_worker(core: CoreProcess) -> None:
     """200 users, 8 at a time, against one worker with the default (user metadata) store:
     no error, and every user ends with a completed session."""
@@ -41,6 +44,7 @@ def test_many_users_sign_in_with_totp_against_one_worker(core: CoreProcess) -> N
     assert stats.requests == USERS * 7
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_redis(core: CoreProcess, redis_server: RedisServer) -> None:
     """Two workers with one RedisStore: 200 users crossing workers with no error; a TOTP
     code and a recovery code raced from both workers are each accepted exactly once;

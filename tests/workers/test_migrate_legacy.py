@@ -154,6 +154,7 @@ def add_require_2fa_route(h: Harness) -> None:
         return {"user": session.get_user_id()}
 
 
+@pytest.mark.slow
 def test_a_legacy_app_migrates_with_no_reenrolment(devcore_app: str) -> None:
     legacy = LegacyFrontend(devcore_app)
     phones = ["+14155550101", "+14155550102", "+14155550103", "+14155550104"]
@@ -323,6 +324,7 @@ def legacy_sdk(devcore_app: str) -> Iterator[str]:
     yield devcore_app
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_finished_by_the_next_with_hundreds_of_users(legacy_sdk: str) -> None:
     """The command is killed (SIGKILL: no clean-up of any kind) a third of the way, in the
     middle of whichever step of whichever users it was at; the next run finishes it."""
@@ -483,6 +485,7 @@ def test_an_unknown_tenant_or_an_unreachable_core(legacy_sdk: str) -> None:
     assert "Traceback" not in dead.stderr
 
 
+@pytest.mark.slow
 def test_the_plan_and_the_report_in_text(legacy_sdk: str) -> None:
     made = run(legacy_users(3, "text"))
     run(update_user_metadata(made[1].user_id, {"st_twofactor": {"v": 99}}))  # unreadable

@@ -263,6 +263,7 @@ def core_process() -> Iterator[CoreProcess]:
     core.close()
 
 
+@pytest.mark.slow
 def test_a_killed_and_restarted_core(core_process: CoreProcess, on: None) -> None:
     """In one event loop: a kept-alive connection, the core killed and started again."""
     init_sdk(core_process.url)

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from st_twofactor import totp
 
@@ -48,6 +49,7 @@ STOP_AFTER = 10
 STORE_DOWN = "the 2FA state store is unavailable; try again later"
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_postgresql(core: CoreProcess, postgres_server: PostgresServer) -> None:
     """Two workers with one SQLStore table: users crossing workers with no error; a TOTP
     code and a recovery code raced from both workers are each accepted exactly once;
@@ -59,6 +61,7 @@ def test_two_workers_sharing_postgresql(core: CoreProcess, postgres_server: Post
         )
 
 
+@pytest.mark.slow
 def test_postgresql_stopped_during_load_fails_closed_and_loses_nothing(
     core: CoreProcess,
 ) -> None:

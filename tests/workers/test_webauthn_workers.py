@@ -62,6 +62,7 @@ class Session:
         return body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["redis", "postgresql"])
 def test_one_answer_is_accepted_once_across_two_workers(
     core: CoreProcess, store: str, request: pytest.FixtureRequest
