@@ -14,7 +14,7 @@ group's marker is set from the directory here, so a new file cannot forget it:
 - ``docs``: the blocks of the documentation, run.
 
 ``slow`` marks the individually slow tests; ``speedups_off`` the tests left out of
-the second pass with ``ST2FA_TEST_SPEEDUPS=1``.
+the second pass with ``ST2FA_TEST_SPEEDUPS=1`` (see ``CONTRIBUTING.md``).
 
 Fixtures (helpers to import are in :mod:`tests.helpers`):
 
@@ -24,8 +24,11 @@ Fixtures (helpers to import are in :mod:`tests.helpers`):
   with the SDK's middleware, ready for routes and a test client.
 - ``fake_provider``: a third-party provider whose OAuth calls are faked (no network).
 - ``core``: the development core as its own process; ``redis_server`` and
-  ``postgres_server``: one server each for the session (tests isolate themselves by key
-  prefix or table).
+  ``postgres_server``: one server each for a worker's session (tests isolate themselves
+  by key prefix or table).
+
+Under ``pytest -n`` (pytest-xdist) each worker runs its own session: its own
+development core, Redis and PostgreSQL, on ports the OS picked.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from supertokens_python import RecipeInit
@@ -107,6 +110,17 @@ SPEEDUPS_OFF_FILES = {
 """The tests marked ``speedups_off``: the second CI pass (``ST2FA_TEST_SPEEDUPS=1``) checks
 the SDK's core calls in this process with the speed-up on, and leaves these out."""
 
+XDIST_GROUPS = {
+    # They run mypy with the repository's .mypy_cache: never two at once.
+    "test_readme.py": "mypy-cache",
+    "test_integrating.py": "mypy-cache",
+    "test_docs_django.py": "mypy-cache",
+    "test_migrate_docs.py": "mypy-cache",
+    # One benchmark run (a minute) shared by the module's tests: made once, not per worker.
+    "test_benchmarks_smoke.py": "benchmarks-smoke",
+}
+"""Test files whose tests must run on one xdist worker (see ``pytest_xdist_make_scheduler``)."""
+
 
 def _group(path: Path) -> str:
     """The group of a test file: its directory under ``tests/``."""
@@ -123,13 +137,36 @@ def _group(path: Path) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test with its group (from its directory) and, from the table above,
-    ``speedups_off``."""
+    ``speedups_off``; then put the files with slow tests first (each file's tests kept
+    together and in order, for its module fixtures), so that under ``-n`` the long tests
+    start early and the short ones fill the workers up at the end."""
     for item in items:
         path = Path(str(item.path))
         group = _group(path)
         item.add_marker(getattr(pytest.mark, group))
         if group in SPEEDUPS_OFF_GROUPS or path.name in SPEEDUPS_OFF_FILES:
             item.add_marker(pytest.mark.speedups_off)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``): each test is a unit of work sent to the next free
+    worker, except that the tests of each file in ``XDIST_GROUPS`` make one unit together.
+
+    pytest-xdist's own way (``xdist_group`` marks with ``--dist loadgroup``) rewrites node
+    ids, which pytest 9.2 no longer reads: it groups nothing, silently."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return XDIST_GROUPS.get(file, nodeid)
+
+    return FileGroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
