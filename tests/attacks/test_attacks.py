@@ -30,7 +30,7 @@ from st_twofactor.service import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.store import InMemoryStore
 from st_twofactor.testing import reset_supertokens
 
-from ..helpers.attacks import HOSTILE_BODIES
+from ..helpers.attacks import HOSTILE_BODIES, enrolled
 from ..helpers.race import race
 from ..helpers.redis_server import RedisServer, unique_prefix
 from ..helpers.sdk import jwt_payload, with_payload
@@ -51,14 +51,6 @@ def make(devcore_app: str) -> Iterator[Callable[..., Harness]]:
 @pytest.fixture
 def h(make: Callable[..., Harness]) -> Harness:
     return make()
-
-
-def enrolled(h: Harness, email: str) -> tuple[Tokens, str, list[str]]:
-    """A user with TOTP and recovery codes; their completed session, secret and codes."""
-    tokens = h.signed_up(email)
-    secret, codes = h.enrol_totp(tokens)
-    h.clock.advance(30)
-    return tokens, secret, codes
 
 
 def status_of(response: Any) -> str:

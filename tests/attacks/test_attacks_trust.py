@@ -20,7 +20,7 @@ from st_twofactor.service import REMEMBER_HEADER
 from st_twofactor.store import InMemoryStore, Store, UserMetadataStore
 from st_twofactor.testing import reset_supertokens
 
-from ..helpers.attacks import claim_reason
+from ..helpers.attacks import claim_reason, enrolled
 from ..helpers.race import race
 from ..helpers.redis_server import unique_prefix
 from ..helpers.sdk import jwt_payload
@@ -48,13 +48,6 @@ def any_store(request: pytest.FixtureRequest) -> Store:
 
 def status_of(response: Any) -> str:
     return str(response.json().get("status"))
-
-
-def enrolled(h: Harness, email: str) -> tuple[Tokens, str, list[str]]:
-    tokens = h.signed_up(email)
-    secret, codes = h.enrol_totp(tokens)
-    h.clock.advance(30)
-    return tokens, secret, codes
 
 
 def remember_token(h: Harness, email: str) -> tuple[str, str]:

@@ -1,8 +1,11 @@
-"""What the attack tests share: hostile request bodies, and a step-up refusal read."""
+"""What the attack tests share: an enrolled user, hostile request bodies, and a step-up
+refusal read."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from .twofactor_app import Harness, Tokens
 
 CLAIM = "2fa-completed"
 
@@ -29,3 +32,11 @@ def claim_reason(response: Any) -> dict[str, Any]:
     reason = errors[0]["reason"]
     assert isinstance(reason, dict)
     return reason
+
+
+def enrolled(h: Harness, email: str) -> tuple[Tokens, str, list[str]]:
+    """A user with TOTP and recovery codes; their completed session, secret and codes."""
+    tokens = h.signed_up(email)
+    secret, codes = h.enrol_totp(tokens)
+    h.clock.advance(30)
+    return tokens, secret, codes
