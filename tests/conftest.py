@@ -1,67 +1,181 @@
-"""Shared fixtures and helpers: the SDK initialised against the development core.
+"""The suite's groups, and the fixtures every group may use.
+
+Each test file lives in the directory of its group, which says what it needs; the
+group's marker is set from the directory here, so a new file cannot forget it:
+
+- ``unit``: no server, no SDK ``init()``;
+- ``http``: the HTTP API through the frameworks (FastAPI, Flask, Django) against the
+  development core in this process;
+- ``browser``: headless Chromium against the examples run as processes;
+- ``workers``: several processes (the core, app workers, Redis, PostgreSQL, the
+  command line, the examples), load and faults;
+- ``devcore``: the development core itself;
+- ``attacks``: the attack matrix, hostile input and the model test;
+- ``docs``: the blocks of the documentation, run.
+
+``slow`` marks the individually slow tests; ``speedups_off`` the tests left out of
+the second pass with ``ST2FA_TEST_SPEEDUPS=1`` (see ``CONTRIBUTING.md``).
+
+Fixtures (helpers to import are in :mod:`tests.helpers`):
 
 - ``init_supertokens(recipe_list, framework=...)`` resets the SDK and calls ``init()``
   against this test's app on the development core (``devcore_app``).
 - ``fastapi_app(recipe_list)`` / ``flask_app(recipe_list)`` do that and return an app
   with the SDK's middleware, ready for routes and a test client.
-- ``fake_provider`` is a third-party provider whose OAuth calls are faked (no network):
-  the authorisation ``code`` sent by the client names the user it signs in.
-- Helpers drive the SDK's HTTP API with header-based tokens (``st-auth-mode: header``)
-  and read the access token's payload.
+- ``fake_provider``: a third-party provider whose OAuth calls are faked (no network).
+- ``core``: the development core as its own process; ``redis_server`` and
+  ``postgres_server``: one server each for a worker's session (tests isolate themselves
+  by key prefix or table).
 
-The API domain is ``http://localhost`` so the SDK never consults the public suffix list.
+Under ``pytest -n`` (pytest-xdist) each worker runs its own session: its own
+development core, Redis and PostgreSQL, on ports the OS picked.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import supertokens_python
-from supertokens_python import InputAppInfo, RecipeInit, SupertokensConfig
-from supertokens_python.recipe.thirdparty.provider import (
-    Provider,
-    ProviderClientConfig,
-    ProviderConfig,
-    ProviderInput,
-    RedirectUriInfo,
+from supertokens_python import RecipeInit
+
+from .helpers import sdk
+from .helpers.postgres_server import PostgresServer
+from .helpers.postgres_server import start_or_skip as start_postgres_or_skip
+from .helpers.redis_server import RedisServer
+from .helpers.redis_server import start_or_skip as start_redis_or_skip
+from .helpers.sdk import (  # noqa: F401 (the docs tests import these from here)
+    API_DOMAIN,
+    FAKE_PROVIDER_ID,
+    HEADER_MODE,
+    PASSWORD,
+    FakeProvider,
+    InitSupertokens,
+    Tokens,
+    body,
+    invalid_claim_ids,
+    jwt_payload,
+    sdk_init,
+    sign_in,
+    sign_up,
+    status,
+    third_party_sign_in,
+    with_payload,
 )
-from supertokens_python.recipe.thirdparty.types import UserInfo, UserInfoEmail
-
-from st_twofactor.testing import reset_supertokens
-
-from .servers import CoreProcess
+from .helpers.servers import CoreProcess
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from flask import Flask
 
-os.environ.setdefault("SUPERTOKENS_TLDEXTRACT_DISABLE_HTTP", "1")
-
 
 SPEEDUPS = os.environ.get("ST2FA_TEST_SPEEDUPS") == "1"
 """``ST2FA_TEST_SPEEDUPS=1``: run the session with ``speedups.reuse_core_connections()`` on."""
 
+TESTS = Path(__file__).resolve().parent
+GROUPS = ("unit", "http", "browser", "workers", "devcore", "attacks", "docs")
+"""The group directories; each is also the marker of the tests in it."""
+
+DOCS_NOT_YET_MOVED = {
+    "test_readme.py",
+    "test_integrating.py",
+    "test_docs_django.py",
+    "test_migrate_docs.py",
+}
+"""The documentation tests still directly in ``tests/``, on their way to ``tests/docs/``."""
+
+SPEEDUPS_OFF_GROUPS = {"browser"}
+SPEEDUPS_OFF_FILES = {
+    # Load, faults, workers, commands and the examples: the SDK runs in other processes
+    # (the examples run with the speed-up on in the first pass anyway).
+    "test_load.py",
+    "test_faults.py",
+    "test_sql_workers.py",
+    "test_webauthn_workers.py",
+    "test_cli.py",
+    "test_migrate_legacy.py",
+    "test_examples.py",
+    "test_benchmarks_smoke.py",
+    "test_benchmarks_stores.py",
+    # The opt-in's own tests turn it on and off themselves.
+    "test_speedups.py",
+    # No core call of the SDK: the development core's connections, the docs' projects.
+    "test_devcore_connections.py",
+    "test_readme.py",
+    "test_docs_django.py",
+    "test_migrate_docs.py",
+}
+"""The tests marked ``speedups_off``: the second CI pass (``ST2FA_TEST_SPEEDUPS=1``) checks
+the SDK's core calls in this process with the speed-up on, and leaves these out."""
+
+XDIST_GROUPS = {
+    # They run mypy with the repository's .mypy_cache: never two at once.
+    "test_readme.py": "mypy-cache",
+    "test_integrating.py": "mypy-cache",
+    "test_docs_django.py": "mypy-cache",
+    "test_migrate_docs.py": "mypy-cache",
+    # One benchmark run (a minute) shared by the module's tests: made once, not per worker.
+    "test_benchmarks_smoke.py": "benchmarks-smoke",
+}
+"""Test files whose tests must run on one xdist worker (see ``pytest_xdist_make_scheduler``)."""
+
+
+def _group(path: Path) -> str:
+    """The group of a test file: its directory under ``tests/``."""
+    parts = path.relative_to(TESTS).parts
+    if len(parts) > 1 and parts[0] in GROUPS:
+        return parts[0]
+    if parts[-1] in DOCS_NOT_YET_MOVED:
+        return "docs"
+    raise pytest.UsageError(
+        f"tests/{'/'.join(parts)}: a test file belongs in a group directory: {', '.join(GROUPS)}"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its group (from its directory) and, from the table above,
+    ``speedups_off``; then put the files with slow tests first (each file's tests kept
+    together and in order, for its module fixtures), so that under ``-n`` the long tests
+    start early and the short ones fill the workers up at the end."""
+    for item in items:
+        path = Path(str(item.path))
+        group = _group(path)
+        item.add_marker(getattr(pytest.mark, group))
+        if group in SPEEDUPS_OFF_GROUPS or path.name in SPEEDUPS_OFF_FILES:
+            item.add_marker(pytest.mark.speedups_off)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``): each test is a unit of work sent to the next free
+    worker, except that the tests of each file in ``XDIST_GROUPS`` make one unit together.
+
+    pytest-xdist's own way (``xdist_group`` marks with ``--dist loadgroup``) rewrites node
+    ids, which pytest 9.2 no longer reads: it groups nothing, silently."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return XDIST_GROUPS.get(file, nodeid)
+
+    return FileGroupScheduling(config, log)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _reuse_one_tls_context() -> Iterator[None]:
-    """Speed only: the SDK makes a new httpx client, and so a new TLS context (about
-    25-60 ms of CA loading), for every core call. The tests only talk plain HTTP to
-    the development core on loopback, so one shared context changes nothing else.
+    """Speed only: one TLS context for the SDK's core calls (see
+    :func:`tests.helpers.sdk.share_one_tls_context`).
 
     With ``ST2FA_TEST_SPEEDUPS=1`` the library's own opt-in does it instead (one TLS
     context and pooled clients), so the whole suite also runs with it on."""
-    import ssl
-    from functools import partial
-
-    import httpx
-    import supertokens_python.querier as querier
-
     if SPEEDUPS:
         from st_twofactor import speedups
 
@@ -69,45 +183,20 @@ def _reuse_one_tls_context() -> Iterator[None]:
         yield
         speedups.stop_reusing_core_connections()
         return
-    original = querier.AsyncClient
-    querier.AsyncClient = partial(httpx.AsyncClient, verify=ssl.create_default_context())  # type: ignore[misc]
+    undo = sdk.share_one_tls_context()
     yield
-    querier.AsyncClient = original  # type: ignore[misc]
-
-
-API_DOMAIN = "http://localhost"
-HEADER_MODE = {"st-auth-mode": "header"}
-PASSWORD = "correct-horse-battery-1"
-
-Framework = Literal["fastapi", "flask", "django"]
-
-
-class InitSupertokens(Protocol):
-    def __call__(self, recipe_list: list[RecipeInit], *, framework: Framework = ...) -> None: ...
+    undo()
 
 
 @pytest.fixture
 def init_supertokens(devcore_app: str) -> Iterator[InitSupertokens]:
     """Call ``supertokens_python.init()`` for this test's core app (reset before and after)."""
 
-    def init(recipe_list: list[RecipeInit], *, framework: Framework = "fastapi") -> None:
-        reset_supertokens()
-        supertokens_python.init(
-            app_info=InputAppInfo(
-                app_name="st-twofactor tests",
-                api_domain=API_DOMAIN,
-                website_domain=API_DOMAIN,
-                api_base_path="/auth",
-            ),
-            supertokens_config=SupertokensConfig(connection_uri=devcore_app),
-            framework=framework,
-            mode="asgi" if framework == "fastapi" else "wsgi",
-            telemetry=False,
-            recipe_list=recipe_list,
-        )
+    def init(recipe_list: list[RecipeInit], *, framework: sdk.Framework = "fastapi") -> None:
+        sdk_init(devcore_app, recipe_list, framework=framework)
 
     yield init
-    reset_supertokens()
+    sdk.reset_supertokens()
 
 
 @pytest.fixture
@@ -142,17 +231,10 @@ def flask_app(init_supertokens: InitSupertokens) -> Callable[[list[RecipeInit]],
     return make
 
 
-# -- a third-party provider with faked OAuth calls --
-
-FAKE_PROVIDER_ID = "fake-oauth"
-
-
-@dataclass
-class FakeProvider:
-    """A provider for ``thirdparty.init``; the client's ``code`` is ``"<user id>:<email>"``."""
-
-    input: ProviderInput
-    calls: list[str]
+@pytest.fixture
+def fake_provider() -> FakeProvider:
+    """A third-party provider whose OAuth calls are faked (see :func:`sdk.fake_provider`)."""
+    return sdk.fake_provider()
 
 
 @pytest.fixture
@@ -164,135 +246,23 @@ def core() -> Iterator[CoreProcess]:
     process.close()
 
 
-@pytest.fixture
-def fake_provider() -> FakeProvider:
-    calls: list[str] = []
-
-    def override(original: Provider) -> Provider:
-        async def exchange_auth_code_for_oauth_tokens(
-            redirect_uri_info: RedirectUriInfo, user_context: dict[str, Any]
-        ) -> dict[str, Any]:
-            calls.append("exchange_auth_code_for_oauth_tokens")
-            return {"access_token": redirect_uri_info.redirect_uri_query_params["code"]}
-
-        async def get_user_info(
-            oauth_tokens: dict[str, Any], user_context: dict[str, Any]
-        ) -> UserInfo:
-            calls.append("get_user_info")
-            user_id, email = str(oauth_tokens["access_token"]).split(":", 1)
-            return UserInfo(third_party_user_id=user_id, email=UserInfoEmail(email, True))
-
-        original.exchange_auth_code_for_oauth_tokens = exchange_auth_code_for_oauth_tokens  # type: ignore[method-assign]
-        original.get_user_info = get_user_info  # type: ignore[method-assign]
-        return original
-
-    provider = ProviderInput(
-        config=ProviderConfig(
-            third_party_id=FAKE_PROVIDER_ID,
-            clients=[ProviderClientConfig(client_id="client", client_secret="secret")],
-            authorization_endpoint="https://provider.invalid/authorize",
-            token_endpoint="https://provider.invalid/token",
-        ),
-        override=override,
-    )
-    return FakeProvider(input=provider, calls=calls)
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session (isolate tests by key prefix). A test that
+    stops the server must start one of its own (``start_or_skip``)."""
+    server = start_redis_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
-# -- driving the SDK's HTTP API (FastAPI TestClient, Flask and Django test clients) --
-
-
-def body(response: Any) -> Any:
-    """The JSON body of a FastAPI/httpx, Flask or Django test response."""
-    if hasattr(response, "get_json"):
-        return response.get_json()
-    return response.json()
-
-
-def status(response: Any) -> int:
-    return int(getattr(response, "status_code", 0))
-
-
-def sign_up(client: Any, email: str, password: str = PASSWORD, **headers: str) -> Any:
-    """POST /auth/signup (emailpassword) with header-based tokens unless told otherwise."""
-    return client.post(
-        "/auth/signup",
-        json={
-            "formFields": [{"id": "email", "value": email}, {"id": "password", "value": password}]
-        },
-        headers={**HEADER_MODE, **headers},
-    )
-
-
-def sign_in(client: Any, email: str, password: str = PASSWORD, **headers: str) -> Any:
-    """POST /auth/signin (emailpassword)."""
-    return client.post(
-        "/auth/signin",
-        json={
-            "formFields": [{"id": "email", "value": email}, {"id": "password", "value": password}]
-        },
-        headers={**HEADER_MODE, **headers},
-    )
-
-
-def third_party_sign_in(client: Any, user_id: str, email: str) -> Any:
-    """POST /auth/signinup with the fake provider (see :func:`fake_provider`)."""
-    return client.post(
-        "/auth/signinup",
-        json={
-            "thirdPartyId": FAKE_PROVIDER_ID,
-            "redirectURIInfo": {
-                "redirectURIOnProviderDashboard": f"{API_DOMAIN}/callback",
-                "redirectURIQueryParams": {"code": f"{user_id}:{email}"},
-            },
-        },
-        headers=HEADER_MODE,
-    )
-
-
-@dataclass
-class Tokens:
-    """Header-based session tokens from a response (``None`` when not sent)."""
-
-    access: str | None
-    refresh: str | None
-
-    @classmethod
-    def of(cls, response: Any) -> Tokens:
-        return cls(
-            access=response.headers.get("st-access-token"),
-            refresh=response.headers.get("st-refresh-token"),
-        )
-
-    def auth(self) -> dict[str, str]:
-        """Headers that present the access token."""
-        assert self.access is not None, "no access token"
-        return {"Authorization": f"Bearer {self.access}", **HEADER_MODE}
-
-    def refresh_auth(self) -> dict[str, str]:
-        assert self.refresh is not None, "no refresh token"
-        return {"Authorization": f"Bearer {self.refresh}", **HEADER_MODE}
-
-
-def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def jwt_payload(token: str) -> dict[str, Any]:
-    """The (unverified) payload of a JWT such as an access token."""
-    payload: dict[str, Any] = json.loads(_b64decode(token.split(".")[1]))
-    return payload
-
-
-def with_payload(token: str, payload: dict[str, Any]) -> str:
-    """``token`` with its payload replaced and its signature kept (i.e. forged)."""
-    header, _, signature = token.split(".")
-    encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
-    return f"{header}.{encoded}.{signature}"
-
-
-def invalid_claim_ids(response: Any) -> list[str]:
-    """The claim ids of a 403 ``INVALID_CLAIMS`` answer from the SDK."""
-    assert status(response) == 403, (status(response), body(response))
-    answer = body(response)
-    assert answer["message"] == "invalid claim"
-    return [error["id"] for error in answer["claimValidationErrors"]]
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (isolate tests by table name). A test that
+    stops the server must start one of its own (``start_or_skip``)."""
+    server = start_postgres_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -32,7 +32,8 @@ import pytest
 
 from st_twofactor.factors.totp import algorithm as totp
 
-from ..example_server import free_port, stop
+from ..helpers.examples import stop
+from ..helpers.ports import free_port
 from .blocks import REPO, mypy, page_blocks
 
 PAGE = REPO / "docs" / "howto" / "django.md"

@@ -1,0 +1,630 @@
+"""The security invariants, checked over random sequences (a hypothesis state machine).
+
+Hypothesis drives one user of the test app (FastAPI, the 2FA plugin, the passwordless
+override, the development core) through random sequences of: sign-ins (with or without
+a remember-device token, on the owner's device or elsewhere, exempted by the policy or
+not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
+codes, recovery codes, e-mailed and texted codes, security keys (and answers that
+cannot be a key's), removal and regeneration, remember-device, time
+passing, policy changes, "sign out everywhere" and the admin functions. Every session
+the sequence made stays in play, so later steps act from sessions that are stale,
+remembered, exempted, refreshed or revoked. A small model predicts each answer; after
+every step:
+
+- I1 freshness: a factor change (a second TOTP device or security key, removal, new
+  recovery codes, pinning an e-mail address or phone number) succeeds only from a
+  session that presented a factor within the step-up window (or for a user with no
+  factor); a step-up route passes only within its ``max_age`` of a factor presented in
+  the session; remembered and exempted completions are never fresh;
+- I2 revocation: a session revoked by an admin reset or "sign out everywhere" gets 401
+  from every 2FA route and completes nothing;
+- I3 nothing half-done: a refused request leaves the user's factors exactly as they
+  were (the model's factors are compared with the stored state after every step);
+- I4 the owner keeps a way in: sessions are made on the owner's device (which keeps the
+  known-device token it was given) or elsewhere; an attacker elsewhere sends wrong TOTP
+  codes until TOTP locks, and from then on a right code is refused elsewhere but accepted
+  on the owner's device; wrong codes are counted per device kind, a right code clears
+  its kind's count, and a right code below the threshold is never refused;
+- never a 5xx, on any route.
+
+S18 (recovery codes only beside another factor) is checked on the stored state too. The
+number of examples is bounded so that the test takes about a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from supertokens_python.recipe.session.asyncio import revoke_all_sessions_for_user
+
+from st_twofactor import admin
+from st_twofactor.errors import NoFactorError
+from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.kernel.completion import REMEMBER_HEADER
+from st_twofactor.testing import reset_supertokens
+from st_twofactor.testing.webauthn import SoftwareAuthenticator
+
+from ..helpers.sdk import jwt_payload
+from ..helpers.twofactor_app import (
+    ALL_FACTORS,
+    STEP_UP_MAX_AGE,
+    Harness,
+    Tokens,
+    make_harness,
+    user_id_of,
+)
+from ..helpers.webauthn_http import (
+    AUTHENTICATE,
+    AUTHENTICATE_OPTIONS,
+    ORIGIN,
+    REGISTER,
+    REGISTER_OPTIONS,
+    REMOVE,
+)
+
+PHASES = [p for p in Phase if os.environ.get("MODEL_NO_SHRINK") != "1" or p != Phase.shrink]
+CLAIM = "2fa-completed"
+PHONE = "+14155550123"
+WINDOW = 300.0
+"""The config's step-up window for factor changes (the default)."""
+MAX_WRONG = 3
+"""Wrong codes in a row the sequences make at most: below the lockout (5)."""
+
+POLICY = {"exempt": False}
+"""Whether the ``required`` policy exempts the user of the running sequence (one user
+per sequence, one sequence at a time); rules change it."""
+USERS = itertools.count()
+
+
+def required(user_id: str, tenant_id: str, user_context: dict[str, Any]) -> bool:
+    return not POLICY["exempt"]
+
+
+@dataclass
+class Session:
+    """One session of the user, as the model sees it."""
+
+    tokens: Tokens
+    label: str
+    completed: bool
+    presented_at: float | None = None
+    """When a factor was last presented in this session (library clock)."""
+    revoked: bool = False
+    owners_device: bool = False
+    """Made on the owner's device: it sends the device's known-device token, if any."""
+
+    def fresh(self, now: float, window: float) -> bool:
+        return self.presented_at is not None and now - self.presented_at <= window
+
+    def __repr__(self) -> str:
+        return f"Session({self.label})"
+
+
+@dataclass
+class Model:
+    """What the user has, as the model predicts it."""
+
+    devices: dict[str, str] = field(default_factory=dict)
+    """Verified TOTP devices: name -> secret."""
+    codes: list[str] = field(default_factory=list)
+    email_pinned: bool = False
+    phone_pinned: bool = False
+    keys: dict[str, SoftwareAuthenticator] = field(default_factory=dict)
+    """Security keys: name -> the software authenticator holding it."""
+    remember: tuple[str, int] | None = None
+    """A remember-device token and the state's epoch when it was issued."""
+    known_token: str | None = None
+    """The owner's device's known-device token, once it completed 2FA."""
+    wrong: dict[str, int] = field(default_factory=lambda: {"known": 0, "shared": 0})
+    """Wrong codes in a row, by failure count (an upper bound on each factor's)."""
+    totp_locked_until: float = 0.0
+    """Until when TOTP is locked for devices that are not known (the attacker's flood)."""
+
+    def factors(self) -> set[str]:
+        enrolled = set()
+        if self.devices:
+            enrolled.add("totp")
+        if self.email_pinned:
+            enrolled.add("otp-email")
+        if self.phone_pinned:
+            enrolled.add("otp-phone")
+        if self.keys:
+            enrolled.add("webauthn")
+        if self.codes:
+            enrolled.add("recovery-code")
+        return enrolled
+
+    def has_other_factor(self) -> bool:
+        return bool(self.devices or self.keys) or self.email_pinned or self.phone_pinned
+
+
+class TwoFactorMachine(RuleBasedStateMachine):
+    sessions = Bundle("sessions")
+
+    def __init__(self, h: Harness) -> None:
+        super().__init__()
+        self.h = h
+        self.model = Model()
+        self.email = ""
+        self.user_id = ""
+        self.labels = itertools.count()
+        self.all: list[Session] = []
+
+    # -- helpers --
+
+    def now(self) -> float:
+        return self.h.clock()
+
+    def scope(self, session: Session) -> str:
+        """Which failure count the session's attempts meet (I4)."""
+        return "known" if session.owners_device and self.model.known_token else "shared"
+
+    def call(self, method: str, path: str, session: Session, body: Any = None) -> Any:
+        headers = {}
+        if self.scope(session) == "known":
+            assert self.model.known_token is not None
+            headers["st-2fa-device"] = self.model.known_token
+        response = self.h.request(method, path, session.tokens, body, headers=headers)
+        assert response.status_code < 500, (path, response.status_code, response.text)
+        return response
+
+    def totp_locked_for(self, session: Session) -> bool:
+        return self.scope(session) == "shared" and self.now() < self.model.totp_locked_until
+
+    def factor_fields(self) -> dict[str, Any]:
+        document = self.h.document(self.user_id)
+        fields = ("totp_devices", "email", "phone", "recovery_codes", "webauthn_credentials")
+        return {k: document[k] for k in fields}
+
+    def new_session(self, tokens: Tokens) -> Session:
+        payload = jwt_payload(tokens.access or "")[CLAIM]
+        session = Session(tokens, f"s{next(self.labels)}", completed=payload["v"] is True)
+        self.all.append(session)
+        return session
+
+    def presented(self, session: Session, response: Any) -> None:
+        """A factor presented in ``session``: fresh now; a right code clears the failure
+        count it met; the owner's device keeps the known-device token it was given."""
+        session.completed = True
+        # as the claim records it: whole milliseconds (a window's edge falls the same way)
+        session.presented_at = int(self.now() * 1000) / 1000
+        scope = self.scope(session)
+        self.model.wrong[scope] = 0
+        if scope == "shared":
+            self.model.totp_locked_until = 0.0
+        if session.owners_device:
+            self.model.known_token = response.headers.get("st-2fa-device")
+            assert self.model.known_token, response.headers
+
+    def refused(self, session: Session, response: Any, before: dict[str, Any]) -> None:
+        """A refused factor change: the step-up 403, or 401 for a revoked session (which
+        may also get the 403 from a route that checks freshness before it reads the
+        state); nothing stored."""
+        expected = {401, 403} if session.revoked else {403}
+        assert response.status_code in expected, (session, response.status_code, response.text)
+        assert self.factor_fields() == before
+
+    def wrong_code(self) -> str:
+        now = self.now()
+        right = {
+            totp.code_at(secret, now + 30 * step, digits=self.h.config.totp_digits)
+            for secret in self.model.devices.values()
+            for step in (-1, 0, 1)
+        }
+        return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+
+    def may_change(self, session: Session) -> bool:
+        return not self.model.factors() or session.fresh(self.now(), WINDOW)
+
+    # -- the user --
+
+    @initialize(target=sessions, exempt=st.booleans())
+    def sign_up(self, exempt: bool) -> Session:
+        # Each sequence starts at the real time, as the SDK's own timestamps do.
+        self.h.clock.now = time.time()
+        self.email = f"model-{next(USERS)}@example.com"
+        POLICY["exempt"] = exempt
+        response = self.h.sign_up(self.email)
+        assert response.json()["status"] == "OK", response.text
+        tokens = Tokens.of(response)
+        self.user_id = user_id_of(tokens)
+        session = self.new_session(tokens)
+        session.owners_device = True  # the owner signs up on their own device
+        assert session.completed == exempt
+        return session
+
+    @rule(target=sessions, with_token=st.booleans(), owners_device=st.booleans())
+    def sign_in(self, with_token: bool, owners_device: bool) -> Session:
+        self.h.client.cookies.clear()  # the remember cookie: sent only when chosen, below
+        headers = {}
+        if with_token and self.model.remember is not None:
+            headers[REMEMBER_HEADER] = self.model.remember[0]
+        response = self.h.sign_in(self.email, **headers)
+        assert response.json()["status"] == "OK", response.text
+        session = self.new_session(Tokens.of(response))
+        session.owners_device = owners_device
+        claim = jwt_payload(session.tokens.access or "")[CLAIM]
+        epoch = self.h.state(self.user_id).epoch
+        if headers and self.model.remember is not None and self.model.remember[1] == epoch:
+            assert claim.get("m") == "remembered", claim
+        elif POLICY["exempt"] and not self.model.factors():
+            assert claim.get("m") == "not-required", claim
+        else:
+            assert claim["v"] is False, claim
+        return session
+
+    @rule(session=sessions)
+    def refresh(self, session: Session) -> None:
+        response = self.h.post(
+            "/auth/session/refresh",
+            None,
+            headers={"Authorization": f"Bearer {session.tokens.refresh}"},
+        )
+        assert response.status_code == (401 if session.revoked else 200), response.text
+        if not session.revoked:
+            session.tokens = Tokens.of(response)
+
+    @rule(seconds=st.sampled_from([1, 30, 59, 61, 200, 299, 301, 1000]))
+    def time_passes(self, seconds: int) -> None:
+        self.h.clock.advance(seconds)
+
+    @rule()
+    def policy_changes(self) -> None:
+        POLICY["exempt"] = not POLICY["exempt"]
+
+    # -- what every session may try --
+
+    @rule(session=sessions)
+    def step_up_route(self, session: Session) -> None:
+        """I1 on the app's routes (which do not ask the core about the session on each
+        request, so a revoked session's unexpired token may still pass them, as
+        documented)."""
+        fresh = session.completed and session.fresh(self.now(), STEP_UP_MAX_AGE)
+        # A revoked session may also be told (401): the SDK asks the core about a token
+        # that a refresh has just made.
+        also = {401} if session.revoked else set()
+        step_up = self.h.get("/api/step-up", session.tokens).status_code
+        assert step_up in {200 if fresh else 403, *also}
+        assert self.h.protected(session.tokens) in {200 if session.completed else 403, *also}
+
+    @rule(session=sessions)
+    def read_status(self, session: Session) -> None:
+        response = self.call("GET", "/auth/2fa", session)
+        assert response.status_code == (401 if session.revoked else 200), response.text
+
+    @rule(session=sessions, remember=st.booleans())
+    def enrol_totp(self, session: Session, remember: bool) -> None:
+        if len(self.model.devices) >= 4:
+            return
+        before = self.factor_fields()
+        name = f"device-{next(self.labels)}"
+        allowed = not session.revoked and self.may_change(session)
+        created = self.call("POST", "/auth/2fa/totp/device", session, {"deviceName": name})
+        if not allowed:
+            self.refused(session, created, before)
+            return
+        assert created.json()["status"] == "OK", created.text
+        self.h.clock.advance(30)
+        secret = created.json()["secret"]
+        body = {"deviceName": name, "code": self.h.code(secret), "rememberDevice": remember}
+        after_create = self.factor_fields()
+        verified = self.call("POST", "/auth/2fa/totp/device/verify", session, body)
+        if not self.may_change(session):  # the window closed while the code was typed
+            self.refused(session, verified, after_create)
+            return
+        answer = verified.json()
+        if self.totp_locked_for(session):  # activation is a TOTP attempt too
+            assert answer["status"] == "LIMIT_REACHED_ERROR", verified.text
+            return
+        assert answer["status"] == "OK", verified.text
+        self.model.devices[name] = secret
+        if answer.get("recoveryCodes"):
+            self.model.codes = list(answer["recoveryCodes"])
+        self.presented(session, verified)
+        self.remembered(answer)
+
+    def remembered(self, answer: dict[str, Any]) -> None:
+        token = answer.get("rememberDeviceToken")
+        if token is not None:
+            self.model.remember = (token, self.h.state(self.user_id).epoch)
+
+    @rule(session=sessions, right=st.booleans(), remember=st.booleans())
+    def verify_totp(self, session: Session, right: bool, remember: bool) -> None:
+        scope = self.scope(session)
+        if not right and self.model.wrong[scope] >= MAX_WRONG:
+            return
+        self.h.clock.advance(30)
+        before = self.factor_fields()
+        secret = next(iter(self.model.devices.values()), None)
+        code = self.h.code(secret) if right and secret else self.wrong_code()
+        body = {"code": code, "rememberDevice": remember}
+        response = self.call("POST", "/auth/2fa/totp/verify", session, body)
+        if session.revoked:
+            assert response.status_code == 401, response.text
+        elif secret and self.totp_locked_for(session):
+            assert response.json()["status"] == "LIMIT_REACHED_ERROR", response.text
+        elif right and secret:
+            assert response.json()["status"] == "OK", response.text
+            self.presented(session, response)
+            self.remembered(response.json())
+            return
+        else:
+            assert response.json()["status"] != "OK", response.text
+            if secret:
+                assert response.json()["status"] == "INVALID_CODE_ERROR", response.text
+                self.model.wrong[scope] += 1
+        assert self.factor_fields() == before
+
+    @rule(session=sessions)
+    def attacker_locks_totp(self, session: Session) -> None:
+        """I4: from a device that is not the owner's, wrong codes until TOTP locks. It
+        locks there; the owner's known device keeps its own count (``verify_totp``)."""
+        if (
+            session.revoked
+            or not self.model.devices
+            or self.scope(session) != "shared"
+            or self.totp_locked_for(session)
+        ):
+            return
+        for _ in range(5):
+            self.h.clock.advance(30)
+            answer = self.call(
+                "POST", "/auth/2fa/totp/verify", session, {"code": self.wrong_code()}
+            )
+            if answer.json()["status"] == "LIMIT_REACHED_ERROR":
+                break
+            assert answer.json()["status"] == "INVALID_CODE_ERROR", answer.text
+        else:
+            raise AssertionError("5 wrong codes in a row did not lock TOTP")
+        self.model.totp_locked_until = self.now() + self.h.config.lockout
+
+    @rule(session=sessions, right=st.booleans())
+    def verify_recovery_code(self, session: Session, right: bool) -> None:
+        scope = self.scope(session)
+        if not right and self.model.wrong[scope] >= MAX_WRONG:
+            return
+        before = self.factor_fields()
+        code = self.model.codes[0] if right and self.model.codes else "aaaaa-aaaaa"
+        response = self.call("POST", "/auth/2fa/recovery-code/verify", session, {"code": code})
+        if session.revoked:
+            assert response.status_code == 401, response.text
+        elif right and self.model.codes:
+            assert response.json()["status"] == "OK", response.text
+            self.model.codes.pop(0)
+            self.presented(session, response)
+            return
+        else:
+            assert response.json()["status"] != "OK", response.text
+            if self.model.codes:
+                self.model.wrong[scope] += 1
+        assert self.factor_fields() == before
+
+    @rule(session=sessions, by_sms=st.booleans())
+    def code_by_email_or_sms(self, session: Session, by_sms: bool) -> None:
+        """Ask for an e-mailed code to the account's address, or a texted one to the
+        user's phone, and use it: the first use pins the contact (a factor change, so it
+        needs no factor yet or a fresh 2FA)."""
+        before = self.factor_fields()
+        outbox = len(self.h.outbox)
+        destination = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        response = self.call("POST", "/auth/signinup/code", session, destination)
+        sent = self.h.outbox[-1] if len(self.h.outbox) > outbox else None
+        pinned = self.model.phone_pinned if by_sms else self.model.email_pinned
+        if session.revoked:
+            assert response.status_code == 401 and sent is None, response.text
+            assert self.factor_fields() == before
+            return
+        if not (pinned or self.may_change(session)):
+            assert response.json()["status"] != "OK" and sent is None, response.text
+            assert self.factor_fields() == before
+            return
+        assert response.json()["status"] == "OK" and sent is not None, response.text
+        device = response.json()
+        consume = {
+            "preAuthSessionId": device["preAuthSessionId"],
+            "deviceId": device["deviceId"],
+            "userInputCode": sent.code,
+        }
+        consumed = self.call("POST", "/auth/signinup/code/consume", session, consume)
+        assert consumed.json()["status"] == "OK", consumed.text
+        if by_sms:
+            self.model.phone_pinned = True
+        else:
+            self.model.email_pinned = True
+        self.presented(session, consumed)
+
+    @rule(session=sessions)
+    def add_security_key(self, session: Session) -> None:
+        if len(self.model.keys) >= 3:
+            return
+        before = self.factor_fields()
+        name = f"key-{next(self.labels)}"
+        options = self.call("GET", f"{REGISTER_OPTIONS}?deviceName={name}", session)
+        if session.revoked or not self.may_change(session):
+            self.refused(session, options, before)
+            return
+        assert options.json()["status"] == "OK", options.text
+        key = SoftwareAuthenticator()
+        credential = key.register(options.json()["options"], origin=ORIGIN)
+        body = {"deviceName": name, "credential": credential}
+        added = self.call("POST", REGISTER, session, body)
+        assert added.json()["status"] == "OK", added.text
+        self.model.keys[name] = key
+        if added.json().get("recoveryCodes"):
+            self.model.codes = list(added.json()["recoveryCodes"])
+        self.presented(session, added)
+
+    @rule(session=sessions)
+    def use_security_key(self, session: Session) -> None:
+        if not self.model.keys:
+            return
+        before = self.factor_fields()
+        options = self.call("GET", AUTHENTICATE_OPTIONS, session)
+        if session.revoked:
+            assert options.status_code == 401, options.text
+            return
+        key = next(iter(self.model.keys.values()))
+        answer = key.assertion(options.json()["options"], origin=ORIGIN)
+        used = self.call("POST", AUTHENTICATE, session, {"credential": answer})
+        assert used.json()["status"] == "OK", used.text
+        assert self.factor_fields()["webauthn_credentials"] != before["webauthn_credentials"]
+        self.presented(session, used)
+
+    @rule(session=sessions, junk=st.sampled_from([{}, {"id": 5}, {"id": "bm90LWEta2V5"}]))
+    def junk_security_key_answer(self, session: Session, junk: dict[str, Any]) -> None:
+        """I4: an answer that cannot be the owner's is refused and counts for nothing."""
+        before = self.h.document(self.user_id)
+        answer = self.call("POST", AUTHENTICATE, session, {"credential": junk})
+        if session.revoked:
+            assert answer.status_code == 401, answer.text
+        elif self.model.keys:
+            assert answer.json()["status"] == "INVALID_CREDENTIAL_ERROR", answer.text
+        else:
+            assert answer.json()["status"] != "OK", answer.text
+        assert self.h.document(self.user_id) == before
+
+    @rule(session=sessions, data=st.data())
+    def remove_security_key(self, session: Session, data: st.DataObject) -> None:
+        if not self.model.keys:
+            return
+        name = data.draw(st.sampled_from(sorted(self.model.keys)))
+        before = self.factor_fields()
+        response = self.call("POST", REMOVE, session, {"deviceName": name})
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+            return
+        assert response.json()["status"] == "OK", response.text
+        del self.model.keys[name]
+        if not self.model.has_other_factor():
+            self.model.codes = []  # S18
+
+    @rule(session=sessions)
+    def regenerate_recovery_codes(self, session: Session) -> None:
+        before = self.factor_fields()
+        response = self.call("POST", "/auth/2fa/recovery-codes", session, {})
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+        elif not self.model.has_other_factor():
+            assert response.json()["status"] == "NO_FACTOR_ERROR", response.text
+            assert self.factor_fields() == before
+        else:
+            assert response.json()["status"] == "OK", response.text
+            self.model.codes = list(response.json()["recoveryCodes"])
+
+    @rule(session=sessions, data=st.data())
+    def remove_totp_device(self, session: Session, data: st.DataObject) -> None:
+        if not self.model.devices:
+            return
+        name = data.draw(st.sampled_from(sorted(self.model.devices)))
+        before = self.factor_fields()
+        response = self.call("POST", "/auth/2fa/totp/device/remove", session, {"deviceName": name})
+        if session.revoked or not session.fresh(self.now(), WINDOW):
+            self.refused(session, response, before)
+            return
+        assert response.json()["status"] == "OK", response.text
+        del self.model.devices[name]
+        if not self.model.has_other_factor():
+            self.model.codes = []  # S18: codes go with the last other factor
+
+    # -- revocation and the admin functions --
+
+    def revoked_all(self) -> None:
+        for session in self.all:
+            session.revoked = True
+        # A session that starts at the very time of a revocation counts as revoked (the
+        # safe side); a real clock has moved on by the next sign-in, this one is moved.
+        self.h.clock.advance(0.01)
+
+    @rule()
+    def sign_out_everywhere(self) -> None:
+        asyncio.run(revoke_all_sessions_for_user(self.user_id))
+        self.revoked_all()
+
+    @rule(keep_sessions=st.booleans())
+    def admin_reset(self, keep_sessions: bool) -> None:
+        asyncio.run(admin.reset_factors(self.h.config, self.user_id, keep_sessions=keep_sessions))
+        self.model.devices.clear()
+        self.model.keys.clear()
+        self.model.codes = []
+        self.model.email_pinned = False
+        self.model.phone_pinned = False
+        if not keep_sessions:
+            self.revoked_all()
+
+    @rule()
+    def admin_regenerates_recovery_codes(self) -> None:
+        before = self.factor_fields()
+        try:
+            codes = admin.regenerate_recovery_codes_sync(self.h.config, self.user_id)
+        except NoFactorError:
+            assert not self.model.has_other_factor()
+            assert self.factor_fields() == before
+            return
+        assert self.model.has_other_factor()
+        self.model.codes = codes
+
+    # -- after every step --
+
+    @invariant()
+    def stored_factors_are_the_models(self) -> None:
+        if not self.user_id:
+            return
+        state = self.h.state(self.user_id)
+        assert set(state.factor_ids()) == self.model.factors()
+        verified = {d.name for d in state.totp_devices if d.verified}
+        assert verified == set(self.model.devices)
+        assert len(state.recovery_codes) == len(self.model.codes)
+        assert {k.name for k in state.webauthn_credentials} == set(self.model.keys)
+        if state.recovery_codes:  # S18
+            assert any(f != "recovery-code" for f in state.factor_ids())
+
+
+@pytest.fixture(scope="module")
+def harness(devcore_app_module: str) -> Iterator[Harness]:
+    h = make_harness(
+        devcore_app_module,
+        required=required,
+        remember_device=True,
+        factors=(*ALL_FACTORS, "webauthn"),
+    )
+    yield h
+    reset_supertokens()
+
+
+@pytest.fixture(scope="module")
+def devcore_app_module(devcore: Any) -> str:
+    app: str = devcore.create_app()
+    return app
+
+
+@pytest.mark.slow
+def test_security_invariants_hold_over_random_sequences(harness: Harness) -> None:
+    run_state_machine_as_test(
+        lambda: TwoFactorMachine(harness),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+            phases=PHASES,
+        ),
+    )
