@@ -11,17 +11,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from st_twofactor.__about__ import __version__
-from st_twofactor.admin import (
-    TwoFactorOverview,
-    get_two_factor_state,
-    get_two_factor_state_sync,
-    regenerate_recovery_codes,
-    regenerate_recovery_codes_sync,
-    reset_factors,
-    reset_factors_sync,
-    revoke_remembered_devices,
-    revoke_remembered_devices_sync,
-)
 from st_twofactor.claim import (
     CLAIM_KEY,
     SecondFactorClaim,
@@ -33,14 +22,9 @@ from st_twofactor.claim import (
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import ConfigurationError, NoFactorError, TwoFactorError
 from st_twofactor.events import Event, EventHook
-from st_twofactor.http.cors import cors_headers
-from st_twofactor.http.guard import guard_inputs
-from st_twofactor.http.passwordless import override_passwordless_apis
-from st_twofactor.http.routes import twofactor_plugin
 from st_twofactor.ids import FACTOR_IDS, FactorId
 from st_twofactor.kernel.send_quota import SendQuota
 from st_twofactor.kernel.throttle import ThrottlePolicy
-from st_twofactor.recipes import FIRST_FACTORS, build_recipe_list, override_emailpassword_functions
 from st_twofactor.session_override import override_session_functions, with_2fa, without_2fa
 from st_twofactor.speedups import reuse_core_connections
 from st_twofactor.stores import InMemoryStore, Store, TwoFactorState, UserMetadataStore
@@ -91,10 +75,58 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from st_twofactor.admin import (
+        TwoFactorOverview,
+        get_two_factor_state,
+        get_two_factor_state_sync,
+        regenerate_recovery_codes,
+        regenerate_recovery_codes_sync,
+        reset_factors,
+        reset_factors_sync,
+        revoke_remembered_devices,
+        revoke_remembered_devices_sync,
+    )
     from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+    from st_twofactor.http.cors import cors_headers
+    from st_twofactor.http.guard import guard_inputs
+    from st_twofactor.http.passwordless import override_passwordless_apis
+    from st_twofactor.http.routes import twofactor_plugin
+    from st_twofactor.recipes import (
+        FIRST_FACTORS,
+        build_recipe_list,
+        override_emailpassword_functions,
+    )
 
-_LAZY = {"WebAuthnPolicy": "st_twofactor.factors.webauthn.policy"}
-"""Names imported on first use: code only an app with security keys needs."""
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "TwoFactorOverview",
+            "get_two_factor_state",
+            "get_two_factor_state_sync",
+            "regenerate_recovery_codes",
+            "regenerate_recovery_codes_sync",
+            "reset_factors",
+            "reset_factors_sync",
+            "revoke_remembered_devices",
+            "revoke_remembered_devices_sync",
+        ),
+        "st_twofactor.admin",
+    ),
+    **dict.fromkeys(
+        ("FIRST_FACTORS", "build_recipe_list", "override_emailpassword_functions"),
+        "st_twofactor.recipes",
+    ),
+    "WebAuthnPolicy": "st_twofactor.factors.webauthn.policy",
+    "cors_headers": "st_twofactor.http.cors",
+    "guard_inputs": "st_twofactor.http.guard",
+    "override_passwordless_apis": "st_twofactor.http.passwordless",
+    "twofactor_plugin": "st_twofactor.http.routes",
+}
+"""Names imported on first use, from the module that defines them: what an app calls once
+at start-up or on an operator's request (the recipes, the plugin and its routes, the CORS
+headers, the admin functions) and what only an app with security keys needs. Importing the
+package loads only what the claim, the config and the session override need
+(``tests/unit/test_import_cost.py`` holds it to that)."""
 
 
 def __dir__() -> list[str]:
@@ -103,5 +135,7 @@ def __dir__() -> list[str]:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # found here from now on, without this function
+        return value
     raise AttributeError(f"module 'st_twofactor' has no attribute {name!r}")

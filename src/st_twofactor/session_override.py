@@ -57,10 +57,10 @@ from st_twofactor.errors import ConfigurationError
 from st_twofactor.http._setup_check import check_after_init
 from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.kernel.revocation import bind_session
-from st_twofactor.runtime import TwoFactor
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.runtime import TwoFactor
 
 __all__ = [
     "ClaimValidatorsOverride",
@@ -91,6 +91,10 @@ def override_session_functions(
         read: the legacy guide's behaviour, needing no secret key.
     :param claim: the claim to use (see :func:`~st_twofactor.claim.make_second_factor_claim`).
     """
+
+    # Imported here, not with the module: the runtime loads every factor, which importing
+    # the package (and with_2fa, without_2fa) does not need.
+    from st_twofactor.runtime import TwoFactor
 
     runtime = None if config is None else TwoFactor.of(config, claim)
 

@@ -21,8 +21,6 @@ from collections.abc import Callable
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-import segno
-
 from st_twofactor.errors import ConfigurationError, MalformedDataError
 
 __all__ = [
@@ -198,6 +196,8 @@ def qr_svg(uri: str, *, scale: int = 4) -> str:
 
     The SVG carries its namespace, so it can be inlined in HTML or served as an image.
     """
+    import segno  # the QR code library, loaded on the first enrolment rather than at import
+
     buffer = io.BytesIO()
     segno.make(uri, error="m", micro=False).save(
         buffer, kind="svg", scale=scale, xmldecl=False, svgns=True, title="QR code"
