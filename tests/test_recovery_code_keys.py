@@ -2,7 +2,7 @@
 
 A code is checked with one cheap keyed derivation (no slow hash), a set is made without
 any slow hash, the stored state reveals no code to someone without the secret keys, the
-key follows key rotation, one code raced from many
+key follows key rotation (on use and with ``keys rotate``), one code raced from many
 requests is accepted once, and sets stored as PBKDF2 hashes keep working until they are
 replaced.
 """
@@ -13,7 +13,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -312,6 +315,34 @@ async def test_a_redeemed_code_reseals_the_key_under_the_first_key() -> None:
         "status": "OK",
         "recoveryCodesLeft": 8,
     }
+
+
+async def test_keys_status_and_rotate_cover_recovery_code_keys(tmp_path: Path) -> None:
+    from st_twofactor.cli._keys import keys_rotate, keys_status
+    from st_twofactor.cli._output import EXIT_FAILED, EXIT_OK, Output
+    from st_twofactor.stores.sql import SQLStore
+
+    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
+    try:
+        await store.create_table()
+        codes = await _enrolled(_runtime(store, (OLD_KEY,)))
+        both = _runtime(store, (NEW_KEY, OLD_KEY))
+
+        async def run(command: Callable[..., Any], **options: Any) -> tuple[int, dict[str, Any]]:
+            out = Output(as_json=True, stdout=io.StringIO(), stderr=io.StringIO())
+            status = await command(both, [], out, **options)
+            return status, json.loads(out.stdout.getvalue())
+
+        status, before = await run(keys_status)
+        assert status == EXIT_FAILED
+        assert before["secrets"] == 2 and before["still_old"] == 2  # TOTP secret + code key
+        status, rotated = await run(keys_rotate, after=None)
+        assert status == EXIT_OK and rotated["rotated"] == 2 and rotated["still_old"] == 0
+
+        new_only = _runtime(store, (NEW_KEY,))
+        assert (await new_only.recovery_codes.verify("u1", codes[0], {}))["status"] == "OK"
+    finally:
+        await store.aclose()
 
 
 # -- single use under concurrency ---------------------------------------------------------
