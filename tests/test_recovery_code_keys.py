@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -401,3 +401,49 @@ async def test_one_of_many_parallel_redemptions_of_a_code_wins(form: str) -> Non
     statuses = [answer["status"] for answer in answers]
     assert statuses.count("OK") == 1, statuses
     assert len((await store.load("u1")).recovery_codes) == 9
+
+
+class _NewSetAfterRead(BaseStore):
+    """An in-memory store that, once, runs ``between`` right after a read: another
+    request changing the state between the match and the update of a redemption."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryStore()
+        self.between: Callable[[], Awaitable[object]] | None = None
+
+    async def load(
+        self, user_id: str, user_context: dict[str, Any] | None = None
+    ) -> TwoFactorState:
+        state = await self.inner.load(user_id, user_context)
+        between, self.between = self.between, None
+        if between is not None:
+            await between()
+        return state
+
+    async def update(
+        self,
+        user_id: str,
+        fn: Callable[[TwoFactorState], T],
+        user_context: dict[str, Any] | None = None,
+    ) -> T:
+        return await self.inner.update(user_id, fn, user_context)
+
+
+async def test_a_code_matched_just_before_a_new_set_is_made_is_refused() -> None:
+    store = _NewSetAfterRead()
+    runtime = _runtime(store)
+    old_codes = await _enrolled(runtime)
+    made: list[list[str]] = []
+
+    async def regenerate() -> None:
+        made.append((await runtime.recovery_codes.regenerate("u1", {}))["recoveryCodes"])
+
+    store.between = regenerate
+    answer = await runtime.recovery_codes.verify("u1", old_codes[0], {})
+    assert made and answer["status"] == "INVALID_CODE_ERROR"
+    state = await store.load("u1")
+    assert len(state.recovery_codes) == 10
+    assert await runtime.recovery_codes.verify("u1", made[0][0], {}) == {
+        "status": "OK",
+        "recoveryCodesLeft": 9,
+    }
