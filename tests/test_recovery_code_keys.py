@@ -206,6 +206,21 @@ async def test_a_state_with_digests_but_no_key_fails_closed() -> None:
         await runtime.recovery_codes.verify("u1", codes[0], {})
 
 
+async def test_the_overview_counts_codes_and_shows_no_stored_form() -> None:
+    from st_twofactor import admin
+
+    store = InMemoryStore()
+    runtime = _runtime(store)
+    codes = await _enrolled(runtime)
+    await runtime.recovery_codes.verify("u1", codes[0], {})
+    state = await store.load("u1")
+    overview = await admin.get_two_factor_state(runtime.config, "u1")
+    assert overview.recovery_codes_left == 9 and "recovery-code" in overview.factors
+    shown = repr(overview)
+    assert state.recovery_code_key is not None and state.recovery_code_key not in shown
+    assert "hmac_sha256" not in shown and not any(d in shown for d in state.recovery_codes)
+
+
 def test_a_document_from_before_keyed_digests_loads_and_writes_back_the_same() -> None:
     hashes = [rc.hash_code(code) for code in rc.generate(3)]
     old = {"v": 1, "epoch": 2, "recovery_codes": hashes}
