@@ -306,6 +306,21 @@ async def test_removing_the_last_factor_drops_the_key_with_the_codes() -> None:
     assert state.recovery_codes == [] and state.recovery_code_key is None
 
 
+async def test_using_the_last_code_drops_the_key() -> None:
+    store = InMemoryStore()
+    runtime = _runtime(store)
+    codes = await _enrolled(runtime)
+    for code in codes[:-1]:
+        assert (await runtime.recovery_codes.verify("u1", code, {}))["status"] == "OK"
+    assert (await store.load("u1")).recovery_code_key is not None
+    assert await runtime.recovery_codes.verify("u1", codes[-1], {}) == {
+        "status": "OK",
+        "recoveryCodesLeft": 0,
+    }
+    state = await store.load("u1")
+    assert state.recovery_codes == [] and state.recovery_code_key is None
+
+
 # -- key rotation -------------------------------------------------------------------------
 
 

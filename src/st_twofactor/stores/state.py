@@ -148,10 +148,13 @@ class TwoFactorState:
         return True
 
     def remove_recovery_code(self, code_hash: str) -> bool:
-        """Remove the stored hash ``code_hash``; ``False`` if it is no longer there (S7)."""
+        """Remove the stored form ``code_hash``; ``False`` if it is no longer there (S7).
+        With the last code of a set, its key goes too."""
         if code_hash not in self.recovery_codes:
             return False
         self.recovery_codes.remove(code_hash)
+        if not self.recovery_codes:
+            self.recovery_code_key = None
         return True
 
     def bump_epoch(self) -> None:
