@@ -134,7 +134,7 @@ class TotpFactor(FactorBase):
         and the codes are one atomic update. ``session_payload``: as for
         :meth:`create_device`, checked before the attempt is counted.
         """
-        new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+        new_codes, hashes = self.new_recovery_codes(user_id, only_if_used=True)
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
             self.check_change(state, session_payload)
