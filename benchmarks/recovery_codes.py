@@ -64,7 +64,7 @@ async def main(rounds: int) -> None:
     old_hashes = [rc.hash_code(code) for code in old_codes]
 
     def old_form(state: TwoFactorState) -> None:
-        state.recovery_codes, state.recovery_code_key = list(old_hashes), None
+        state.recovery_codes = list(old_hashes)
 
     await store.update("pbkdf2", old_form)
     codes["pbkdf2"] = old_codes
@@ -73,7 +73,6 @@ async def main(rounds: int) -> None:
     async def put_back(user: str) -> None:
         def restore(state: TwoFactorState) -> None:
             state.recovery_codes = list(saved[user].recovery_codes)
-            state.recovery_code_key = saved[user].recovery_code_key
             state.throttle = ThrottleState()
 
         await store.update(user, restore)
@@ -93,14 +92,13 @@ async def main(rounds: int) -> None:
         return run
 
     keyed_state = saved["keyed"]
-    assert keyed_state.recovery_code_key is not None
-    sealed, digests = keyed_state.recovery_code_key, list(keyed_state.recovery_codes)
+    digests = list(keyed_state.recovery_codes)
 
     async def match_pbkdf2() -> None:
         await asyncio.to_thread(rc.find_match, WRONG, old_hashes)
 
     async def match_keyed() -> None:
-        rc.find_match(WRONG, digests, rc.open_key(runtime.box, sealed, "keyed"))
+        rc.find_match(WRONG, digests, rc.open_keys(runtime.box, digests, "keyed"))
 
     cases: list[tuple[str, str, Callable[[], Awaitable[None]], str | None]] = [
         ("make a set", "pbkdf2", make_pbkdf2, None),

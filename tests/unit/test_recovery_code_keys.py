@@ -59,13 +59,21 @@ async def _enrolled(runtime: TwoFactor, user_id: str = "u1") -> list[str]:
     return list(verified["recoveryCodes"])
 
 
+def _sealed(state: TwoFactorState) -> str:
+    """The sealed key every entry of the user's keyed set carries (one per set)."""
+    sealed = {rc.sealed_key_of(entry) for entry in state.recovery_codes}
+    assert len(sealed) == 1, sealed
+    (one,) = sealed
+    assert one is not None
+    return one
+
+
 def _with_pbkdf2_codes(codes: list[str]) -> Callable[[TwoFactorState], None]:
     """Store ``codes`` as a set made before keyed digests: PBKDF2 hashes, no key."""
     hashes = [rc.hash_code(code) for code in codes]
 
     def old_form(state: TwoFactorState) -> None:
         state.recovery_codes = list(hashes)
-        state.recovery_code_key = None
 
     return old_form
 
@@ -156,8 +164,8 @@ async def test_a_stolen_state_without_the_keys_reveals_no_code() -> None:
         for spelling in (code, code.replace("-", ""), code.upper()):
             assert spelling not in document
     # The key behind the digests is stored only sealed under the app's secret keys.
-    sealed = state.recovery_code_key
-    assert sealed is not None and sealed.startswith("v1.")
+    sealed = _sealed(state)
+    assert sealed.startswith("v1.")
     key = b64decode(runtime.box.decrypt(sealed, context="u1"))
     assert len(key) == 32
     for spelling in (
@@ -168,11 +176,11 @@ async def test_a_stolen_state_without_the_keys_reveals_no_code() -> None:
         assert spelling not in document
     # Every stored entry is a keyed digest, and without the key none can be checked.
     assert len(state.recovery_codes) == 10 and len(set(state.recovery_codes)) == 10
-    assert all(entry.startswith("hmac_sha256$") for entry in state.recovery_codes)
+    assert all(rc.sealed_key_of(entry) == sealed for entry in state.recovery_codes)
     with pytest.raises(MalformedDataError):
         rc.find_match(codes[0], state.recovery_codes)
-    assert rc.find_match(codes[0], state.recovery_codes, key) == 0
-    assert rc.find_match(codes[0], state.recovery_codes, bytes(32)) is None
+    assert rc.find_match(codes[0], state.recovery_codes, {sealed: key}) == 0
+    assert rc.find_match(codes[0], state.recovery_codes, {sealed: bytes(32)}) is None
     # Other secret keys do not open it, nor does the key sealed for another user.
     with pytest.raises(DecryptionError):
         SecretBox([NEW_KEY]).decrypt(sealed, context="u1")
@@ -189,7 +197,6 @@ async def test_a_set_copied_into_another_users_state_does_not_work_there() -> No
 
     def copy(state: TwoFactorState) -> None:
         state.recovery_codes = list(victim.recovery_codes)
-        state.recovery_code_key = victim.recovery_code_key
 
     await store.update("attacker", copy)
     with pytest.raises(DecryptionError):
@@ -197,11 +204,16 @@ async def test_a_set_copied_into_another_users_state_does_not_work_there() -> No
     assert len((await store.load("attacker")).recovery_codes) == 10
 
 
-async def test_a_state_with_digests_but_no_key_fails_closed() -> None:
+async def test_an_entry_with_a_garbled_key_fails_closed() -> None:
     store = InMemoryStore()
     runtime = _runtime(store)
     codes = await _enrolled(runtime)
-    await store.update("u1", lambda state: setattr(state, "recovery_code_key", None))
+    state = await store.load("u1")
+    digest = state.recovery_codes[0].rsplit("$", 1)[1]
+    garbled = "pbkdf2_sha256$1$" + base64.urlsafe_b64encode(
+        b"st_twofactor/recovery-code-key/v1|\xff"
+    ).decode().rstrip("=")
+    await store.update("u1", lambda s: s.recovery_codes.__setitem__(0, f"{garbled}${digest}"))
     with pytest.raises(MalformedDataError):
         await runtime.recovery_codes.verify("u1", codes[0], {})
 
@@ -217,35 +229,28 @@ async def test_the_overview_counts_codes_and_shows_no_stored_form() -> None:
     overview = await admin.get_two_factor_state(runtime.config, "u1")
     assert overview.recovery_codes_left == 9 and "recovery-code" in overview.factors
     shown = repr(overview)
-    assert state.recovery_code_key is not None and state.recovery_code_key not in shown
-    assert "hmac_sha256" not in shown and not any(d in shown for d in state.recovery_codes)
+    assert _sealed(state) not in shown
+    assert "pbkdf2_sha256" not in shown and not any(d in shown for d in state.recovery_codes)
 
 
 def test_a_document_from_before_keyed_digests_loads_and_writes_back_the_same() -> None:
     hashes = [rc.hash_code(code) for code in rc.generate(3)]
     old = {"v": 1, "epoch": 2, "recovery_codes": hashes}
     state = TwoFactorState.from_dict(old)
-    assert state.recovery_codes == hashes and state.recovery_code_key is None
+    assert state.recovery_codes == hashes
     assert state.factor_ids() == ["recovery-code"]
-    assert "recovery_code_key" not in state.to_dict()
-    state.recovery_code_key = "v1.0123abcd.sealed"
-    assert decode_state(encode_state(state)).recovery_code_key == "v1.0123abcd.sealed"
-
-
-@pytest.mark.parametrize("bad", [5, ["v1.x"], True])
-def test_a_key_of_the_wrong_type_is_refused(bad: object) -> None:
-    with pytest.raises(MalformedDataError):
-        TwoFactorState.from_dict({"recovery_code_key": bad})
+    assert decode_state(encode_state(state)).recovery_codes == hashes
 
 
 def test_the_keyed_form_checks_every_entry_and_refuses_non_codes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    key = rc.new_key()
+    key, sealed = rc.new_key(), "v1.0123abcd.sealed"
+    keys = {sealed: key}
     codes = rc.generate(4)
-    stored = [rc.keyed_hash(code, key) for code in codes]
-    assert rc.keyed_hash(codes[1].upper().replace("-", " "), key) == stored[1]
-    assert rc.keyed_hash(codes[1], rc.new_key()) != stored[1]
+    stored = [rc.keyed_entry(code, key, sealed) for code in codes]
+    assert rc.keyed_entry(codes[1].upper().replace("-", " "), key, sealed) == stored[1]
+    assert rc.keyed_entry(codes[1], rc.new_key(), sealed) != stored[1]
     calls = 0
     real = hmac.compare_digest
 
@@ -255,23 +260,80 @@ def test_the_keyed_form_checks_every_entry_and_refuses_non_codes(
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
-    assert rc.find_match(codes[0], stored, key) == 0
+    assert rc.find_match(codes[0], stored, keys) == 0
     assert calls == 4, "every stored entry is compared, no early exit"
-    assert rc.find_match("abcde-fgh1", stored, key) is None
+    assert rc.find_match("abcde-fgh1", stored, keys) is None
     with pytest.raises(MalformedDataError):
-        rc.keyed_hash("abcde-fgh1", key)
-    for corrupt in ["hmac_sha256$", "hmac_sha256$AAAA", "hmac_sha256$!!!"]:
+        rc.keyed_entry("abcde-fgh1", key, sealed)
+    for corrupt in ["pbkdf2_sha256$1$", "pbkdf2_sha256$1$AAAA$AAAA", "hmac_sha256$!!!"]:
         with pytest.raises(MalformedDataError):
-            rc.find_match(codes[0], [*stored, corrupt], key)
+            rc.find_match(codes[0], [*stored, corrupt], keys)
+    with pytest.raises(MalformedDataError):  # a keyed entry whose key was not opened
+        rc.find_match(codes[0], stored, {})
 
 
 def test_a_list_mixing_both_forms_matches_either() -> None:
-    key = rc.new_key()
+    keys = {"v1.0123abcd.sealed": rc.new_key()}
     old, new = rc.generate(2)
-    stored = [rc.hash_code(old), rc.keyed_hash(new, key)]
-    assert rc.find_match(old, stored, key) == 0
-    assert rc.find_match(new, stored, key) == 1
-    assert rc.find_match(WRONG, stored, key) is None
+    stored = [rc.hash_code(old), rc.keyed_entry(new, *keys.values(), *keys)]
+    assert rc.find_match(old, stored, keys) == 0
+    assert rc.find_match(new, stored, keys) == 1
+    assert rc.find_match(WRONG, stored, keys) is None
+
+
+# -- a rolling deploy: workers of an earlier version beside new ones --------------------
+
+
+def _as_an_older_worker_rewrites_it(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` read and written back by a worker of a version before keyed digests:
+    it keeps the fields it knows (those of an empty state) and drops the rest."""
+    known = set(TwoFactorState().to_dict())
+    return {name: value for name, value in document.items() if name in known}
+
+
+def _older_find_match(code: str, hashes: list[str]) -> int | None:
+    """How versions before keyed digests match a typed code: every entry read as
+    ``pbkdf2_sha256$<iterations>$<salt>$<hash>``, anything else raising (in a request: an
+    error answer); kept here as those versions have it, to check what they do with a new
+    set."""
+    canonical = rc.normalise(code)
+    assert canonical is not None
+    matched = None
+    for index, stored in enumerate(hashes):
+        try:
+            scheme, iterations_text, salt_text, digest_text = stored.split("$")
+            iterations = int(iterations_text)
+            salt, digest = b64decode(salt_text), b64decode(digest_text)
+            if scheme != "pbkdf2_sha256" or not 1 <= iterations <= 1_000_000 or len(digest) != 32:
+                raise ValueError
+        except ValueError:
+            raise MalformedDataError("stored recovery code hash is malformed") from None
+        derived = hashlib.pbkdf2_hmac("sha256", canonical.encode("ascii"), salt, iterations)
+        if hmac.compare_digest(derived, digest):
+            matched = index if matched is None else matched
+    return matched
+
+
+async def test_a_state_rewritten_by_an_older_worker_keeps_its_codes() -> None:
+    store = InMemoryStore()
+    runtime = _runtime(store)
+    codes = await _enrolled(runtime)
+    rewritten = _as_an_older_worker_rewrites_it((await store.load("u1")).to_dict())
+    older = TwoFactorState.from_dict(rewritten)
+    await store.update("u1", lambda state: vars(state).update(vars(older)))
+    assert await runtime.recovery_codes.verify("u1", codes[0], {}) == {
+        "status": "OK",
+        "recoveryCodesLeft": 9,
+    }
+
+
+async def test_an_older_worker_refuses_every_new_code_without_failing() -> None:
+    store = InMemoryStore()
+    codes = await _enrolled(_runtime(store))
+    stored = (await store.load("u1")).recovery_codes
+    for code in codes:
+        assert _older_find_match(code, stored) is None  # no error, and no code accepted
+    assert all(entry.split("$")[1] == "1" for entry in stored)  # one iteration: no cost there
 
 
 # -- sets made before keyed digests -------------------------------------------------------
@@ -291,34 +353,36 @@ async def test_an_old_pbkdf2_set_still_redeems_until_it_is_regenerated() -> None
 
     new_codes = (await runtime.recovery_codes.regenerate("u1", {}))["recoveryCodes"]
     state = await store.load("u1")
-    assert state.recovery_code_key is not None
-    assert all(entry.startswith("hmac_sha256$") for entry in state.recovery_codes)
+    assert not rc.needs_slow_check(state.recovery_codes)
+    _sealed(state)
     assert (await verify("u1", old_codes[3], {}))["status"] == "INVALID_CODE_ERROR"
     assert await verify("u1", new_codes[0], {}) == {"status": "OK", "recoveryCodesLeft": 9}
 
 
-async def test_removing_the_last_factor_drops_the_key_with_the_codes() -> None:
+async def test_removing_the_last_factor_drops_the_codes_and_their_key() -> None:
     store = InMemoryStore()
     runtime = _runtime(store)
     await _enrolled(runtime)
     await runtime.totp.remove_device("u1", "phone", {})
     state = await store.load("u1")
-    assert state.recovery_codes == [] and state.recovery_code_key is None
+    assert state.recovery_codes == []
+    assert "v1." not in encode_state(state)
 
 
-async def test_using_the_last_code_drops_the_key() -> None:
+async def test_using_the_last_code_leaves_no_key() -> None:
     store = InMemoryStore()
     runtime = _runtime(store)
     codes = await _enrolled(runtime)
     for code in codes[:-1]:
         assert (await runtime.recovery_codes.verify("u1", code, {}))["status"] == "OK"
-    assert (await store.load("u1")).recovery_code_key is not None
+    _sealed(await store.load("u1"))
     assert await runtime.recovery_codes.verify("u1", codes[-1], {}) == {
         "status": "OK",
         "recoveryCodesLeft": 0,
     }
     state = await store.load("u1")
-    assert state.recovery_codes == [] and state.recovery_code_key is None
+    assert state.recovery_codes == []  # the key lived in the entries only
+    assert encode_state(state).count("v1.") == 1  # what is sealed is the TOTP secret
 
 
 # -- key rotation -------------------------------------------------------------------------
@@ -327,17 +391,16 @@ async def test_using_the_last_code_drops_the_key() -> None:
 async def test_a_redeemed_code_reseals_the_key_under_the_first_key() -> None:
     store = InMemoryStore()
     codes = await _enrolled(_runtime(store, (OLD_KEY,)))
-    old_sealed = (await store.load("u1")).recovery_code_key
-    assert old_sealed is not None
+    old_sealed = _sealed(await store.load("u1"))
     rotated = _runtime(store, (NEW_KEY, OLD_KEY))
     assert rotated.box.needs_rotation(old_sealed)
 
     assert (await rotated.recovery_codes.verify("u1", WRONG, {}))["status"] == "INVALID_CODE_ERROR"
-    assert (await store.load("u1")).recovery_code_key == old_sealed, "a failure reseals nothing"
+    assert _sealed(await store.load("u1")) == old_sealed, "a failure reseals nothing"
 
     assert (await rotated.recovery_codes.verify("u1", codes[0], {}))["status"] == "OK"
-    resealed = (await store.load("u1")).recovery_code_key
-    assert resealed is not None and resealed != old_sealed
+    resealed = _sealed(await store.load("u1"))
+    assert resealed != old_sealed
     assert not rotated.box.needs_rotation(resealed)
 
     new_only = _runtime(store, (NEW_KEY,))

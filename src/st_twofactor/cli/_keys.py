@@ -61,11 +61,40 @@ def _count_keys(box: SecretBox, user_id: str, state: TwoFactorState, *, reseal: 
     count = KeyCount(users=1)
     for device in state.totp_devices:
         device.secret = _count_one(box, user_id, device.secret, count, reseal=reseal)
-    if state.recovery_code_key is not None:
-        state.recovery_code_key = _count_one(
-            box, user_id, state.recovery_code_key, count, reseal=reseal
-        )
+    if state.recovery_codes:
+        _count_recovery_keys(box, user_id, state, count, reseal=reseal)
     return count
+
+
+def _count_recovery_keys(
+    box: SecretBox, user_id: str, state: TwoFactorState, count: KeyCount, *, reseal: bool
+) -> None:
+    """Count (and re-seal) the key of the user's recovery codes: every entry of a set
+    carries it, so it is counted once and re-sealed in all of them."""
+    from st_twofactor.factors.recovery_codes import codes
+
+    sealed_keys: dict[str, str] = {}
+    for entry in state.recovery_codes:
+        sealed = _sealed_or_none(entry)
+        if sealed is not None and sealed not in sealed_keys:
+            sealed_keys[sealed] = _count_one(box, user_id, sealed, count, reseal=reseal)
+    if any(old != new for old, new in sealed_keys.items()):
+        state.recovery_codes = [
+            codes.with_sealed_key(entry, sealed_keys[sealed])
+            if (sealed := _sealed_or_none(entry)) is not None
+            else entry
+            for entry in state.recovery_codes
+        ]
+
+
+def _sealed_or_none(entry: str) -> str | None:
+    from st_twofactor.errors import MalformedDataError
+    from st_twofactor.factors.recovery_codes import codes
+
+    try:
+        return codes.sealed_key_of(entry)
+    except MalformedDataError:
+        return None
 
 
 def _count_one(box: SecretBox, user_id: str, sealed: str, count: KeyCount, *, reseal: bool) -> str:

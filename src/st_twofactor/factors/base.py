@@ -261,9 +261,9 @@ class FactorBase:
     def new_recovery_codes(
         self, user_id: str, *, only_if_used: bool = False
     ) -> tuple[list[str], NewSet]:
-        """A new set of codes for ``user_id`` and what to store for it (keyed digests, no
-        slow hash), made before the update that may store it. ``only_if_used``: none when
-        the app does not enable recovery codes."""
+        """A new set of codes for ``user_id`` and what to store for it (keyed digests and
+        their sealed key, no slow hash), made before the update that may store it.
+        ``only_if_used``: none when the app does not enable recovery codes."""
         if only_if_used and "recovery-code" not in self.config.factors:
             return [], NewSet()
         return recovery_codes.new_set(self.kernel.box, user_id, self.config.recovery_code_count)
@@ -282,7 +282,6 @@ class FactorBase:
         """Recovery codes are a fallback for a factor: without one left, they go too."""
         if not has_real_factor(state):
             state.recovery_codes = []
-            state.recovery_code_key = None
 
 
 def has_real_factor(state: TwoFactorState) -> bool:

@@ -1,12 +1,11 @@
 """A user's 2FA state: the model every store keeps, and its JSON-safe dict form.
 
 :class:`TwoFactorState` is one small document per user (TOTP devices, pinned contacts,
-recovery-code digests and their sealed key, throttle counters, pending e-mail/SMS codes,
-send records, security keys). :meth:`TwoFactorState.to_dict` and
-:meth:`TwoFactorState.from_dict` turn it into a JSON-safe dict and back, refusing what does
-not parse (:class:`MalformedDataError`, read through :mod:`st_twofactor.stores._reader`);
-:mod:`st_twofactor.stores.state_codec` makes the stored text of it, and the stores only
-keep that text.
+recovery-code digests, throttle counters, pending e-mail/SMS codes, send records, security
+keys). :meth:`TwoFactorState.to_dict` and :meth:`TwoFactorState.from_dict` turn it into a
+JSON-safe dict and back, refusing what does not parse (:class:`MalformedDataError`, read
+through :mod:`st_twofactor.stores._reader`); :mod:`st_twofactor.stores.state_codec` makes
+the stored text of it, and the stores only keep that text.
 """
 
 from __future__ import annotations
@@ -85,12 +84,9 @@ class TwoFactorState:
     phone: str | None = None
     """Phone number pinned for ``otp-phone`` codes."""
     recovery_codes: list[str] = field(default_factory=list)
-    """The stored forms of the unused recovery codes, never the codes: keyed digests, or
-    salted PBKDF2 hashes for a set made before them (see
-    :mod:`st_twofactor.factors.recovery_codes.codes`)."""
-    recovery_code_key: str | None = None
-    """The key of the digests in :attr:`recovery_codes`, sealed like a TOTP secret and
-    bound to the user; ``None`` for no set, or a set of PBKDF2 hashes."""
+    """The stored forms of the unused recovery codes, never the codes: keyed digests that
+    each carry their set's sealed key, or salted PBKDF2 hashes for a set made before them
+    (see :mod:`st_twofactor.factors.recovery_codes.codes`)."""
     throttle: ThrottleState = field(default_factory=ThrottleState)
     """Failure counts of attempts from anywhere but the user's known devices."""
     known_throttle: ThrottleState = field(default_factory=ThrottleState)
@@ -148,13 +144,10 @@ class TwoFactorState:
         return True
 
     def remove_recovery_code(self, code_hash: str) -> bool:
-        """Remove the stored form ``code_hash``; ``False`` if it is no longer there (S7).
-        With the last code of a set, its key goes too."""
+        """Remove the stored hash ``code_hash``; ``False`` if it is no longer there (S7)."""
         if code_hash not in self.recovery_codes:
             return False
         self.recovery_codes.remove(code_hash)
-        if not self.recovery_codes:
-            self.recovery_code_key = None
         return True
 
     def bump_epoch(self) -> None:
@@ -176,7 +169,6 @@ class TwoFactorState:
         self.email = None
         self.phone = None
         self.recovery_codes = []
-        self.recovery_code_key = None
         self.otp_pending = {}
         self.webauthn_credentials = []
         self.webauthn_challenges = []
@@ -219,8 +211,6 @@ class TwoFactorState:
             "webauthn_credentials": [c.to_dict() for c in self.webauthn_credentials],
             "webauthn_challenges": [c.to_dict() for c in self.webauthn_challenges],
         }
-        if self.recovery_code_key is not None:  # absent in documents of older sets
-            document["recovery_code_key"] = self.recovery_code_key
         if self.sessions_revoked_at is not None:  # absent until the first revocation
             document["sessions_revoked_at"] = self.sessions_revoked_at
         if self.known_throttle != ThrottleState():  # absent until a known device fails
@@ -252,7 +242,6 @@ class TwoFactorState:
             email=doc.optional_str("email"),
             phone=doc.optional_str("phone"),
             recovery_codes=doc.list_of_str("recovery_codes"),
-            recovery_code_key=doc.optional_str("recovery_code_key"),
             throttle=_throttle_of(doc.object_("throttle")),
             known_throttle=_throttle_of(doc.object_("known_throttle")),
             otp_pending={

@@ -86,15 +86,15 @@ class RecoveryCodeFactor(FactorBase):
         return {"status": "OK", "recoveryCodesLeft": outcome.left}
 
     async def _match(self, user_id: str, code: object, state: TwoFactorState) -> int | None:
-        """Where ``code`` is in the user's set, if anywhere: one keyed digest of it,
-        compared with every stored one. A set of PBKDF2 hashes (made before keyed digests)
-        costs ~2.5 ms per hash, so it is matched off the event loop."""
+        """Where ``code`` is in the user's set, if anywhere: the set's key opened once, one
+        keyed digest of the code compared with every stored one. A set of PBKDF2 hashes
+        (made before keyed digests) costs ~2.5 ms per hash, so it is matched off the event
+        loop."""
         stored = list(state.recovery_codes)
-        sealed = state.recovery_code_key
-        key = None if sealed is None else recovery_codes.open_key(self.kernel.box, sealed, user_id)
+        keys = recovery_codes.open_keys(self.kernel.box, stored, user_id)
         if recovery_codes.needs_slow_check(stored):
-            return await asyncio.to_thread(recovery_codes.find_match, code, stored, key)
-        return recovery_codes.find_match(code, stored, key)
+            return await asyncio.to_thread(recovery_codes.find_match, code, stored, keys)
+        return recovery_codes.find_match(code, stored, keys)
 
     def _redeem(
         self, user_id: str, stored: list[str], index: int | None, now: float
@@ -106,8 +106,13 @@ class RecoveryCodeFactor(FactorBase):
             counted = self.count(state, now)
             if not isinstance(counted.decision, Allowed) or wanted is None:
                 return _Redeemed(counted, False, len(state.recovery_codes))
-            if not state.remove_recovery_code(wanted):
-                # used meanwhile by a concurrent request: a wrong code now
+            # The same code (its digest: a re-sealed key changes the rest of the entry),
+            # if it is still there; used meanwhile by a concurrent request, or gone with a
+            # new set, it is a wrong code now.
+            current = next(
+                (e for e in state.recovery_codes if recovery_codes.same_code(e, wanted)), None
+            )
+            if current is None or not state.remove_recovery_code(current):
                 return _Redeemed(counted, False, len(state.recovery_codes))
             self.succeeded(state, now)
             self._reseal(user_id, state)
@@ -118,12 +123,10 @@ class RecoveryCodeFactor(FactorBase):
     def _reseal(self, user_id: str, state: TwoFactorState) -> None:
         """Key rotation: re-seal the set's key under the first secret key when an older one
         sealed it (a key no configured secret key opens is left as it is)."""
-        box, sealed = self.kernel.box, state.recovery_code_key
-        if sealed is None:
-            return
         with contextlib.suppress(DecryptionError):
-            if box.needs_rotation(sealed):
-                state.recovery_code_key = box.rotate(sealed, context=user_id)
+            resealed = recovery_codes.reseal(self.kernel.box, state.recovery_codes, user_id)
+            if resealed is not None:
+                state.recovery_codes = resealed
 
     async def regenerate(
         self,
