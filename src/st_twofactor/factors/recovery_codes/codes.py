@@ -35,6 +35,7 @@ user gets a new set; a list may hold both forms.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -294,9 +295,16 @@ def _derive(canonical: str, salt: bytes, iterations: int) -> bytes:
 
 
 def _parse(stored: object) -> tuple[int, bytes, bytes]:
+    if not isinstance(stored, str):
+        raise MalformedDataError("stored recovery code hash is malformed")
+    return _parse_text(stored)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(stored: str) -> tuple[int, bytes, bytes]:
+    """The parts of a stored entry; cached, as one check reads each entry several times
+    (an entry carries its sealed key, a few hundred characters of base64)."""
     try:
-        if not isinstance(stored, str):
-            raise ValueError
         scheme, iterations_text, salt_text, digest_text = stored.split("$")
         iterations = int(iterations_text)
         salt, digest = b64decode(salt_text), b64decode(digest_text)
