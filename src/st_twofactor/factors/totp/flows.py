@@ -9,8 +9,9 @@ re-encrypted under the newest key when an older one opened it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -76,7 +77,7 @@ class TotpFactor(FactorBase):
     async def create_device(
         self,
         user_id: str,
-        account_name: str,
+        account_name: str | Awaitable[str],
         device_name: str,
         user_context: dict[str, Any],
         *,
@@ -89,7 +90,31 @@ class TotpFactor(FactorBase):
         ``session_payload`` (the access token payload of the user's session), a user who
         has a factor needs a recent 2FA, checked in the same update
         (:class:`~st_twofactor.factors.base.StepUpRequired`).
+
+        ``account_name`` (shown under the issuer in authenticator apps) may be an awaitable,
+        such as a core call that reads the user's e-mail: it then runs while the device is
+        stored, not before.
         """
+        lookup = None if isinstance(account_name, str) else asyncio.ensure_future(account_name)
+        try:
+            return await self._create_device(
+                user_id, account_name, lookup, device_name, user_context, session_payload
+            )
+        finally:
+            if lookup is not None and not lookup.done():
+                lookup.cancel()  # refused: the name is not needed
+            elif lookup is not None and not lookup.cancelled():
+                lookup.exception()  # retrieved, so an unused failure is not logged as lost
+
+    async def _create_device(
+        self,
+        user_id: str,
+        account_name: str | Awaitable[str],
+        lookup: asyncio.Future[str] | None,
+        device_name: str,
+        user_context: dict[str, Any],
+        session_payload: dict[str, Any] | None,
+    ) -> CreateDeviceResult:
         secret = totp.new_secret()
         sealed = self.kernel.box.encrypt(secret, context=user_id)
         now = self.now()
@@ -109,7 +134,8 @@ class TotpFactor(FactorBase):
         refused = await self.store.update(user_id, add, user_context)
         if refused is not None:
             return refused
-        uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
+        account = await lookup if lookup is not None else str(account_name)
+        uri = totp.otpauth_uri(secret, account, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
             "deviceName": device_name,
