@@ -271,3 +271,85 @@ def test_junk_bodies_are_400_and_change_nothing(make: MakeApp, path: str, payloa
     assert status(response) == 400, body(response)
     assert isinstance(body(response)["message"], str)
     assert h.document(user) == before
+
+
+def _mfa_code_flow(h: Harness, tokens: Tokens, **destination: str) -> dict[str, Any]:
+    """The prebuilt UI's e-mail/SMS screen: create, resend, consume, each with
+    ``shouldTryLinkingWithSessionUser: true``; the consume answer."""
+    link = {"shouldTryLinkingWithSessionUser": True}
+    device, _ = h.ask_ok(tokens, **destination, **link)
+    assert set(device) >= {"status", "deviceId", "preAuthSessionId", "flowType"}
+    assert device["flowType"] == "USER_INPUT_CODE"
+    h.clock.advance(h.config.send_quota.cooldown + 1)
+    resend = {"deviceId": device["deviceId"], "preAuthSessionId": device["preAuthSessionId"]}
+    resent = h.post("/auth/signinup/code/resend", tokens, {**resend, **link})
+    assert body(resent) == {"status": "OK"}
+    code = h.outbox[-1].code
+    answer = h.post(
+        "/auth/signinup/code/consume", tokens, {**resend, "userInputCode": code, **link}
+    )
+    result: dict[str, Any] = body(answer)
+    return result
+
+
+def test_email_code_as_the_mfa_screens_call_it(make: MakeApp) -> None:
+    h = make()
+    tokens = h.signed_up("fay@example.com")
+    info = mfa_info(h, tokens)
+    assert "otp-email" in info["factors"]["next"]
+    assert info["emails"]["otp-email"] == ["fay@example.com"]
+    done = _mfa_code_flow(h, tokens, email=info["emails"]["otp-email"][0])
+    assert done["status"] == "OK"
+    assert _mfa(tokens) == {"c": {"otp-email": int(h.clock() * 1000)}, "v": True}
+    assert jwt_payload(tokens.access or "")["2fa-completed"]["m"] == "otp-email"
+    assert h.protected(tokens) == 200
+    assert mfa_info(h, tokens)["factors"]["alreadySetup"] == ["otp-email"]
+
+
+def test_phone_code_as_the_mfa_screens_call_it(make: MakeApp) -> None:
+    """The pinned number is listed only to a session with a fresh 2FA: a session with the
+    password alone is asked to type it (and only the pinned number gets the code)."""
+    h = make()
+    tokens = h.signed_up("gus@example.com")
+    info = mfa_info(h, tokens)
+    assert info["phoneNumbers"] == {"otp-phone": []}
+    assert _mfa_code_flow(h, tokens, phoneNumber="+14155550100")["status"] == "OK"
+    assert _mfa(tokens)["v"] is True and set(_mfa(tokens)["c"]) == {"otp-phone"}
+    assert mfa_info(h, tokens)["phoneNumbers"] == {"otp-phone": ["+14155550100"]}
+
+    h.clock.advance(h.config.step_up_window + 60)
+    again = h.signed_in("gus@example.com")
+    info = mfa_info(h, again)
+    assert info["factors"]["next"] == ["otp-phone"]
+    assert info["factors"]["alreadySetup"] == ["otp-phone"]
+    assert info["phoneNumbers"] == {"otp-phone": []}
+    assert _mfa_code_flow(h, again, phoneNumber="+14155550100")["status"] == "OK"
+    assert h.protected(again) == 200
+
+
+def test_the_sdks_own_mfa_recipes_are_refused_at_start_up(
+    devcore: DevCore, devcore_app: str
+) -> None:
+    from supertokens_python.ingredients.emaildelivery.types import EmailDeliveryConfig
+    from supertokens_python.recipe import multifactorauth
+    from supertokens_python.recipe import totp as totp_recipe
+
+    from st_twofactor.config import TwoFactorConfig
+    from st_twofactor.errors import ConfigurationError
+    from st_twofactor.http.routes import twofactor_plugin
+    from st_twofactor.recipes import build_recipe_list
+
+    from ..helpers.outbox import CapturedPasswordReset
+    from ..helpers.sdk import sdk_init
+
+    for extra in ([multifactorauth.init()], [multifactorauth.init(), totp_recipe.init()]):
+        config = TwoFactorConfig(secret_keys=["k" * 32], factors=("totp",))
+        delivery = EmailDeliveryConfig(service=CapturedPasswordReset([]))
+        recipes = [*build_recipe_list(config=config, emailpassword_email_delivery=delivery), *extra]
+        try:
+            with pytest.raises(ConfigurationError, match="license key") as refused:
+                sdk_init(devcore_app, recipes, plugins=[twofactor_plugin(config)])
+            assert "Remove multifactorauth.init()" in str(refused.value)
+            assert ("totp.init()" in str(refused.value)) is (len(extra) == 2)
+        finally:
+            reset_supertokens()
