@@ -184,6 +184,8 @@ def test_totp_endpoints_statuses_and_fields(make: MakeApp) -> None:
     still = body(totp_post(h, "/auth/totp/verify", later, {"totp": code}))
     assert still["status"] == "LIMIT_REACHED_ERROR"  # the lockout holds for a right code
     assert h.protected(later) == 403
+    # Still offered while locked: the TOTP screen shows the wait, not "access denied".
+    assert mfa_info(h, later)["factors"]["next"] == ["totp"]
 
     h.clock.advance(h.config.lockout + 1)
     code = totp.code_at(created["secret"], h.clock())
