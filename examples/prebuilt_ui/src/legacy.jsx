@@ -21,6 +21,7 @@ import { AuthPage, getSuperTokensRoutesForReactRouterDom } from "supertokens-aut
 import { APP_INFO, CallApi, pageStyle } from "./common";
 
 const HOME = "/legacy/";
+const AUTH = "/legacy/auth";
 const SECOND_FACTOR = "/legacy/second-factor";
 
 // The library's claim: false after the password, true once a second factor is done in
@@ -32,7 +33,7 @@ const SecondFactorClaim = new BooleanClaim({
 });
 
 SuperTokens.init({
-    appInfo: { ...APP_INFO, websiteBasePath: "/legacy/auth" },
+    appInfo: { ...APP_INFO, websiteBasePath: AUTH },
     getRedirectionURL: async (context) => {
         if (context.action === "SUCCESS") {
             return context.redirectToPath ?? HOME;
@@ -56,6 +57,17 @@ SuperTokens.init({
     ],
 });
 
+// The first step: e-mail and password only (passwordless is the second step here).
+function FirstFactor() {
+    return (
+        <AuthPage
+            preBuiltUIList={[EmailPasswordPreBuiltUI]}
+            factors={["emailpassword"]}
+            useSignUpStateFromQueryString={true}
+        />
+    );
+}
+
 // The second step: the Passwordless prebuilt UI inside the first step's session (its
 // own claim check off here, or it would redirect to itself).
 function SecondFactor() {
@@ -78,7 +90,7 @@ function Home() {
     }
     async function logout() {
         await signOut();
-        navigate("/legacy/auth");
+        navigate(AUTH);
     }
     return (
         <div style={pageStyle} id="home">
@@ -101,6 +113,7 @@ function App() {
         <SuperTokensWrapper>
             <BrowserRouter>
                 <Routes>
+                    <Route path={AUTH} element={<FirstFactor />} />
                     {getSuperTokensRoutesForReactRouterDom(reactRouterDom, [EmailPasswordPreBuiltUI])}
                     <Route path={SECOND_FACTOR} element={<SecondFactor />} />
                     <Route
