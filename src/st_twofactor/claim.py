@@ -37,6 +37,7 @@ from supertokens_python.recipe.session.interfaces import (
 from supertokens_python.types import RecipeUserId
 
 from st_twofactor.errors import ConfigurationError
+from st_twofactor.mfa_claim import mfa_entry
 
 __all__ = [
     "CLAIM_KEY",
@@ -241,9 +242,12 @@ async def mark_completed(
     """
     if factor in NOT_PRESENTED:
         raise ConfigurationError("mark_completed records a factor presented in the session")
-    started = session_started(session.get_access_token_payload(), claim=claim)
+    payload = session.get_access_token_payload()
+    started = session_started(payload, claim=claim)
     await session.merge_into_access_token_payload(
-        claim_value(claim, factor, now=now(), started=started, user_context=user_context),
+        claim_value(
+            claim, factor, now=now(), started=started, user_context=user_context, payload=payload
+        ),
         user_context,
     )
 
@@ -255,10 +259,16 @@ def claim_value(
     now: float,
     started: float | None,
     user_context: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The payload entry ``{key: {"v": ..., "t": ms, "m": method, "s": ms}}``: completed
     by ``method``, or not completed when it is ``None``; ``started`` is when the session
-    started (seconds; left out when unknown)."""
+    started (seconds; left out when unknown).
+
+    The ``st-mfa`` entry SuperTokens' frontend MFA recipes read comes with it, always
+    agreeing with it (:mod:`st_twofactor.mfa_claim`): ``payload`` is the session's
+    payload before the change (``None`` for a new session), whose completed factors are
+    kept."""
     update = claim.add_to_payload_({}, method is not None, user_context)
     entry = update[claim.key]
     entry["t"] = int(now * 1000)
@@ -266,6 +276,8 @@ def claim_value(
         entry["m"] = method
     if started is not None:
         entry[STARTED] = int(started * 1000)
+    presented = None if method is None or method in NOT_PRESENTED else method
+    update.update(mfa_entry(payload or {}, completed=method is not None, factor=presented, now=now))
     return update
 
 

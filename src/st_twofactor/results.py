@@ -100,9 +100,11 @@ class DeviceCreated(TypedDict):
 
 
 class DeviceVerified(Ok, total=False):
-    """A TOTP device activated; ``recoveryCodes`` the first time codes are made."""
+    """A TOTP device activated; ``recoveryCodes`` the first time codes are made;
+    ``wasAlreadyVerified``: the device was active before this code."""
 
     recoveryCodes: list[str]
+    wasAlreadyVerified: bool
 
 
 class DeviceRemoved(TypedDict):

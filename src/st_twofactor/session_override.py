@@ -57,6 +57,7 @@ from st_twofactor.errors import ConfigurationError
 from st_twofactor.http._setup_check import check_after_init
 from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
 from st_twofactor.kernel.revocation import bind_session
+from st_twofactor.mfa_claim import MFA_CLAIM_KEY, mfa_validator
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
@@ -274,9 +275,14 @@ async def is_2fa_required(
 def _with_validator(
     validators: list[SessionClaimValidator], claim: BooleanClaim
 ) -> list[SessionClaimValidator]:
-    if any(_is_for(v, claim) for v in validators):
-        return list(validators)
-    return [*validators, _completed_validator(claim)]
+    """``validators`` with the 2FA checks: ``2fa-completed`` and, beside it, ``st-mfa``
+    (:mod:`st_twofactor.mfa_claim`), so a refusal names both."""
+    added = []
+    if not any(v.claim is claim or v.id == claim.key for v in validators):
+        added.append(_completed_validator(claim))
+    if not any(v.id == MFA_CLAIM_KEY for v in validators):
+        added.append(mfa_validator(claim))
+    return [*validators, *added]
 
 
 @functools.cache
@@ -293,7 +299,8 @@ async def _add_later(
 
 
 def _is_for(validator: SessionClaimValidator, claim: BooleanClaim) -> bool:
-    return validator.claim is claim or validator.id == claim.key
+    """Whether ``validator`` is one of the 2FA checks (``2fa-completed`` or ``st-mfa``)."""
+    return validator.claim is claim or validator.id in (claim.key, MFA_CLAIM_KEY)
 
 
 def without_2fa(claim: BooleanClaim = SecondFactorClaim) -> ClaimValidatorsOverride:
@@ -347,6 +354,7 @@ def with_2fa(
     ) -> list[SessionClaimValidator]:
         if step_up is None:
             return [*_with_validator(global_validators, claim), *extra]
-        return [*(v for v in global_validators if not _is_for(v, claim)), step_up, *extra]
+        kept = (v for v in global_validators if not _is_for(v, claim))
+        return [*kept, step_up, mfa_validator(claim), *extra]
 
     return override

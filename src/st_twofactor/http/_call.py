@@ -24,6 +24,7 @@ from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME
 from st_twofactor.http._body import MAX_BODY_BYTES, MalformedBody, read_json
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.revocation import bind_session
+from st_twofactor.mfa_claim import MFA_CLAIM_KEY, NOT_SATISFIED
 
 if TYPE_CHECKING:
     from st_twofactor.kernel.crypto import SecretBox
@@ -156,13 +157,18 @@ class Call:
         return code
 
     def refuse_stale(self) -> NoReturn:
-        """403 with the same invalid-claim body as ``require_2fa(max_age=...)`` routes."""
+        """403 with the same invalid-claim body as ``require_2fa(max_age=...)`` routes
+        (naming ``st-mfa`` too when the session has not completed 2FA at all)."""
         runtime = self.runtime
         window = runtime.config.step_up_window
         reason = stale_reason(
             self.payload, window, now=runtime.config.clock(), claim=runtime.claim
         ) or {"message": "expired", "maxAgeInSeconds": window}
-        raise InvalidClaimsError("invalid claim", [ClaimValidationError(runtime.claim.key, reason)])
+        errors = [ClaimValidationError(runtime.claim.key, reason)]
+        if runtime.claim.get_value_from_payload(self.payload) is not True:
+            # Not even completed: named as SuperTokens' MFA frontends expect too.
+            errors.append(ClaimValidationError(MFA_CLAIM_KEY, dict(NOT_SATISFIED)))
+        raise InvalidClaimsError("invalid claim", errors)
 
     async def completed(self, factor: FactorId) -> dict[str, object]:
         """Complete the session's 2FA by ``factor`` (:mod:`~st_twofactor.kernel.completion`),

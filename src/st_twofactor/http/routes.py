@@ -45,6 +45,7 @@ from supertokens_python.plugins import (
     SuperTokensPlugin,
     VerifySessionOptions,
 )
+from supertokens_python.post_init_callbacks import PostSTInitCallbacks
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.interfaces import SessionContainer
 from supertokens_python.types.base import UserContext
@@ -67,6 +68,8 @@ from st_twofactor.http._call import (
     read_body,
 )
 from st_twofactor.http._outage import outage_message
+from st_twofactor.http._setup_check import refuse_paid_recipes
+from st_twofactor.http.mfa import MFA_ROUTES
 from st_twofactor.ids import CODE_FACTORS, PLUGIN_ID
 from st_twofactor.runtime import TwoFactor
 from st_twofactor.session_override import is_2fa_required, without_2fa
@@ -206,8 +209,10 @@ WEBAUTHN_ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
 
 
 def _served(config: TwoFactorConfig) -> tuple[tuple[str, str, FlowHandler], ...]:
-    """The routes ``config`` serves."""
-    return ROUTES + WEBAUTHN_ROUTES if "webauthn" in config.factors else ROUTES
+    """The routes ``config`` serves: the library's own, and those of SuperTokens'
+    frontend MFA and TOTP recipes (:mod:`st_twofactor.http.mfa`)."""
+    own = ROUTES + WEBAUTHN_ROUTES if "webauthn" in config.factors else ROUTES
+    return own + MFA_ROUTES
 
 
 def _handler(
@@ -288,6 +293,7 @@ def twofactor_plugin(
     ) -> PluginRouteHandlerFunctionOkResponse:
         if "webauthn" in runtime.config.factors:  # called by init(): app_info comes next
             _check_webauthn_after_init(runtime)
+        PostSTInitCallbacks.add_post_init_callback(refuse_paid_recipes)
         options = VerifySessionOptions(
             session_required=True,
             check_database=False,

@@ -77,7 +77,7 @@ class TotpFactor(FactorBase):
         self,
         user_id: str,
         account_name: str,
-        device_name: str,
+        device_name: str | None,
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
@@ -85,7 +85,10 @@ class TotpFactor(FactorBase):
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
         The device is unusable until :meth:`verify_device` sees one valid code. Starting
-        again with the name of an unverified device replaces its secret. With
+        again with the name of an unverified device replaces its secret. A ``device_name``
+        of ``None`` picks the first of ``authenticator``, ``authenticator 2``, ... that no
+        verified device has (so a client that never names devices, like SuperTokens'
+        prebuilt UI, can add a second one, and starting again replaces its own). With
         ``session_payload`` (the access token payload of the user's session), a user who
         has a factor needs a recent 2FA, checked in the same update
         (:class:`~st_twofactor.factors.base.StepUpRequired`).
@@ -94,25 +97,30 @@ class TotpFactor(FactorBase):
         sealed = self.kernel.box.encrypt(secret, context=user_id)
         now = self.now()
 
+        chosen = device_name
+
         def add(state: TwoFactorState) -> CreateDeviceResult | None:
             """None when added; else why not."""
+            nonlocal chosen
             self.check_change(state, session_payload)
-            existing = state.device(device_name)
+            name = chosen = device_name if device_name is not None else _free_name(state)
+            existing = state.device(name)
             if existing is not None and existing.verified:
                 return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
             if existing is None and len(state.totp_devices) >= MAX_DEVICES:
                 return {"status": "TOO_MANY_DEVICES_ERROR"}
-            state.remove_device(device_name)
-            state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
+            state.remove_device(name)
+            state.totp_devices.append(TotpDevice(name, sealed, False, now))
             return None
 
         refused = await self.store.update(user_id, add, user_context)
         if refused is not None:
             return refused
+        assert chosen is not None  # set by the update that added the device
         uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
-            "deviceName": device_name,
+            "deviceName": chosen,
             "secret": secret,
             "otpauthUri": uri,
             "qrCodeSvg": totp.qr_svg(uri),
@@ -135,15 +143,20 @@ class TotpFactor(FactorBase):
         :meth:`create_device`, checked before the attempt is counted.
         """
         new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+        was_verified = False
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
+            nonlocal was_verified
             self.check_change(state, session_payload)
             found = state.device(device_name)
+            was_verified = found is not None and found.verified
             return [] if found is None else [found]
 
         def activate(state: TwoFactorState) -> bool:
             target = state.device(device_name)
             assert target is not None  # matched against it in this same update
+            if target.verified:  # a right code for an active device: nothing to change
+                return False
             if not any(d.verified for d in state.totp_devices):
                 # The first device: others still waiting for a first code were started
                 # with the first factor alone (maybe by someone else): drop them.
@@ -157,12 +170,13 @@ class TotpFactor(FactorBase):
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
             return await self.refused_code(user_id, outcome.counted)
-        await self.emit(
-            events.FactorEnrolled(
-                user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+        if not was_verified:
+            await self.emit(
+                events.FactorEnrolled(
+                    user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+                )
             )
-        )
-        result: DeviceVerified = {"status": "OK"}
+        result: DeviceVerified = {"status": "OK", "wasAlreadyVerified": was_verified}
         if outcome.gave_codes:
             result["recoveryCodes"] = new_codes
         return result
@@ -261,3 +275,14 @@ class TotpFactor(FactorBase):
             return Supertokens.get_instance().app_info.app_name.replace(":", " ") or "st-twofactor"
         except Exception:
             return "st-twofactor"
+
+
+def _free_name(state: TwoFactorState) -> str:
+    """The first of ``authenticator``, ``authenticator 2``, ... that no verified device
+    has (an unverified device of that name is replaced: enrolment started again)."""
+    for number in range(1, MAX_DEVICES + 2):
+        name = DEFAULT_DEVICE_NAME if number == 1 else f"{DEFAULT_DEVICE_NAME} {number}"
+        existing = state.device(name)
+        if existing is None or not existing.verified:
+            return name
+    return DEFAULT_DEVICE_NAME  # every name taken: refused as DEVICE_ALREADY_EXISTS_ERROR
