@@ -228,6 +228,24 @@ def test_totp_device_removed_through_web_js(mfa_ui: PrebuiltUI) -> None:
     expect(page.locator("#devices")).to_have_attribute("data-count", "0")
 
 
+def test_a_session_completed_on_the_2fa_routes_opens_the_mfa_ui(mfa_ui: PrebuiltUI) -> None:
+    """One session, two dialects: 2FA completed through ``/auth/2fa`` (the example's own
+    page) is complete for auth-react's MFA UI too (its ``st-mfa`` claim)."""
+    page, server = mfa_ui.page, mfa_ui.server
+    demo = Demo(page, server, None)
+    page.goto(server.url + "/")
+    demo.first_factor("#signup-button", "prebuilt-dialects@example.com")
+    demo.expect_screen("enrol")
+    secret = page.inner_text("#totp-secret").strip()
+    page.fill("#enrol-code", demo.totp_code(secret))
+    page.click("#enrol-verify-button")
+    demo.expect_screen("recovery-codes")
+    page.goto(server.url + "/ui/")
+    mfa_ui.expect_home()
+    expect(page.locator("#devices")).to_have_attribute("data-count", "1")
+    mfa_ui.call_api()
+
+
 def test_legacy_flow_sign_in_right_after_sign_up(legacy_ui: PrebuiltUI) -> None:
     ui, page = legacy_ui, legacy_ui.page
     email = "prebuilt-legacy@example.com"
