@@ -6,11 +6,13 @@ npm; the FastAPI example serves the MFA UI at ``/ui/`` and the legacy prebuilt 2
 (password, then an e-mailed code through the Passwordless screens, the ``2fa-completed``
 claim) at ``/legacy/``. The walks:
 
-- sign up -> TOTP set-up (the secret read from the page) -> home; sign out -> sign in ->
-  TOTP -> a wrong code shows the error -> the right code -> home, the protected API 200;
+- sign up -> TOTP set-up (the secret read from the page, the same as in the QR code's
+  otpauth URI) -> home; sign out -> sign in -> TOTP -> a wrong code shows the error ->
+  the right code -> home, the protected API 200;
 - an e-mailed code as the second factor through the MFA UI's ``otp-email`` screen, at
   sign-up and again at a sign-in right after;
 - a TOTP device listed and removed through web-js's TOTP recipe;
+- 2FA completed through the library's own ``/auth/2fa`` routes opens the MFA UI's home;
 - the legacy flow: sign up -> code -> home; sign out -> sign in at once -> the first code
   is sent (not refused by the cooldown of the sign-up's code) -> the UI's "Resend" is
   honoured when the UI offers it -> home.
@@ -27,9 +29,10 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from examples.prebuilt_ui import DIST, PAGES
 
@@ -79,6 +82,14 @@ class PrebuiltUI:
         self.server = server
         self.base = base
         self.totp = Demo(page, server, None)  # its totp_code(): never the same step twice
+        self.qr_strings: list[str] = []  # what the QR codes drawn encode
+        page.on("response", self._on_response)
+
+    def _on_response(self, response: Response) -> None:
+        if response.request.method == "POST" and response.url.endswith("/auth/totp/device"):
+            body = response.json()
+            if body.get("status") == "OK":
+                self.qr_strings.append(body["qrCodeString"])
 
     def first_factor(self, email: str, *, sign_up: bool) -> None:
         show = "signup" if sign_up else "signin"
@@ -115,6 +126,9 @@ class PrebuiltUI:
         self.page.locator(SHOW_SECRET).click()
         secret = self.page.locator(SECRET).inner_text().strip()
         assert re.fullmatch("[A-Z2-7]{16,}", secret), secret
+        qr = urlsplit(self.qr_strings[-1])  # the QR code: an otpauth URI of the same secret
+        assert (qr.scheme, qr.netloc) == ("otpauth", "totp"), qr
+        assert parse_qs(qr.query)["secret"] == [secret], qr
         self.enter_totp(self.totp.totp_code(secret))
         return secret
 
