@@ -25,7 +25,16 @@ every step:
   codes until TOTP locks, and from then on a right code is refused elsewhere but accepted
   on the owner's device; wrong codes are counted per device kind, a right code clears
   its kind's count, and a right code below the threshold is never refused;
-- never a 5xx, on any route.
+- never a 5xx, on any route;
+- the ``st-mfa`` claim SuperTokens' MFA frontends read agrees with ``2fa-completed`` in
+  every session's access token, and records the factor that completed it.
+
+Both HTTP dialects are driven: each enrolment, TOTP code, removal, status read and
+e-mailed or texted code picks the library's own ``/auth/2fa`` routes or the endpoints of
+SuperTokens' MFA and TOTP frontend recipes (``/auth/mfa/info``, ``/auth/totp/...``,
+passwordless with ``shouldTryLinkingWithSessionUser``), so one sequence mixes them: a
+lockout earned on one dialect holds on the other, a code used on one is refused on the
+other, and every invariant above holds whichever dialect made a change.
 
 S18 (recovery codes only beside another factor) is checked on the stored state too. The
 number of examples is bounded so that the test takes about a minute on two cores.
@@ -79,6 +88,24 @@ from ..helpers.webauthn_http import (
     REMOVE,
 )
 
+DIALECTS = st.sampled_from(["2fa", "mfa"])
+"""Which HTTP dialect a step uses: the library's own or SuperTokens' MFA/TOTP endpoints."""
+TOTP_PATHS = {
+    "2fa": {
+        "create": "/auth/2fa/totp/device",
+        "activate": "/auth/2fa/totp/device/verify",
+        "verify": "/auth/2fa/totp/verify",
+        "remove": "/auth/2fa/totp/device/remove",
+    },
+    "mfa": {
+        "create": "/auth/totp/device",
+        "activate": "/auth/totp/device/verify",
+        "verify": "/auth/totp/verify",
+        "remove": "/auth/totp/device/remove",
+    },
+}
+CODE_FIELD = {"2fa": "code", "mfa": "totp"}
+WRONG_STATUS = {"2fa": "INVALID_CODE_ERROR", "mfa": "INVALID_TOTP_ERROR"}
 PHASES = [p for p in Phase if os.environ.get("MODEL_NO_SHRINK") != "1" or p != Phase.shrink]
 CLAIM = "2fa-completed"
 PHONE = "+14155550123"
@@ -304,28 +331,41 @@ class TwoFactorMachine(RuleBasedStateMachine):
         assert step_up in {200 if fresh else 403, *also}
         assert self.h.protected(session.tokens) in {200 if session.completed else 403, *also}
 
-    @rule(session=sessions)
-    def read_status(self, session: Session) -> None:
-        response = self.call("GET", "/auth/2fa", session)
+    @rule(session=sessions, dialect=DIALECTS)
+    def read_status(self, session: Session, dialect: str) -> None:
+        if dialect == "2fa":
+            response = self.call("GET", "/auth/2fa", session)
+        else:
+            response = self.call("PUT", "/auth/mfa/info", session, {})
         assert response.status_code == (401 if session.revoked else 200), response.text
+        if dialect == "mfa" and not session.revoked:
+            factors = response.json()["factors"]
+            assert set(factors["alreadySetup"]) == self.model.factors() - {"recovery-code"}
+            if session.completed:
+                assert factors["next"] == []
 
-    @rule(session=sessions, remember=st.booleans())
-    def enrol_totp(self, session: Session, remember: bool) -> None:
+    @rule(session=sessions, remember=st.booleans(), dialect=DIALECTS)
+    def enrol_totp(self, session: Session, remember: bool, dialect: str) -> None:
         if len(self.model.devices) >= 4:
             return
+        paths = TOTP_PATHS[dialect]
         before = self.factor_fields()
         name = f"device-{next(self.labels)}"
         allowed = not session.revoked and self.may_change(session)
-        created = self.call("POST", "/auth/2fa/totp/device", session, {"deviceName": name})
+        created = self.call("POST", paths["create"], session, {"deviceName": name})
         if not allowed:
             self.refused(session, created, before)
             return
         assert created.json()["status"] == "OK", created.text
         self.h.clock.advance(30)
         secret = created.json()["secret"]
-        body = {"deviceName": name, "code": self.h.code(secret), "rememberDevice": remember}
+        body = {
+            "deviceName": name,
+            CODE_FIELD[dialect]: self.h.code(secret),
+            "rememberDevice": remember,
+        }
         after_create = self.factor_fields()
-        verified = self.call("POST", "/auth/2fa/totp/device/verify", session, body)
+        verified = self.call("POST", paths["activate"], session, body)
         if not self.may_change(session):  # the window closed while the code was typed
             self.refused(session, verified, after_create)
             return
@@ -345,8 +385,8 @@ class TwoFactorMachine(RuleBasedStateMachine):
         if token is not None:
             self.model.remember = (token, self.h.state(self.user_id).epoch)
 
-    @rule(session=sessions, right=st.booleans(), remember=st.booleans())
-    def verify_totp(self, session: Session, right: bool, remember: bool) -> None:
+    @rule(session=sessions, right=st.booleans(), remember=st.booleans(), dialect=DIALECTS)
+    def verify_totp(self, session: Session, right: bool, remember: bool, dialect: str) -> None:
         scope = self.scope(session)
         if not right and self.model.wrong[scope] >= MAX_WRONG:
             return
@@ -354,8 +394,8 @@ class TwoFactorMachine(RuleBasedStateMachine):
         before = self.factor_fields()
         secret = next(iter(self.model.devices.values()), None)
         code = self.h.code(secret) if right and secret else self.wrong_code()
-        body = {"code": code, "rememberDevice": remember}
-        response = self.call("POST", "/auth/2fa/totp/verify", session, body)
+        body = {CODE_FIELD[dialect]: code, "rememberDevice": remember}
+        response = self.call("POST", TOTP_PATHS[dialect]["verify"], session, body)
         if session.revoked:
             assert response.status_code == 401, response.text
         elif secret and self.totp_locked_for(session):
@@ -368,12 +408,12 @@ class TwoFactorMachine(RuleBasedStateMachine):
         else:
             assert response.json()["status"] != "OK", response.text
             if secret:
-                assert response.json()["status"] == "INVALID_CODE_ERROR", response.text
+                assert response.json()["status"] == WRONG_STATUS[dialect], response.text
                 self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
-    @rule(session=sessions)
-    def attacker_locks_totp(self, session: Session) -> None:
+    @rule(session=sessions, dialect=DIALECTS)
+    def attacker_locks_totp(self, session: Session, dialect: str) -> None:
         """I4: from a device that is not the owner's, wrong codes until TOTP locks. It
         locks there; the owner's known device keeps its own count (``verify_totp``)."""
         if (
@@ -385,12 +425,11 @@ class TwoFactorMachine(RuleBasedStateMachine):
             return
         for _ in range(5):
             self.h.clock.advance(30)
-            answer = self.call(
-                "POST", "/auth/2fa/totp/verify", session, {"code": self.wrong_code()}
-            )
+            wrong = {CODE_FIELD[dialect]: self.wrong_code()}
+            answer = self.call("POST", TOTP_PATHS[dialect]["verify"], session, wrong)
             if answer.json()["status"] == "LIMIT_REACHED_ERROR":
                 break
-            assert answer.json()["status"] == "INVALID_CODE_ERROR", answer.text
+            assert answer.json()["status"] == WRONG_STATUS[dialect], answer.text
         else:
             raise AssertionError("5 wrong codes in a row did not lock TOTP")
         self.model.totp_locked_until = self.now() + self.h.config.lockout
@@ -416,14 +455,16 @@ class TwoFactorMachine(RuleBasedStateMachine):
                 self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
-    @rule(session=sessions, by_sms=st.booleans())
-    def code_by_email_or_sms(self, session: Session, by_sms: bool) -> None:
+    @rule(session=sessions, by_sms=st.booleans(), dialect=DIALECTS)
+    def code_by_email_or_sms(self, session: Session, by_sms: bool, dialect: str) -> None:
         """Ask for an e-mailed code to the account's address, or a texted one to the
         user's phone, and use it: the first use pins the contact (a factor change, so it
         needs no factor yet or a fresh 2FA)."""
         before = self.factor_fields()
         outbox = len(self.h.outbox)
-        destination = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        destination: dict[str, Any] = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        link = {"shouldTryLinkingWithSessionUser": True} if dialect == "mfa" else {}
+        destination.update(link)
         response = self.call("POST", "/auth/signinup/code", session, destination)
         sent = self.h.outbox[-1] if len(self.h.outbox) > outbox else None
         pinned = self.model.phone_pinned if by_sms else self.model.email_pinned
@@ -441,6 +482,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
             "preAuthSessionId": device["preAuthSessionId"],
             "deviceId": device["deviceId"],
             "userInputCode": sent.code,
+            **link,
         }
         consumed = self.call("POST", "/auth/signinup/code/consume", session, consume)
         assert consumed.json()["status"] == "OK", consumed.text
@@ -528,13 +570,14 @@ class TwoFactorMachine(RuleBasedStateMachine):
             assert response.json()["status"] == "OK", response.text
             self.model.codes = list(response.json()["recoveryCodes"])
 
-    @rule(session=sessions, data=st.data())
-    def remove_totp_device(self, session: Session, data: st.DataObject) -> None:
+    @rule(session=sessions, data=st.data(), dialect=DIALECTS)
+    def remove_totp_device(self, session: Session, data: st.DataObject, dialect: str) -> None:
         if not self.model.devices:
             return
         name = data.draw(st.sampled_from(sorted(self.model.devices)))
         before = self.factor_fields()
-        response = self.call("POST", "/auth/2fa/totp/device/remove", session, {"deviceName": name})
+        path = TOTP_PATHS[dialect]["remove"]
+        response = self.call("POST", path, session, {"deviceName": name})
         if session.revoked or not session.fresh(self.now(), WINDOW):
             self.refused(session, response, before)
             return
@@ -594,6 +637,18 @@ class TwoFactorMachine(RuleBasedStateMachine):
         assert {k.name for k in state.webauthn_credentials} == set(self.model.keys)
         if state.recovery_codes:  # S18
             assert any(f != "recovery-code" for f in state.factor_ids())
+
+    @invariant()
+    def st_mfa_agrees_with_the_claim(self) -> None:
+        """Both dialects' claims say the same of every session: ``st-mfa.v`` is
+        ``2fa-completed.v``, and a factor presented is in ``st-mfa.c`` at its time."""
+        for session in self.all:
+            payload = jwt_payload(session.tokens.access or "")
+            claim, mfa = payload[CLAIM], payload["st-mfa"]
+            assert mfa["v"] is (claim["v"] is True) is session.completed, (session, payload)
+            method = claim.get("m")
+            if claim["v"] is True and method not in ("remembered", "not-required"):
+                assert mfa["c"][method] == claim["t"], payload
 
 
 @pytest.fixture(scope="module")
