@@ -36,6 +36,7 @@ from ..helpers.mfa_harness import (
     enrol_totp_mfa,
     make_app,
     mfa_info,
+    put,
     totp_get,
     totp_post,
 )
@@ -183,6 +184,8 @@ def test_totp_endpoints_statuses_and_fields(make: MakeApp) -> None:
     still = body(totp_post(h, "/auth/totp/verify", later, {"totp": code}))
     assert still["status"] == "LIMIT_REACHED_ERROR"  # the lockout holds for a right code
     assert h.protected(later) == 403
+    # Still offered while locked: the TOTP screen shows the wait, not "access denied".
+    assert mfa_info(h, later)["factors"]["next"] == ["totp"]
 
     h.clock.advance(h.config.lockout + 1)
     code = totp.code_at(created["secret"], h.clock())
@@ -353,3 +356,35 @@ def test_the_sdks_own_mfa_recipes_are_refused_at_start_up(
             assert ("totp.init()" in str(refused.value)) is (len(extra) == 2)
         finally:
             reset_supertokens()
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+def test_the_mfa_dialect_costs_no_more_core_calls_than_its_counterparts(
+    make: MakeApp, metadata: bool
+) -> None:
+    from st_twofactor.stores import InMemoryStore, UserMetadataStore
+
+    h = make(store=UserMetadataStore() if metadata else InMemoryStore())
+    _, secret = _enrolled_mfa(h, "cost@example.com")
+    h.clock.advance(60)
+    one, two = h.signed_in("cost@example.com"), h.signed_in("cost@example.com")
+
+    def calls(request: Callable[[], Any]) -> int:
+        before = h.core_calls()
+        response = request()
+        assert status(response) == 200, body(response)
+        return h.core_calls() - before
+
+    assert calls(lambda: put(h, "/auth/mfa/info", one)) <= calls(lambda: h.get("/auth/2fa", two))
+    h.clock.advance(30)
+    code = totp.code_at(secret, h.clock())
+    own = calls(lambda: h.post("/auth/2fa/totp/verify", one, {"code": code}))
+    h.clock.advance(30)
+    code = totp.code_at(secret, h.clock())
+    theirs = calls(lambda: totp_post(h, "/auth/totp/verify", two, {"totp": code}))
+    assert theirs <= own
+
+
+def _enrolled_mfa(h: Harness, email: str) -> tuple[Tokens, str]:
+    tokens = h.signed_up(email)
+    return tokens, enrol_totp_mfa(h, tokens)

@@ -51,8 +51,9 @@ def mfa_info(overview: Overview, state_factors: list[str], completed: bool) -> d
       SuperTokens' screens know);
     - ``allowedToSetup``: the ones the user may enrol now (none without a fresh 2FA once
       a factor is enrolled);
-    - ``next``: nothing once 2FA is complete; else what can complete it now, or, for a
-      user with no factor yet, what they may enrol;
+    - ``next``: nothing once 2FA is complete; else what can complete it now (a locked
+      factor included: its screen shows how long to wait), or, for a user with no
+      factor yet, what they may enrol;
     - ``emails`` / ``phoneNumbers``: where a code would go, only when shown in full (a
       pinned phone number stays hidden from a session without a fresh 2FA: the screen
       then asks for it, and only the pinned number gets the code).
@@ -62,7 +63,10 @@ def mfa_info(overview: Overview, state_factors: list[str], completed: bool) -> d
     if completed:
         upcoming: list[str] = []
     elif any(f in MFA_FACTORS or f == "webauthn" for f in state_factors):
-        upcoming = [f for f in overview["next"] if f in MFA_FACTORS]
+        # A locked factor stays listed: its screen shows the wait (LIMIT_REACHED_ERROR)
+        # rather than the prebuilt UI having nowhere to go.
+        locked = [f for f in overview["locked"] if f in already]
+        upcoming = [f for f in MFA_FACTORS if f in overview["next"] or f in locked]
     else:
         upcoming = allowed
     shown = {f: c["contact"] for f, c in overview["contacts"].items() if not c["masked"]}
