@@ -7,8 +7,8 @@ npm; the FastAPI example serves the MFA UI at ``/ui/`` and the legacy prebuilt 2
 claim) at ``/legacy/``. The walks:
 
 - sign up -> TOTP set-up (the secret read from the page, the same as in the QR code's
-  otpauth URI) -> home; sign out -> sign in -> TOTP -> a wrong code shows the error ->
-  the right code -> home, the protected API 200;
+  otpauth URI) -> home, with the recovery codes shown once; sign out -> sign in -> TOTP
+  -> a wrong code shows the error -> the right code -> home, the protected API 200;
 - an e-mailed code as the second factor through the MFA UI's ``otp-email`` screen, at
   sign-up and again at a sign-in right after;
 - a TOTP device listed and removed through web-js's TOTP recipe;
@@ -188,7 +188,13 @@ def test_totp_set_up_at_sign_up_then_sign_in(mfa_ui: PrebuiltUI) -> None:
     ui.first_factor(email, sign_up=True)
     secret = ui.set_up_totp()
     ui.expect_home()
+    codes = page.locator("#recovery-codes li")  # the first device's answer, shown once
+    expect(codes).to_have_count(10)
+    assert len(set(codes.all_inner_texts())) == 10
     ui.call_api()
+    page.reload()
+    ui.expect_home()
+    expect(page.locator("#recovery-codes")).to_have_count(0)
 
     ui.sign_out()
     ui.first_factor(email, sign_up=False)

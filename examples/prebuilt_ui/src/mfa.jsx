@@ -22,6 +22,7 @@ import TOTPWebJS from "supertokens-web-js/recipe/totp";
 import { APP_INFO, CallApi, pageStyle } from "./common";
 
 const HOME = "/ui/";
+const RECOVERY_CODES = "st2fa-recovery-codes";
 
 SuperTokens.init({
     appInfo: { ...APP_INFO, websiteBasePath: "/ui/auth" },
@@ -35,10 +36,41 @@ SuperTokens.init({
         EmailPassword.init(),
         Passwordless.init({ contactMethod: "EMAIL" }),
         MultiFactorAuth.init({ firstFactors: ["emailpassword"] }),
-        TOTP.init(),
+        TOTP.init({ postAPIHook: keepRecoveryCodes }),
         Session.init(),
     ],
 });
+
+// The library answers the first device's activation with recovery codes, once; the
+// prebuilt screens have no place for them, so keep them until the home page shows them.
+async function keepRecoveryCodes(context) {
+    if (context.action !== "VERIFY_DEVICE") {
+        return;
+    }
+    const body = await context.fetchResponse.clone().json();
+    if (body.status === "OK" && Array.isArray(body.recoveryCodes)) {
+        sessionStorage.setItem(RECOVERY_CODES, JSON.stringify(body.recoveryCodes));
+    }
+}
+
+// The recovery codes just made, shown once: write them down.
+function RecoveryCodes() {
+    const [codes] = useState(() => JSON.parse(sessionStorage.getItem(RECOVERY_CODES) ?? "null"));
+    useEffect(() => sessionStorage.removeItem(RECOVERY_CODES), []);
+    if (!codes) {
+        return null;
+    }
+    return (
+        <div>
+            <h3>Your recovery codes (shown once)</h3>
+            <ul id="recovery-codes">
+                {codes.map((code) => (
+                    <li key={code}>{code}</li>
+                ))}
+            </ul>
+        </div>
+    );
+}
 
 const PREBUILT = [EmailPasswordPreBuiltUI, PasswordlessPreBuiltUI, MultiFactorAuthPreBuiltUI, TOTPPreBuiltUI];
 
@@ -99,6 +131,7 @@ function Home() {
             <p>
                 User: <span id="user-id">{session.userId}</span>
             </p>
+            <RecoveryCodes />
             <CallApi />
             <Devices />
             <p>
