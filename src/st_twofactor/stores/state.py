@@ -105,6 +105,10 @@ class TwoFactorState:
     """When the user's sessions were last revoked all at once (an admin reset, "sign out
     everywhere"): a session started at or before it changes and completes nothing, even
     while its access token is unexpired (:mod:`st_twofactor.kernel.revocation`)."""
+    grace_started_at: float | None = None
+    """The first sign-in at which 2FA was required of the user while they had no factor:
+    the enrolment grace period (:mod:`st_twofactor.kernel.grace`) counts from it. Set
+    once and never moved, also by a reset, so a grace period cannot be started again."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -212,6 +216,8 @@ class TwoFactorState:
         }
         if self.sessions_revoked_at is not None:  # absent until the first revocation
             document["sessions_revoked_at"] = self.sessions_revoked_at
+        if self.grace_started_at is not None:  # absent until a grace period starts
+            document["grace_started_at"] = self.grace_started_at
         if self.known_throttle != ThrottleState():  # absent until a known device fails
             document["known_throttle"] = _throttle_dict(self.known_throttle)
         return document
@@ -260,6 +266,7 @@ class TwoFactorState:
                 for c in doc.list_of_objects("code_sends")
             ),
             sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
+            grace_started_at=doc.optional_float("grace_started_at"),
             **_webauthn_entries(doc),
         )
 
