@@ -62,6 +62,9 @@ class InvalidCode(TypedDict):
 
     status: Literal["INVALID_CODE_ERROR"]
     attemptsLeft: int
+    hint: NotRequired[Literal["CHECK_DEVICE_CLOCK"]]
+    """TOTP only: the code is one the device would show a few minutes earlier or later,
+    so its clock is probably off. Refused and counted like any wrong code."""
 
 
 class LimitReached(TypedDict):
