@@ -20,6 +20,7 @@ from st_twofactor.policy import (
     any_of,
     everyone,
     explain_sync,
+    from_function,
     in_tenant,
     no_one,
     not_,
@@ -98,6 +99,14 @@ def test_policies_decide_and_say_why() -> None:
     assert not required and "not acme" in why and "none of the roles admin" in why
     assert asyncio.run(decide(all_of(with_role("ops"), in_tenant("public"))))[0] is True
     assert asyncio.run(decide(not_(with_role("ops"))))[0] is False
+    paid = from_function(lambda u, t, c: u == "u1", "paid plan")
+    assert asyncio.run(decide(paid | with_role("admin"))) == (True, "paid plan: yes")
+
+    async def broken(user_id: str, tenant_id: str, user_context: dict[str, Any]) -> bool:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):  # raised to is_2fa_required, which fails closed
+        asyncio.run(decide(not_(from_function(broken, "flag"))))
     with pytest.raises(ValueError, match="role names"):
         with_role()
     with pytest.raises(ValueError, match="policies"):

@@ -12,7 +12,8 @@ policies, combined as needed::
   (SuperTokens' UserRoles recipe, loaded only when such a policy is applied);
 - :func:`in_tenant`: sign-ins to one of the tenants;
 - :func:`everyone`, :func:`no_one`; :func:`any_of`, :func:`all_of`, :func:`not_`
-  (or ``|``, ``&``, ``~``).
+  (or ``|``, ``&``, ``~``);
+- :func:`from_function`: the app's own function, to combine with the others.
 
 A policy that cannot be applied (the roles could not be read) requires 2FA: a failing
 policy never exempts anyone. A user the policy exempts who enrolled a factor anyway is
@@ -34,6 +35,7 @@ from st_twofactor.policy._policies import (
     all_of,
     any_of,
     everyone,
+    from_function,
     in_tenant,
     no_one,
     not_,
@@ -54,6 +56,7 @@ __all__ = [
     "everyone",
     "explain",
     "explain_sync",
+    "from_function",
     "in_tenant",
     "no_one",
     "not_",

@@ -15,6 +15,7 @@ __all__ = [
     "all_of",
     "any_of",
     "everyone",
+    "from_function",
     "in_tenant",
     "no_one",
     "not_",
@@ -184,6 +185,35 @@ class _Not(Policy):
 
     def describe(self) -> str:
         return f"everyone but {self.policy.describe()}"
+
+
+class _Function(Policy):
+    def __init__(
+        self, function: Callable[[str, str, dict[str, Any]], bool | Awaitable[bool]], name: str
+    ) -> None:
+        self.function = function
+        self.name = name
+
+    async def decide(self, user_id: str, tenant_id: str, user_context: dict[str, Any]) -> Verdict:
+        answer = self.function(user_id, tenant_id, user_context)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        required = answer is not False  # as at sign-in: only an explicit False exempts
+        return Verdict(required, f"{self.name}: {'yes' if required else 'no'}")
+
+    def describe(self) -> str:
+        return self.name
+
+
+def from_function(
+    function: Callable[[str, str, dict[str, Any]], bool | Awaitable[bool]], name: str
+) -> Policy:
+    """Your own ``(user_id, tenant_id, user_context) -> bool`` (sync or async) as a policy
+    that combines with the others; ``name`` says what it checks, e.g. ``"paid plan"``.
+    As at sign-in, anything but ``False`` means required, and an error requires 2FA."""
+    if not callable(function) or not isinstance(name, str) or not name:
+        raise ValueError("from_function() takes a function and a name saying what it checks")
+    return _Function(function, name)
 
 
 def _policies(policies: tuple[Policy, ...], name: str) -> tuple[Policy, ...]:
