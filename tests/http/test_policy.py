@@ -144,3 +144,26 @@ def test_explain_tells_what_a_sign_in_asks_and_why(make: MakeApp) -> None:
     assert enrolled.offered == ("totp", "recovery-code") and enrolled.factors == enrolled.offered
     assert enrolled.to_dict()["offered"] == ["totp", "recovery-code"]
     assert enrolled.remembered_devices is None and enrolled.locked == {}
+
+
+def test_core_calls_of_a_sign_in_with_a_role_policy(
+    make: MakeApp, devcore: Any, devcore_app: str
+) -> None:
+    """A role policy reads the user's roles once per sign-in and per GET /auth/2fa; at
+    sign-in the SDK answers it from the same core call as the UserRoles recipe's own role
+    claim (its GET cache within a request), so the sign-in makes one roles call in all."""
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+
+    def roles_calls_during(action: Callable[[], Any]) -> list[str]:
+        start = len(devcore.requests(app_id))
+        action()
+        done = devcore.requests(app_id)[start:]
+        return [f"{r.method} {r.path}" for r in done if "role" in r.path]
+
+    app = make(required=with_role("admin"), user_roles=True)
+    app.signed_up("calls@example.com")
+    tokens: list[Any] = []
+    assert roles_calls_during(lambda: tokens.append(app.signed_in("calls@example.com"))) == [
+        "GET /public/recipe/user/roles"
+    ]
+    assert roles_calls_during(lambda: app.overview(tokens[0])) == ["GET /public/recipe/user/roles"]

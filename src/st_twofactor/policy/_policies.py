@@ -113,8 +113,9 @@ class _Roles(Policy):
 def with_role(*roles: str) -> Policy:
     """2FA is required of users who have at least one of ``roles`` on the tenant they
     sign in to, as SuperTokens' UserRoles recipe records them (which the app must
-    initialise: ``userroles.init()``). Reading the roles costs one core call per
-    sign-in; if it fails, 2FA is required."""
+    initialise: ``userroles.init()``). Reading the roles is one core call per sign-in
+    (shared with the recipe's own role claim: the SDK caches it within a request); if it
+    fails, 2FA is required."""
     if not roles or not all(isinstance(r, str) and r for r in roles):
         raise ValueError("with_role() takes one or more role names")
     return _Roles(tuple(dict.fromkeys(roles)))
