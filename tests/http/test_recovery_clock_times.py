@@ -13,6 +13,7 @@ from st_twofactor.testing import reset_supertokens
 from st_twofactor.testing.webauthn import SoftwareAuthenticator
 
 from ..helpers.frameworks import App, make_app
+from ..helpers.sdk import Tokens
 
 MakeApp = Callable[..., App]
 MINUTE = 60.0
@@ -57,7 +58,7 @@ def test_recovery_codes_left_is_null_when_the_app_gives_none(make: MakeApp) -> N
 # -- a device whose clock is off --
 
 
-def enrolled(app: App, email: str) -> tuple[str, object]:
+def enrolled(app: App, email: str) -> tuple[str, Tokens]:
     tokens = app.signed_up(email)
     secret, _ = app.enrol_totp(tokens)
     app.clock.advance(MINUTE)
@@ -79,7 +80,7 @@ def test_a_code_a_few_minutes_off_says_check_the_clock_and_is_counted(
     }
     failed = [e for e in app.seen if isinstance(e, events.VerificationFailed)]
     assert failed[-1].reason == "clock_skew" and failed[-1].attempts_left == 4
-    assert app.protected(session) == 403  # type: ignore[arg-type]
+    assert app.protected(session) == 403
     # a right code still works, and clears the count
     assert app.post("/auth/2fa/totp/verify", session, {"code": app.code(secret)})[1] == {
         "status": "OK"
