@@ -30,6 +30,7 @@ config = TwoFactorConfig(
     development=EXAMPLE.development,
     factors=EXAMPLE.factors,
     issuer="st-twofactor demo",
+    enrolment_grace=EXAMPLE.enrolment_grace,
 )
 init(
     app_info=InputAppInfo(

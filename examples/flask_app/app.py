@@ -28,6 +28,7 @@ def create_app(settings: Settings) -> Flask:
         development=settings.development,
         factors=settings.factors,
         issuer="st-twofactor demo",
+        enrolment_grace=settings.enrolment_grace,
     )
     init(
         app_info=InputAppInfo(

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from st_twofactor.errors import ConfigurationError
@@ -74,6 +75,10 @@ class TwoFactorConfig:
     :param recovery_code_count: codes per set (default 10).
     :param remember_device: offer "remember this device" (default off).
     :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
+    :param enrolment_grace: how long a user who must do 2FA and has no factor may put
+        enrolment off, counted from the first sign-in at which 2FA was required of them
+        (a ``timedelta``; default ``None``: no grace, they enrol at once). Such a sign-in
+        is completed as ``"grace"``, never fresh; after the deadline they must enrol.
     :param store: where users' 2FA state lives (default: SuperTokens user metadata).
     :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
     :param webauthn: the relying party for security keys and passkeys (factor
@@ -104,6 +109,7 @@ class TwoFactorConfig:
     recovery_code_count: int = 10
     remember_device: bool = False
     remember_device_for: float = 30 * 24 * 3600.0
+    enrolment_grace: timedelta | None = None
     store: Store | None = None
     on_event: EventHook | None = None
     webauthn: WebAuthnPolicy | None = None
@@ -146,6 +152,11 @@ class TwoFactorConfig:
         """The keys that encrypt secrets and sign tokens: ``secret_keys``, or in
         development mode without keys a fixed, publicly known one (never in production)."""
         return tuple(self.secret_keys) or (_DEVELOPMENT_KEY,)
+
+    @property
+    def grace_seconds(self) -> float | None:
+        """``enrolment_grace`` in seconds, or ``None`` when there is none."""
+        return None if self.enrolment_grace is None else self.enrolment_grace.total_seconds()
 
     @property
     def throttle_policy(self) -> ThrottlePolicy:
@@ -191,6 +202,14 @@ class TwoFactorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        grace = self.enrolment_grace
+        if grace is not None and (
+            not isinstance(grace, timedelta) or not timedelta(0) < grace <= timedelta(days=365)
+        ):
+            raise ConfigurationError(
+                "enrolment_grace must be a timedelta from over 0 to 365 days, e.g. "
+                f"timedelta(days=7), or None; got {grace!r}"
+            )
         if not isinstance(self.send_quota, SendQuota):
             raise ConfigurationError(
                 "send_quota must be a st_twofactor.kernel.send_quota.SendQuota(...); "

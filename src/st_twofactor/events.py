@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from st_twofactor.ids import FactorId
 
 __all__ = [
+    "LOW_RECOVERY_CODES",
     "CodeSendRefused",
     "DeviceRemembered",
     "Event",
@@ -28,6 +29,7 @@ __all__ = [
     "FactorRemoved",
     "LockedOut",
     "RecoveryCodeUsed",
+    "RecoveryCodesLow",
     "RecoveryCodesRegenerated",
     "SignCountRegressed",
     "TwoFactorEvent",
@@ -113,6 +115,20 @@ class RecoveryCodeUsed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecoveryCodesLow(Event):
+    """A recovery code was redeemed and only ``codes_left`` (:data:`LOW_RECOVERY_CODES` or
+    fewer) remain: worth suggesting the user makes a new set while they still can."""
+
+    kind: ClassVar[str] = "recovery_codes_low"
+    level: ClassVar[int] = logging.WARNING
+    codes_left: int
+
+
+LOW_RECOVERY_CODES = 3
+"""A use that leaves this many recovery codes or fewer emits :class:`RecoveryCodesLow`."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecoveryCodesRegenerated(Event):
     """A new set of ``count`` recovery codes replaced the old one."""
 
@@ -158,6 +174,7 @@ TwoFactorEvent: TypeAlias = (
     | VerificationFailed
     | LockedOut
     | RecoveryCodeUsed
+    | RecoveryCodesLow
     | RecoveryCodesRegenerated
     | DeviceRemembered
     | CodeSendRefused

@@ -65,17 +65,18 @@ def in_sync(payload: dict[str, Any], claim: BooleanClaim) -> bool:
 
 
 class MfaValidator(SessionClaimValidator):
-    """The backend check named ``st-mfa``: valid when ``2fa-completed`` is ``True``.
+    """The backend check named ``st-mfa``: valid when the ``2fa-completed`` check is.
 
     Added beside the ``2fa-completed`` check by the session override, so a request whose
     2FA is not complete answers 403 naming both claims: SuperTokens' prebuilt UI looks
-    for ``st-mfa`` to send the user to its MFA screens. It never asks for a refetch
-    (``claim`` is ``None``): completion is recorded only by a factor.
+    for ``st-mfa`` to send the user to its MFA screens. It decides with that same check
+    (``completed``, which also ends an enrolment grace period at its deadline), so the two
+    never disagree. It never asks for a refetch: completion is recorded only by a factor.
     """
 
-    def __init__(self, claim: BooleanClaim) -> None:
+    def __init__(self, completed: SessionClaimValidator) -> None:
         super().__init__(MFA_CLAIM_KEY)
-        self.second_factor_claim = claim
+        self.completed = completed
 
     def should_refetch(self, payload: dict[str, Any], user_context: dict[str, Any]) -> bool:
         return False
@@ -83,17 +84,13 @@ class MfaValidator(SessionClaimValidator):
     async def validate(
         self, payload: dict[str, Any], user_context: dict[str, Any]
     ) -> ClaimValidationResult:
-        if self.second_factor_claim.get_value_from_payload(payload) is True:
+        result: ClaimValidationResult = await self.completed.validate(payload, user_context)
+        if result.is_valid:
             return ClaimValidationResult(is_valid=True)
         return ClaimValidationResult(is_valid=False, reason=dict(NOT_SATISFIED))
 
 
-_VALIDATORS: dict[int, MfaValidator] = {}
-
-
-def mfa_validator(claim: BooleanClaim) -> MfaValidator:
-    """The ``st-mfa`` validator of ``claim``, made once per claim (it is stateless)."""
-    validator = _VALIDATORS.get(id(claim))
-    if validator is None or validator.second_factor_claim is not claim:
-        validator = _VALIDATORS[id(claim)] = MfaValidator(claim)
-    return validator
+def mfa_validator(completed: SessionClaimValidator) -> MfaValidator:
+    """The ``st-mfa`` check that agrees with ``completed`` (the ``2fa-completed`` check);
+    made once where that check is made (it is stateless)."""
+    return MfaValidator(completed)

@@ -8,14 +8,17 @@ codes, recovery codes, e-mailed and texted codes, security keys (and answers tha
 cannot be a key's), removal and regeneration, remember-device, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
 the sequence made stays in play, so later steps act from sessions that are stale,
-remembered, exempted, refreshed or revoked. A small model predicts each answer; after
-every step:
+remembered, exempted, in an enrolment grace period, refreshed or revoked. It runs once
+on a config without an enrolment grace period and once with one (then a user who must
+do 2FA and has no factor is let in until the deadline, and time may run past it). A
+small model predicts each answer; after every step:
 
 - I1 freshness: a factor change (a second TOTP device or security key, removal, new
   recovery codes, pinning an e-mail address or phone number) succeeds only from a
   session that presented a factor within the step-up window (or for a user with no
   factor); a step-up route passes only within its ``max_age`` of a factor presented in
-  the session; remembered and exempted completions are never fresh;
+  the session; remembered, exempted and grace completions are never fresh, and a grace
+  completion no longer passes once its deadline is over;
 - I2 revocation: a session revoked by an admin reset or "sign out everywhere" gets 401
   from every 2FA route and completes nothing;
 - I3 nothing half-done: a refused request leaves the user's factors exactly as they
@@ -48,6 +51,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -55,9 +59,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -136,9 +142,15 @@ class Session:
     revoked: bool = False
     owners_device: bool = False
     """Made on the owner's device: it sends the device's known-device token, if any."""
+    grace_until: float | None = None
+    """For a session completed by the enrolment grace period: when that ends."""
 
     def fresh(self, now: float, window: float) -> bool:
         return self.presented_at is not None and now - self.presented_at <= window
+
+    def completed_at(self, now: float) -> bool:
+        """Whether the session counts as completed at ``now`` (a grace one, until its end)."""
+        return self.completed and (self.grace_until is None or now < self.grace_until)
 
     def __repr__(self) -> str:
         return f"Session({self.label})"
@@ -163,6 +175,8 @@ class Model:
     """Wrong codes in a row, by failure count (an upper bound on each factor's)."""
     totp_locked_until: float = 0.0
     """Until when TOTP is locked for devices that are not known (the attacker's flood)."""
+    grace_started: float | None = None
+    """When the user's enrolment grace period started (the config has one)."""
 
     def factors(self) -> set[str]:
         enrolled = set()
@@ -230,6 +244,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
         """A factor presented in ``session``: fresh now; a right code clears the failure
         count it met; the owner's device keeps the known-device token it was given."""
         session.completed = True
+        session.grace_until = None  # the claim now records the factor, not the grace
         # as the claim records it: whole milliseconds (a window's edge falls the same way)
         session.presented_at = int(self.now() * 1000) / 1000
         scope = self.scope(session)
@@ -263,7 +278,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
     # -- the user --
 
     @initialize(target=sessions, exempt=st.booleans())
-    def sign_up(self, exempt: bool) -> Session:
+    def sign_up(self, exempt: bool) -> MultipleResults[Session]:
         # Each sequence starts at the real time, as the SDK's own timestamps do.
         self.h.clock.now = time.time()
         self.email = f"model-{next(USERS)}@example.com"
@@ -274,8 +289,33 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.user_id = user_id_of(tokens)
         session = self.new_session(tokens)
         session.owners_device = True  # the owner signs up on their own device
-        assert session.completed == exempt
-        return session
+        claim = jwt_payload(tokens.access or "")[CLAIM]
+        if not exempt and self.grace() is not None:
+            self.expect_grace(session, claim)
+        else:
+            assert session.completed == exempt
+        # A second session from the start (with a grace period: two sessions let in without
+        # a factor, so that one may enrol while the other tries to change more).
+        return multiple(session, self.sign_in(with_token=False, owners_device=False))
+
+    def grace(self) -> float | None:
+        return self.h.config.grace_seconds
+
+    def expect_grace(self, session: Session, claim: dict[str, Any]) -> None:
+        """A sign-in that needs 2FA, of a user with no factor, on a config with a grace
+        period: completed as "grace" until the deadline (the first such sign-in starts
+        it), else not completed."""
+        period = self.grace()
+        assert period is not None
+        if self.model.grace_started is None:
+            self.model.grace_started = self.now()
+        until = self.model.grace_started + period
+        if self.now() < until:
+            assert claim["v"] is True and claim.get("m") == "grace", claim
+            assert claim["u"] == int(until * 1000), claim
+            session.grace_until = claim["u"] / 1000
+        else:
+            assert claim["v"] is False, claim
 
     @rule(target=sessions, with_token=st.booleans(), owners_device=st.booleans())
     def sign_in(self, with_token: bool, owners_device: bool) -> Session:
@@ -293,6 +333,8 @@ class TwoFactorMachine(RuleBasedStateMachine):
             assert claim.get("m") == "remembered", claim
         elif POLICY["exempt"] and not self.model.factors():
             assert claim.get("m") == "not-required", claim
+        elif self.grace() is not None and not self.model.factors():
+            self.expect_grace(session, claim)
         else:
             assert claim["v"] is False, claim
         return session
@@ -313,6 +355,18 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.h.clock.advance(seconds)
 
     @rule()
+    def grace_runs_out(self) -> None:
+        """Time passes past the end of the user's enrolment grace period, if it has one."""
+        period = self.grace()
+        if period is not None and self.model.grace_started is not None:
+            end = self.model.grace_started + period
+            self.h.clock.advance(max(end - self.now(), 0) + 1)
+        for session in self.all:  # a session let in by the grace period is no longer in
+            if session.grace_until is not None and not session.revoked:
+                assert not session.completed_at(self.now())
+                assert self.h.protected(session.tokens) == 403, session
+
+    @rule()
     def policy_changes(self) -> None:
         POLICY["exempt"] = not POLICY["exempt"]
 
@@ -324,12 +378,13 @@ class TwoFactorMachine(RuleBasedStateMachine):
         request, so a revoked session's unexpired token may still pass them, as
         documented)."""
         fresh = session.completed and session.fresh(self.now(), STEP_UP_MAX_AGE)
+        completed = session.completed_at(self.now())
         # A revoked session may also be told (401): the SDK asks the core about a token
         # that a refresh has just made.
         also = {401} if session.revoked else set()
         step_up = self.h.get("/api/step-up", session.tokens).status_code
         assert step_up in {200 if fresh else 403, *also}
-        assert self.h.protected(session.tokens) in {200 if session.completed else 403, *also}
+        assert self.h.protected(session.tokens) in {200 if completed else 403, *also}
 
     @rule(session=sessions, dialect=DIALECTS)
     def read_status(self, session: Session, dialect: str) -> None:
@@ -338,11 +393,21 @@ class TwoFactorMachine(RuleBasedStateMachine):
         else:
             response = self.call("PUT", "/auth/mfa/info", session, {})
         assert response.status_code == (401 if session.revoked else 200), response.text
-        if dialect == "mfa" and not session.revoked:
-            factors = response.json()["factors"]
+        if session.revoked:
+            return
+        seen = response.json()
+        if dialect == "mfa":
+            factors = seen["factors"]
             assert set(factors["alreadySetup"]) == self.model.factors() - {"recovery-code"}
-            if session.completed:
+            if session.completed_at(self.now()):
                 assert factors["next"] == []
+            return
+        assert seen["completed"] == session.completed_at(self.now()), (session, seen)
+        in_grace = session.presented_at is None and session.completed_at(self.now())
+        if in_grace and session.grace_until is not None:
+            assert seen["grace"] == {"until": int(session.grace_until * 1000)}, seen
+        else:
+            assert seen["grace"] is None, seen
 
     @rule(session=sessions, remember=st.booleans(), dialect=DIALECTS)
     def enrol_totp(self, session: Session, remember: bool, dialect: str) -> None:
@@ -647,17 +712,22 @@ class TwoFactorMachine(RuleBasedStateMachine):
             claim, mfa = payload[CLAIM], payload["st-mfa"]
             assert mfa["v"] is (claim["v"] is True) is session.completed, (session, payload)
             method = claim.get("m")
-            if claim["v"] is True and method not in ("remembered", "not-required"):
+            if claim["v"] is True and method not in ("remembered", "not-required", "grace"):
                 assert mfa["c"][method] == claim["t"], payload
 
 
-@pytest.fixture(scope="module")
-def harness(devcore_app_module: str) -> Iterator[Harness]:
+GRACE = timedelta(minutes=30)
+"""The enrolment grace period of the second run: short, so that sequences pass it."""
+
+
+@pytest.fixture(scope="module", params=[None, GRACE], ids=["no-grace", "grace"])
+def harness(request: pytest.FixtureRequest, devcore_app_module: str) -> Iterator[Harness]:
     h = make_harness(
         devcore_app_module,
         required=required,
         remember_device=True,
         factors=(*ALL_FACTORS, "webauthn"),
+        enrolment_grace=request.param,
     )
     yield h
     reset_supertokens()

@@ -22,6 +22,7 @@ SAMPLES: list[ev.Event] = [
     ev.DeviceRemembered(user_id="u1", at=T0, expires_at=T0 + 86400),
     ev.CodeSendRefused(user_id="u1", at=T0, factor="otp-phone", retry_after_ms=30000),
     ev.SignCountRegressed(user_id="u1", at=T0, factor="webauthn", device_name="key"),
+    ev.RecoveryCodesLow(user_id="u1", at=T0, codes_left=3),
 ]
 
 SAFE_FIELDS = {

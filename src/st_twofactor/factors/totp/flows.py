@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from st_twofactor import events
 from st_twofactor.errors import DecryptionError
 from st_twofactor.factors._device_names import valid_device_name as _valid_device_name
-from st_twofactor.factors.base import Counted, FactorBase, FactorView
+from st_twofactor.factors.base import Counted, FactorBase, FactorView, Locked
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
+    CodeRefused,
     CreateDeviceResult,
     DeviceVerified,
+    InvalidCode,
     VerifyDeviceResult,
     VerifyTotpResult,
 )
@@ -52,6 +54,8 @@ class _Match:
     counted: Counted
     matched: bool
     gave_codes: bool = False
+    clock_off: bool = False
+    """Wrong, but the code of a time step a few minutes off: the device's clock is."""
 
 
 class TotpFactor(FactorBase):
@@ -169,7 +173,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
+            return await self._refused(user_id, outcome)
         if not was_verified:
             await self.emit(
                 events.FactorEnrolled(
@@ -198,7 +202,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
+            return await self._refused(user_id, outcome)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
         return {"status": "OK"}
 
@@ -229,7 +233,8 @@ class TotpFactor(FactorBase):
                 return _Match(counted, matched=False)
             step = self._matching_step(user_id, code, candidates, now)
             if step is None:
-                return _Match(counted, matched=False)
+                off = self._clock_off(state, user_id, code, candidates, now)
+                return _Match(counted, matched=False, clock_off=off)
             if not state.use_totp_step(step):
                 return _Match(counted, matched=False)  # a replay: a wrong code
             self.succeeded(state, now)
@@ -238,6 +243,51 @@ class TotpFactor(FactorBase):
             return _Match(counted, matched=True, gave_codes=gave_codes)
 
         return await self.store.update(user_id, attempt, user_context)
+
+    async def _refused(self, user_id: str, outcome: _Match) -> CodeRefused:
+        """A wrong code, counted: as :meth:`~st_twofactor.factors.base.FactorBase.refused_code`
+        answers it, with ``hint: "CHECK_DEVICE_CLOCK"`` when the code is one a device whose
+        clock is a few minutes off would show (only while the factor is not locked)."""
+        reason = "clock_skew" if outcome.clock_off else None
+        answer = await self.failed(user_id, outcome.counted, reason=reason)
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        refused: InvalidCode = {
+            "status": "INVALID_CODE_ERROR",
+            "attemptsLeft": answer.attempts_left,
+        }
+        if outcome.clock_off:
+            refused["hint"] = "CHECK_DEVICE_CLOCK"
+        return refused
+
+    def _clock_off(
+        self,
+        state: TwoFactorState,
+        user_id: str,
+        code: object,
+        devices: list[TotpDevice],
+        now: float,
+    ) -> bool:
+        """Whether ``code`` (wrong now) is one of ``devices`` would show a few minutes
+        earlier or later (:func:`~st_twofactor.factors.totp.algorithm.drifted_step`).
+
+        A code of a *future* step is burnt in ``state`` (never accepted, also once its
+        time comes), so that telling someone who guesses it that their code is a future
+        one gains them nothing: the hint tells only what the code's owner knows.
+        """
+        skew = self.config.totp_skew
+        for device in devices:
+            secret = self.kernel.box.decrypt(device.secret, context=user_id)
+            step = totp.drifted_step(
+                secret, code, now=lambda: now, skew=skew, digits=self.config.totp_digits
+            )
+            if step is None:
+                continue
+            current = totp.step_at(now)
+            if step > current:
+                state.burn_totp_step(step, oldest_useful=current - skew)
+            return True
+        return False
 
     def _reseal(self, user_id: str, devices: list[TotpDevice]) -> None:
         """Key rotation: re-encrypt under the first secret key each of ``devices`` that an
