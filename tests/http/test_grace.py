@@ -137,3 +137,17 @@ def test_a_bad_grace_period_is_refused(grace: Any) -> None:
 
     with pytest.raises(ConfigurationError, match="enrolment_grace"):
         TwoFactorConfig(development=True, enrolment_grace=grace)
+
+
+def test_past_the_deadline_the_refusal_names_both_claims(make: MakeApp) -> None:
+    """SuperTokens' prebuilt UI sends a user to its MFA screens on an invalid ``st-mfa``:
+    when a grace period ends, the ``st-mfa`` check refuses the session as the
+    ``2fa-completed`` check does, though the token still says completed."""
+    app = make(enrolment_grace=GRACE)
+    tokens = app.signed_up("grace-ui@example.com")
+    assert app.get("/api/secret", tokens)[0] == 200
+    app.clock.advance(8 * DAY)
+    status, answer = app.get("/api/secret", tokens)
+    assert status == 403, answer
+    named = {failure["id"] for failure in answer["claimValidationErrors"]}
+    assert named == {"2fa-completed", "st-mfa"}, answer
