@@ -122,10 +122,14 @@ class RecoveryCodesRegenerated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceRemembered(Event):
-    """A remember-device token was issued, valid until ``expires_at`` (Unix time)."""
+    """A device was remembered: its token skips 2FA until ``expires_at`` (Unix time).
+    ``device_id`` is its record in the user's list of remembered devices, ``device_name``
+    the name shown there (from the ``User-Agent``). Worth telling the user."""
 
     kind: ClassVar[str] = "device_remembered"
     expires_at: float
+    device_id: str | None = None
+    device_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

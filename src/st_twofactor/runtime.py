@@ -32,6 +32,7 @@ from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.kernel.known_devices import KnownDevices
 from st_twofactor.kernel.remember import RememberDeviceTokens
 from st_twofactor.kernel.request_store import RequestStore
+from st_twofactor.kernel.trusted_devices import TrustedDevices
 from st_twofactor.results import Overview
 from st_twofactor.stores.state import TwoFactorState
 
@@ -54,8 +55,11 @@ class TwoFactor:
         self.remember_tokens = RememberDeviceTokens(keys)
         self.known_devices = KnownDevices(keys, config.clock)
         self.store = RequestStore(config.state_store, claim, self.known_devices)
+        self.trusted_devices = TrustedDevices(
+            self.store, self.remember_tokens, config.clock, config.remember_device_for
+        )
         self.completion = SessionCompletion(
-            config, claim, self.remember_tokens, self.store, self.known_devices
+            config, claim, self.trusted_devices, self.known_devices, self.emit
         )
         self.totp = TotpFactor(self)
         self.recovery_codes = RecoveryCodeFactor(self)
@@ -96,7 +100,8 @@ class TwoFactor:
         window = self.config.step_up_window
         return completed_within(payload, window, now=self.config.clock(), claim=self.claim)
 
-    async def emit(self, event: events.Event) -> None:
+    async def emit(self, event: events.Event, user_context: dict[str, Any] | None = None) -> None:
+        """Give ``event`` to the app's hook."""
         await events.emit(self.config.on_event, event)
 
     # -- operator actions: no session asks (the admin functions, the CLI) --
@@ -129,7 +134,8 @@ class TwoFactor:
         await self.store.update(user_id, revoke, user_context)
 
     async def revoke_remembered_devices(self, user_id: str, user_context: dict[str, Any]) -> None:
-        """Make every remember-device token of the user stop working (a new epoch)."""
+        """Make every remember-device token of the user stop working (a new epoch, which
+        also forgets every remembered device)."""
 
         def revoke(state: TwoFactorState) -> None:
             state.bump_epoch()

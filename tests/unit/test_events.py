@@ -35,6 +35,7 @@ SAFE_FIELDS = {
     "count",
     "expires_at",
     "reason",  # a RefusalReason value, never the answer itself
+    "device_id",  # a remembered device's record id: proves nothing without its signed token
 }
 
 

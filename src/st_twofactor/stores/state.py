@@ -17,6 +17,7 @@ from st_twofactor.errors import MalformedDataError
 from st_twofactor.factors._device_names import device_key
 from st_twofactor.kernel.send_quota import CodeSend
 from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
+from st_twofactor.kernel.trusted_devices import RememberedDevice
 from st_twofactor.stores._reader import Reader
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class TwoFactorState:
     """When the user's sessions were last revoked all at once (an admin reset, "sign out
     everywhere"): a session started at or before it changes and completes nothing, even
     while its access token is unexpired (:mod:`st_twofactor.kernel.revocation`)."""
+    remembered_devices: list[RememberedDevice] = field(default_factory=list)
+    """The devices that may skip the second factor at sign-in, each named by its
+    remember-device token (:mod:`st_twofactor.kernel.trusted_devices`)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -150,8 +154,10 @@ class TwoFactorState:
         return True
 
     def bump_epoch(self) -> None:
-        """Revoke every remember-device token; call on any factor change."""
+        """Revoke every remember-device token and forget every remembered device; call on
+        any factor change."""
         self.epoch += 1
+        self.remembered_devices = []
 
     def revoke_sessions(self, now: float) -> None:
         """End, for the 2FA state, every session started until ``now`` (see
@@ -212,6 +218,8 @@ class TwoFactorState:
         }
         if self.sessions_revoked_at is not None:  # absent until the first revocation
             document["sessions_revoked_at"] = self.sessions_revoked_at
+        if self.remembered_devices:  # absent until a device is remembered
+            document["remembered_devices"] = [d.to_dict() for d in self.remembered_devices]
         if self.known_throttle != ThrottleState():  # absent until a known device fails
             document["known_throttle"] = _throttle_dict(self.known_throttle)
         return document
@@ -260,6 +268,16 @@ class TwoFactorState:
                 for c in doc.list_of_objects("code_sends")
             ),
             sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
+            remembered_devices=[
+                RememberedDevice(
+                    id=d.str_("id"),
+                    name=d.str_("name"),
+                    created_at=d.int_("created_at", 0),
+                    last_used_at=d.int_("last_used_at", 0),
+                    expires_at=d.int_("expires_at", 0),
+                )
+                for d in doc.list_of_objects("remembered_devices")
+            ],
             **_webauthn_entries(doc),
         )
 
