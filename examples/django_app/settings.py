@@ -30,6 +30,7 @@ config = TwoFactorConfig(
     development=EXAMPLE.development,
     factors=EXAMPLE.factors,
     issuer="st-twofactor demo",
+    remember_device=True,
 )
 init(
     app_info=InputAppInfo(

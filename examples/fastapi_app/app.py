@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
         development=settings.development,
         factors=settings.factors,
         issuer="st-twofactor demo",
+        remember_device=True,
     )
     init(
         app_info=InputAppInfo(

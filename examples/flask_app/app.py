@@ -28,6 +28,7 @@ def create_app(settings: Settings) -> Flask:
         development=settings.development,
         factors=settings.factors,
         issuer="st-twofactor demo",
+        remember_device=True,
     )
     init(
         app_info=InputAppInfo(
