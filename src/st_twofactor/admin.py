@@ -119,9 +119,8 @@ async def reset_factors(
     if not keep_sessions:
         revoked = await revoke_all_sessions_for_user(user_id, user_context=context)
     for factor in filter(is_factor_id, before):
-        await events.emit(
-            config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
-        )
+        removed = events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
+        await runtime.emit(removed, context)
     return dataclasses.replace(_overview(config, user_id, state), sessions_revoked=len(revoked))
 
 

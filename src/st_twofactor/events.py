@@ -101,6 +101,9 @@ class LockedOut(Event):
     level: ClassVar[int] = logging.WARNING
     factor: FactorId
     retry_after_ms: int
+    just_locked: bool = True
+    """``True`` for the failure that locked the factor, ``False`` for an attempt refused
+    because it already was (many may follow one lockout: the user is e-mailed once)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ or enforces a rule of its own: the rules are in the factors' shared base
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from st_twofactor.kernel.known_devices import KnownDevices
 from st_twofactor.kernel.remember import RememberDeviceTokens
 from st_twofactor.kernel.request_store import RequestStore
 from st_twofactor.kernel.trusted_devices import TrustedDevices
+from st_twofactor.notifications._notifier import Notifier
 from st_twofactor.results import Overview
 from st_twofactor.stores.state import TwoFactorState
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from st_twofactor.factors.webauthn.flows import WebAuthnFlows
 
 __all__ = ["TwoFactor"]
+
+log = logging.getLogger("st_twofactor")
 
 
 class TwoFactor:
@@ -63,6 +67,8 @@ class TwoFactor:
         )
         self.totp = TotpFactor(self)
         self.recovery_codes = RecoveryCodeFactor(self)
+        self.notifier = Notifier(config)
+        """The security e-mails (:mod:`st_twofactor.notifications`)."""
         self.factors: dict[FactorId, type[Factor]] = dict(FACTORS)
         """The registered factor classes, by id (what ``GET /auth/2fa`` asks)."""
 
@@ -101,8 +107,14 @@ class TwoFactor:
         return completed_within(payload, window, now=self.config.clock(), claim=self.claim)
 
     async def emit(self, event: events.Event, user_context: dict[str, Any] | None = None) -> None:
-        """Give ``event`` to the app's hook."""
+        """Give ``event`` to the app's hook, then, when it tells the user of a change, to
+        the security e-mails (handed to their background sender: this never fails or
+        waits for a mail service). ``user_context``: the request's, for the language."""
         await events.emit(self.config.on_event, event)
+        try:
+            self.notifier.notify(event, user_context)
+        except Exception:  # never fail the user's request over an e-mail
+            log.exception("st-twofactor: no security e-mail for %s", event.kind)
 
     # -- operator actions: no session asks (the admin functions, the CLI) --
 

@@ -156,11 +156,12 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
+            return await self.refused_code(user_id, outcome.counted, user_context)
         await self.emit(
             events.FactorEnrolled(
                 user_id=user_id, at=self.now(), factor="totp", device_name=device_name
-            )
+            ),
+            user_context,
         )
         result: DeviceVerified = {"status": "OK"}
         if outcome.gave_codes:
@@ -184,7 +185,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
+            return await self.refused_code(user_id, outcome.counted, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
         return {"status": "OK"}
 

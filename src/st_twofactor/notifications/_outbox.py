@@ -1,0 +1,82 @@
+"""The background sender of security e-mails: one daemon thread with its own event loop.
+
+E-mails are sent after the request that caused them, never in it: a slow or failing mail
+service cannot slow down or fail a sign-in. A thread of its own, rather than a task on
+the request's loop, because a synchronous framework (Flask, Django) runs each request's
+coroutines with ``run_until_complete`` and leaves a task made there unfinished until the
+next request on that thread.
+
+The thread starts with the first e-mail (after a fork too: a worker process gets its
+own). At most :data:`MAX_PENDING` e-mails wait at a time; past that, new ones are dropped
+and logged. Waiting e-mails are lost if the process exits; :meth:`Outbox.drain` waits for
+them (at shutdown, in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+
+__all__ = ["MAX_PENDING", "Outbox"]
+
+log = logging.getLogger("st_twofactor")
+
+MAX_PENDING = 1000
+"""E-mails that may wait to be sent at one time."""
+
+
+class Outbox:
+    """Runs coroutines on a background thread's loop, each logged if it fails."""
+
+    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def submit(self, send: Callable[[], Awaitable[None]], what: str) -> bool:
+        """Run ``send()`` in the background; ``False`` (and logged) when too many wait.
+        ``what`` names it in the log if it fails."""
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._start()
+            loop = self._loop
+            assert loop is not None
+            if self._pending >= self.max_pending:
+                waiting = self._pending
+                log.warning("st-twofactor: %s dropped: %d e-mails wait already", what, waiting)
+                return False
+            self._pending += 1
+        asyncio.run_coroutine_threadsafe(self._run(send, what), loop)
+        return True
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until nothing is waiting to be sent, at most ``timeout`` seconds; whether
+        everything was sent (or failed and was logged)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    async def _run(self, send: Callable[[], Awaitable[None]], what: str) -> None:
+        try:
+            await send()
+        except Exception:
+            log.exception("st-twofactor: %s could not be sent", what)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _start(self) -> None:
+        """Start the sender's thread and loop: on first use, and again in a forked child
+        (which has no thread, and none of its parent's e-mails to wait for)."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=loop.run_forever, name="st-twofactor-notifications", daemon=True
+        )
+        thread.start()
+        self._loop, self._pid, self._pending = loop, os.getpid(), 0
