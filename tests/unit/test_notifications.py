@@ -135,10 +135,13 @@ def test_the_outbox_bounds_what_waits_and_logs_failures(caplog: pytest.LogCaptur
 
     assert outbox.submit(job(0), "zero") and outbox.submit(job(1), "one")
     assert not outbox.submit(job(2), "two")  # two wait already: dropped, logged
+    assert not outbox.submit(job(2), "two again")  # dropped too, not logged again
     release.set()
     assert outbox.drain(5)
     assert done == [0]
     messages = [r.getMessage() for r in caplog.records]
     assert any("two dropped" in m for m in messages)
+    assert not any("two again" in m for m in messages)
+    assert any("2 security e-mail(s) were dropped" in m for m in messages)
     assert any("one could not be sent" in m for m in messages)
     assert outbox.submit(job(3), "three") and outbox.drain(5) and done == [0, 3]

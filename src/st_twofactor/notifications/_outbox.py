@@ -8,8 +8,9 @@ next request on that thread.
 
 The thread starts with the first e-mail (after a fork too: a worker process gets its
 own). At most :data:`MAX_PENDING` e-mails wait at a time; past that, new ones are dropped
-and logged. Waiting e-mails are lost if the process exits; :meth:`Outbox.drain` waits for
-them (at shutdown, in tests).
+(logged once when it starts, and their number once the backlog is sent). Waiting e-mails
+are lost if the process exits; :meth:`Outbox.drain` waits for them (at shutdown, in
+tests).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
+        self._dropped = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
 
@@ -48,8 +50,10 @@ class Outbox:
             loop = self._loop
             assert loop is not None
             if self._pending >= self.max_pending:
-                waiting = self._pending
-                log.warning("st-twofactor: %s dropped: %d e-mails wait already", what, waiting)
+                if not self._dropped:  # once per burst: a flood must not flood the log too
+                    waiting = self._pending
+                    log.warning("st-twofactor: %s dropped: %d e-mails wait already", what, waiting)
+                self._dropped += 1
                 return False
             self._pending += 1
         asyncio.run_coroutine_threadsafe(self._run(send, what), loop)
@@ -69,6 +73,9 @@ class Outbox:
         finally:
             with self._idle:
                 self._pending -= 1
+                if self._pending == 0 and self._dropped:
+                    log.warning("st-twofactor: %d security e-mail(s) were dropped", self._dropped)
+                    self._dropped = 0
                 self._idle.notify_all()
 
     def _start(self) -> None:
@@ -79,4 +86,4 @@ class Outbox:
             target=loop.run_forever, name="st-twofactor-notifications", daemon=True
         )
         thread.start()
-        self._loop, self._pid, self._pending = loop, os.getpid(), 0
+        self._loop, self._pid, self._pending, self._dropped = loop, os.getpid(), 0, 0
