@@ -145,3 +145,25 @@ def test_the_outbox_bounds_what_waits_and_logs_failures(caplog: pytest.LogCaptur
     assert any("2 security e-mail(s) were dropped" in m for m in messages)
     assert any("one could not be sent" in m for m in messages)
     assert outbox.submit(job(3), "three") and outbox.drain(5) and done == [0, 3]
+
+
+def test_a_normal_exit_waits_for_waiting_emails(tmp_path: Any) -> None:
+    """A short-lived process (the command line's ``user reset``) still sends its e-mails."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import asyncio\n"
+        "from st_twofactor.notifications._outbox import Outbox\n"
+        "async def slow():\n"
+        "    await asyncio.sleep(0.3)\n"
+        "    print('sent', flush=True)\n"
+        "Outbox().submit(slow, 'x')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert done.returncode == 0 and done.stdout == "sent\n", done.stderr

@@ -8,25 +8,30 @@ next request on that thread.
 
 The thread starts with the first e-mail (after a fork too: a worker process gets its
 own). At most :data:`MAX_PENDING` e-mails wait at a time; past that, new ones are dropped
-(logged once when it starts, and their number once the backlog is sent). Waiting e-mails
-are lost if the process exits; :meth:`Outbox.drain` waits for them (at shutdown, in
-tests).
+(logged once when it starts, and their number once the backlog is sent). When the
+process exits normally it waits up to :data:`EXIT_WAIT` seconds for e-mails still waiting
+(a command-line reset sends its e-mails before it ends); :meth:`Outbox.drain` waits for
+them on demand (in tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
 
-__all__ = ["MAX_PENDING", "Outbox"]
+__all__ = ["EXIT_WAIT", "MAX_PENDING", "Outbox"]
 
 log = logging.getLogger("st_twofactor")
 
 MAX_PENDING = 1000
 """E-mails that may wait to be sent at one time."""
+
+EXIT_WAIT = 5.0
+"""Seconds a normal exit waits for e-mails still waiting to be sent."""
 
 
 class Outbox:
@@ -86,4 +91,6 @@ class Outbox:
             target=loop.run_forever, name="st-twofactor-notifications", daemon=True
         )
         thread.start()
+        if self._loop is None:  # once per outbox: at exit, give waiting e-mails a moment
+            atexit.register(self.drain, EXIT_WAIT)
         self._loop, self._pid, self._pending, self._dropped = loop, os.getpid(), 0, 0
