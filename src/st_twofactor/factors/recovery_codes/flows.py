@@ -78,11 +78,12 @@ class RecoveryCodeFactor(FactorBase):
             )
             outcome = await held.update(self._redeem(hashes, found, now))
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
-        await self.emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=outcome.left))
+            return await self.refused_code(user_id, outcome.counted, user_context)
+        used = events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=outcome.left)
+        await self.emit(used, user_context)
         if outcome.left <= events.LOW_RECOVERY_CODES:  # time to make a new set
             low = events.RecoveryCodesLow(user_id=user_id, at=now, codes_left=outcome.left)
-            await self.emit(low)
+            await self.emit(low, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=self.id))
         return {"status": "OK", "recoveryCodesLeft": outcome.left}
 

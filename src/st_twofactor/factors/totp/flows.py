@@ -173,12 +173,13 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         if not was_verified:
             await self.emit(
                 events.FactorEnrolled(
                     user_id=user_id, at=self.now(), factor="totp", device_name=device_name
-                )
+                ),
+                user_context,
             )
         result: DeviceVerified = {"status": "OK", "wasAlreadyVerified": was_verified}
         if outcome.gave_codes:
@@ -202,7 +203,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
         if not outcome.matched:
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
         return {"status": "OK"}
 
@@ -244,12 +245,16 @@ class TotpFactor(FactorBase):
 
         return await self.store.update(user_id, attempt, user_context)
 
-    async def _refused(self, user_id: str, outcome: _Match) -> CodeRefused:
+    async def _refused(
+        self, user_id: str, outcome: _Match, user_context: dict[str, Any] | None = None
+    ) -> CodeRefused:
         """A wrong code, counted: as :meth:`~st_twofactor.factors.base.FactorBase.refused_code`
         answers it, with ``hint: "CHECK_DEVICE_CLOCK"`` when the code is one a device whose
         clock is a few minutes off would show (only while the factor is not locked)."""
         reason = "clock_skew" if outcome.clock_off else None
-        answer = await self.failed(user_id, outcome.counted, reason=reason)
+        answer = await self.failed(
+            user_id, outcome.counted, reason=reason, user_context=user_context
+        )
         if isinstance(answer, Locked):
             return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
         refused: InvalidCode = {
