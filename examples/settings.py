@@ -8,6 +8,8 @@
 ``ST2FA_SECRET_KEY``           the key for TOTP secrets at rest (comma-separated to rotate);
                                unset: development mode
 ``ST2FA_DEVELOPMENT``          ``1``/``0`` to force development mode on or off
+``ST2FA_ENROLMENT_GRACE_DAYS`` let users without 2FA put its set-up off this many days
+                               (the page offers "set up later"); unset: no grace
 ``WEBSITE_DOMAIN``             the website's origin, for links in e-mails (password
                                reset) and CORS; unset: the app's own origin (the demo
                                page is served by the app). Another origin turns CORS on.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +55,7 @@ class Settings:
     development: bool
     data_dir: Path
     website_domain: str | None = None
+    enrolment_grace: timedelta | None = None
 
     @classmethod
     def from_env(cls, *, default_port: int, default_data_dir: Path) -> Settings:
@@ -65,6 +69,7 @@ class Settings:
             development=not keys if development is None else _flag(development),
             data_dir=Path(os.environ.get("ST2FA_DATA_DIR", default_data_dir)),
             website_domain=os.environ.get("WEBSITE_DOMAIN", "").rstrip("/") or None,
+            enrolment_grace=_days(os.environ.get("ST2FA_ENROLMENT_GRACE_DAYS", "")),
         )
 
     @property
@@ -121,6 +126,16 @@ class Settings:
         if parts.hostname in ("127.0.0.1", "::1") and parts.port is not None:
             return f"{parts.scheme}://localhost:{parts.port}"
         return self.website
+
+
+def _days(value: str) -> timedelta | None:
+    if not value.strip():
+        return None
+    try:
+        return timedelta(days=float(value))
+    except ValueError:
+        message = f"ST2FA_ENROLMENT_GRACE_DAYS must be a number of days, got {value!r}"
+        raise ValueError(message) from None
 
 
 def _flag(value: str) -> bool:

@@ -30,6 +30,8 @@ config = TwoFactorConfig(
     development=EXAMPLE.development,
     factors=EXAMPLE.factors,
     issuer="st-twofactor demo",
+    enrolment_grace=EXAMPLE.enrolment_grace,
+    remember_device=True,
 )
 init(
     app_info=InputAppInfo(

@@ -17,6 +17,7 @@ from supertokens_python import (
 from supertokens_python.framework.fastapi import get_middleware
 from supertokens_python.recipe.session import SessionContainer
 
+from examples.prebuilt_ui import serve_prebuilt_ui
 from examples.settings import Settings, connect
 from st_twofactor import TwoFactorConfig, build_recipe_list, cors_headers, speedups
 from st_twofactor.fastapi import answer_core_outages, require_2fa
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
         development=settings.development,
         factors=settings.factors,
         issuer="st-twofactor demo",
+        enrolment_grace=settings.enrolment_grace,
+        remember_device=True,
     )
     init(
         app_info=InputAppInfo(
@@ -73,4 +76,5 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    serve_prebuilt_ui(app)  # SuperTokens' prebuilt UI at /ui/ and /legacy/, once built with npm
     return app

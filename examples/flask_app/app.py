@@ -28,6 +28,8 @@ def create_app(settings: Settings) -> Flask:
         development=settings.development,
         factors=settings.factors,
         issuer="st-twofactor demo",
+        enrolment_grace=settings.enrolment_grace,
+        remember_device=True,
     )
     init(
         app_info=InputAppInfo(

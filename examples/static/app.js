@@ -13,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 let emailDevice = null; // {deviceId, preAuthSessionId} of the last e-mailed code
 let overview = null; // the last answer of GET /auth/2fa: what the page may offer
 let overviewAt = 0; // when it came (Date.now())
+let graceOffered = false; // the set-up was offered once in this grace session ("set up later")
 
 const FACTOR_NAMES = {
   totp: "Authenticator codes",
@@ -92,6 +93,14 @@ function sayCodeProblem({ status, data }) {
   if (status === 400) return say(data.message || "That does not look like a code.", "error");
   switch (data.status) {
     case "INVALID_CODE_ERROR": // the wrong code that locks answers LIMIT_REACHED_ERROR
+      if (data.hint === "CHECK_DEVICE_CLOCK") {
+        // the code is one the app would show a few minutes earlier or later
+        return say(
+          "Wrong code: your device's clock seems to be off. Set its date and time to " +
+            `automatic and try the new code. ${data.attemptsLeft} attempt(s) left.`,
+          "error",
+        );
+      }
       return say(`Wrong code. ${data.attemptsLeft} attempt(s) left.`, "error");
     case "INCORRECT_USER_INPUT_CODE_ERROR": {
       const left = data.maximumCodeInputAttempts - data.failedCodeInputAttemptCount;
@@ -122,6 +131,12 @@ async function route() {
   if (status === 401) return show("signin");
   overview = data;
   overviewAt = Date.now();
+  // In an enrolment grace period (completed without a factor): offer the set-up once
+  // per sign-in, with "set up later".
+  if (data.grace && data.factors.length === 0 && !graceOffered && data.enrollable.includes("totp")) {
+    graceOffered = true;
+    return startEnrolment();
+  }
   if (data.completed) return goHome(data);
   // A new user sets up an authenticator app first (the strongest factor offered).
   if (data.factors.length === 0 && data.enrollable.includes("totp")) return startEnrolment();
@@ -144,12 +159,72 @@ function sayLocked(data) {
   if (locked.length > 0) say(locked.join(" "), "error");
 }
 
+/** Whole days until `ms` (a time in ms since the epoch, as every time of the API). */
+function daysLeft(ms) {
+  return Math.max(0, Math.ceil((ms - Date.now()) / 86400000));
+}
+
+function laterText(grace) {
+  const days = daysLeft(grace.until);
+  return `Set up later (${days} day${days === 1 ? "" : "s"} left)`;
+}
+
 function goHome(data) {
-  $("recovery-codes-left").textContent = `Recovery codes left: ${data.recoveryCodesLeft}.`;
+  const codesLeft = data.recoveryCodesLeft; // null: no set (no factor yet)
+  $("recovery-codes-left").textContent =
+    codesLeft === null ? "" : `Recovery codes left: ${codesLeft}.`;
+  $("home-factors").hidden = data.factors.length === 0;
+  $("grace-notice").hidden = !data.grace;
+  if (data.grace) {
+    const days = daysLeft(data.grace.until);
+    $("grace-text").textContent =
+      `Two-factor authentication is not set up yet: you can put it off ${days} more ` +
+      `day${days === 1 ? "" : "s"}, then it is required.`;
+  }
+  $("recovery-low").hidden = codesLeft === null || codesLeft > 3;
+  $("recovery-low-text").textContent =
+    `Only ${codesLeft} recovery code${codesLeft === 1 ? "" : "s"} left: make a new set.`;
   $("email-enrol").hidden = !data.enrollable.includes("otp-email");
   showSecurityKeys(data);
   $("api-result").hidden = true;
   show("home");
+  return showRememberedDevices();
+}
+
+// -- remembered devices --
+
+/** The home screen's list of remembered devices, each with Forget (hidden when the app
+ * does not remember devices: the route answers 404). */
+async function showRememberedDevices() {
+  const { status, data } = await api("GET", "/auth/2fa/remembered-devices");
+  $("remembered-devices").hidden = status !== 200;
+  if (status !== 200) return;
+  const when = (ms) => new Date(ms).toLocaleString();
+  $("remembered-list").replaceChildren(
+    ...data.devices.map((device) => {
+      const item = document.createElement("li");
+      item.textContent = `${device.name}: remembered ${when(device.createdAt)}, last used ${when(device.lastUsedAt)} `;
+      const forget = document.createElement("button");
+      forget.type = "button";
+      forget.className = "secondary remembered-forget";
+      forget.textContent = "Forget";
+      forget.addEventListener("click", guarded(() => forgetDevice(device)));
+      item.append(forget);
+      return item;
+    }),
+  );
+  if (data.devices.length === 0) {
+    const none = document.createElement("li");
+    none.textContent = "None.";
+    $("remembered-list").append(none);
+  }
+}
+
+async function forgetDevice(device) {
+  const answer = await api("POST", "/auth/2fa/remembered-devices/remove", { id: device.id });
+  if (answer.status !== 200) return say(`Could not forget the device: ${answer.data.message || answer.status}`, "error");
+  say(`"${device.name}" will be asked for a second step at its next sign-in.`, "info");
+  await showRememberedDevices();
 }
 
 async function startEnrolment() {
@@ -162,6 +237,9 @@ async function startEnrolment() {
   $("totp-secret").textContent = data.secret;
   $("enrol-code").value = "";
   $("enrol-webauthn").hidden = !overview?.enrollable?.includes("webauthn");
+  const grace = overview?.grace;
+  $("enrol-later-button").hidden = !grace;
+  if (grace) $("enrol-later-button").textContent = laterText(grace);
   show("enrol");
 }
 
@@ -218,7 +296,10 @@ async function finishRecoveryCodes() {
 
 async function verifySecondFactor(event, path, input) {
   event.preventDefault();
-  const answer = await api("POST", path, { code: $(input).value.trim() });
+  const answer = await api("POST", path, {
+    code: $(input).value.trim(),
+    rememberDevice: $("remember-device").checked,
+  });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   $(input).value = "";
   say("Second factor verified.", "ok");
@@ -255,6 +336,7 @@ async function verifyEmailCode(event) {
     ...emailDevice,
     userInputCode: $("email-code").value.trim(),
     shouldTryLinkingWithSessionUser: true,
+    rememberDevice: $("remember-device").checked,
   });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   emailDevice = null;
@@ -413,6 +495,17 @@ function showSecurityKeys(data) {
   );
 }
 
+async function regenerateRecoveryCodes() {
+  const answer = await api("POST", "/auth/2fa/recovery-codes", {});
+  if (answer.status === 403) {
+    // new codes need a second factor presented a few minutes ago at most
+    return say("To make new recovery codes, sign in again with your second factor first.", "error");
+  }
+  if (answer.data.status !== "OK") return say(answer.data.message || answer.data.status, "error");
+  say("New recovery codes: the old ones no longer work.", "ok");
+  return showNewRecoveryCodes(answer.data.recoveryCodes);
+}
+
 async function callApi() {
   const result = $("api-result");
   result.hidden = true;
@@ -431,6 +524,7 @@ async function signOut() {
   sessionStorage.removeItem(EMAIL_KEY);
   emailDevice = null;
   overview = null;
+  graceOffered = false;
   say("You are signed out.", "info");
   show("signin");
 }
@@ -476,6 +570,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   on("email-back-button", "click", back);
   on("call-api-button", "click", callApi);
+  on("enrol-later-button", "click", async () => goHome(overview));
+  on("grace-setup-button", "click", startEnrolment);
+  on("regenerate-button", "click", regenerateRecoveryCodes);
   for (const button of document.querySelectorAll(".signout-button")) {
     button.addEventListener("click", guarded(signOut));
   }

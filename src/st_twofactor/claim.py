@@ -5,14 +5,16 @@ payload as ``{"2fa-completed": {"v": <bool>, "t": <ms>, "m": <how>, "s": <ms>}}`
 is ``False`` when a first factor creates the session and becomes ``True`` when a second
 factor is verified *in that session* (:func:`mark_completed`); ``t`` is when the value
 was set; ``m`` says how it was completed: the id of the factor presented,
-``"remembered"`` when a remember-device token completed it at sign-in (S14), or
-``"not-required"`` when the policy exempted a user with no factor; ``s`` is when the
+``"remembered"`` when a remember-device token completed it at sign-in (S14),
+``"not-required"`` when the policy exempted a user with no factor, or ``"grace"`` when a
+user who must do 2FA and has no factor postponed enrolment (then ``u`` is the end of the
+enrolment grace period: past it the session no longer counts as completed); ``s`` is when the
 session started, which tells whether a later revocation of all the user's sessions
 covers it (:mod:`st_twofactor.kernel.revocation`). Times are milliseconds since the epoch.
 
 Freshness (step-up routes, factor changes, pinning a contact) is decided by one function,
 :func:`stale_reason`: only a factor presented in this session within the window makes a
-session fresh. A remembered or exempted completion, or one that does not say how it was
+session fresh. A remembered, exempted or grace completion, or one that does not say how it was
 made (an earlier version's or the legacy guide's claim), passes ``require_2fa()`` but
 never a check that needs a recent 2FA.
 
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from supertokens_python.recipe.session.claim_base_classes.primitive_claim import HasValueSCV
 from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.constants import protected_props
 from supertokens_python.recipe.session.interfaces import (
@@ -37,11 +40,15 @@ from supertokens_python.recipe.session.interfaces import (
 from supertokens_python.types import RecipeUserId
 
 from st_twofactor.errors import ConfigurationError
+from st_twofactor.mfa_claim import mfa_entry
 
 __all__ = [
     "CLAIM_KEY",
     "SecondFactorClaim",
     "completed_at",
+    "completed_validator",
+    "grace_until",
+    "is_completed",
     "make_second_factor_claim",
     "mark_completed",
     "recently_completed",
@@ -58,12 +65,20 @@ REMEMBERED = "remembered"
 EXEMPT = "not-required"
 """The claim's ``m`` when the policy exempts a user with no factor at sign-in: never fresh."""
 
-NOT_PRESENTED = frozenset({REMEMBERED, EXEMPT})
+GRACE = "grace"
+"""The claim's ``m`` when a user who must do 2FA and has no factor postponed enrolment
+within the enrolment grace period: never fresh, and completed only until the claim's
+``u`` (:func:`grace_until`)."""
+
+NOT_PRESENTED = frozenset({REMEMBERED, EXEMPT, GRACE})
 """The claim's ``m`` values that record a completion without a factor presented in the
 session: such a session passes ``require_2fa()``, never a freshness check."""
 
 STARTED = "s"
 """The key, in the claim's entry, of when the session started (ms since the epoch)."""
+
+UNTIL = "u"
+"""The key, in the claim's entry, of when a grace completion ends (ms since the epoch)."""
 
 
 def _not_completed(
@@ -123,13 +138,38 @@ def completed_at(
 
 def completed_by(payload: dict[str, Any], *, claim: BooleanClaim = SecondFactorClaim) -> str | None:
     """How 2FA was completed in the session with this payload (the claim's ``m``): a
-    factor id, :data:`REMEMBERED`, :data:`EXEMPT`, or ``None`` (not completed, or a
+    factor id, :data:`REMEMBERED`, :data:`EXEMPT`, :data:`GRACE`, or ``None`` (not completed, or a
     claim written before the marker existed)."""
     entry = payload.get(claim.key)
     if not isinstance(entry, dict) or entry.get("v") is not True:
         return None
     method = entry.get("m")
     return method if isinstance(method, str) else None
+
+
+def grace_until(
+    payload: dict[str, Any], *, claim: BooleanClaim = SecondFactorClaim
+) -> float | None:
+    """When the enrolment grace period of a session completed by it ends (seconds), or
+    ``None`` when the session was not completed by a grace period."""
+    entry = payload.get(claim.key)
+    if not isinstance(entry, dict) or entry.get("v") is not True or entry.get("m") != GRACE:
+        return None
+    until = entry.get(UNTIL)
+    if isinstance(until, bool) or not isinstance(until, (int, float)):
+        return 0.0  # a grace completion that does not say until when: already over
+    return until / 1000.0
+
+
+def is_completed(
+    payload: dict[str, Any], *, now: float, claim: BooleanClaim = SecondFactorClaim
+) -> bool:
+    """Whether the session with this payload has completed 2FA at ``now``: the claim is
+    ``True``, and a completion by an enrolment grace period has not run out."""
+    if completed_at(payload, claim=claim) is None:
+        return False
+    until = grace_until(payload, claim=claim)
+    return until is None or now < until
 
 
 def stale_reason(
@@ -147,8 +187,8 @@ def stale_reason(
     (:func:`recently_completed`), factor changes and contact pinning all use it. The
     reason is the invalid-claim reason the frontend receives, the same on every route: for
     a session that never completed 2FA the SDK's reasons for a missing or false claim;
-    otherwise ``expired``, with ``completedBy`` (``"remembered"`` or ``"not-required"``)
-    when nothing was presented in the session. A frontend answers ``expired`` by asking
+    otherwise ``expired``, with ``completedBy`` (``"remembered"``, ``"not-required"`` or
+    ``"grace"``) when nothing was presented in the session. A frontend answers ``expired`` by asking
     for a factor from ``GET /auth/2fa``'s ``next``; a user the policy exempted who has
     no factor yet enrols one first (``enrollable``, or an e-mailed code to the account's
     address in ``next``): the first factor, once verified, makes the session fresh.
@@ -165,7 +205,7 @@ def stale_reason(
     reason: dict[str, Any] = {"message": "expired", "ageInSeconds": age, "maxAgeInSeconds": max_age}
     method = completed_by(payload, claim=claim)
     if method in NOT_PRESENTED:
-        # A remembered device or a policy exemption: nothing was presented in this session.
+        # A remembered device, a policy exemption or a grace period: nothing was presented.
         return {**reason, "completedBy": method}
     if method is None or age is None or age > max_age:
         return reason
@@ -206,6 +246,40 @@ class _RecentlyCompleted(SessionClaimValidator):
         return ClaimValidationResult(is_valid=True)
 
 
+class _Completed(HasValueSCV):
+    """``claim.validators.has_value(True)``, and a completion by an enrolment grace period
+    counts only until its deadline (the claim's ``u``): past it the session is refused
+    like one that never completed 2FA, with the reason ``"grace period over"``."""
+
+    def __init__(self, claim: BooleanClaim, now: Callable[[], float]) -> None:
+        super().__init__(claim.key, claim, True)
+        self._claim = claim
+        self._now = now
+
+    async def validate(
+        self, payload: dict[str, Any], user_context: dict[str, Any]
+    ) -> ClaimValidationResult:
+        result: ClaimValidationResult = await super().validate(payload, user_context)
+        until = grace_until(payload, claim=self._claim)
+        if result.is_valid and until is not None and self._now() >= until:
+            reason = {
+                "message": "grace period over",
+                "expectedValue": True,
+                "actualValue": True,
+                "completedBy": GRACE,
+            }
+            return ClaimValidationResult(is_valid=False, reason=reason)
+        return result
+
+
+def completed_validator(
+    claim: BooleanClaim = SecondFactorClaim, now: Callable[[], float] = time.time
+) -> SessionClaimValidator:
+    """The validator every protected route applies: 2FA completed (the claim ``True``),
+    and a completion by an enrolment grace period not past its deadline by ``now``."""
+    return _Completed(claim, now)
+
+
 def recently_completed(
     max_age: float,
     *,
@@ -241,9 +315,12 @@ async def mark_completed(
     """
     if factor in NOT_PRESENTED:
         raise ConfigurationError("mark_completed records a factor presented in the session")
-    started = session_started(session.get_access_token_payload(), claim=claim)
+    payload = session.get_access_token_payload()
+    started = session_started(payload, claim=claim)
     await session.merge_into_access_token_payload(
-        claim_value(claim, factor, now=now(), started=started, user_context=user_context),
+        claim_value(
+            claim, factor, now=now(), started=started, user_context=user_context, payload=payload
+        ),
         user_context,
     )
 
@@ -254,11 +331,19 @@ def claim_value(
     *,
     now: float,
     started: float | None,
+    until: float | None = None,
     user_context: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The payload entry ``{key: {"v": ..., "t": ms, "m": method, "s": ms}}``: completed
     by ``method``, or not completed when it is ``None``; ``started`` is when the session
-    started (seconds; left out when unknown)."""
+    started (seconds; left out when unknown); ``until`` (seconds), for a grace
+    completion, when it ends (``u``).
+
+    The ``st-mfa`` entry SuperTokens' frontend MFA recipes read comes with it, always
+    agreeing with it (:mod:`st_twofactor.mfa_claim`): ``payload`` is the session's
+    payload before the change (``None`` for a new session), whose completed factors are
+    kept."""
     update = claim.add_to_payload_({}, method is not None, user_context)
     entry = update[claim.key]
     entry["t"] = int(now * 1000)
@@ -266,6 +351,10 @@ def claim_value(
         entry["m"] = method
     if started is not None:
         entry[STARTED] = int(started * 1000)
+    if until is not None:
+        entry[UNTIL] = int(until * 1000)
+    presented = None if method is None or method in NOT_PRESENTED else method
+    update.update(mfa_entry(payload or {}, completed=method is not None, factor=presented, now=now))
     return update
 
 

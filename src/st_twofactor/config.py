@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from st_twofactor.errors import ConfigurationError
@@ -26,6 +27,7 @@ from st_twofactor.stores.metadata import UserMetadataStore
 if TYPE_CHECKING:
     from st_twofactor.events import EventHook
     from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+    from st_twofactor.notifications import Notifications
 
 __all__ = [
     "RequiredPolicy",
@@ -74,6 +76,10 @@ class TwoFactorConfig:
     :param recovery_code_count: codes per set (default 10).
     :param remember_device: offer "remember this device" (default off).
     :param remember_device_for: how long a remembered device skips 2FA (default 30 days).
+    :param enrolment_grace: how long a user who must do 2FA and has no factor may put
+        enrolment off, counted from the first sign-in at which 2FA was required of them
+        (a ``timedelta``; default ``None``: no grace, they enrol at once). Such a sign-in
+        is completed as ``"grace"``, never fresh; after the deadline they must enrol.
     :param store: where users' 2FA state lives (default: SuperTokens user metadata).
     :param on_event: called with each :mod:`~st_twofactor.events` event (default: log it).
     :param webauthn: the relying party for security keys and passkeys (factor
@@ -84,6 +90,11 @@ class TwoFactorConfig:
         (:meth:`~st_twofactor.WebAuthnPolicy.from_app_info`), which raises
         :class:`~st_twofactor.errors.ConfigurationError` when it cannot be (an IP address,
         http on a host other than localhost, an origin computed per request).
+    :param notifications: how users are told by e-mail when their 2FA changes (a factor
+        added or removed, a recovery code used, a device remembered, a factor locked):
+        a :class:`~st_twofactor.notifications.Notifications`. ``None`` (the default) is
+        ``Notifications()``: on, through the app's own mail service where it has one;
+        ``Notifications(enabled=False)`` turns them off.
     :param clock: seconds since the epoch; injected in tests.
     """
 
@@ -104,9 +115,11 @@ class TwoFactorConfig:
     recovery_code_count: int = 10
     remember_device: bool = False
     remember_device_for: float = 30 * 24 * 3600.0
+    enrolment_grace: timedelta | None = None
     store: Store | None = None
     on_event: EventHook | None = None
     webauthn: WebAuthnPolicy | None = None
+    notifications: Notifications | None = None
     clock: Callable[[], float] = field(default=time.time)
     _default_store: Store = field(
         default_factory=UserMetadataStore, init=False, repr=False, compare=False, hash=False
@@ -146,6 +159,11 @@ class TwoFactorConfig:
         """The keys that encrypt secrets and sign tokens: ``secret_keys``, or in
         development mode without keys a fixed, publicly known one (never in production)."""
         return tuple(self.secret_keys) or (_DEVELOPMENT_KEY,)
+
+    @property
+    def grace_seconds(self) -> float | None:
+        """``enrolment_grace`` in seconds, or ``None`` when there is none."""
+        return None if self.enrolment_grace is None else self.enrolment_grace.total_seconds()
 
     @property
     def throttle_policy(self) -> ThrottlePolicy:
@@ -191,11 +209,26 @@ class TwoFactorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        grace = self.enrolment_grace
+        if grace is not None and (
+            not isinstance(grace, timedelta) or not timedelta(0) < grace <= timedelta(days=365)
+        ):
+            raise ConfigurationError(
+                "enrolment_grace must be a timedelta from over 0 to 365 days, e.g. "
+                f"timedelta(days=7), or None; got {grace!r}"
+            )
         if not isinstance(self.send_quota, SendQuota):
             raise ConfigurationError(
                 "send_quota must be a st_twofactor.kernel.send_quota.SendQuota(...); "
                 f"got {type(self.send_quota).__name__}"
             )
+        if self.notifications is not None:
+            from st_twofactor.notifications import Notifications
+
+            if not isinstance(self.notifications, Notifications):
+                raise ConfigurationError(
+                    "notifications must be a st_twofactor.notifications.Notifications(...) or None"
+                )
         if self.issuer is not None and (not self.issuer or ":" in self.issuer):
             raise ConfigurationError("issuer must be a non-empty name without ':'")
         self._warn_if_loosened()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from st_twofactor.ids import FactorId
 
 __all__ = [
+    "LOW_RECOVERY_CODES",
     "CodeSendRefused",
     "DeviceRemembered",
     "Event",
@@ -28,6 +29,7 @@ __all__ = [
     "FactorRemoved",
     "LockedOut",
     "RecoveryCodeUsed",
+    "RecoveryCodesLow",
     "RecoveryCodesRegenerated",
     "SignCountRegressed",
     "TwoFactorEvent",
@@ -101,6 +103,9 @@ class LockedOut(Event):
     level: ClassVar[int] = logging.WARNING
     factor: FactorId
     retry_after_ms: int
+    just_locked: bool = True
+    """``True`` for the failure that locked the factor, ``False`` for an attempt refused
+    because it already was (many may follow one lockout: the user is e-mailed once)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +118,20 @@ class RecoveryCodeUsed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecoveryCodesLow(Event):
+    """A recovery code was redeemed and only ``codes_left`` (:data:`LOW_RECOVERY_CODES` or
+    fewer) remain: worth suggesting the user makes a new set while they still can."""
+
+    kind: ClassVar[str] = "recovery_codes_low"
+    level: ClassVar[int] = logging.WARNING
+    codes_left: int
+
+
+LOW_RECOVERY_CODES = 3
+"""A use that leaves this many recovery codes or fewer emits :class:`RecoveryCodesLow`."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecoveryCodesRegenerated(Event):
     """A new set of ``count`` recovery codes replaced the old one."""
 
@@ -122,10 +141,14 @@ class RecoveryCodesRegenerated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceRemembered(Event):
-    """A remember-device token was issued, valid until ``expires_at`` (Unix time)."""
+    """A device was remembered: its token skips 2FA until ``expires_at`` (Unix time).
+    ``device_id`` is its record in the user's list of remembered devices, ``device_name``
+    the name shown there (from the ``User-Agent``). Worth telling the user."""
 
     kind: ClassVar[str] = "device_remembered"
     expires_at: float
+    device_id: str | None = None
+    device_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +181,7 @@ TwoFactorEvent: TypeAlias = (
     | VerificationFailed
     | LockedOut
     | RecoveryCodeUsed
+    | RecoveryCodesLow
     | RecoveryCodesRegenerated
     | DeviceRemembered
     | CodeSendRefused

@@ -26,6 +26,7 @@ __all__ = [
     "DeviceRemoved",
     "DeviceSummary",
     "DeviceVerified",
+    "GraceSummary",
     "InvalidCode",
     "InvalidCredential",
     "LimitReached",
@@ -48,6 +49,7 @@ __all__ = [
     "VerifyTotpResult",
     "WebAuthnNotEnabled",
     "WebAuthnOptions",
+    "epoch_ms",
 ]
 
 
@@ -60,6 +62,9 @@ class InvalidCode(TypedDict):
 
     status: Literal["INVALID_CODE_ERROR"]
     attemptsLeft: int
+    hint: NotRequired[Literal["CHECK_DEVICE_CLOCK"]]
+    """TOTP only: the code is one the device would show a few minutes earlier or later,
+    so its clock is probably off. Refused and counted like any wrong code."""
 
 
 class LimitReached(TypedDict):
@@ -100,9 +105,11 @@ class DeviceCreated(TypedDict):
 
 
 class DeviceVerified(Ok, total=False):
-    """A TOTP device activated; ``recoveryCodes`` the first time codes are made."""
+    """A TOTP device activated; ``recoveryCodes`` the first time codes are made;
+    ``wasAlreadyVerified``: the device was active before this code."""
 
     recoveryCodes: list[str]
+    wasAlreadyVerified: bool
 
 
 class DeviceRemoved(TypedDict):
@@ -138,11 +145,12 @@ class DeviceSummary(TypedDict):
 
 
 class SecurityKeySummary(TypedDict):
-    """A WebAuthn credential as ``GET /auth/2fa`` shows it (no key material)."""
+    """A WebAuthn credential as ``GET /auth/2fa`` shows it (no key material); times in
+    milliseconds since the epoch, like every time in the HTTP API."""
 
     name: str
-    createdAt: float
-    lastUsedAt: float | None
+    createdAt: int
+    lastUsedAt: int | None
 
 
 class WebAuthnNotEnabled(TypedDict):
@@ -178,6 +186,12 @@ class SecurityKeyAdded(Ok, total=False):
 CredentialRefused: TypeAlias = InvalidCredential | LimitReached
 
 
+class GraceSummary(TypedDict):
+    """The enrolment grace period a session was completed by: it ends at ``until`` (ms)."""
+
+    until: int
+
+
 class Overview(TypedDict):
     """``GET /auth/2fa`` (see :func:`~st_twofactor.factors.overview.overview`)."""
 
@@ -190,7 +204,8 @@ class Overview(TypedDict):
     enrollable: list[str]
     contacts: dict[str, Contact]
     locked: dict[str, int]
-    recoveryCodesLeft: int
+    grace: GraceSummary | None
+    recoveryCodesLeft: int | None
     devices: list[DeviceSummary]
     securityKeys: list[SecurityKeySummary]
     webauthnOptions: NotRequired[dict[str, Any]]
@@ -210,3 +225,9 @@ RegistrationResult: TypeAlias = (
 )
 AuthenticationOptionsResult: TypeAlias = WebAuthnOptions | WebAuthnNotEnabled
 AuthenticationResult: TypeAlias = Ok | WebAuthnNotEnabled | CredentialRefused
+
+
+def epoch_ms(seconds: float) -> int:
+    """A time (seconds since the epoch, as the library's clock tells it) as the HTTP API
+    shows every time: whole milliseconds since the epoch."""
+    return int(seconds * 1000)

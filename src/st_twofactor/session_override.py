@@ -17,8 +17,10 @@ What it changes:
   user has no factor enrolled. A value for the claim passed in by the caller is
   overwritten, so no code path can create a pre-completed session by accident.
   The claim also records when the session started (revocation, below).
-- ``get_global_claim_validators`` adds ``claim.validators.has_value(True)``, so every
-  ``verify_session()`` answers 403 (invalid claim) until the second factor is verified.
+- ``get_global_claim_validators`` adds ``claim.validators.has_value(True)`` (which also
+  ends a completion by an enrolment grace period at its deadline:
+  :func:`~st_twofactor.claim.completed_validator`), so every ``verify_session()``
+  answers 403 (invalid claim) until the second factor is verified.
 - ``get_session`` records the session in the request's ``user_context``, so every read
   or change of the 2FA state made for it checks that it was not revoked
   (:mod:`st_twofactor.kernel.revocation`).
@@ -32,7 +34,6 @@ Routes that must work before 2FA (enrolment, the 2FA status, sign-out) opt out w
 
 from __future__ import annotations
 
-import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,15 +49,20 @@ from supertokens_python.types import MaybeAwaitable, RecipeUserId
 
 from st_twofactor.claim import (
     EXEMPT,
+    GRACE,
     REMEMBERED,
     SecondFactorClaim,
     claim_value,
+    completed_validator,
     recently_completed,
 )
 from st_twofactor.errors import ConfigurationError
 from st_twofactor.http._setup_check import check_after_init
+from st_twofactor.kernel import grace
 from st_twofactor.kernel.completion import REMEMBER_COOKIE, REMEMBER_HEADER
+from st_twofactor.kernel.required import is_2fa_required
 from st_twofactor.kernel.revocation import bind_session
+from st_twofactor.mfa_claim import MFA_CLAIM_KEY, mfa_validator
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
@@ -65,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClaimValidatorsOverride",
     "SessionFunctionsOverride",
+    "is_2fa_required",
     "override_session_functions",
     "with_2fa",
     "without_2fa",
@@ -105,6 +112,9 @@ def override_session_functions(
         original_get_session = original_implementation.get_session
         original_revoke_all = original_implementation.revoke_all_sessions_for_user
         now = time.time if config is None else config.clock
+        # made once: every protected request asks for it (keeps the per-request cost down)
+        completed = completed_validator(claim, now)
+        mfa = mfa_validator(completed)
 
         async def create_new_session(
             user_id: str,
@@ -115,16 +125,14 @@ def override_session_functions(
             tenant_id: str,
             user_context: dict[str, Any],
         ) -> SessionContainer:
-            method = await _initial_value(
+            method, until = await _initial_value(
                 runtime, user_id=user_id, tenant_id=tenant_id, user_context=user_context
             )
             started = now()
-            payload = {
-                **(access_token_payload or {}),
-                **claim_value(
-                    claim, method, now=started, started=started, user_context=user_context
-                ),
-            }
+            value = claim_value(
+                claim, method, now=started, started=started, until=until, user_context=user_context
+            )
+            payload = {**(access_token_payload or {}), **value}
             return await original_create_new_session(
                 user_id=user_id,
                 recipe_user_id=recipe_user_id,
@@ -152,8 +160,8 @@ def override_session_functions(
                 user_context=user_context,
             )
             if inspect.isawaitable(validators):
-                return _add_later(validators, claim)
-            return _with_validator(validators, claim)
+                return _add_later(validators, claim, completed, mfa)
+            return _with_validator(validators, claim, completed, mfa)
 
         async def get_session(
             access_token: str | None,
@@ -213,24 +221,39 @@ async def _initial_value(
     user_id: str,
     tenant_id: str,
     user_context: dict[str, Any],
-) -> str | None:
-    """How a session a first factor is creating starts out completed, or ``None`` when it
-    starts not completed (the claim ``False``).
+) -> tuple[str | None, float | None]:
+    """How a session a first factor is creating starts out completed (the claim's ``m``),
+    or ``None`` when it starts not completed (the claim ``False``); and for a grace
+    completion, until when (seconds).
 
     Completed only for a device remembered by a valid token (:data:`REMEMBERED`: never
-    fresh, S14), or for a user the policy exempts from 2FA who has no factor enrolled
-    (:data:`EXEMPT`; a user who enrolled one opted in, and is asked for it). This is the
-    one place that decides it.
+    fresh, S14); for a user the policy exempts from 2FA who has no factor enrolled
+    (:data:`EXEMPT`; a user who enrolled one opted in, and is asked for it); or for a
+    user who must do 2FA, has no factor and is within the enrolment grace period
+    (:data:`GRACE`, started by this sign-in if it is their first such one; see
+    :mod:`st_twofactor.kernel.grace`). This is the one place that decides it.
     """
     if runtime is None:
-        return None
+        return None, None
     config = runtime.config
     if config.remember_device and await _is_remembered_device(runtime, user_id, user_context):
-        return REMEMBERED
-    if await is_2fa_required(config, user_id, tenant_id, user_context):
-        return None
+        return REMEMBERED, None
+    required = await is_2fa_required(config, user_id, tenant_id, user_context)
     state = await runtime.store.load(user_id, user_context)
-    return None if state.factor_ids() else EXEMPT
+    if state.factor_ids():
+        return None, None
+    if not required:
+        return EXEMPT, None
+    period = config.grace_seconds
+    if period is None:
+        return None, None
+    now = config.clock()
+    if state.grace_started_at is None:  # the first sign-in that needs 2FA: it starts now
+        state = await runtime.store.update(
+            user_id, lambda s: (grace.start(s, now), s)[1], user_context
+        )
+    until = grace.open_until(state, period, now)
+    return (GRACE, until) if until is not None else (None, None)
 
 
 async def _is_remembered_device(
@@ -240,7 +263,8 @@ async def _is_remembered_device(
 
     The token comes from the HttpOnly cookie, or from a header for clients that keep
     tokens themselves. It must be signed by one of the app's keys, unexpired, issued
-    to this user, and carry the user's current factor epoch (S11).
+    to this user, carry the user's current factor epoch (S11) and name a device the user
+    still has remembered (:mod:`st_twofactor.kernel.trusted_devices`).
     """
     defaults = user_context.get("_default")
     request = defaults.get("request") if isinstance(defaults, dict) else None
@@ -251,49 +275,37 @@ async def _is_remembered_device(
     ]
     if not tokens:
         return False
-    state = await runtime.store.load(user_id, user_context)
-    checker = runtime.remember_tokens
-    return any(checker.check(t, user_id, state.epoch, now=runtime.config.clock) for t in tokens)
-
-
-async def is_2fa_required(
-    config: TwoFactorConfig, user_id: str, tenant_id: str, user_context: dict[str, Any]
-) -> bool:
-    """Apply the ``required`` policy (a bool, or a sync or async callable)."""
-    policy = config.required
-    if isinstance(policy, bool):
-        return policy
-    answer = policy(user_id, tenant_id, user_context)
-    if inspect.isawaitable(answer):
-        answer = await answer
-    # Anything but an explicit False (None, a truthy object by mistake) means required:
-    # a policy bug must fail closed.
-    return answer is not False
+    return await runtime.trusted_devices.recognise(user_id, tokens, user_context)
 
 
 def _with_validator(
-    validators: list[SessionClaimValidator], claim: BooleanClaim
+    validators: list[SessionClaimValidator],
+    claim: BooleanClaim,
+    completed: SessionClaimValidator,
+    mfa: SessionClaimValidator,
 ) -> list[SessionClaimValidator]:
-    if any(_is_for(v, claim) for v in validators):
-        return list(validators)
-    return [*validators, _completed_validator(claim)]
-
-
-@functools.cache
-def _completed_validator(claim: BooleanClaim) -> SessionClaimValidator:
-    """``claim.validators.has_value(True)``, made once per claim: it is stateless, and
-    every protected request asks for it (this keeps the per-request cost down)."""
-    return claim.validators.has_value(True)
+    """``validators`` with the 2FA checks: ``completed`` (``2fa-completed``) and, beside
+    it, ``st-mfa`` (:mod:`st_twofactor.mfa_claim`), so a refusal names both."""
+    added: list[SessionClaimValidator] = []
+    if not any(v.claim is claim or v.id == claim.key for v in validators):
+        added.append(completed)
+    if not any(v.id == MFA_CLAIM_KEY for v in validators):
+        added.append(mfa)
+    return [*validators, *added]
 
 
 async def _add_later(
-    validators: Awaitable[list[SessionClaimValidator]], claim: BooleanClaim
+    validators: Awaitable[list[SessionClaimValidator]],
+    claim: BooleanClaim,
+    completed: SessionClaimValidator,
+    mfa: SessionClaimValidator,
 ) -> list[SessionClaimValidator]:
-    return _with_validator(await validators, claim)
+    return _with_validator(await validators, claim, completed, mfa)
 
 
 def _is_for(validator: SessionClaimValidator, claim: BooleanClaim) -> bool:
-    return validator.claim is claim or validator.id == claim.key
+    """Whether ``validator`` is one of the 2FA checks (``2fa-completed`` or ``st-mfa``)."""
+    return validator.claim is claim or validator.id in (claim.key, MFA_CLAIM_KEY)
 
 
 def without_2fa(claim: BooleanClaim = SecondFactorClaim) -> ClaimValidatorsOverride:
@@ -336,6 +348,8 @@ def with_2fa(
         validators (which all still apply) and the 2FA check; a session must pass all.
     """
     step_up = None if max_age is None else recently_completed(max_age, claim=claim, now=now)
+    completed = completed_validator(claim, now)
+    mfa = mfa_validator(completed)
     extra = list(also)
     if not all(isinstance(v, SessionClaimValidator) for v in extra):
         raise ConfigurationError("also= takes claim validators, e.g. [Claim.validators.has(...)]")
@@ -346,7 +360,8 @@ def with_2fa(
         user_context: dict[str, Any],
     ) -> list[SessionClaimValidator]:
         if step_up is None:
-            return [*_with_validator(global_validators, claim), *extra]
-        return [*(v for v in global_validators if not _is_for(v, claim)), step_up, *extra]
+            return [*_with_validator(global_validators, claim, completed, mfa), *extra]
+        kept = (v for v in global_validators if not _is_for(v, claim))
+        return [*kept, step_up, mfa, *extra]
 
     return override

@@ -107,14 +107,14 @@ def test_first_factor_only_is_refused_on_protected_routes(h: Harness) -> None:
     2FA is required, and the status route says the 2FA is not completed."""
     enrolled(h, "ff@example.com")
     tokens = h.signed_in("ff@example.com")
-    assert claim_errors(h.get("/api/secret", tokens)) == [CLAIM]
-    assert claim_errors(h.get("/api/step-up", tokens)) == [CLAIM]
+    assert claim_errors(h.get("/api/secret", tokens)) == [CLAIM, "st-mfa"]
+    assert claim_errors(h.get("/api/step-up", tokens)) == [CLAIM, "st-mfa"]
     overview = h.get("/auth/2fa", tokens).json()
     assert overview["completed"] is False and overview["required"] is True
     assert jwt_payload(tokens.access or "")[CLAIM]["v"] is False
     # A user who never enrolled is refused too (2FA required by default).
     newcomer = h.signed_up("new@example.com")
-    assert claim_errors(h.get("/api/secret", newcomer)) == [CLAIM]
+    assert claim_errors(h.get("/api/secret", newcomer)) == [CLAIM, "st-mfa"]
 
 
 def test_forged_claim_in_access_token_is_refused(h: Harness) -> None:
@@ -378,7 +378,9 @@ def test_totp_parameters_meet_rfc_6238(h: Harness) -> None:
     assert status_of(h.post("/auth/2fa/totp/device/verify", tokens, far)) == "INVALID_CODE_ERROR"
     near = {"code": h.code(secret, steps=-1)}
     assert status_of(h.post("/auth/2fa/totp/device/verify", tokens, near)) == "OK"
-    h.clock.advance(30)
+    # 60 s on: the next step is one not tried above (the code of a future step refused
+    # above, step +2, is never accepted, also once its time comes).
+    h.clock.advance(60)
     later = h.signed_in("params@example.com")
     assert status_of(h.verify_totp(later, h.code(secret, steps=1))) == "OK"
 
@@ -577,7 +579,7 @@ def test_device_removal_without_fresh_2fa_is_refused(h: Harness) -> None:
     tokens, _, _ = enrolled(h, "remove@example.com")
     attacker = h.signed_in("remove@example.com")
     body = {"deviceName": "authenticator"}
-    assert claim_errors(h.post("/auth/2fa/totp/device/remove", attacker, body)) == [CLAIM]
+    assert claim_errors(h.post("/auth/2fa/totp/device/remove", attacker, body)) == [CLAIM, "st-mfa"]
     h.clock.advance(301)
     assert claim_errors(h.post("/auth/2fa/totp/device/remove", tokens, body)) == [CLAIM]
     assert h.state(user_id_of(tokens)).factor_ids() == ["totp", "recovery-code"]
@@ -591,7 +593,7 @@ def test_reenrolment_without_fresh_2fa_is_refused(h: Harness) -> None:
     before = h.document(user_id)
     attacker = h.signed_in("reenrol@example.com")
     for name in [{}, {"deviceName": "authenticator"}, {"deviceName": "attacker"}]:
-        assert claim_errors(h.post("/auth/2fa/totp/device", attacker, name)) == [CLAIM]
+        assert claim_errors(h.post("/auth/2fa/totp/device", attacker, name)) == [CLAIM, "st-mfa"]
     verify = {"deviceName": "attacker", "code": "123456"}
     assert h.post("/auth/2fa/totp/device/verify", attacker, verify).status_code == 403
     assert h.document(user_id) == before
@@ -604,7 +606,7 @@ def test_recovery_code_regeneration_without_fresh_2fa_is_refused(h: Harness) -> 
     """S8: new recovery codes need a fresh 2FA; the old ones keep working meanwhile."""
     tokens, _, codes = enrolled(h, "regen@example.com")
     attacker = h.signed_in("regen@example.com")
-    assert claim_errors(h.post("/auth/2fa/recovery-codes", attacker)) == [CLAIM]
+    assert claim_errors(h.post("/auth/2fa/recovery-codes", attacker)) == [CLAIM, "st-mfa"]
     h.clock.advance(301)
     assert claim_errors(h.post("/auth/2fa/recovery-codes", tokens)) == [CLAIM]
     assert status_of(h.verify_recovery(attacker, codes[0])) == "OK"

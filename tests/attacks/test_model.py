@@ -5,17 +5,21 @@ override, the development core) through random sequences of: sign-ins (with or w
 a remember-device token, on the owner's device or elsewhere, exempted by the policy or
 not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
 codes, recovery codes, e-mailed and texted codes, security keys (and answers that
-cannot be a key's), removal and regeneration, remember-device, time
+cannot be a key's), removal and regeneration, remember-device and removing a remembered
+device from the user's list, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
 the sequence made stays in play, so later steps act from sessions that are stale,
-remembered, exempted, refreshed or revoked. A small model predicts each answer; after
-every step:
+remembered, exempted, in an enrolment grace period, refreshed or revoked. It runs once
+on a config without an enrolment grace period and once with one (then a user who must
+do 2FA and has no factor is let in until the deadline, and time may run past it). A
+small model predicts each answer; after every step:
 
 - I1 freshness: a factor change (a second TOTP device or security key, removal, new
   recovery codes, pinning an e-mail address or phone number) succeeds only from a
   session that presented a factor within the step-up window (or for a user with no
   factor); a step-up route passes only within its ``max_age`` of a factor presented in
-  the session; remembered and exempted completions are never fresh;
+  the session; remembered, exempted and grace completions are never fresh, and a grace
+  completion no longer passes once its deadline is over;
 - I2 revocation: a session revoked by an admin reset or "sign out everywhere" gets 401
   from every 2FA route and completes nothing;
 - I3 nothing half-done: a refused request leaves the user's factors exactly as they
@@ -25,7 +29,16 @@ every step:
   codes until TOTP locks, and from then on a right code is refused elsewhere but accepted
   on the owner's device; wrong codes are counted per device kind, a right code clears
   its kind's count, and a right code below the threshold is never refused;
-- never a 5xx, on any route.
+- never a 5xx, on any route;
+- the ``st-mfa`` claim SuperTokens' MFA frontends read agrees with ``2fa-completed`` in
+  every session's access token, and records the factor that completed it.
+
+Both HTTP dialects are driven: each enrolment, TOTP code, removal, status read and
+e-mailed or texted code picks the library's own ``/auth/2fa`` routes or the endpoints of
+SuperTokens' MFA and TOTP frontend recipes (``/auth/mfa/info``, ``/auth/totp/...``,
+passwordless with ``shouldTryLinkingWithSessionUser``), so one sequence mixes them: a
+lockout earned on one dialect holds on the other, a code used on one is refused on the
+other, and every invariant above holds whichever dialect made a change.
 
 S18 (recovery codes only beside another factor) is checked on the stored state too. The
 number of examples is bounded so that the test takes about a minute on two cores.
@@ -34,11 +47,14 @@ number of examples is bounded so that the test takes about a minute on two cores
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -46,9 +62,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -79,6 +97,24 @@ from ..helpers.webauthn_http import (
     REMOVE,
 )
 
+DIALECTS = st.sampled_from(["2fa", "mfa"])
+"""Which HTTP dialect a step uses: the library's own or SuperTokens' MFA/TOTP endpoints."""
+TOTP_PATHS = {
+    "2fa": {
+        "create": "/auth/2fa/totp/device",
+        "activate": "/auth/2fa/totp/device/verify",
+        "verify": "/auth/2fa/totp/verify",
+        "remove": "/auth/2fa/totp/device/remove",
+    },
+    "mfa": {
+        "create": "/auth/totp/device",
+        "activate": "/auth/totp/device/verify",
+        "verify": "/auth/totp/verify",
+        "remove": "/auth/totp/device/remove",
+    },
+}
+CODE_FIELD = {"2fa": "code", "mfa": "totp"}
+WRONG_STATUS = {"2fa": "INVALID_CODE_ERROR", "mfa": "INVALID_TOTP_ERROR"}
 PHASES = [p for p in Phase if os.environ.get("MODEL_NO_SHRINK") != "1" or p != Phase.shrink]
 CLAIM = "2fa-completed"
 PHONE = "+14155550123"
@@ -109,9 +145,15 @@ class Session:
     revoked: bool = False
     owners_device: bool = False
     """Made on the owner's device: it sends the device's known-device token, if any."""
+    grace_until: float | None = None
+    """For a session completed by the enrolment grace period: when that ends."""
 
     def fresh(self, now: float, window: float) -> bool:
         return self.presented_at is not None and now - self.presented_at <= window
+
+    def completed_at(self, now: float) -> bool:
+        """Whether the session counts as completed at ``now`` (a grace one, until its end)."""
+        return self.completed and (self.grace_until is None or now < self.grace_until)
 
     def __repr__(self) -> str:
         return f"Session({self.label})"
@@ -130,12 +172,16 @@ class Model:
     """Security keys: name -> the software authenticator holding it."""
     remember: tuple[str, int] | None = None
     """A remember-device token and the state's epoch when it was issued."""
+    forgotten: bool = False
+    """Whether the device of :attr:`remember` was removed from the user's list."""
     known_token: str | None = None
     """The owner's device's known-device token, once it completed 2FA."""
     wrong: dict[str, int] = field(default_factory=lambda: {"known": 0, "shared": 0})
     """Wrong codes in a row, by failure count (an upper bound on each factor's)."""
     totp_locked_until: float = 0.0
     """Until when TOTP is locked for devices that are not known (the attacker's flood)."""
+    grace_started: float | None = None
+    """When the user's enrolment grace period started (the config has one)."""
 
     def factors(self) -> set[str]:
         enrolled = set()
@@ -203,6 +249,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
         """A factor presented in ``session``: fresh now; a right code clears the failure
         count it met; the owner's device keeps the known-device token it was given."""
         session.completed = True
+        session.grace_until = None  # the claim now records the factor, not the grace
         # as the claim records it: whole milliseconds (a window's edge falls the same way)
         session.presented_at = int(self.now() * 1000) / 1000
         scope = self.scope(session)
@@ -236,7 +283,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
     # -- the user --
 
     @initialize(target=sessions, exempt=st.booleans())
-    def sign_up(self, exempt: bool) -> Session:
+    def sign_up(self, exempt: bool) -> MultipleResults[Session]:
         # Each sequence starts at the real time, as the SDK's own timestamps do.
         self.h.clock.now = time.time()
         self.email = f"model-{next(USERS)}@example.com"
@@ -247,8 +294,33 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.user_id = user_id_of(tokens)
         session = self.new_session(tokens)
         session.owners_device = True  # the owner signs up on their own device
-        assert session.completed == exempt
-        return session
+        claim = jwt_payload(tokens.access or "")[CLAIM]
+        if not exempt and self.grace() is not None:
+            self.expect_grace(session, claim)
+        else:
+            assert session.completed == exempt
+        # A second session from the start (with a grace period: two sessions let in without
+        # a factor, so that one may enrol while the other tries to change more).
+        return multiple(session, self.sign_in(with_token=False, owners_device=False))
+
+    def grace(self) -> float | None:
+        return self.h.config.grace_seconds
+
+    def expect_grace(self, session: Session, claim: dict[str, Any]) -> None:
+        """A sign-in that needs 2FA, of a user with no factor, on a config with a grace
+        period: completed as "grace" until the deadline (the first such sign-in starts
+        it), else not completed."""
+        period = self.grace()
+        assert period is not None
+        if self.model.grace_started is None:
+            self.model.grace_started = self.now()
+        until = self.model.grace_started + period
+        if self.now() < until:
+            assert claim["v"] is True and claim.get("m") == "grace", claim
+            assert claim["u"] == int(until * 1000), claim
+            session.grace_until = claim["u"] / 1000
+        else:
+            assert claim["v"] is False, claim
 
     @rule(target=sessions, with_token=st.booleans(), owners_device=st.booleans())
     def sign_in(self, with_token: bool, owners_device: bool) -> Session:
@@ -262,10 +334,17 @@ class TwoFactorMachine(RuleBasedStateMachine):
         session.owners_device = owners_device
         claim = jwt_payload(session.tokens.access or "")[CLAIM]
         epoch = self.h.state(self.user_id).epoch
-        if headers and self.model.remember is not None and self.model.remember[1] == epoch:
+        if (
+            headers
+            and self.model.remember is not None
+            and self.model.remember[1] == epoch
+            and not self.model.forgotten
+        ):
             assert claim.get("m") == "remembered", claim
         elif POLICY["exempt"] and not self.model.factors():
             assert claim.get("m") == "not-required", claim
+        elif self.grace() is not None and not self.model.factors():
+            self.expect_grace(session, claim)
         else:
             assert claim["v"] is False, claim
         return session
@@ -286,6 +365,18 @@ class TwoFactorMachine(RuleBasedStateMachine):
         self.h.clock.advance(seconds)
 
     @rule()
+    def grace_runs_out(self) -> None:
+        """Time passes past the end of the user's enrolment grace period, if it has one."""
+        period = self.grace()
+        if period is not None and self.model.grace_started is not None:
+            end = self.model.grace_started + period
+            self.h.clock.advance(max(end - self.now(), 0) + 1)
+        for session in self.all:  # a session let in by the grace period is no longer in
+            if session.grace_until is not None and not session.revoked:
+                assert not session.completed_at(self.now())
+                assert self.h.protected(session.tokens) == 403, session
+
+    @rule()
     def policy_changes(self) -> None:
         POLICY["exempt"] = not POLICY["exempt"]
 
@@ -297,35 +388,59 @@ class TwoFactorMachine(RuleBasedStateMachine):
         request, so a revoked session's unexpired token may still pass them, as
         documented)."""
         fresh = session.completed and session.fresh(self.now(), STEP_UP_MAX_AGE)
+        completed = session.completed_at(self.now())
         # A revoked session may also be told (401): the SDK asks the core about a token
         # that a refresh has just made.
         also = {401} if session.revoked else set()
         step_up = self.h.get("/api/step-up", session.tokens).status_code
         assert step_up in {200 if fresh else 403, *also}
-        assert self.h.protected(session.tokens) in {200 if session.completed else 403, *also}
+        assert self.h.protected(session.tokens) in {200 if completed else 403, *also}
 
-    @rule(session=sessions)
-    def read_status(self, session: Session) -> None:
-        response = self.call("GET", "/auth/2fa", session)
+    @rule(session=sessions, dialect=DIALECTS)
+    def read_status(self, session: Session, dialect: str) -> None:
+        if dialect == "2fa":
+            response = self.call("GET", "/auth/2fa", session)
+        else:
+            response = self.call("PUT", "/auth/mfa/info", session, {})
         assert response.status_code == (401 if session.revoked else 200), response.text
+        if session.revoked:
+            return
+        seen = response.json()
+        if dialect == "mfa":
+            factors = seen["factors"]
+            assert set(factors["alreadySetup"]) == self.model.factors() - {"recovery-code"}
+            if session.completed_at(self.now()):
+                assert factors["next"] == []
+            return
+        assert seen["completed"] == session.completed_at(self.now()), (session, seen)
+        in_grace = session.presented_at is None and session.completed_at(self.now())
+        if in_grace and session.grace_until is not None:
+            assert seen["grace"] == {"until": int(session.grace_until * 1000)}, seen
+        else:
+            assert seen["grace"] is None, seen
 
-    @rule(session=sessions, remember=st.booleans())
-    def enrol_totp(self, session: Session, remember: bool) -> None:
+    @rule(session=sessions, remember=st.booleans(), dialect=DIALECTS)
+    def enrol_totp(self, session: Session, remember: bool, dialect: str) -> None:
         if len(self.model.devices) >= 4:
             return
+        paths = TOTP_PATHS[dialect]
         before = self.factor_fields()
         name = f"device-{next(self.labels)}"
         allowed = not session.revoked and self.may_change(session)
-        created = self.call("POST", "/auth/2fa/totp/device", session, {"deviceName": name})
+        created = self.call("POST", paths["create"], session, {"deviceName": name})
         if not allowed:
             self.refused(session, created, before)
             return
         assert created.json()["status"] == "OK", created.text
         self.h.clock.advance(30)
         secret = created.json()["secret"]
-        body = {"deviceName": name, "code": self.h.code(secret), "rememberDevice": remember}
+        body = {
+            "deviceName": name,
+            CODE_FIELD[dialect]: self.h.code(secret),
+            "rememberDevice": remember,
+        }
         after_create = self.factor_fields()
-        verified = self.call("POST", "/auth/2fa/totp/device/verify", session, body)
+        verified = self.call("POST", paths["activate"], session, body)
         if not self.may_change(session):  # the window closed while the code was typed
             self.refused(session, verified, after_create)
             return
@@ -344,9 +459,22 @@ class TwoFactorMachine(RuleBasedStateMachine):
         token = answer.get("rememberDeviceToken")
         if token is not None:
             self.model.remember = (token, self.h.state(self.user_id).epoch)
+            self.model.forgotten = False
 
-    @rule(session=sessions, right=st.booleans(), remember=st.booleans())
-    def verify_totp(self, session: Session, right: bool, remember: bool) -> None:
+    def remembered_device_id(self) -> str | None:
+        """The record the model's remember-device token names, while it is trusted."""
+        remember = self.model.remember
+        if remember is None or self.model.forgotten:
+            return None
+        if remember[1] != self.h.state(self.user_id).epoch:
+            return None
+        payload = remember[0].split(".")[0]
+        device_id = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["d"]
+        assert isinstance(device_id, str)
+        return device_id
+
+    @rule(session=sessions, right=st.booleans(), remember=st.booleans(), dialect=DIALECTS)
+    def verify_totp(self, session: Session, right: bool, remember: bool, dialect: str) -> None:
         scope = self.scope(session)
         if not right and self.model.wrong[scope] >= MAX_WRONG:
             return
@@ -354,8 +482,8 @@ class TwoFactorMachine(RuleBasedStateMachine):
         before = self.factor_fields()
         secret = next(iter(self.model.devices.values()), None)
         code = self.h.code(secret) if right and secret else self.wrong_code()
-        body = {"code": code, "rememberDevice": remember}
-        response = self.call("POST", "/auth/2fa/totp/verify", session, body)
+        body = {CODE_FIELD[dialect]: code, "rememberDevice": remember}
+        response = self.call("POST", TOTP_PATHS[dialect]["verify"], session, body)
         if session.revoked:
             assert response.status_code == 401, response.text
         elif secret and self.totp_locked_for(session):
@@ -368,12 +496,12 @@ class TwoFactorMachine(RuleBasedStateMachine):
         else:
             assert response.json()["status"] != "OK", response.text
             if secret:
-                assert response.json()["status"] == "INVALID_CODE_ERROR", response.text
+                assert response.json()["status"] == WRONG_STATUS[dialect], response.text
                 self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
-    @rule(session=sessions)
-    def attacker_locks_totp(self, session: Session) -> None:
+    @rule(session=sessions, dialect=DIALECTS)
+    def attacker_locks_totp(self, session: Session, dialect: str) -> None:
         """I4: from a device that is not the owner's, wrong codes until TOTP locks. It
         locks there; the owner's known device keeps its own count (``verify_totp``)."""
         if (
@@ -385,12 +513,11 @@ class TwoFactorMachine(RuleBasedStateMachine):
             return
         for _ in range(5):
             self.h.clock.advance(30)
-            answer = self.call(
-                "POST", "/auth/2fa/totp/verify", session, {"code": self.wrong_code()}
-            )
+            wrong = {CODE_FIELD[dialect]: self.wrong_code()}
+            answer = self.call("POST", TOTP_PATHS[dialect]["verify"], session, wrong)
             if answer.json()["status"] == "LIMIT_REACHED_ERROR":
                 break
-            assert answer.json()["status"] == "INVALID_CODE_ERROR", answer.text
+            assert answer.json()["status"] == WRONG_STATUS[dialect], answer.text
         else:
             raise AssertionError("5 wrong codes in a row did not lock TOTP")
         self.model.totp_locked_until = self.now() + self.h.config.lockout
@@ -416,14 +543,16 @@ class TwoFactorMachine(RuleBasedStateMachine):
                 self.model.wrong[scope] += 1
         assert self.factor_fields() == before
 
-    @rule(session=sessions, by_sms=st.booleans())
-    def code_by_email_or_sms(self, session: Session, by_sms: bool) -> None:
+    @rule(session=sessions, by_sms=st.booleans(), dialect=DIALECTS)
+    def code_by_email_or_sms(self, session: Session, by_sms: bool, dialect: str) -> None:
         """Ask for an e-mailed code to the account's address, or a texted one to the
         user's phone, and use it: the first use pins the contact (a factor change, so it
         needs no factor yet or a fresh 2FA)."""
         before = self.factor_fields()
         outbox = len(self.h.outbox)
-        destination = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        destination: dict[str, Any] = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        link = {"shouldTryLinkingWithSessionUser": True} if dialect == "mfa" else {}
+        destination.update(link)
         response = self.call("POST", "/auth/signinup/code", session, destination)
         sent = self.h.outbox[-1] if len(self.h.outbox) > outbox else None
         pinned = self.model.phone_pinned if by_sms else self.model.email_pinned
@@ -441,6 +570,7 @@ class TwoFactorMachine(RuleBasedStateMachine):
             "preAuthSessionId": device["preAuthSessionId"],
             "deviceId": device["deviceId"],
             "userInputCode": sent.code,
+            **link,
         }
         consumed = self.call("POST", "/auth/signinup/code/consume", session, consume)
         assert consumed.json()["status"] == "OK", consumed.text
@@ -528,13 +658,14 @@ class TwoFactorMachine(RuleBasedStateMachine):
             assert response.json()["status"] == "OK", response.text
             self.model.codes = list(response.json()["recoveryCodes"])
 
-    @rule(session=sessions, data=st.data())
-    def remove_totp_device(self, session: Session, data: st.DataObject) -> None:
+    @rule(session=sessions, data=st.data(), dialect=DIALECTS)
+    def remove_totp_device(self, session: Session, data: st.DataObject, dialect: str) -> None:
         if not self.model.devices:
             return
         name = data.draw(st.sampled_from(sorted(self.model.devices)))
         before = self.factor_fields()
-        response = self.call("POST", "/auth/2fa/totp/device/remove", session, {"deviceName": name})
+        path = TOTP_PATHS[dialect]["remove"]
+        response = self.call("POST", path, session, {"deviceName": name})
         if session.revoked or not session.fresh(self.now(), WINDOW):
             self.refused(session, response, before)
             return
@@ -542,6 +673,33 @@ class TwoFactorMachine(RuleBasedStateMachine):
         del self.model.devices[name]
         if not self.model.has_other_factor():
             self.model.codes = []  # S18: codes go with the last other factor
+
+    @rule(session=sessions)
+    def forget_remembered_device(self, session: Session) -> None:
+        """The list of remembered devices and removing one: for a completed 2FA, fresh or
+        not; afterwards the token of the removed device no longer skips 2FA."""
+        device_id = self.remembered_device_id()
+        before = self.h.document(self.user_id)
+        listed = self.call("GET", "/auth/2fa/remembered-devices", session)
+        removed = self.call(
+            "POST", "/auth/2fa/remembered-devices/remove", session, {"id": device_id or "gone"}
+        )
+        if session.revoked or not session.completed:
+            for response in (listed, removed):
+                assert response.status_code in ({401, 403} if session.revoked else {403})
+            assert self.h.document(self.user_id) == before
+            return
+        ids = [d["id"] for d in listed.json()["devices"]]
+        assert (device_id in ids) if device_id else True, (device_id, ids)
+        assert removed.json() == {"status": "OK", "didExist": device_id is not None}
+        if device_id is not None:
+            self.model.forgotten = True
+            assert self.model.remember is not None
+            self.h.client.cookies.clear()
+            again = self.h.sign_in(self.email, **{REMEMBER_HEADER: self.model.remember[0]})
+            claim = jwt_payload(Tokens.of(again).access or "")[CLAIM]
+            assert claim.get("m") != "remembered", claim
+        assert self.factor_fields() == {k: before[k] for k in self.factor_fields()}
 
     # -- revocation and the admin functions --
 
@@ -594,15 +752,35 @@ class TwoFactorMachine(RuleBasedStateMachine):
         assert {k.name for k in state.webauthn_credentials} == set(self.model.keys)
         if state.recovery_codes:  # S18
             assert any(f != "recovery-code" for f in state.factor_ids())
+        device_id = self.remembered_device_id()  # the trusted device is listed
+        if device_id is not None:
+            assert device_id in {d.id for d in state.remembered_devices}
+
+    @invariant()
+    def st_mfa_agrees_with_the_claim(self) -> None:
+        """Both dialects' claims say the same of every session: ``st-mfa.v`` is
+        ``2fa-completed.v``, and a factor presented is in ``st-mfa.c`` at its time."""
+        for session in self.all:
+            payload = jwt_payload(session.tokens.access or "")
+            claim, mfa = payload[CLAIM], payload["st-mfa"]
+            assert mfa["v"] is (claim["v"] is True) is session.completed, (session, payload)
+            method = claim.get("m")
+            if claim["v"] is True and method not in ("remembered", "not-required", "grace"):
+                assert mfa["c"][method] == claim["t"], payload
 
 
-@pytest.fixture(scope="module")
-def harness(devcore_app_module: str) -> Iterator[Harness]:
+GRACE = timedelta(minutes=30)
+"""The enrolment grace period of the second run: short, so that sequences pass it."""
+
+
+@pytest.fixture(scope="module", params=[None, GRACE], ids=["no-grace", "grace"])
+def harness(request: pytest.FixtureRequest, devcore_app_module: str) -> Iterator[Harness]:
     h = make_harness(
         devcore_app_module,
         required=required,
         remember_device=True,
         factors=(*ALL_FACTORS, "webauthn"),
+        enrolment_grace=request.param,
     )
     yield h
     reset_supertokens()

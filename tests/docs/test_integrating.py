@@ -224,7 +224,7 @@ def test_refunds_need_the_role_and_a_fresh_2fa(
     asyncio.run(create_new_role_or_add_permissions("admin", []))
     asyncio.run(add_role_to_user("public", str(jwt_payload(root.access or "")["sub"]), "admin"))
     admin = Tokens.of(sign_in(client, "root@example.com"))  # with the role; 2FA pending
-    assert failed_claims(refund(admin)) == ["2fa-completed"]
+    assert failed_claims(refund(admin)) == ["2fa-completed", "st-mfa"]
     used = client.post(
         "/auth/2fa/recovery-code/verify", json={"code": codes[0]}, headers=admin.auth()
     )

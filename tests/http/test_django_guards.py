@@ -91,8 +91,14 @@ def test_django_guards_through_the_sdk_middleware(init_supertokens: InitSupertok
     assert jwt_payload(tokens.access or "")["2fa-completed"]["v"] is False
 
     assert client.get("/guarded").status_code == 401
-    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == ["2fa-completed"]
-    assert invalid_claim_ids(client.get("/fresh", headers=tokens.auth())) == ["2fa-completed"]
+    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
+    assert invalid_claim_ids(client.get("/fresh", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
     assert client.get("/open", headers=tokens.auth()).json() == {"handle": handle}
 
     done = Tokens.of(client.post("/complete", headers=tokens.auth()))

@@ -79,7 +79,10 @@ def test_require_2fa_gives_the_session_only_after_2fa(fastapi_app: MakeApp) -> N
     client = make_client(fastapi_app)
     user_id, tokens = signed_up(client)
 
-    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == ["2fa-completed"]
+    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
     assert client.get("/open", headers=tokens.auth()).json() == {"user": user_id}
 
     done = complete(client, tokens)
@@ -99,8 +102,14 @@ def test_require_2fa_protects_even_without_the_global_override(fastapi_app: Make
     assert "2fa-completed" not in jwt_payload(tokens.access or "")
 
     assert client.get("/plain", headers=tokens.auth()).status_code == 200
-    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == ["2fa-completed"]
-    assert invalid_claim_ids(client.get("/fresh", headers=tokens.auth())) == ["2fa-completed"]
+    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
+    assert invalid_claim_ids(client.get("/fresh", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
 
     done = complete(client, tokens)
     assert client.get("/guarded", headers=done.auth()).json() == {"user": user_id}
@@ -132,7 +141,7 @@ def test_step_up_without_2fa_is_refused_as_wrong_value(fastapi_app: MakeApp) -> 
     client = make_client(fastapi_app)
     _, tokens = signed_up(client)
     refused = client.get("/fresh", headers=tokens.auth())
-    assert invalid_claim_ids(refused) == ["2fa-completed"]
+    assert invalid_claim_ids(refused) == ["2fa-completed", "st-mfa"]
     assert refused.json()["claimValidationErrors"][0]["reason"]["message"] == "wrong value"
 
 

@@ -103,8 +103,14 @@ def test_guards_and_completion_in_the_same_session(client: FlaskClient) -> None:
     user_id, tokens = up.get_json()["user"]["id"], Tokens.of(up)
     handle = jwt_payload(tokens.access or "")["sessionHandle"]
 
-    assert invalid_claim_ids(client.get("/plain", headers=tokens.auth())) == ["2fa-completed"]
-    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == ["2fa-completed"]
+    assert invalid_claim_ids(client.get("/plain", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
+    assert invalid_claim_ids(client.get("/guarded", headers=tokens.auth())) == [
+        "2fa-completed",
+        "st-mfa",
+    ]
     assert client.get("/open", headers=tokens.auth()).get_json()["handle"] == handle
 
     done = complete(client, tokens)

@@ -421,7 +421,7 @@ def test_the_apps_session_override_wraps_the_librarys(fastapi_app: MakeApp) -> N
     client = TestClient(app, base_url=API_DOMAIN)
     tokens = Tokens.of(sign_up(client, "ada@example.com"))
     assert invalid_claim_ids(client.get("/protected", headers=tokens.auth()))
-    assert seen == ["2fa-completed"]
+    assert seen == ["2fa-completed", "st-mfa"]
 
 
 def test_development_password_reset_links_go_to_the_log(

@@ -122,7 +122,7 @@ def test_protected_route_refuses_until_completed_in_the_same_session(
     handle = jwt_payload(tokens.access or "")["sessionHandle"]
 
     refused = client.get("/protected", headers=tokens.auth())
-    assert invalid_claim_ids(refused) == ["2fa-completed"]
+    assert invalid_claim_ids(refused) == ["2fa-completed", "st-mfa"]
     assert refused.json()["claimValidationErrors"][0]["reason"]["actualValue"] is False
 
     opted_out = client.get("/open", headers=tokens.auth())
@@ -180,7 +180,7 @@ def test_session_made_before_install_is_not_completed(fastapi_app: MakeApp) -> N
 
     after = client_for(fastapi_app, recipes(override_session_functions()))  # same core app
     refused = after.get("/protected", headers=tokens.auth())
-    assert invalid_claim_ids(refused) == ["2fa-completed"]
+    assert invalid_claim_ids(refused) == ["2fa-completed", "st-mfa"]
     assert after.get("/open", headers=tokens.auth()).status_code == 200
 
 
@@ -200,7 +200,7 @@ def test_cookie_based_session(fastapi_app: MakeApp) -> None:
     access = client.cookies.get("sAccessToken")
     assert access is not None and jwt_payload(access)["2fa-completed"]["v"] is False
 
-    assert invalid_claim_ids(client.get("/protected")) == ["2fa-completed"]
+    assert invalid_claim_ids(client.get("/protected")) == ["2fa-completed", "st-mfa"]
     assert client.get("/open").status_code == 200
     assert client.post("/complete").status_code == 200
     assert jwt_payload(client.cookies["sAccessToken"])["2fa-completed"]["v"] is True
@@ -398,7 +398,10 @@ def test_claim_with_another_key(fastapi_app: MakeApp) -> None:
     tokens = Tokens.of(sign_up(client, "ada@example.com"))
     payload = jwt_payload(tokens.access or "")
     assert payload["mfa-done"]["v"] is False and "2fa-completed" not in payload
-    assert invalid_claim_ids(client.get("/protected", headers=tokens.auth())) == ["mfa-done"]
+    assert invalid_claim_ids(client.get("/protected", headers=tokens.auth())) == [
+        "mfa-done",
+        "st-mfa",
+    ]
     # opting out of the default claim does not opt out of this one
     assert invalid_claim_ids(client.get("/open", headers=tokens.auth())) == ["mfa-done"]
     completed = Tokens.of(client.get("/open-custom", headers=tokens.auth()))
@@ -442,7 +445,7 @@ def test_validators_stay_sync_and_are_added_once() -> None:
     impl = override(override(FakeImplementation(lambda given: given)))  # type: ignore[arg-type]
     validators = call_validators(impl)
     assert isinstance(validators, list)
-    assert [v.id for v in validators] == ["2fa-completed"]
+    assert [v.id for v in validators] == ["2fa-completed", "st-mfa"]
     assert validators[0].claim is SecondFactorClaim
 
 
@@ -452,4 +455,4 @@ async def test_validators_stay_async_when_the_original_is() -> None:
 
     impl = override_session_functions()(FakeImplementation(later))  # type: ignore[arg-type]
     validators = await call_validators(impl)
-    assert [v.id for v in validators] == ["2fa-completed"]
+    assert [v.id for v in validators] == ["2fa-completed", "st-mfa"]

@@ -148,11 +148,20 @@ class RecordingSession:
 async def test_mark_completed_merges_true_with_the_time_into_the_session() -> None:
     session = RecordingSession()
     await mark_completed(session, now=lambda: NOW)  # type: ignore[arg-type]
-    assert session.updates == [{CLAIM_KEY: {"v": True, "t": int(NOW * 1000), "m": "factor"}}]
+    ms = int(NOW * 1000)
+    assert session.updates == [
+        {
+            CLAIM_KEY: {"v": True, "t": ms, "m": "factor"},
+            "st-mfa": {"c": {"factor": ms}, "v": True},  # SuperTokens' MFA UIs read this
+        }
+    ]
 
     claim = make_second_factor_claim("mfa-done")
     await mark_completed(session, factor="totp", claim=claim, now=lambda: NOW)  # type: ignore[arg-type]
-    assert session.updates[-1] == {"mfa-done": {"v": True, "t": int(NOW * 1000), "m": "totp"}}
+    assert session.updates[-1] == {
+        "mfa-done": {"v": True, "t": ms, "m": "totp"},
+        "st-mfa": {"c": {"totp": ms}, "v": True},
+    }
 
 
 async def test_mark_completed_cannot_record_a_remembered_device() -> None:

@@ -22,6 +22,7 @@ SAMPLES: list[ev.Event] = [
     ev.DeviceRemembered(user_id="u1", at=T0, expires_at=T0 + 86400),
     ev.CodeSendRefused(user_id="u1", at=T0, factor="otp-phone", retry_after_ms=30000),
     ev.SignCountRegressed(user_id="u1", at=T0, factor="webauthn", device_name="key"),
+    ev.RecoveryCodesLow(user_id="u1", at=T0, codes_left=3),
 ]
 
 SAFE_FIELDS = {
@@ -35,6 +36,8 @@ SAFE_FIELDS = {
     "count",
     "expires_at",
     "reason",  # a RefusalReason value, never the answer itself
+    "device_id",  # a remembered device's record id: proves nothing without its signed token
+    "just_locked",  # whether this failure locked the factor
 }
 
 

@@ -39,6 +39,8 @@ _NOT_ON_IMPORT = (
     "st_twofactor.cli",
     "st_twofactor.devcore",
     "st_twofactor.migrate",
+    "st_twofactor.policy",
+    "supertokens_python.recipe.userroles",
     "st_twofactor.recipes",
     "st_twofactor.runtime",
     "st_twofactor.http.routes",
@@ -97,6 +99,19 @@ def test_importing_the_package_loads_none_of_the_parts_used_later() -> None:
         f"heavy = {_NOT_ON_IMPORT!r}\n"
         "print('\\n'.join(sorted(m for m in sys.modules"
         " if any(m == h or m.startswith(h + '.') for h in heavy))))\n"
+    )
+    assert _python(code).split() == []
+
+
+def test_the_policies_load_the_user_roles_recipe_only_when_applied() -> None:
+    """An app whose policy is not by role never loads the UserRoles recipe; one with a
+    role policy loads it when the policy is first applied, not when it is made."""
+    code = (
+        f"import sys, {', '.join(_SDK_RECIPES)}\n"
+        "from st_twofactor.policy import in_tenant, with_role\n"
+        "policy = with_role('admin') | in_tenant('acme')\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if 'userroles' in m"
+        " or m in ('st_twofactor.runtime', 'st_twofactor.factors.base'))))\n"
     )
     assert _python(code).split() == []
 

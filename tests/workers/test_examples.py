@@ -64,9 +64,19 @@ def test_example_serves_the_page_and_the_api(name: str, tmp_path: Path) -> None:
         assert overview["completed"] is False and overview["factors"] == []
         refused = client.get("/api/secret")
         assert refused.status_code == 403
-        assert [e["id"] for e in refused.json()["claimValidationErrors"]] == ["2fa-completed"]
+        ids = [e["id"] for e in refused.json()["claimValidationErrors"]]
+        assert ids == ["2fa-completed", "st-mfa"]
         created = client.post("/auth/2fa/totp/device", json={}).json()
         assert created["status"] == "OK" and created["qrCodeSvg"].lstrip().startswith("<")
+
+        # SuperTokens' MFA and TOTP frontend recipes' endpoints, with no extra setting:
+        mfa = client.put("/auth/mfa/info", json={}, headers={"rid": "multifactorauth"})
+        assert mfa.status_code == 200 and mfa.json()["factors"]["next"], mfa.text
+        totp = {"rid": "totp"}
+        device = client.post("/auth/totp/device", json={}, headers=totp).json()
+        assert device["status"] == "OK" and device["qrCodeString"].startswith("otpauth://")
+        listed = client.get("/auth/totp/device/list", headers=totp).json()
+        assert [d["verified"] for d in listed["devices"]] == [False]
 
         log = server.log()
         assert "DEVELOPMENT MODE: ST2FA_SECRET_KEY is not set" in log

@@ -8,6 +8,8 @@ module already initialised the SDK, its connection is used as it is.
 Commands (each takes ``--json`` for a machine-readable answer on stdout)::
 
     st-twofactor user show USER_ID        enrolled factors, devices, codes left, locks
+    st-twofactor user explain USER_ID     what a sign-in would ask for, and why
+                                          (--tenant ID, default public)
     st-twofactor user reset USER_ID       remove every factor, revoke sessions and
                                           remembered devices (asks unless --yes)
     st-twofactor keys status              how many TOTP secrets each key sealed
@@ -21,7 +23,7 @@ Commands (each takes ``--json`` for a machine-readable answer on stdout)::
 Exit codes: see :data:`EXIT_CODES`.
 
 This module holds only :func:`main` and the argument parser. Each group of commands lives
-in its own module: ``_user`` (user show/reset), ``_keys`` (keys status/rotate),
+in its own module: ``_user`` (user show/explain/reset), ``_keys`` (keys status/rotate),
 ``_doctor``, ``_store`` (store create-table), ``_migrate`` (migrate legacy-2fa) and
 ``_devcore``; ``_config`` loads the app's config and reaches the core, ``_output`` holds
 what the commands share (exit codes, output, progress, outages). A command that works on
@@ -56,7 +58,7 @@ from st_twofactor.cli._output import (
     Output,
 )
 from st_twofactor.cli._store import create_table, create_table_ddl
-from st_twofactor.cli._user import user_reset, user_show
+from st_twofactor.cli._user import user_explain, user_reset, user_show
 from st_twofactor.runtime import TwoFactor
 
 if TYPE_CHECKING:
@@ -110,6 +112,8 @@ async def _run(args: argparse.Namespace, config: TwoFactorConfig, core: Core, ou
         runtime = TwoFactor.of(config)
         if args.command == "user" and args.action == "show":
             return await user_show(runtime, args.user_id, out)
+        if args.command == "user" and args.action == "explain":
+            return await user_explain(runtime, args.user_id, args.tenant, out)
         if args.command == "user":
             return await user_reset(runtime, args.user_id, out, confirmed=args.yes)
         if args.command == "keys":
@@ -215,6 +219,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     show = user.add_parser("show", parents=[common], help="factors, devices, codes left, locks")
     show.add_argument("user_id", metavar="USER_ID")
+    explain = user.add_parser(
+        "explain", parents=[common], help="what a sign-in would ask for, and why"
+    )
+    explain.add_argument("user_id", metavar="USER_ID")
+    explain.add_argument(
+        "--tenant", default="public", metavar="TENANT_ID", help="the tenant (default: public)"
+    )
     reset = user.add_parser(
         "reset",
         parents=[common],

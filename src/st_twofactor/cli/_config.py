@@ -52,7 +52,7 @@ def load_config(spec: str) -> TwoFactorConfig:
 def connect(args: argparse.Namespace, config: TwoFactorConfig) -> Core:
     """Initialise the SDK for the core, unless importing the app already did."""
     from supertokens_python import InputAppInfo, SupertokensConfig, init
-    from supertokens_python.recipe import session, usermetadata
+    from supertokens_python.recipe import session, usermetadata, userroles
     from supertokens_python.supertokens import Supertokens
 
     with contextlib.suppress(Exception):
@@ -70,7 +70,8 @@ def connect(args: argparse.Namespace, config: TwoFactorConfig) -> Core:
         ),
         framework="fastapi",
         supertokens_config=SupertokensConfig(connection_uri=uri, api_key=api_key),
-        recipe_list=[session.init(), usermetadata.init()],
+        # userroles: for role policies (st_twofactor.policy.with_role) in `user explain`
+        recipe_list=[session.init(), usermetadata.init(), userroles.init()],
         mode="asgi",
         telemetry=False,
     )

@@ -1,5 +1,6 @@
-"""``st-twofactor user show`` and ``user reset``: one user's 2FA as support staff see it,
-and removing it all (lost phone, account recovery). See :mod:`st_twofactor.cli`.
+"""``st-twofactor user show``, ``user explain`` and ``user reset``: one user's 2FA as
+support staff see it, what their sign-in would ask for and why, and removing it all (lost
+phone, account recovery). See :mod:`st_twofactor.cli`.
 
 Both go through the admin functions (:mod:`st_twofactor.admin`), which act through the
 runtime's operator actions, so the command line and a back-office tool reset a user the
@@ -19,6 +20,8 @@ from st_twofactor.cli._output import (
     CommandError,
     Output,
     outages,
+    remembered_devices_document,
+    remembered_devices_line,
     security_keys_document,
     security_keys_line,
 )
@@ -35,6 +38,18 @@ async def user_show(runtime: TwoFactor, user_id: str, out: Output) -> int:
     async with outages():
         document = _overview_document(await get_two_factor_state(runtime.config, user_id))
     out.result({"ok": True, **document}, _overview_lines(document))
+    return EXIT_OK
+
+
+async def user_explain(runtime: TwoFactor, user_id: str, tenant_id: str, out: Output) -> int:
+    """What a sign-in of the user on the tenant would ask for, and why
+    (:func:`st_twofactor.policy.explain`); changes nothing."""
+    from st_twofactor.policy import explain
+
+    await _existing_user(user_id)
+    async with outages():
+        explanation = await explain(runtime.config, user_id, tenant_id)
+    out.result({"ok": True, **explanation.to_dict()}, explanation.lines())
     return EXIT_OK
 
 
@@ -73,6 +88,7 @@ def _overview_document(overview: Any) -> dict[str, Any]:
     del document["sessions_revoked"]  # only a reset revokes sessions; it adds the count
     document["totp_devices"] = [{"name": n, "verified": v} for n, v in overview.totp_devices]
     document["security_keys"] = security_keys_document(overview.security_keys)
+    document["remembered_devices"] = remembered_devices_document(overview.remembered_devices)
     document["factors"] = list(overview.factors)
     document["locked_factors"] = list(overview.locked_factors)
     return document
@@ -88,6 +104,7 @@ def _overview_lines(document: dict[str, Any]) -> list[str]:
         f"factors:             {', '.join(document['factors']) or 'none'}",
         f"TOTP devices:        {devices or 'none'}",
         security_keys_line(document["security_keys"]),
+        remembered_devices_line(document["remembered_devices"]),
         f"e-mail for codes:    {document['email'] or '-'}",
         f"phone for codes:     {document['phone'] or '-'}",
         f"recovery codes left: {document['recovery_codes_left']}",

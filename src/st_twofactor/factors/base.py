@@ -1,13 +1,9 @@
 """What every second factor shares: the factor contract and the rules that are the same
 for all, held once so that the factors cannot drift apart.
 
-Each factor is a class on :class:`FactorBase`, in its own module (TOTP in
-:mod:`~st_twofactor.factors.totp`, recovery codes in
-:mod:`~st_twofactor.factors.recovery_codes`, e-mailed and SMS codes in
-:mod:`~st_twofactor.factors.codes`, security keys and passkeys in
-:mod:`~st_twofactor.factors.webauthn`), registered in
-:data:`st_twofactor.factors.registry.FACTORS`. Its flows (enrol, verify, remove) change the
-user's state only through the base's rules:
+Each factor is a class on :class:`FactorBase`, in a package of its own under
+:mod:`st_twofactor.factors`, registered in :data:`st_twofactor.factors.registry.FACTORS`.
+Its flows (enrol, verify, remove) change the user's state only through the base's rules:
 
 - **Freshness** (:meth:`FactorBase.check_change`, :meth:`FactorBase.check_removal`): a user
   who has a factor may add one, pin a contact or get new recovery codes only with a second
@@ -21,18 +17,17 @@ user's state only through the base's rules:
   with the wait the throttle reports (milliseconds, rounded up). The events follow from
   the same outcome.
 - **Success** (:meth:`FactorBase.succeeded`): a right code of *any* factor resets the
-  failure counts and lockouts of *all* the user's factors: the user has just proved who
-  they are.
+  failure counts and lockouts of *all* the user's factors (the user just proved who they are).
 - **Recovery codes** come with the first real factor (:meth:`FactorBase.give_recovery_codes`)
   and go with the last one (:meth:`FactorBase.drop_orphaned_recovery_codes`).
 - **Revocation** and the known-device failure count are applied by the store every flow
   uses (:class:`~st_twofactor.kernel.request_store.RequestStore`).
-- **Completing the session**: :mod:`~st_twofactor.kernel.completion` (claim,
-  remember-device, events), called by the HTTP layer once a flow answered ``OK``.
+- **Completing the session**: :mod:`~st_twofactor.kernel.completion`, once a flow says ``OK``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
@@ -127,6 +122,9 @@ class Kernel(Protocol):
     box: SecretBox
     completion: SessionCompletion
 
+    @property
+    def emit(self) -> Callable[[events.Event, dict[str, Any] | None], Awaitable[None]]: ...
+
 
 class StepUpRequired(Exception):
     """A factor change was refused: it needs a factor presented in this session within the
@@ -201,11 +199,10 @@ class FactorBase:
 
         existed = await self.store.update(user_id, remove, user_context)
         if existed:
-            await self.emit(
-                events.FactorRemoved(
-                    user_id=user_id, at=self.now(), factor=self.id, device_name=device_name
-                )
+            event = events.FactorRemoved(
+                user_id=user_id, at=self.now(), factor=self.id, device_name=device_name
             )
+            await self.emit(event, user_context)
         return {"status": "OK", "didDeviceExist": existed}
 
     def take_device(self, state: TwoFactorState, device_name: str) -> bool:
@@ -235,26 +232,30 @@ class FactorBase:
         *,
         factor: FactorId | None = None,
         reason: str | None = None,
+        user_context: dict[str, Any] | None = None,
     ) -> Failure:
         """The answer to a counted attempt that did not succeed; its events emitted."""
         answer, happened = failure(
             counted, user_id=user_id, factor=factor or self.id, now=self.now(), reason=reason
         )
         for event in happened:
-            await self.emit(event)
+            await self.emit(event, user_context)
         return answer
 
-    async def refused_code(self, user_id: str, counted: Counted) -> CodeRefused:
+    async def refused_code(
+        self, user_id: str, counted: Counted, user_context: dict[str, Any] | None = None
+    ) -> CodeRefused:
         """A wrong code as the library's own API answers it: ``INVALID_CODE_ERROR`` with
         the attempts left, or ``LIMIT_REACHED_ERROR`` with the wait when the factor is
         locked (also by this very failure)."""
-        answer = await self.failed(user_id, counted)
+        answer = await self.failed(user_id, counted, user_context=user_context)
         if isinstance(answer, Locked):
             return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
         return {"status": "INVALID_CODE_ERROR", "attemptsLeft": answer.attempts_left}
 
-    async def emit(self, event: events.Event) -> None:
-        await events.emit(self.config.on_event, event)
+    async def emit(self, event: events.Event, user_context: dict[str, Any] | None = None) -> None:
+        """To the app's hook and the security e-mails (the request's ``user_context``)."""
+        await self.kernel.emit(event, user_context)
 
     # -- recovery codes --
 
@@ -377,7 +378,9 @@ def failure(
     decision = counted.decision
     if isinstance(decision, Refused):
         wait = decision.retry_after_ms
-        locked = events.LockedOut(user_id=user_id, at=now, factor=factor, retry_after_ms=wait)
+        locked = events.LockedOut(
+            user_id=user_id, at=now, factor=factor, retry_after_ms=wait, just_locked=False
+        )
         return Locked(wait), [locked]
     failed: list[events.Event] = [
         events.VerificationFailed(

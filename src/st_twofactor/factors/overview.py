@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from supertokens_python.recipe.session.claims import BooleanClaim
 
-from st_twofactor.claim import completed_at, completed_within
+from st_twofactor.claim import completed_within, grace_until, is_completed
 from st_twofactor.factors.base import Factor, FactorView
 from st_twofactor.ids import FACTOR_IDS, FactorId, is_factor_id
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Refused
-from st_twofactor.results import Contact, Overview
+from st_twofactor.results import Contact, Overview, epoch_ms
 
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
@@ -78,9 +78,12 @@ def overview(
       e-mail; the pinned phone number, masked unless the 2FA is fresh (then the user
       types it, and it must match).
     - ``locked``: factor id -> milliseconds until it may be tried again.
-    - what each factor shows of itself (its ``describe``): ``recoveryCodesLeft``,
-      ``devices`` (the TOTP devices), ``securityKeys`` (name, when added, when last
-      used; never key material).
+    - ``grace``: ``{"until": ms}`` while the session is completed by an enrolment grace
+      period that has not ended (the user may set 2FA up later, until then), else ``None``.
+    - what each factor shows of itself (its ``describe``): ``recoveryCodesLeft`` (``None``
+      when the user holds no set: no factor yet, or the app does not use them), ``devices``
+      (the TOTP devices), ``securityKeys`` (name, when added, when last used, in ms since
+      the epoch; never key material).
     """
     account = account or AccountContacts()
     now = config.clock()
@@ -105,9 +108,10 @@ def overview(
     if "otp-phone" in enabled and phone is not None:
         shown = phone if fresh else mask_phone(phone)
         contacts["otp-phone"] = {"contact": shown, "masked": not fresh}
+    until = grace_until(payload, claim=claim)
     answer: dict[str, Any] = {
         "status": "OK",
-        "completed": completed_at(payload, claim=claim) is not None,
+        "completed": is_completed(payload, now=now, claim=claim),
         "required": required,
         "enabled": enabled,
         "factors": enrolled,
@@ -115,9 +119,12 @@ def overview(
         "enrollable": enrollable if may_add else [],
         "contacts": contacts,
         "locked": locked,
+        "grace": {"until": epoch_ms(until)} if until is not None and now < until else None,
     }
     for factor in FACTOR_IDS:
         answer.update(factors[factor].describe(state))
+    if "recovery-code" not in enabled and not state.recovery_codes:
+        answer["recoveryCodesLeft"] = None  # the app gives none: no set to count
     result: Overview = answer  # type: ignore[assignment]
     return result
 

@@ -64,8 +64,36 @@ def mark_completing(api_implementation: object) -> None:
     setattr(api_implementation, COMPLETES_2FA, True)
 
 
+PAID_RECIPES_TOO = (
+    "st-twofactor: the SDK's own {recipes} recipe is initialised beside st-twofactor. "
+    "st-twofactor serves the endpoints of SuperTokens' MFA and TOTP frontend recipes "
+    "itself (PUT /auth/mfa/info, /auth/totp/...) and writes the 'st-mfa' claim; the SDK's "
+    "recipes would answer the same routes, write the same claim by other rules, and need "
+    "a license key. Remove {inits} from the recipe_list"
+)
+
+
+def refuse_paid_recipes() -> None:
+    """Raise :class:`~st_twofactor.errors.ConfigurationError` (failing ``init()``) when
+    the SDK's own ``multifactorauth`` or ``totp`` recipe is initialised too."""
+    from supertokens_python.supertokens import Supertokens
+
+    from st_twofactor.errors import ConfigurationError
+
+    ids = [m.get_recipe_id() for m in Supertokens.get_instance().recipe_modules]  # type: ignore[no-untyped-call]
+    found = [r for r in ("multifactorauth", "totp") if r in ids]
+    if found:
+        raise ConfigurationError(
+            PAID_RECIPES_TOO.format(
+                recipes=" and ".join(found), inits=" and ".join(f"{r}.init()" for r in found)
+            )
+        )
+
+
 def check_after_init(config: TwoFactorConfig | None = None) -> None:
-    """Run :func:`report_if_nothing_completes` once the SDK's ``init()`` is done."""
+    """Run :func:`report_if_nothing_completes` once the SDK's ``init()`` is done, and
+    refuse the SDK's own MFA recipes (:func:`refuse_paid_recipes`)."""
+    PostSTInitCallbacks.add_post_init_callback(refuse_paid_recipes)
     PostSTInitCallbacks.add_post_init_callback(lambda: report_if_nothing_completes(config))
     PostSTInitCallbacks.add_post_init_callback(lambda: report_unrevoked_remembered(config))
 

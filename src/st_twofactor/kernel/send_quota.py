@@ -8,6 +8,11 @@ its time and destination, and a send is allowed only when all of these hold:
 - ``cooldown`` seconds have passed since the user's last send (to any destination);
 - fewer than ``per_10_minutes`` sends in the last 10 minutes, ``per_hour`` in the last
   hour and ``per_day`` in the last 24 hours;
+- except that the first code of a new sign-in is never refused because of codes sent
+  before that session started: for it the cooldown and the 10-minute window count only
+  the session's own sends (none), while the hourly, daily and unpinned caps count every
+  send. A user who signs in again right after signing up gets their code; an attacker
+  with the password gets one extra send per sign-in, within the hourly and daily caps;
 - for a destination that is not pinned yet (a phone number before its first successful
   use), fewer than ``unpinned_per_day`` such sends in the last 24 hours, all unpinned
   destinations together: an account cannot spray codes over many numbers.
@@ -37,6 +42,9 @@ __all__ = ["DAY", "CodeSend", "SendQuota", "check_send", "record_send"]
 log = logging.getLogger("st_twofactor")
 
 DAY = 24 * 3600.0
+DEFAULT_COOLDOWN = 15.0
+"""Seconds between two sends of one session, by default: SuperTokens' prebuilt UI offers
+"Resend" 15 seconds after a send, and a longer cooldown would refuse that click."""
 _WINDOWS = (("per_10_minutes", 600.0), ("per_hour", 3600.0), ("per_day", DAY))
 
 
@@ -44,7 +52,9 @@ _WINDOWS = (("per_10_minutes", 600.0), ("per_hour", 3600.0), ("per_day", DAY))
 class SendQuota:
     """Limits on e-mail/SMS code sends per user; the defaults are safe for production.
 
-    :param cooldown: seconds between two sends (default 30).
+    :param cooldown: seconds between two sends of one session (default 15: not longer
+        than the resend timer of SuperTokens' prebuilt UI, which offers "Resend" after 15
+        seconds).
     :param per_10_minutes: sends in any 10 minutes (default 3).
     :param per_hour: sends in any hour (default 6).
     :param per_day: sends in any 24 hours (default 12).
@@ -54,7 +64,7 @@ class SendQuota:
     Tightening is silent; loosening beyond a default is allowed but logged as a warning.
     """
 
-    cooldown: float = 30.0
+    cooldown: float = DEFAULT_COOLDOWN
     per_10_minutes: int = 3
     per_hour: int = 6
     per_day: int = 12
@@ -84,8 +94,8 @@ class SendQuota:
             for name in ("per_10_minutes", "per_hour", "per_day", "unpinned_per_day")
             if getattr(self, name) > defaults[name].default
         ]
-        if cooldown < 30:
-            loosened.append(f"cooldown={cooldown} (default 30)")
+        if cooldown < DEFAULT_COOLDOWN:
+            loosened.append(f"cooldown={cooldown} (default {DEFAULT_COOLDOWN:g})")
         if loosened:
             log.warning("st-twofactor: code send quotas loosened: %s", ", ".join(loosened))
 
@@ -100,15 +110,32 @@ class CodeSend:
 
 
 def check_send(
-    quota: SendQuota, sends: tuple[CodeSend, ...], *, pinned: bool, now: float
+    quota: SendQuota,
+    sends: tuple[CodeSend, ...],
+    *,
+    pinned: bool,
+    now: float,
+    session_started: float | None = None,
 ) -> Refused | None:
-    """Why a code may not be sent now (the wait, as :class:`Refused`), or ``None``."""
+    """Why a code may not be sent now (the wait, as :class:`Refused`), or ``None``.
+
+    :param session_started: when the requesting session started (seconds), if known: a
+        session's first send is not held back by the cooldown or the 10-minute window
+        because of sends made before it started (see the module doc).
+    """
     recent = sorted((s for s in sends if s.at > now - DAY), key=lambda s: s.at)
+    mine = recent
+    if session_started is not None and not any(s.at >= session_started for s in recent):
+        mine = []  # the session's first send: earlier sessions' sends do not hold it back
     waits = []
-    if recent and recent[-1].at + quota.cooldown > now:
-        waits.append(recent[-1].at + quota.cooldown - now)
+    if mine and mine[-1].at + quota.cooldown > now:
+        waits.append(mine[-1].at + quota.cooldown - now)
     limits: list[tuple[int, float, list[CodeSend]]] = [
-        (getattr(quota, name), window, [s for s in recent if s.at > now - window])
+        (
+            getattr(quota, name),
+            window,
+            [s for s in (mine if window <= 600 else recent) if s.at > now - window],
+        )
         for name, window in _WINDOWS
     ]
     if not pinned:

@@ -98,6 +98,12 @@ class Reader:
             raise self._fail(key, "a list of strings")
         return [item for item in items if isinstance(item, str)]
 
+    def list_of_int(self, key: str) -> list[int]:
+        items = self._list(key)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+            raise self._fail(key, "a list of integers")
+        return [item for item in items if isinstance(item, int)]
+
     def list_of_float(self, key: str) -> list[float]:
         return [self._number(key, item) for item in self._list(key)]
 

@@ -17,6 +17,7 @@ from st_twofactor.errors import MalformedDataError
 from st_twofactor.factors._device_names import device_key
 from st_twofactor.kernel.send_quota import CodeSend
 from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
+from st_twofactor.kernel.trusted_devices import RememberedDevice
 from st_twofactor.stores._reader import Reader
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class TwoFactorState:
     totp_devices: list[TotpDevice] = field(default_factory=list)
     last_totp_step: int | None = None
     """Highest TOTP time step accepted for this user; lower or equal steps are replays."""
+    burnt_totp_steps: list[int] = field(default_factory=list)
+    """Future TOTP time steps whose code was already shown, refused, by a device whose
+    clock is ahead (:func:`~st_twofactor.factors.totp.algorithm.drifted_step`): they are
+    never accepted, so telling someone who guesses that their code is a future one gains
+    them nothing. Dropped once past; a few at most."""
     email: str | None = None
     """E-mail pinned for ``otp-email`` codes: codes are only ever sent here."""
     phone: str | None = None
@@ -106,6 +112,13 @@ class TwoFactorState:
     """When the user's sessions were last revoked all at once (an admin reset, "sign out
     everywhere"): a session started at or before it changes and completes nothing, even
     while its access token is unexpired (:mod:`st_twofactor.kernel.revocation`)."""
+    grace_started_at: float | None = None
+    """The first sign-in at which 2FA was required of the user while they had no factor:
+    the enrolment grace period (:mod:`st_twofactor.kernel.grace`) counts from it. Set
+    once and never moved, also by a reset, so a grace period cannot be started again."""
+    remembered_devices: list[RememberedDevice] = field(default_factory=list)
+    """The devices that may skip the second factor at sign-in, each named by its
+    remember-device token (:mod:`st_twofactor.kernel.trusted_devices`)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -140,8 +153,16 @@ class TwoFactorState:
         was (S3: a code is never accepted twice)."""
         if self.last_totp_step is not None and step <= self.last_totp_step:
             return False
+        if step in self.burnt_totp_steps:
+            return False
         self.last_totp_step = step
         return True
+
+    def burn_totp_step(self, step: int, oldest_useful: int) -> None:
+        """Never accept time step ``step`` (a future step whose code was refused); steps
+        before ``oldest_useful`` can no longer be accepted anyway and are forgotten."""
+        kept = [s for s in self.burnt_totp_steps if s >= oldest_useful and s != step]
+        self.burnt_totp_steps = sorted([*kept, step])[-32:]
 
     def remove_recovery_code(self, code_hash: str) -> bool:
         """Remove the stored hash ``code_hash``; ``False`` if it is no longer there (S7)."""
@@ -151,8 +172,10 @@ class TwoFactorState:
         return True
 
     def bump_epoch(self) -> None:
-        """Revoke every remember-device token; call on any factor change."""
+        """Revoke every remember-device token and forget every remembered device; call on
+        any factor change."""
         self.epoch += 1
+        self.remembered_devices = []
 
     def revoke_sessions(self, now: float) -> None:
         """End, for the 2FA state, every session started until ``now`` (see
@@ -213,6 +236,12 @@ class TwoFactorState:
         }
         if self.sessions_revoked_at is not None:  # absent until the first revocation
             document["sessions_revoked_at"] = self.sessions_revoked_at
+        if self.burnt_totp_steps:  # absent until a device's clock is ahead
+            document["burnt_totp_steps"] = list(self.burnt_totp_steps)
+        if self.grace_started_at is not None:  # absent until a grace period starts
+            document["grace_started_at"] = self.grace_started_at
+        if self.remembered_devices:  # absent until a device is remembered
+            document["remembered_devices"] = [d.to_dict() for d in self.remembered_devices]
         if self.known_throttle != ThrottleState():  # absent until a known device fails
             document["known_throttle"] = _throttle_dict(self.known_throttle)
         return document
@@ -239,6 +268,7 @@ class TwoFactorState:
             epoch=doc.int_("epoch", 0),
             totp_devices=devices,
             last_totp_step=doc.optional_int("last_totp_step"),
+            burnt_totp_steps=doc.list_of_int("burnt_totp_steps"),
             email=doc.optional_str("email"),
             phone=doc.optional_str("phone"),
             recovery_codes=doc.list_of_str("recovery_codes"),
@@ -261,6 +291,17 @@ class TwoFactorState:
                 for c in doc.list_of_objects("code_sends")
             ),
             sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
+            grace_started_at=doc.optional_float("grace_started_at"),
+            remembered_devices=[
+                RememberedDevice(
+                    id=d.str_("id"),
+                    name=d.str_("name"),
+                    created_at=d.int_("created_at", 0),
+                    last_used_at=d.int_("last_used_at", 0),
+                    expires_at=d.int_("expires_at", 0),
+                )
+                for d in doc.list_of_objects("remembered_devices")
+            ],
             **_webauthn_entries(doc),
         )
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
 from supertokens_python.ingredients.emaildelivery.types import (
+    EmailDeliveryConfigWithService,
     EmailDeliveryInterface,
 )
+from supertokens_python.ingredients.smsdelivery import SMSDeliveryIngredient
 from supertokens_python.ingredients.smsdelivery.types import (
+    SMSDeliveryConfigWithService,
     SMSDeliveryInterface,
 )
 from supertokens_python.recipe.passwordless.interfaces import (
@@ -123,4 +127,24 @@ async def revoke_codes(
         phone_number=pending.contact if pending.factor == PHONE else None,
         tenant_id=tenant_id,
         user_context=user_context,
+    )
+
+
+def second_factor_options(
+    api_options: APIOptions, *, deadline: float, clock: Callable[[], float]
+) -> APIOptions:
+    """``api_options`` whose deliveries state the real lifetime and a second factor
+    (for the SDK's ``resend_code_post``, which builds the message itself)."""
+    email = SecondFactorEmail(api_options.email_delivery.ingredient_interface_impl, deadline, clock)
+    sms = SecondFactorSMS(api_options.sms_delivery.ingredient_interface_impl, deadline, clock)
+    return APIOptions(
+        request=api_options.request,
+        response=api_options.response,
+        recipe_id=api_options.recipe_id,
+        # A second-factor code is typed, never a link, whatever the sign-in flow is.
+        config=api_options.config.model_copy(update={"flow_type": "USER_INPUT_CODE"}),
+        recipe_implementation=api_options.recipe_implementation,
+        app_info=api_options.app_info,
+        email_delivery=EmailDeliveryIngredient(EmailDeliveryConfigWithService(service=email)),
+        sms_delivery=SMSDeliveryIngredient(SMSDeliveryConfigWithService(service=sms)),
     )

@@ -14,14 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from supertokens_python.exceptions import raise_bad_input_exception
-from supertokens_python.ingredients.emaildelivery import EmailDeliveryIngredient
-from supertokens_python.ingredients.emaildelivery.types import (
-    EmailDeliveryConfigWithService,
-)
-from supertokens_python.ingredients.smsdelivery import SMSDeliveryIngredient
-from supertokens_python.ingredients.smsdelivery.types import (
-    SMSDeliveryConfigWithService,
-)
 from supertokens_python.recipe.passwordless.interfaces import (
     APIOptions,
     CreateCodeOkResult,
@@ -33,7 +25,8 @@ from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.types.response import GeneralErrorResponse
 
 from st_twofactor import events
-from st_twofactor.factors.codes._delivery import SecondFactorEmail, SecondFactorSMS, deliver
+from st_twofactor.claim import session_started
+from st_twofactor.factors.codes._delivery import deliver, second_factor_options
 from st_twofactor.factors.codes._devices import HandedOut, core_device_id, decoy, hand_out
 from st_twofactor.factors.codes._inputs import (
     DeviceRef,
@@ -128,7 +121,7 @@ class CodeSending(CodeFlows):
         if isinstance(decision, Refused):
             return LimitReachedResponse(decision.retry_after_ms)
         over_quota = self._over_quota(
-            state, contact.factor, pinned=counts_as_pinned(state, contact)
+            state, contact.factor, session, pinned=counts_as_pinned(state, contact)
         )
         if over_quota is not None:
             return over_quota
@@ -250,18 +243,23 @@ class CodeSending(CodeFlows):
         return refused if refused is not None else _Made(None, handed)
 
     def _over_quota(
-        self, state: TwoFactorState, factor: Factor, *, pinned: bool
+        self, state: TwoFactorState, factor: Factor, session: SessionContainer, *, pinned: bool
     ) -> SendLimitResponse | None:
         """The answer when a code to a (pinned or not) destination would exceed a send
-        quota (S15), or ``None``."""
+        quota (S15), or ``None`` (``session``'s start: see ``send_quota.check_send``)."""
         quota = self.config.send_quota
-        refused = send_quota.check_send(quota, state.code_sends, pinned=pinned, now=self.now())
+        started = session_started(session.get_access_token_payload(), claim=self.claim)
+        refused = send_quota.check_send(
+            quota, state.code_sends, pinned=pinned, now=self.now(), session_started=started
+        )
         return None if refused is None else SendLimitResponse(refused.retry_after_ms, factor)
 
-    def _count_send(self, state: TwoFactorState, contact: Contact) -> SendLimitResponse | None:
+    def _count_send(
+        self, state: TwoFactorState, contact: Contact, session: SessionContainer
+    ) -> SendLimitResponse | None:
         """Check the send quota and, within it, record a send to ``contact`` (one update)."""
         is_pinned = counts_as_pinned(state, contact)
-        refused = self._over_quota(state, contact.factor, pinned=is_pinned)
+        refused = self._over_quota(state, contact.factor, session, pinned=is_pinned)
         if refused is None:
             state.code_sends = send_quota.record_send(
                 state.code_sends, contact.value, pinned=is_pinned, now=self.now()
@@ -296,7 +294,7 @@ class CodeSending(CodeFlows):
         key = pending_key(handed.pre_auth_session_id)
 
         def add(state: TwoFactorState) -> SendLimitResponse | None:
-            refused = self._count_send(state, contact)
+            refused = self._count_send(state, contact, session)
             if refused is not None:
                 return refused
             live = {k: p for k, p in state.otp_pending.items() if self.deadline(p.created_at) > now}
@@ -342,7 +340,7 @@ class CodeSending(CodeFlows):
             pinned = pinned_contact(state, pending.factor)
             if not pending.decoy and pinned is not None and not same_contact(pinned, contact):
                 return ResendCodePostRestartFlowError()
-            return self._count_send(state, contact) or Resendable(
+            return self._count_send(state, contact, session) or Resendable(
                 pending, core_id, device.pre_auth_session_id
             )
 
@@ -373,28 +371,8 @@ class CodeSending(CodeFlows):
                 session=None,
                 should_try_linking_with_session_user=False,
                 tenant_id=session.get_tenant_id(),
-                api_options=self.delivery_options(
-                    api_options, deadline=self.deadline(pending.created_at)
+                api_options=second_factor_options(
+                    api_options, deadline=self.deadline(pending.created_at), clock=self.config.clock
                 ),
                 user_context=user_context,
             )
-
-    def delivery_options(self, api_options: APIOptions, *, deadline: float) -> APIOptions:
-        """``api_options`` whose deliveries state the real lifetime and a second factor
-        (for the SDK's ``resend_code_post``, which builds the message itself)."""
-        clock = self.config.clock
-        email = SecondFactorEmail(
-            api_options.email_delivery.ingredient_interface_impl, deadline, clock
-        )
-        sms = SecondFactorSMS(api_options.sms_delivery.ingredient_interface_impl, deadline, clock)
-        return APIOptions(
-            request=api_options.request,
-            response=api_options.response,
-            recipe_id=api_options.recipe_id,
-            # A second-factor code is typed, never a link, whatever the sign-in flow is.
-            config=api_options.config.model_copy(update={"flow_type": "USER_INPUT_CODE"}),
-            recipe_implementation=api_options.recipe_implementation,
-            app_info=api_options.app_info,
-            email_delivery=EmailDeliveryIngredient(EmailDeliveryConfigWithService(service=email)),
-            sms_delivery=SMSDeliveryIngredient(SMSDeliveryConfigWithService(service=sms)),
-        )

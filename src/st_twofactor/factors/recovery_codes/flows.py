@@ -57,7 +57,10 @@ class RecoveryCodeFactor(FactorBase):
 
     @staticmethod
     def describe(state: TwoFactorState) -> dict[str, Any]:
-        return {"recoveryCodesLeft": len(state.recovery_codes)}
+        """``recoveryCodesLeft``: how many are left, ``0`` when all were used (time to make
+        new ones), ``None`` when the user holds no set (no other factor yet)."""
+        codes = state.recovery_codes
+        return {"recoveryCodesLeft": len(codes) if codes or has_real_factor(state) else None}
 
     async def verify(
         self, user_id: str, code: object, user_context: dict[str, Any]
@@ -80,8 +83,12 @@ class RecoveryCodeFactor(FactorBase):
             )
             outcome = await held.update(self._redeem(user_id, stored, found, now))
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
-        await self.emit(events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=outcome.left))
+            return await self.refused_code(user_id, outcome.counted, user_context)
+        used = events.RecoveryCodeUsed(user_id=user_id, at=now, codes_left=outcome.left)
+        await self.emit(used, user_context)
+        if outcome.left <= events.LOW_RECOVERY_CODES:  # time to make a new set
+            low = events.RecoveryCodesLow(user_id=user_id, at=now, codes_left=outcome.left)
+            await self.emit(low, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=self.id))
         return {"status": "OK", "recoveryCodesLeft": outcome.left}
 

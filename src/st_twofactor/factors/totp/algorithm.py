@@ -26,12 +26,14 @@ from st_twofactor.errors import ConfigurationError, MalformedDataError
 __all__ = [
     "DEFAULT_DIGITS",
     "DEFAULT_SKEW",
+    "DRIFT_STEPS",
     "MIN_SECRET_BYTES",
     "QR_MASK",
     "STEP_SECONDS",
     "Algorithm",
     "code_at",
     "decode_secret",
+    "drifted_step",
     "hotp",
     "match_step",
     "new_secret",
@@ -48,6 +50,10 @@ DEFAULT_DIGITS = 6
 DEFAULT_SKEW = 1
 MIN_SECRET_BYTES = 20
 """160 bits, the minimum of RFC 4226 R6 and NIST 800-63B 5.1.4.1."""
+
+DRIFT_STEPS = 10
+"""How far outside the accepted window (in steps: 5 minutes) :func:`drifted_step` looks
+for a code made by a device whose clock is off."""
 
 _MIN_DIGITS, _MAX_DIGITS = 6, 8
 _MAX_SKEW = 10
@@ -137,6 +143,44 @@ def match_step(
     current = step_at(now(), step=step)
     matched: int | None = None
     for counter in range(current - skew, current + skew + 1):
+        if counter < 0:
+            continue
+        expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")
+        if hmac.compare_digest(expected, candidate) and matched is None:
+            matched = counter
+    return matched
+
+
+def drifted_step(
+    secret: str,
+    code: object,
+    *,
+    now: Callable[[], float] = time.time,
+    skew: int = DEFAULT_SKEW,
+    reach: int = DRIFT_STEPS,
+    digits: int = DEFAULT_DIGITS,
+    algorithm: Algorithm = "sha1",
+    step: int = STEP_SECONDS,
+) -> int | None:
+    """The time step *outside* the accepted window (``skew`` steps of now) but at most
+    ``reach`` steps beyond it, either side, whose code equals ``code``: what a device
+    whose clock is a few minutes off shows. ``None`` when there is none.
+
+    Such a code is never accepted: this only tells the caller that the device's clock
+    should be checked. Every step looked at is compared, as in :func:`match_step`.
+    """
+    _check_params(digits, algorithm, step, skew)
+    key = decode_secret(secret)
+    candidate = _normalise_code(code, digits)
+    if candidate is None:
+        return None
+    current = step_at(now(), step=step)
+    outside = [
+        *range(current - skew - reach, current - skew),
+        *range(current + skew + 1, current + skew + reach + 1),
+    ]
+    matched: int | None = None
+    for counter in outside:
         if counter < 0:
             continue
         expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")

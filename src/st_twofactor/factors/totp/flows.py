@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from st_twofactor import events
 from st_twofactor.errors import DecryptionError
 from st_twofactor.factors._device_names import valid_device_name as _valid_device_name
-from st_twofactor.factors.base import Counted, FactorBase, FactorView
+from st_twofactor.factors.base import Counted, FactorBase, FactorView, Locked
 from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
+    CodeRefused,
     CreateDeviceResult,
     DeviceVerified,
+    InvalidCode,
     VerifyDeviceResult,
     VerifyTotpResult,
 )
@@ -53,6 +55,8 @@ class _Match:
     counted: Counted
     matched: bool
     gave_codes: bool = False
+    clock_off: bool = False
+    """Wrong, but the code of a time step a few minutes off: the device's clock is."""
 
 
 class TotpFactor(FactorBase):
@@ -78,7 +82,7 @@ class TotpFactor(FactorBase):
         self,
         user_id: str,
         account_name: str | Awaitable[str],
-        device_name: str,
+        device_name: str | None,
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
@@ -86,7 +90,10 @@ class TotpFactor(FactorBase):
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
         The device is unusable until :meth:`verify_device` sees one valid code. Starting
-        again with the name of an unverified device replaces its secret. With
+        again with the name of an unverified device replaces its secret. A ``device_name``
+        of ``None`` picks the first of ``authenticator``, ``authenticator 2``, ... that no
+        verified device has (so a client that never names devices, like SuperTokens'
+        prebuilt UI, can add a second one, and starting again replaces its own). With
         ``session_payload`` (the access token payload of the user's session), a user who
         has a factor needs a recent 2FA, checked in the same update
         (:class:`~st_twofactor.factors.base.StepUpRequired`).
@@ -111,7 +118,7 @@ class TotpFactor(FactorBase):
         user_id: str,
         account_name: str | Awaitable[str],
         lookup: asyncio.Future[str] | None,
-        device_name: str,
+        device_name: str | None,
         user_context: dict[str, Any],
         session_payload: dict[str, Any] | None,
     ) -> CreateDeviceResult:
@@ -119,26 +126,31 @@ class TotpFactor(FactorBase):
         sealed = self.kernel.box.encrypt(secret, context=user_id)
         now = self.now()
 
+        chosen = device_name
+
         def add(state: TwoFactorState) -> CreateDeviceResult | None:
             """None when added; else why not."""
+            nonlocal chosen
             self.check_change(state, session_payload)
-            existing = state.device(device_name)
+            name = chosen = device_name if device_name is not None else _free_name(state)
+            existing = state.device(name)
             if existing is not None and existing.verified:
                 return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
             if existing is None and len(state.totp_devices) >= MAX_DEVICES:
                 return {"status": "TOO_MANY_DEVICES_ERROR"}
-            state.remove_device(device_name)
-            state.totp_devices.append(TotpDevice(device_name, sealed, False, now))
+            state.remove_device(name)
+            state.totp_devices.append(TotpDevice(name, sealed, False, now))
             return None
 
         refused = await self.store.update(user_id, add, user_context)
         if refused is not None:
             return refused
+        assert chosen is not None  # set by the update that added the device
         account = await lookup if lookup is not None else str(account_name)
         uri = totp.otpauth_uri(secret, account, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
-            "deviceName": device_name,
+            "deviceName": chosen,
             "secret": secret,
             "otpauthUri": uri,
             "qrCodeSvg": totp.qr_svg(uri),
@@ -161,15 +173,20 @@ class TotpFactor(FactorBase):
         :meth:`create_device`, checked before the attempt is counted.
         """
         new_codes, hashes = self.new_recovery_codes(user_id, only_if_used=True)
+        was_verified = False
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
+            nonlocal was_verified
             self.check_change(state, session_payload)
             found = state.device(device_name)
+            was_verified = found is not None and found.verified
             return [] if found is None else [found]
 
         def activate(state: TwoFactorState) -> bool:
             target = state.device(device_name)
             assert target is not None  # matched against it in this same update
+            if target.verified:  # a right code for an active device: nothing to change
+                return False
             if not any(d.verified for d in state.totp_devices):
                 # The first device: others still waiting for a first code were started
                 # with the first factor alone (maybe by someone else): drop them.
@@ -182,13 +199,15 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
-        await self.emit(
-            events.FactorEnrolled(
-                user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+            return await self._refused(user_id, outcome, user_context)
+        if not was_verified:
+            await self.emit(
+                events.FactorEnrolled(
+                    user_id=user_id, at=self.now(), factor="totp", device_name=device_name
+                ),
+                user_context,
             )
-        )
-        result: DeviceVerified = {"status": "OK"}
+        result: DeviceVerified = {"status": "OK", "wasAlreadyVerified": was_verified}
         if outcome.gave_codes:
             result["recoveryCodes"] = new_codes
         return result
@@ -210,7 +229,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
         if not outcome.matched:
-            return await self.refused_code(user_id, outcome.counted)
+            return await self._refused(user_id, outcome, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
         return {"status": "OK"}
 
@@ -241,7 +260,8 @@ class TotpFactor(FactorBase):
                 return _Match(counted, matched=False)
             step = self._matching_step(user_id, code, candidates, now)
             if step is None:
-                return _Match(counted, matched=False)
+                off = self._clock_off(state, user_id, code, candidates, now)
+                return _Match(counted, matched=False, clock_off=off)
             if not state.use_totp_step(step):
                 return _Match(counted, matched=False)  # a replay: a wrong code
             self.succeeded(state, now)
@@ -250,6 +270,55 @@ class TotpFactor(FactorBase):
             return _Match(counted, matched=True, gave_codes=gave_codes)
 
         return await self.store.update(user_id, attempt, user_context)
+
+    async def _refused(
+        self, user_id: str, outcome: _Match, user_context: dict[str, Any] | None = None
+    ) -> CodeRefused:
+        """A wrong code, counted: as :meth:`~st_twofactor.factors.base.FactorBase.refused_code`
+        answers it, with ``hint: "CHECK_DEVICE_CLOCK"`` when the code is one a device whose
+        clock is a few minutes off would show (only while the factor is not locked)."""
+        reason = "clock_skew" if outcome.clock_off else None
+        answer = await self.failed(
+            user_id, outcome.counted, reason=reason, user_context=user_context
+        )
+        if isinstance(answer, Locked):
+            return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
+        refused: InvalidCode = {
+            "status": "INVALID_CODE_ERROR",
+            "attemptsLeft": answer.attempts_left,
+        }
+        if outcome.clock_off:
+            refused["hint"] = "CHECK_DEVICE_CLOCK"
+        return refused
+
+    def _clock_off(
+        self,
+        state: TwoFactorState,
+        user_id: str,
+        code: object,
+        devices: list[TotpDevice],
+        now: float,
+    ) -> bool:
+        """Whether ``code`` (wrong now) is one of ``devices`` would show a few minutes
+        earlier or later (:func:`~st_twofactor.factors.totp.algorithm.drifted_step`).
+
+        A code of a *future* step is burnt in ``state`` (never accepted, also once its
+        time comes), so that telling someone who guesses it that their code is a future
+        one gains them nothing: the hint tells only what the code's owner knows.
+        """
+        skew = self.config.totp_skew
+        for device in devices:
+            secret = self.kernel.box.decrypt(device.secret, context=user_id)
+            step = totp.drifted_step(
+                secret, code, now=lambda: now, skew=skew, digits=self.config.totp_digits
+            )
+            if step is None:
+                continue
+            current = totp.step_at(now)
+            if step > current:
+                state.burn_totp_step(step, oldest_useful=current - skew)
+            return True
+        return False
 
     def _reseal(self, user_id: str, devices: list[TotpDevice]) -> None:
         """Key rotation: re-encrypt under the first secret key each of ``devices`` that an
@@ -287,3 +356,14 @@ class TotpFactor(FactorBase):
             return Supertokens.get_instance().app_info.app_name.replace(":", " ") or "st-twofactor"
         except Exception:
             return "st-twofactor"
+
+
+def _free_name(state: TwoFactorState) -> str:
+    """The first of ``authenticator``, ``authenticator 2``, ... that no verified device
+    has (an unverified device of that name is replaced: enrolment started again)."""
+    for number in range(1, MAX_DEVICES + 2):
+        name = DEFAULT_DEVICE_NAME if number == 1 else f"{DEFAULT_DEVICE_NAME} {number}"
+        existing = state.device(name)
+        if existing is None or not existing.verified:
+            return name
+    return DEFAULT_DEVICE_NAME  # every name taken: refused as DEVICE_ALREADY_EXISTS_ERROR

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from st_twofactor.factors.base import FactorBase, FactorView
 from st_twofactor.ids import FactorId
+from st_twofactor.results import epoch_ms
 
 if TYPE_CHECKING:
     from st_twofactor.stores.state import TwoFactorState
@@ -37,10 +38,14 @@ class WebAuthnFactor(FactorBase):
 
     @staticmethod
     def describe(state: TwoFactorState) -> dict[str, Any]:
-        """Name, when added, when last used; never key material."""
+        """Name, when added, when last used (ms since the epoch); never key material."""
         return {
             "securityKeys": [
-                {"name": k.name, "createdAt": k.created_at, "lastUsedAt": k.last_used_at}
+                {
+                    "name": k.name,
+                    "createdAt": epoch_ms(k.created_at),
+                    "lastUsedAt": None if k.last_used_at is None else epoch_ms(k.last_used_at),
+                }
                 for k in state.webauthn_credentials
             ]
         }
