@@ -27,7 +27,6 @@ Its flows (enrol, verify, remove) change the user's state only through the base'
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
@@ -37,6 +36,7 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from st_twofactor import events
 from st_twofactor.claim import completed_within
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.factors.recovery_codes.codes import NewSet
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Allowed, Decision, Refused, ThrottlePolicy
@@ -259,25 +259,23 @@ class FactorBase:
 
     # -- recovery codes --
 
-    async def new_recovery_codes(
-        self, *, only_if_used: bool = False
-    ) -> tuple[list[str], list[str]]:
-        """A new set of codes and their salted hashes, hashed off the event loop (~25 ms)
-        before the update that may store them. ``only_if_used``: none when the app does
-        not enable recovery codes."""
+    def new_recovery_codes(
+        self, user_id: str, *, only_if_used: bool = False
+    ) -> tuple[list[str], NewSet]:
+        """A new set of codes for ``user_id`` and what to store for it (keyed digests and
+        their sealed key, no slow hash), made before the update that may store it.
+        ``only_if_used``: none when the app does not enable recovery codes."""
         if only_if_used and "recovery-code" not in self.config.factors:
-            return [], []
-        codes = recovery_codes.generate(self.config.recovery_code_count)
-        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
-        return codes, hashes
+            return [], NewSet()
+        return recovery_codes.new_set(self.kernel.box, user_id, self.config.recovery_code_count)
 
     @staticmethod
-    def give_recovery_codes(state: TwoFactorState, hashes: list[str]) -> bool:
-        """Store ``hashes`` as the user's recovery codes if they have none (the first real
-        factor brings them); whether they were stored."""
-        if state.recovery_codes or not hashes:
+    def give_recovery_codes(state: TwoFactorState, new: NewSet) -> bool:
+        """Store the set ``new`` as the user's recovery codes if they have none (the first
+        real factor brings them); whether it was stored."""
+        if state.recovery_codes or not new.stored:
             return False
-        state.recovery_codes = list(hashes)
+        new.put(state)
         return True
 
     @staticmethod

@@ -107,7 +107,7 @@ async def _overview(call: Call) -> Answer:
 
 async def _create_device(call: Call) -> Answer:
     name = call.device_name()
-    account = await account_name(call.user_id, call.user_context)
+    account = account_name(call.user_id, call.user_context)  # runs while the device is stored
     return await call.runtime.totp.create_device(
         call.user_id, account, name, call.user_context, session_payload=call.payload
     )

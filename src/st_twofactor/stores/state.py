@@ -1,7 +1,7 @@
 """A user's 2FA state: the model every store keeps, and its JSON-safe dict form.
 
 :class:`TwoFactorState` is one small document per user (TOTP devices, pinned contacts,
-recovery-code hashes, throttle counters, pending e-mail/SMS codes, send records, security
+recovery-code digests, throttle counters, pending e-mail/SMS codes, send records, security
 keys). :meth:`TwoFactorState.to_dict` and :meth:`TwoFactorState.from_dict` turn it into a
 JSON-safe dict and back, refusing what does not parse (:class:`MalformedDataError`, read
 through :mod:`st_twofactor.stores._reader`); :mod:`st_twofactor.stores.state_codec` makes
@@ -90,8 +90,9 @@ class TwoFactorState:
     phone: str | None = None
     """Phone number pinned for ``otp-phone`` codes."""
     recovery_codes: list[str] = field(default_factory=list)
-    """Salted hashes of the unused recovery codes (see
-    :mod:`st_twofactor.factors.recovery_codes.codes`)."""
+    """The stored forms of the unused recovery codes, never the codes: keyed digests that
+    each carry their set's sealed key, or salted PBKDF2 hashes for a set made before them
+    (see :mod:`st_twofactor.factors.recovery_codes.codes`)."""
     throttle: ThrottleState = field(default_factory=ThrottleState)
     """Failure counts of attempts from anywhere but the user's known devices."""
     known_throttle: ThrottleState = field(default_factory=ThrottleState)

@@ -162,7 +162,7 @@ class WebAuthnFlows(WebAuthnFactor):
         that verified uses its challenge up)."""
         policy = self.policy
         now = self.config.clock()
-        new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+        new_codes, hashes = self.new_recovery_codes(user_id, only_if_used=True)
 
         def attempt(state: TwoFactorState) -> Outcome:
             self.check_change(state, payload)
