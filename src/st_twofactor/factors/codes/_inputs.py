@@ -124,6 +124,10 @@ async def require_session(request: BaseRequest, user_context: dict[str, Any]) ->
     verified = user_context.get(_VERIFIED)
     if isinstance(verified, tuple) and verified[0] is request:
         kept: SessionContainer = verified[1]
+        # The SDK's own handler may have read the session again since, and the response
+        # carries the tokens of the last session set on the request: make it this one,
+        # which the library is about to complete.
+        request.set_session(kept)
         return kept
     session = await get_session(
         request,
