@@ -5,7 +5,10 @@ period, the first-code exemption of the send quota and the TOTP clock hint.
 - past a grace period's end, ``PUT /auth/mfa/info`` answers like ``GET /auth/2fa``: 2FA
   is not complete, the factors to set up are offered, and the ``st-mfa`` claim written to
   the session says ``v: false`` (before, it kept ``v: true`` and offered nothing, so
-  SuperTokens' prebuilt UI, refused by the backend, had no screen to send the user to).
+  SuperTokens' prebuilt UI, refused by the backend, had no screen to send the user to);
+- an app's own policy function that answers something other than a bool (``None`` by a
+  bug) requires 2FA also inside ``not_``/``~`` (before, it counted as ``True`` there, and
+  the negation exempted the user: a policy bug failed open);
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from datetime import timedelta
 import pytest
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.policy import explain_sync, from_function, not_
 from st_twofactor.testing import reset_supertokens
 
 from ..helpers.codes_harness import Harness
+from ..helpers.frameworks import make_app as make_plain_app
 from ..helpers.mfa_harness import make_app, mfa_info
 from ..helpers.sdk import jwt_payload
 
@@ -48,3 +53,25 @@ def test_past_a_grace_periods_end_mfa_info_says_2fa_is_not_complete(make: MakeAp
     assert jwt_payload(tokens.access)["st-mfa"] == {"c": {}, "v": False}
     assert mfa_info(h, tokens) == over  # stable once synced
     assert h.protected(tokens) == 403
+
+
+@pytest.mark.parametrize("answer", [None, 1, "no"])
+def test_a_policy_function_answering_no_bool_requires_2fa_also_when_negated(
+    devcore_app: str, answer: object
+) -> None:
+    """``~from_function(is_kiosk, ...)``: the kiosk users are exempt. A bug making
+    ``is_kiosk`` answer no bool must not exempt anyone."""
+
+    def is_kiosk(user_id: str, tenant_id: str, user_context: dict[str, object]) -> object:
+        return answer
+
+    policy = not_(from_function(is_kiosk, "kiosk"))  # type: ignore[arg-type]
+    try:
+        app = make_plain_app("fastapi", devcore_app, required=policy)
+        tokens = app.signed_up("kiosk-bug@example.com")
+        assert app.claim(tokens)["v"] is False  # not exempted ("not-required")
+        assert app.protected(tokens) == 403
+        assert app.overview(tokens)["required"] is True
+        assert explain_sync(app.config, app.user_id(tokens)).required is True
+    finally:
+        reset_supertokens()
