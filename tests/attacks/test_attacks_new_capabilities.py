@@ -9,6 +9,9 @@ period, the first-code exemption of the send quota and the TOTP clock hint.
 - an app's own policy function that answers something other than a bool (``None`` by a
   bug) requires 2FA also inside ``not_``/``~`` (before, it counted as ``True`` there, and
   the negation exempted the user: a policy bug failed open);
+- a wrong TOTP code answered ``CHECK_DEVICE_CLOCK`` is never accepted later, also when it
+  is a future code of one device and a past code of another (before, the check stopped at
+  the first device that explained the code, so the other's future step was not burnt).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from datetime import timedelta
 import pytest
 
 from st_twofactor.devcore import DevCore
+from st_twofactor.factors.totp import algorithm as totp
 from st_twofactor.policy import explain_sync, from_function, not_
 from st_twofactor.testing import reset_supertokens
 
 from ..helpers.codes_harness import Harness
 from ..helpers.frameworks import make_app as make_plain_app
-from ..helpers.mfa_harness import make_app, mfa_info
-from ..helpers.sdk import jwt_payload
+from ..helpers.mfa_harness import enrol_totp_mfa, make_app, mfa_info, totp_post
+from ..helpers.sdk import body, jwt_payload
 
 DAY = 24 * 3600.0
 GRACE = timedelta(days=7)
@@ -75,3 +79,51 @@ def test_a_policy_function_answering_no_bool_requires_2fa_also_when_negated(
         assert explain_sync(app.config, app.user_id(tokens)).required is True
     finally:
         reset_supertokens()
+
+
+def _past_of_one_future_of_other(first: str, second: str, start: int) -> tuple[int, int, str]:
+    """A time step ``now`` from ``start`` on, the step ``later`` (in ``second``'s drift
+    window ahead of ``now``) and a code that is ``second``'s at ``later`` and ``first``'s
+    in its drift window behind ``now`` (and nobody's in the accepted window)."""
+    keys = (totp.decode_secret(first), totp.decode_secret(second))
+    cache: dict[tuple[int, int], str] = {}
+
+    def at(device: int, step: int) -> str:
+        if (device, step) not in cache:
+            cache[device, step] = totp.hotp(keys[device], step)
+        return cache[device, step]
+
+    skew, reach = 1, totp.DRIFT_STEPS
+    for now in range(start, start + 400_000):
+        behind = {at(0, c) for c in range(now - skew - reach, now - skew)}
+        for later in range(now + skew + 1, now + skew + reach + 1):
+            code = at(1, later)
+            accepted = {at(d, c) for d in (0, 1) for c in range(now - skew, now + skew + 1)}
+            if code in behind and code not in accepted:
+                return now, later, code
+    raise AssertionError("no such code found")  # about 1 in 10,000 steps has one
+
+
+def test_a_hinted_future_code_of_a_second_device_is_never_accepted(make: MakeApp) -> None:
+    h = make()
+    owner = h.signed_up("two-devices@example.com")
+    first = enrol_totp_mfa(h, owner)
+    h.clock.advance(60)
+    second = enrol_totp_mfa(h, owner)
+    start = totp.step_at(h.clock()) + 2
+    now, later, code = _past_of_one_future_of_other(first, second, start)
+    h.clock.advance(now * 30 + 5 - h.clock())
+
+    attacker = h.signed_in("two-devices@example.com")
+    hinted = body(totp_post(h, "/auth/totp/verify", attacker, {"totp": code}))
+    assert hinted["status"] == "INVALID_TOTP_ERROR"
+    assert body(h.post("/auth/2fa/totp/verify", attacker, {"code": code}))["hint"] == (
+        "CHECK_DEVICE_CLOCK"
+    )
+    h.clock.advance((later - now) * 30)  # the code's step has come: still refused
+    for answer in (
+        body(totp_post(h, "/auth/totp/verify", attacker, {"totp": code})),
+        body(h.post("/auth/2fa/totp/verify", attacker, {"code": code})),
+    ):
+        assert answer["status"] != "OK"
+    assert h.protected(attacker) == 403
