@@ -12,6 +12,10 @@ period, the first-code exemption of the send quota and the TOTP clock hint.
 - a wrong TOTP code answered ``CHECK_DEVICE_CLOCK`` is never accepted later, also when it
   is a future code of one device and a past code of another (before, the check stopped at
   the first device that explained the code, so the other's future step was not burnt).
+
+And what held, kept as tests: a grace session changes no factor through the MFA dialect
+once the user has one; the first-code exemption gives one send per new sign-in, never
+more than the hourly cap, also to sign-ins racing each other.
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import pytest
 
 from st_twofactor.devcore import DevCore
 from st_twofactor.factors.totp import algorithm as totp
+from st_twofactor.kernel.send_quota import SendQuota
 from st_twofactor.policy import explain_sync, from_function, not_
 from st_twofactor.testing import reset_supertokens
 
-from ..helpers.codes_harness import Harness
+from ..helpers.codes_harness import Harness, user_id_of
 from ..helpers.frameworks import make_app as make_plain_app
 from ..helpers.mfa_harness import enrol_totp_mfa, make_app, mfa_info, totp_post
-from ..helpers.sdk import body, jwt_payload
+from ..helpers.race import race
+from ..helpers.sdk import body, invalid_claim_ids, jwt_payload
 
 DAY = 24 * 3600.0
 GRACE = timedelta(days=7)
@@ -127,3 +133,37 @@ def test_a_hinted_future_code_of_a_second_device_is_never_accepted(make: MakeApp
     ):
         assert answer["status"] != "OK"
     assert h.protected(attacker) == 403
+
+
+def test_a_grace_session_changes_no_factor_through_the_mfa_dialect(make: MakeApp) -> None:
+    h = make(enrolment_grace=GRACE)
+    owner = h.signed_up("grace-mfa@example.com")
+    attacker = h.signed_in("grace-mfa@example.com")  # the password alone, within grace
+    enrol_totp_mfa(h, owner)
+    user = user_id_of(owner)
+    before = h.document(user)
+    for path, payload in (
+        ("/auth/totp/device", {}),
+        ("/auth/totp/device/remove", {"deviceName": h.state(user).totp_devices[0].name}),
+    ):
+        refused = totp_post(h, path, attacker, payload)
+        assert "2fa-completed" in invalid_claim_ids(refused), body(refused)
+    assert mfa_info(h, attacker)["factors"]["allowedToSetup"] == []
+    assert h.document(user) == before
+
+
+def test_the_first_code_exemption_is_one_send_per_sign_in_within_the_hourly_cap(
+    make: MakeApp,
+) -> None:
+    h = make(send_quota=SendQuota())
+    tokens = h.signed_up("quota@example.com")
+    h.complete_with_email(tokens, "quota@example.com")
+    h.clock.advance(25 * 3600)  # the enrolment's send has aged out of every window
+    sent_before = len(h.outbox)
+    racing = [h.signed_in("quota@example.com") for _ in range(8)]
+    race(8, lambda i: h.ask(racing[i], email="quota@example.com"))
+    assert len(h.outbox) - sent_before == 1  # started together: one first code between them
+    for _ in range(10):  # one after the other, each a new sign-in
+        h.clock.advance(1)
+        h.ask(h.signed_in("quota@example.com"), email="quota@example.com")
+    assert len(h.outbox) - sent_before == SendQuota().per_hour
