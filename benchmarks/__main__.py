@@ -2,7 +2,7 @@
 
 Options: ``--quick`` (tiny sizes, a smoke run), ``--out FILE`` (the markdown; the chart
 is written beside it as ``benchmarks.svg``), ``--parts`` (a comma-separated subset of
-protected, flows, stores, core, imports).
+protected, flows, stores, core, imports, load).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PARTS = ("protected", "flows", "stores", "core", "imports")
+PARTS = ("protected", "flows", "stores", "core", "imports", "load")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class Settings:
     core_repeats: int
     import_runs: int
     profile: bool
+    cpu_journeys: int
+    load_users: int
+    load_concurrency: int
+    load_rounds: int
 
 
 FULL = Settings(
@@ -44,6 +48,10 @@ FULL = Settings(
     core_repeats=3,
     import_runs=5,
     profile=True,
+    cpu_journeys=3,
+    load_users=96,
+    load_concurrency=16,
+    load_rounds=2,
 )
 QUICK = Settings(
     protected_rounds=3,
@@ -56,6 +64,10 @@ QUICK = Settings(
     core_repeats=1,
     import_runs=1,
     profile=False,
+    cpu_journeys=1,
+    load_users=2,
+    load_concurrency=2,
+    load_rounds=1,
 )
 
 
@@ -64,7 +76,7 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
     from st_twofactor.devcore import DevCore
     from st_twofactor.testing import reset_supertokens
 
-    from . import devcore_load, flows, imports, protected, stores
+    from . import devcore_load, flows, imports, load, protected, stores
     from ._common import BASE, SETUPS, Setup
     from .report import LIBRARY, Run
     from .tls import https_endpoints
@@ -108,6 +120,11 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
                         ours[Setup(https=True)], samples=samples
                     )
                     result.password_hash = flows.measure_password_hash()
+                    _say("CPU time per flow, and the library's part of it (speed-up on)")
+                    result.flow_cpu = flows.measure_flow_cpu(
+                        [a for a in alts if a.setup == Setup(reuse=True)],
+                        journeys=settings.cpu_journeys,
+                    )
                 from .report import flow_verdict
 
                 verdict = flow_verdict(result.flows)
@@ -136,6 +153,13 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
         _say("import time")
         result.imports = imports.measure_imports(
             runs=settings.import_runs, warm=settings.import_runs > 1
+        )
+    if "load" in parts:
+        _say("many users through one app worker per alternative")
+        result.app_load = load.measure_load(
+            users=settings.load_users,
+            concurrency=settings.load_concurrency,
+            rounds=settings.load_rounds,
         )
     result.wall_seconds = time.perf_counter() - started
     return result

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import Any
 
 from ._common import BASE, Setup, Stopwatch, Tokens, core_calls, median, sdk_as_shipped
 from .alternatives import ALTERNATIVES, FLOWS, Alternative, User
-from .profiles import Row, rows, total
+from .profiles import Row, library_seconds, rows, total
 
 NEEDS = {
     "totp-verify": "totp-enrol",
@@ -237,6 +238,84 @@ def profile_journeys(alt: Alternative, *, journeys: int = 2) -> list[Row]:
     asyncio.run(run())
     whole = Row("(the whole journey, under the profiler)", 1, total(profiler) / journeys)
     return [whole, *rows(profiler, journeys, _explains_flow_cost, top=24)]
+
+
+@dataclass
+class FlowCpu:
+    """CPU time of one flow on the app's thread (the event loop the requests run on), and
+    the library's own part of it."""
+
+    seconds: list[float] = field(default_factory=list)
+    """Thread CPU time per flow, without the profiler: the client's requests and the
+    app's whole handling (SDK, web framework, library); the core runs on other threads."""
+    library: float = 0.0
+    """Profiled seconds in the library's own code (:func:`library_seconds`), summed."""
+    profiled: float = 0.0
+    """All profiled seconds of the flow, summed."""
+
+    @property
+    def share(self) -> float:
+        """The library's part of the flow's CPU time, from the profiled runs."""
+        return self.library / self.profiled if self.profiled else 0.0
+
+    @property
+    def library_ms(self) -> float:
+        """The library's own CPU time per flow, in ms: the share applied to the median CPU
+        time measured without the profiler (whose overhead would inflate it)."""
+        return 1e3 * median(self.seconds) * self.share if self.seconds else 0.0
+
+
+class _CpuJourney(_Journey):
+    """A journey that records each flow's thread CPU time, or profiles each flow."""
+
+    def __init__(self, alt: Alternative, cpu: dict[str, FlowCpu], *, profile: bool) -> None:
+        super().__init__(alt, None, {})
+        self.cpu = cpu
+        self.profile = profile
+
+    async def step(
+        self, flow: str, action: Callable[[], Awaitable[Any]], check: Tokens | None = None
+    ) -> Any:
+        record = self.cpu.setdefault(flow, FlowCpu())
+        profiler = cProfile.Profile(time.thread_time) if self.profile else None
+
+        async def measured() -> Any:
+            started = time.thread_time()
+            if profiler is not None:
+                profiler.enable()
+            try:
+                return await action()
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+                    own, whole = library_seconds(profiler)
+                    record.library += own
+                    record.profiled += whole
+                else:
+                    record.seconds.append(time.thread_time() - started)
+
+        return await super().step(flow, measured, check)
+
+
+def measure_flow_cpu(alts: list[Alternative], *, journeys: int) -> dict[str, dict[str, FlowCpu]]:
+    """Per alternative (by key) and flow: its CPU time on the app's thread, and the
+    library's share of it. Each alternative runs ``journeys`` journeys timed with
+    :func:`time.thread_time` and as many under :mod:`cProfile` (thread CPU timer),
+    alternately, after a warm-up."""
+    found: dict[str, dict[str, FlowCpu]] = {alt.key: {} for alt in alts}
+
+    async def turn(alt: Alternative) -> None:
+        async with alt.started():
+            await alt.warm_up()
+            await _Journey(alt, None, {}).run()
+            for index in range(2 * journeys):
+                await _CpuJourney(alt, found[alt.key], profile=index % 2 == 1).run()
+
+    with sdk_as_shipped():
+        for alt in alts:
+            alt.setup.apply()
+            asyncio.run(turn(alt))
+    return found
 
 
 @dataclass

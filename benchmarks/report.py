@@ -13,11 +13,13 @@ from ._common import median
 from .alternatives import FLOWS
 from .chart import Bar, grouped_bars
 from .devcore_load import OPERATIONS, LoadResults
-from .flows import CallCost, FlowResults
+from .flows import CallCost, FlowCpu, FlowResults
 from .imports import APP_RECIPES as _APP_RECIPES
 from .imports import CANDIDATES, ImportResults
+from .load import LoadRun
 from .profiles import Row
 from .protected import GOAL_RATIO, MARGIN, VARIANTS, ProtectedResults
+from .report_work import cpu_section, load_section, ratio_goals
 
 LIBRARY = "st-twofactor"
 
@@ -41,6 +43,10 @@ class Run:
     """The flows of st-twofactor with the default store and with SQLStore."""
     load: LoadResults | None = None
     imports: ImportResults | None = None
+    flow_cpu: dict[str, dict[str, FlowCpu]] | None = None
+    """Per variant (speed-up on) and flow: CPU time on the app's thread, the library's part."""
+    app_load: LoadRun | None = None
+    """Many users through one app worker per alternative."""
     wall_seconds: float = 0.0
     load_average: str = ""
 
@@ -165,6 +171,8 @@ def render(run: Run) -> tuple[str, str | None]:
         out += _load_section(run.load)
     if run.imports is not None:
         out += _imports_section(run.imports)
+    if run.app_load is not None:
+        out += load_section(run.app_load, 5)
     out += _closing(run)
     out += ["## Settings of this run", "", "```", *_settings(run.settings), "```", ""]
     return "\n".join(out), chart
@@ -395,6 +403,10 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
             "",
         ]
     out += _speed_section(run)
+    if run.flow_cpu is not None:
+        titles = {variant(k, reuse=True): t for k, t in run.flows.titles.items()}
+        journeys = int(run.settings.get("cpu_journeys", 0))
+        out += cpu_section(run.flow_cpu, run.speed, titles, journeys)
     out += _call_lists(results)
     verdict = flow_verdict(results)
     if not (verdict.calls_met and verdict.speed_met):
@@ -755,6 +767,7 @@ def _speed_goals(run: Run) -> list[list[str]]:
                 yes_no(met),
             ]
         )
+    rows += ratio_goals(speed, ours)
     return rows
 
 

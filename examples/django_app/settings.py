@@ -31,6 +31,7 @@ config = TwoFactorConfig(
     factors=EXAMPLE.factors,
     issuer="st-twofactor demo",
     enrolment_grace=EXAMPLE.enrolment_grace,
+    remember_device=True,
 )
 init(
     app_info=InputAppInfo(

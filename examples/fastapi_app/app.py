@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
         factors=settings.factors,
         issuer="st-twofactor demo",
         enrolment_grace=settings.enrolment_grace,
+        remember_device=True,
     )
     init(
         app_info=InputAppInfo(

@@ -188,6 +188,43 @@ function goHome(data) {
   showSecurityKeys(data);
   $("api-result").hidden = true;
   show("home");
+  return showRememberedDevices();
+}
+
+// -- remembered devices --
+
+/** The home screen's list of remembered devices, each with Forget (hidden when the app
+ * does not remember devices: the route answers 404). */
+async function showRememberedDevices() {
+  const { status, data } = await api("GET", "/auth/2fa/remembered-devices");
+  $("remembered-devices").hidden = status !== 200;
+  if (status !== 200) return;
+  const when = (ms) => new Date(ms).toLocaleString();
+  $("remembered-list").replaceChildren(
+    ...data.devices.map((device) => {
+      const item = document.createElement("li");
+      item.textContent = `${device.name}: remembered ${when(device.createdAt)}, last used ${when(device.lastUsedAt)} `;
+      const forget = document.createElement("button");
+      forget.type = "button";
+      forget.className = "secondary remembered-forget";
+      forget.textContent = "Forget";
+      forget.addEventListener("click", guarded(() => forgetDevice(device)));
+      item.append(forget);
+      return item;
+    }),
+  );
+  if (data.devices.length === 0) {
+    const none = document.createElement("li");
+    none.textContent = "None.";
+    $("remembered-list").append(none);
+  }
+}
+
+async function forgetDevice(device) {
+  const answer = await api("POST", "/auth/2fa/remembered-devices/remove", { id: device.id });
+  if (answer.status !== 200) return say(`Could not forget the device: ${answer.data.message || answer.status}`, "error");
+  say(`"${device.name}" will be asked for a second step at its next sign-in.`, "info");
+  await showRememberedDevices();
 }
 
 async function startEnrolment() {
@@ -259,7 +296,10 @@ async function finishRecoveryCodes() {
 
 async function verifySecondFactor(event, path, input) {
   event.preventDefault();
-  const answer = await api("POST", path, { code: $(input).value.trim() });
+  const answer = await api("POST", path, {
+    code: $(input).value.trim(),
+    rememberDevice: $("remember-device").checked,
+  });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   $(input).value = "";
   say("Second factor verified.", "ok");
@@ -296,6 +336,7 @@ async function verifyEmailCode(event) {
     ...emailDevice,
     userInputCode: $("email-code").value.trim(),
     shouldTryLinkingWithSessionUser: true,
+    rememberDevice: $("remember-device").checked,
   });
   if (answer.data.status !== "OK") return sayCodeProblem(answer);
   emailDevice = null;

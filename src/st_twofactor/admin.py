@@ -1,4 +1,5 @@
-"""Admin functions: read a user's 2FA state, reset their factors, new recovery codes.
+"""Admin functions: read a user's 2FA state, reset their factors, new recovery codes,
+list and forget remembered devices.
 
 For support staff and back-office tools, not for end users: none of them asks for a
 session or a fresh 2FA, so expose them only behind the app's own admin authorisation.
@@ -18,16 +19,22 @@ from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.errors import NoFactorError
 from st_twofactor.ids import is_factor_id
+from st_twofactor.kernel.trusted_devices import RememberedDevice, live, to_ms
 from st_twofactor.runtime import TwoFactor
 from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
+    "RememberedDeviceOverview",
     "SecurityKeyOverview",
     "TwoFactorOverview",
     "get_two_factor_state",
     "get_two_factor_state_sync",
+    "list_remembered_devices",
+    "list_remembered_devices_sync",
     "regenerate_recovery_codes",
     "regenerate_recovery_codes_sync",
+    "remove_remembered_device",
+    "remove_remembered_device_sync",
     "reset_factors",
     "reset_factors_sync",
     "revoke_remembered_devices",
@@ -47,6 +54,20 @@ class SecurityKeyOverview:
 
 
 @dataclass(frozen=True)
+class RememberedDeviceOverview:
+    """A remembered device: it skips the second factor at sign-in until it expires or is
+    forgotten. Times are milliseconds since the epoch."""
+
+    id: str
+    """What :func:`remove_remembered_device` takes."""
+    name: str
+    """From its ``User-Agent`` ("Chrome on Linux"): a label, not proof of anything."""
+    created_at: int
+    last_used_at: int
+    """Exact to within an hour (:data:`~st_twofactor.kernel.trusted_devices.LAST_USED_EVERY_MS`)."""
+
+
+@dataclass(frozen=True)
 class TwoFactorOverview:
     """What an admin may see of a user's 2FA: never a secret or a code."""
 
@@ -63,6 +84,8 @@ class TwoFactorOverview:
     """The user's security keys and passkeys."""
     sessions_revoked: int = 0
     """Sessions :func:`reset_factors` revoked (0 for a plain read)."""
+    remembered_devices: tuple[RememberedDeviceOverview, ...] = ()
+    """The devices that skip the second factor at sign-in, most recently used first."""
 
 
 async def get_two_factor_state(
@@ -96,9 +119,8 @@ async def reset_factors(
     if not keep_sessions:
         revoked = await revoke_all_sessions_for_user(user_id, user_context=context)
     for factor in filter(is_factor_id, before):
-        await events.emit(
-            config.on_event, events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
-        )
+        removed = events.FactorRemoved(user_id=user_id, at=config.clock(), factor=factor)
+        await runtime.emit(removed, context)
     return dataclasses.replace(_overview(config, user_id, state), sessions_revoked=len(revoked))
 
 
@@ -107,11 +129,33 @@ async def revoke_remembered_devices(
 ) -> None:
     """Make every remember-device token of the user stop working (S19).
 
-    Call it when the user signs out everywhere or reports a lost device. The library
+    Call it when the user signs out everywhere; for one lost device,
+    :func:`remove_remembered_device` ends only its trust. The library
     calls it itself when a password changes through ``build_recipe_list``'s emailpassword
     recipe; factor changes and :func:`reset_factors` revoke the tokens too.
     """
     await TwoFactor.of(config).revoke_remembered_devices(user_id, user_context or {})
+
+
+async def list_remembered_devices(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> tuple[RememberedDeviceOverview, ...]:
+    """The user's remembered devices, most recently used first."""
+    runtime = TwoFactor.of(config)
+    devices = await runtime.trusted_devices.listed(user_id, user_context or {})
+    return tuple(_device_overview(device) for device in devices)
+
+
+async def remove_remembered_device(
+    config: TwoFactorConfig,
+    user_id: str,
+    device_id: str,
+    user_context: dict[str, Any] | None = None,
+) -> bool:
+    """Forget one remembered device (the user reports it lost): its token no longer skips
+    2FA; the user's other devices stay remembered. Whether the user had it."""
+    runtime = TwoFactor.of(config)
+    return await runtime.trusted_devices.remove(user_id, device_id, user_context or {})
 
 
 async def regenerate_recovery_codes(
@@ -154,6 +198,23 @@ def revoke_remembered_devices_sync(
     sync(revoke_remembered_devices(config, user_id, user_context))
 
 
+def list_remembered_devices_sync(
+    config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
+) -> tuple[RememberedDeviceOverview, ...]:
+    """:func:`list_remembered_devices` for synchronous code."""
+    return sync(list_remembered_devices(config, user_id, user_context))
+
+
+def remove_remembered_device_sync(
+    config: TwoFactorConfig,
+    user_id: str,
+    device_id: str,
+    user_context: dict[str, Any] | None = None,
+) -> bool:
+    """:func:`remove_remembered_device` for synchronous code."""
+    return sync(remove_remembered_device(config, user_id, device_id, user_context))
+
+
 def regenerate_recovery_codes_sync(
     config: TwoFactorConfig, user_id: str, user_context: dict[str, Any] | None = None
 ) -> list[str]:
@@ -178,4 +239,11 @@ def _overview(config: TwoFactorConfig, user_id: str, state: TwoFactorState) -> T
             SecurityKeyOverview(k.name, k.created_at, k.last_used_at)
             for k in state.webauthn_credentials
         ),
+        remembered_devices=tuple(
+            _device_overview(d) for d in live(state.remembered_devices, to_ms(now))
+        ),
     )
+
+
+def _device_overview(device: RememberedDevice) -> RememberedDeviceOverview:
+    return RememberedDeviceOverview(device.id, device.name, device.created_at, device.last_used_at)

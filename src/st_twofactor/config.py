@@ -27,6 +27,7 @@ from st_twofactor.stores.metadata import UserMetadataStore
 if TYPE_CHECKING:
     from st_twofactor.events import EventHook
     from st_twofactor.factors.webauthn.policy import WebAuthnPolicy
+    from st_twofactor.notifications import Notifications
 
 __all__ = [
     "RequiredPolicy",
@@ -89,6 +90,11 @@ class TwoFactorConfig:
         (:meth:`~st_twofactor.WebAuthnPolicy.from_app_info`), which raises
         :class:`~st_twofactor.errors.ConfigurationError` when it cannot be (an IP address,
         http on a host other than localhost, an origin computed per request).
+    :param notifications: how users are told by e-mail when their 2FA changes (a factor
+        added or removed, a recovery code used, a device remembered, a factor locked):
+        a :class:`~st_twofactor.notifications.Notifications`. ``None`` (the default) is
+        ``Notifications()``: on, through the app's own mail service where it has one;
+        ``Notifications(enabled=False)`` turns them off.
     :param clock: seconds since the epoch; injected in tests.
     """
 
@@ -113,6 +119,7 @@ class TwoFactorConfig:
     store: Store | None = None
     on_event: EventHook | None = None
     webauthn: WebAuthnPolicy | None = None
+    notifications: Notifications | None = None
     clock: Callable[[], float] = field(default=time.time)
     _default_store: Store = field(
         default_factory=UserMetadataStore, init=False, repr=False, compare=False, hash=False
@@ -215,6 +222,13 @@ class TwoFactorConfig:
                 "send_quota must be a st_twofactor.kernel.send_quota.SendQuota(...); "
                 f"got {type(self.send_quota).__name__}"
             )
+        if self.notifications is not None:
+            from st_twofactor.notifications import Notifications
+
+            if not isinstance(self.notifications, Notifications):
+                raise ConfigurationError(
+                    "notifications must be a st_twofactor.notifications.Notifications(...) or None"
+                )
         if self.issuer is not None and (not self.issuer or ":" in self.issuer):
             raise ConfigurationError("issuer must be a non-empty name without ':'")
         self._warn_if_loosened()

@@ -103,6 +103,9 @@ class LockedOut(Event):
     level: ClassVar[int] = logging.WARNING
     factor: FactorId
     retry_after_ms: int
+    just_locked: bool = True
+    """``True`` for the failure that locked the factor, ``False`` for an attempt refused
+    because it already was (many may follow one lockout: the user is e-mailed once)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,10 +141,14 @@ class RecoveryCodesRegenerated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceRemembered(Event):
-    """A remember-device token was issued, valid until ``expires_at`` (Unix time)."""
+    """A device was remembered: its token skips 2FA until ``expires_at`` (Unix time).
+    ``device_id`` is its record in the user's list of remembered devices, ``device_name``
+    the name shown there (from the ``User-Agent``). Worth telling the user."""
 
     kind: ClassVar[str] = "device_remembered"
     expires_at: float
+    device_id: str | None = None
+    device_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

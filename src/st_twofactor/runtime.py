@@ -13,6 +13,7 @@ or enforces a rule of its own: the rules are in the factors' shared base
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.kernel.known_devices import KnownDevices
 from st_twofactor.kernel.remember import RememberDeviceTokens
 from st_twofactor.kernel.request_store import RequestStore
+from st_twofactor.kernel.trusted_devices import TrustedDevices
+from st_twofactor.notifications._notifier import Notifier
 from st_twofactor.results import Overview
 from st_twofactor.stores.state import TwoFactorState
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from st_twofactor.factors.webauthn.flows import WebAuthnFlows
 
 __all__ = ["TwoFactor"]
+
+log = logging.getLogger("st_twofactor")
 
 
 class TwoFactor:
@@ -54,11 +59,16 @@ class TwoFactor:
         self.remember_tokens = RememberDeviceTokens(keys)
         self.known_devices = KnownDevices(keys, config.clock)
         self.store = RequestStore(config.state_store, claim, self.known_devices)
+        self.trusted_devices = TrustedDevices(
+            self.store, self.remember_tokens, config.clock, config.remember_device_for
+        )
         self.completion = SessionCompletion(
-            config, claim, self.remember_tokens, self.store, self.known_devices
+            config, claim, self.trusted_devices, self.known_devices, self.emit
         )
         self.totp = TotpFactor(self)
         self.recovery_codes = RecoveryCodeFactor(self)
+        self.notifier = Notifier(config)
+        """The security e-mails (:mod:`st_twofactor.notifications`)."""
         self.factors: dict[FactorId, type[Factor]] = dict(FACTORS)
         """The registered factor classes, by id (what ``GET /auth/2fa`` asks)."""
 
@@ -96,8 +106,15 @@ class TwoFactor:
         window = self.config.step_up_window
         return completed_within(payload, window, now=self.config.clock(), claim=self.claim)
 
-    async def emit(self, event: events.Event) -> None:
+    async def emit(self, event: events.Event, user_context: dict[str, Any] | None = None) -> None:
+        """Give ``event`` to the app's hook, then, when it tells the user of a change, to
+        the security e-mails (handed to their background sender: this never fails or
+        waits for a mail service). ``user_context``: the request's, for the language."""
         await events.emit(self.config.on_event, event)
+        try:
+            self.notifier.notify(event, user_context)
+        except Exception:  # never fail the user's request over an e-mail
+            log.exception("st-twofactor: no security e-mail for %s", event.kind)
 
     # -- operator actions: no session asks (the admin functions, the CLI) --
 
@@ -129,7 +146,8 @@ class TwoFactor:
         await self.store.update(user_id, revoke, user_context)
 
     async def revoke_remembered_devices(self, user_id: str, user_context: dict[str, Any]) -> None:
-        """Make every remember-device token of the user stop working (a new epoch)."""
+        """Make every remember-device token of the user stop working (a new epoch, which
+        also forgets every remembered device)."""
 
         def revoke(state: TwoFactorState) -> None:
             state.bump_epoch()

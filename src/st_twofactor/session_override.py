@@ -263,7 +263,8 @@ async def _is_remembered_device(
 
     The token comes from the HttpOnly cookie, or from a header for clients that keep
     tokens themselves. It must be signed by one of the app's keys, unexpired, issued
-    to this user, and carry the user's current factor epoch (S11).
+    to this user, carry the user's current factor epoch (S11) and name a device the user
+    still has remembered (:mod:`st_twofactor.kernel.trusted_devices`).
     """
     defaults = user_context.get("_default")
     request = defaults.get("request") if isinstance(defaults, dict) else None
@@ -274,9 +275,7 @@ async def _is_remembered_device(
     ]
     if not tokens:
         return False
-    state = await runtime.store.load(user_id, user_context)
-    checker = runtime.remember_tokens
-    return any(checker.check(t, user_id, state.epoch, now=runtime.config.clock) for t in tokens)
+    return await runtime.trusted_devices.recognise(user_id, tokens, user_context)
 
 
 def _with_validator(

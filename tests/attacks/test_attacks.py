@@ -543,18 +543,31 @@ def test_recovery_code_raced_is_accepted_once(
     assert len(h.state(user_id_of(sessions[0])).recovery_codes) == 9
 
 
-def test_recovery_codes_are_50_bit_and_stored_as_salted_hashes(h: Harness) -> None:
-    """S7: 10 distinct codes of >= 50 bits; only salted PBKDF2 hashes are stored."""
+def test_recovery_codes_are_50_bit_and_stored_as_keyed_digests(h: Harness) -> None:
+    """S7: 10 distinct codes of >= 50 bits; only keyed digests are stored, and their key
+    only sealed under the app's secret keys, bound to the user."""
     tokens, _, codes = enrolled(h, "hashes@example.com")
+    user_id = user_id_of(tokens)
     assert len(set(codes)) == 10
     for code in codes:
         canonical = recovery_codes.normalise(code)
         assert canonical is not None and len(canonical) * 5 >= 50
-    stored = h.state(user_id_of(tokens)).recovery_codes
-    document = json.dumps(h.document(user_id_of(tokens)))
+    state = h.state(user_id)
+    document = json.dumps(h.document(user_id))
     assert all(code not in document and code.replace("-", "") not in document for code in codes)
-    assert all(s.startswith("pbkdf2_sha256$") for s in stored)
-    assert len({s.split("$")[2] for s in stored}) == 10, "one random salt per code"
+    assert len(set(state.recovery_codes)) == 10
+    assert not recovery_codes.needs_slow_check(state.recovery_codes)
+    keys = recovery_codes.open_keys(SecretBox([SECRET_KEY]), state.recovery_codes, user_id)
+    assert len(keys) == 1
+    (key,) = keys.values()
+    assert key.hex() not in document and base64.b64encode(key).decode()[:40] not in document
+    assert base64.urlsafe_b64encode(key).decode()[:40] not in document
+    with pytest.raises(DecryptionError):
+        recovery_codes.open_keys(
+            SecretBox(["another-key-0123456789abcdef"]), state.recovery_codes, user_id
+        )
+    with pytest.raises(DecryptionError):
+        recovery_codes.open_keys(SecretBox([SECRET_KEY]), state.recovery_codes, "another-user")
 
 
 # -- S8: changing factors needs a fresh 2FA ------------------------------------------------

@@ -5,7 +5,8 @@ override, the development core) through random sequences of: sign-ins (with or w
 a remember-device token, on the owner's device or elsewhere, exempted by the policy or
 not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
 codes, recovery codes, e-mailed and texted codes, security keys (and answers that
-cannot be a key's), removal and regeneration, remember-device, time
+cannot be a key's), removal and regeneration, remember-device and removing a remembered
+device from the user's list, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
 the sequence made stays in play, so later steps act from sessions that are stale,
 remembered, exempted, in an enrolment grace period, refreshed or revoked. It runs once
@@ -46,7 +47,9 @@ number of examples is bounded so that the test takes about a minute on two cores
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -169,6 +172,8 @@ class Model:
     """Security keys: name -> the software authenticator holding it."""
     remember: tuple[str, int] | None = None
     """A remember-device token and the state's epoch when it was issued."""
+    forgotten: bool = False
+    """Whether the device of :attr:`remember` was removed from the user's list."""
     known_token: str | None = None
     """The owner's device's known-device token, once it completed 2FA."""
     wrong: dict[str, int] = field(default_factory=lambda: {"known": 0, "shared": 0})
@@ -329,7 +334,12 @@ class TwoFactorMachine(RuleBasedStateMachine):
         session.owners_device = owners_device
         claim = jwt_payload(session.tokens.access or "")[CLAIM]
         epoch = self.h.state(self.user_id).epoch
-        if headers and self.model.remember is not None and self.model.remember[1] == epoch:
+        if (
+            headers
+            and self.model.remember is not None
+            and self.model.remember[1] == epoch
+            and not self.model.forgotten
+        ):
             assert claim.get("m") == "remembered", claim
         elif POLICY["exempt"] and not self.model.factors():
             assert claim.get("m") == "not-required", claim
@@ -449,6 +459,19 @@ class TwoFactorMachine(RuleBasedStateMachine):
         token = answer.get("rememberDeviceToken")
         if token is not None:
             self.model.remember = (token, self.h.state(self.user_id).epoch)
+            self.model.forgotten = False
+
+    def remembered_device_id(self) -> str | None:
+        """The record the model's remember-device token names, while it is trusted."""
+        remember = self.model.remember
+        if remember is None or self.model.forgotten:
+            return None
+        if remember[1] != self.h.state(self.user_id).epoch:
+            return None
+        payload = remember[0].split(".")[0]
+        device_id = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["d"]
+        assert isinstance(device_id, str)
+        return device_id
 
     @rule(session=sessions, right=st.booleans(), remember=st.booleans(), dialect=DIALECTS)
     def verify_totp(self, session: Session, right: bool, remember: bool, dialect: str) -> None:
@@ -651,6 +674,33 @@ class TwoFactorMachine(RuleBasedStateMachine):
         if not self.model.has_other_factor():
             self.model.codes = []  # S18: codes go with the last other factor
 
+    @rule(session=sessions)
+    def forget_remembered_device(self, session: Session) -> None:
+        """The list of remembered devices and removing one: for a completed 2FA, fresh or
+        not; afterwards the token of the removed device no longer skips 2FA."""
+        device_id = self.remembered_device_id()
+        before = self.h.document(self.user_id)
+        listed = self.call("GET", "/auth/2fa/remembered-devices", session)
+        removed = self.call(
+            "POST", "/auth/2fa/remembered-devices/remove", session, {"id": device_id or "gone"}
+        )
+        if session.revoked or not session.completed:
+            for response in (listed, removed):
+                assert response.status_code in ({401, 403} if session.revoked else {403})
+            assert self.h.document(self.user_id) == before
+            return
+        ids = [d["id"] for d in listed.json()["devices"]]
+        assert (device_id in ids) if device_id else True, (device_id, ids)
+        assert removed.json() == {"status": "OK", "didExist": device_id is not None}
+        if device_id is not None:
+            self.model.forgotten = True
+            assert self.model.remember is not None
+            self.h.client.cookies.clear()
+            again = self.h.sign_in(self.email, **{REMEMBER_HEADER: self.model.remember[0]})
+            claim = jwt_payload(Tokens.of(again).access or "")[CLAIM]
+            assert claim.get("m") != "remembered", claim
+        assert self.factor_fields() == {k: before[k] for k in self.factor_fields()}
+
     # -- revocation and the admin functions --
 
     def revoked_all(self) -> None:
@@ -702,6 +752,9 @@ class TwoFactorMachine(RuleBasedStateMachine):
         assert {k.name for k in state.webauthn_credentials} == set(self.model.keys)
         if state.recovery_codes:  # S18
             assert any(f != "recovery-code" for f in state.factor_ids())
+        device_id = self.remembered_device_id()  # the trusted device is listed
+        if device_id is not None:
+            assert device_id in {d.id for d in state.remembered_devices}
 
     @invariant()
     def st_mfa_agrees_with_the_claim(self) -> None:

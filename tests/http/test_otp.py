@@ -181,6 +181,31 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
     ]
 
 
+def test_each_code_request_verifies_its_session_once(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard verifies the session before reading the body and the override needs it
+    again: the access token is verified once per request all the same."""
+    from st_twofactor.factors.codes import _inputs
+
+    h = make_harness()
+    h.signed_up("vera@example.com")
+    tokens = h.signed_in("vera@example.com")
+    verified: list[object] = []
+    real = _inputs.get_session
+
+    async def counted(request: Any, *args: Any, **kwargs: Any) -> Any:
+        verified.append(request)
+        return await real(request, *args, **kwargs)
+
+    monkeypatch.setattr(_inputs, "get_session", counted)
+    device, sent = h.ask_ok(tokens, email="vera@example.com")
+    assert len(verified) == 1
+    response = h.consume(tokens, device, sent.code)
+    assert status(response) == 200 and body(response)["status"] == "OK"
+    assert len(verified) == 2 and verified[0] is not verified[1]
+
+
 def test_an_e_mailed_code_completes_a_custom_claim(make_harness: MakeHarness) -> None:
     """build_recipe_list(claim=...) reaches the passwordless override too."""
     claim = make_second_factor_claim("mfa-done")

@@ -143,7 +143,7 @@ def test_explain_tells_what_a_sign_in_asks_and_why(make: MakeApp) -> None:
     assert enrolled.at_sign_in == "second-factor"
     assert enrolled.offered == ("totp", "recovery-code") and enrolled.factors == enrolled.offered
     assert enrolled.to_dict()["offered"] == ["totp", "recovery-code"]
-    assert enrolled.remembered_devices is None and enrolled.locked == {}
+    assert enrolled.remembered_devices == 0 and enrolled.locked == {}
 
 
 def test_core_calls_of_a_sign_in_with_a_role_policy(

@@ -239,11 +239,11 @@ def test_core_calls_per_flow_with_the_default_store(
     start = len(calls_since(0))
     created = body(h.post("/auth/2fa/totp/device", tokens, {}))
     assert created["status"] == "OK"
-    assert calls_since(start) == [
-        "GET /user/id",  # the account name in the otpauth URI
-        "GET /recipe/user/metadata",
-        "PUT /recipe/user/metadata",
-    ]
+    made = calls_since(start)
+    # The account name in the otpauth URI is read while the device is stored, beside it.
+    metadata = ["GET /recipe/user/metadata", "PUT /recipe/user/metadata"]
+    assert sorted(made) == sorted([*metadata, "GET /user/id"])
+    assert [c for c in made if c in metadata] == metadata
     start = len(calls_since(0))
     code = totp.code_at(created["secret"], h.clock())
     verified = body(h.post("/auth/2fa/totp/device/verify", tokens, {"code": code}))

@@ -36,6 +36,8 @@ SAFE_FIELDS = {
     "count",
     "expires_at",
     "reason",  # a RefusalReason value, never the answer itself
+    "device_id",  # a remembered device's record id: proves nothing without its signed token
+    "just_locked",  # whether this failure locked the factor
 }
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import io
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -263,3 +264,22 @@ def test_qr_svg_is_a_standalone_svg() -> None:
     assert root.find("{http://www.w3.org/2000/svg}path") is not None
     assert totp.qr_svg(uri) == svg
     assert totp.qr_svg(totp.otpauth_uri(SECRET, "bob@example.com", "Acme")) != svg
+
+
+def test_a_qr_code_scores_no_masks_and_encodes_the_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawing and scoring all eight masks was most of a QR code's cost on the event loop:
+    the fixed mask skips it, and the code still holds the whole URI."""
+    import segno
+    from segno import encoder
+
+    scored: list[object] = []
+    real = encoder.evaluate_mask
+    monkeypatch.setattr(encoder, "evaluate_mask", lambda *a: scored.append(a) or real(*a))
+    uri = totp.otpauth_uri(SECRET, "alice@example.com", "Acme")
+    svg = totp.qr_svg(uri)
+    assert scored == []
+    expected = segno.make(uri, error="m", micro=False, mask=totp.QR_MASK)
+    assert expected.mask == totp.QR_MASK and expected.designator == "8-M"
+    again = io.BytesIO()
+    expected.save(again, kind="svg", scale=4, xmldecl=False, svgns=True, title="QR code")
+    assert again.getvalue().decode("utf-8") == svg

@@ -63,6 +63,21 @@ def test_core_load_and_imports_are_measured(quick_run: Run) -> None:
     assert any(name.strip() == "st_twofactor" for _, name in imports.top_modules)
 
 
+def test_the_library_cpu_per_flow_and_the_load_are_measured(quick_run: Run) -> None:
+    cpu = quick_run.flow_cpu
+    assert cpu is not None and set(cpu) == {"st-twofactor+reuse", "sdk-mfa+reuse", "legacy+reuse"}
+    ours = cpu["st-twofactor+reuse"]
+    assert all(ours[flow].seconds for flow, _ in FLOWS), ours
+    assert 0 < ours["totp-enrol"].share < 1 and ours["totp-enrol"].library_ms > 0
+    assert all(0 <= c.share < 0.01 for c in cpu["legacy+reuse"].values()), "no library there"
+    load = quick_run.app_load
+    assert load is not None and set(load.samples) == {"st-twofactor", "sdk-mfa", "legacy"}
+    for key, samples in load.samples.items():
+        assert samples.errors == [], (key, samples.errors)
+        assert len(samples.journey_seconds) == load.users * load.rounds
+        assert samples.journey_rates and samples.lags and samples.cpu_per_journey[0] > 0
+
+
 def test_the_document_and_chart_are_written(quick_run: Run, tmp_path: Path) -> None:
     out = tmp_path / "docs" / "benchmarks.md"
     write(quick_run, out)
@@ -74,6 +89,8 @@ def test_the_document_and_chart_are_written(quick_run: Run, tmp_path: Path) -> N
         "## 2. Core calls and time per flow",
         "## 3. The development core",
         "## 4. Import time",
+        "### Where the time goes besides core calls (speed-up on)",
+        "## 5. Many users through one app worker",
     ):
         assert f"\n{heading}\n" in f"\n{markdown}", heading
     assert "Protected request: zero core calls | 0 core calls" in markdown

@@ -244,6 +244,43 @@ def test_user_show_lists_security_keys_without_key_material(app: str) -> None:
             assert key.credential_id not in output and key.public_key not in output
 
 
+def test_user_show_lists_remembered_devices(app: str) -> None:
+    """Each remembered device's id, name, when remembered and last used; expired ones are
+    not listed; never a token."""
+    from st_twofactor.kernel.trusted_devices import RememberedDevice
+
+    config = TwoFactorConfig(secret_keys=[OLD_KEY], factors=("totp", "recovery-code"))
+    user_id = run(new_user("remembered"))
+    later = 4_102_444_800_000  # 2100-01-01, in ms
+    devices = [
+        RememberedDevice("dev-a", "Chrome on Linux", 1_714_564_800_000, 1_714_651_200_000, later),
+        RememberedDevice("dev-b", "Safari on iOS", 1_714_564_800_000, 1_714_564_800_000, 1),
+    ]
+
+    def remember(state: TwoFactorState) -> None:
+        state.remembered_devices = list(devices)
+
+    run(config.state_store.update(user_id, remember))
+    text = run_cli("user", "show", user_id, "--config", "tests.helpers.cli_config:config", core=app)
+    assert text.returncode == EXIT_OK, text.stderr
+    assert (
+        "remembered devices:  Chrome on Linux (id dev-a, remembered 2024-05-01T12:00:00Z, "
+        "last used 2024-05-02T12:00:00Z)"
+    ) in text.stdout
+    assert "Safari" not in text.stdout  # expired
+    shown = run_cli(
+        "user", "show", user_id, "--config", "tests.helpers.cli_config:config", "--json", core=app
+    )
+    assert as_json(shown)["remembered_devices"] == [
+        {
+            "id": "dev-a",
+            "name": "Chrome on Linux",
+            "created_at": "2024-05-01T12:00:00Z",
+            "last_used_at": "2024-05-02T12:00:00Z",
+        }
+    ]
+
+
 def test_a_state_that_cannot_be_parsed_is_reported_not_shown(app: str) -> None:
     from supertokens_python.recipe.usermetadata.asyncio import update_user_metadata
 

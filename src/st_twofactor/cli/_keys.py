@@ -1,5 +1,6 @@
-"""``st-twofactor keys status`` and ``keys rotate``: TOTP secrets by the key that sealed
-them, and re-sealing them under the first key. See :mod:`st_twofactor.cli`.
+"""``st-twofactor keys status`` and ``keys rotate``: sealed secrets (TOTP secrets and the
+keys of recovery-code sets) by the key that sealed them, and re-sealing them under the
+first key. See :mod:`st_twofactor.cli`.
 
 Both use the runtime's secret box and store (the ones the app's own flows use), so a
 secret is counted, opened and re-sealed exactly as a sign-in would open it.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class KeyCount:
-    """TOTP secrets by the key that sealed them."""
+    """Sealed secrets (TOTP secrets, recovery-code keys) by the key that sealed them."""
 
     users: int = 0
     secrets: int = 0
@@ -54,23 +55,64 @@ class KeyCount:
 
 
 def _count_keys(box: SecretBox, user_id: str, state: TwoFactorState, *, reseal: bool) -> KeyCount:
-    """Count (and with ``reseal``, re-seal under the first key) the user's TOTP secrets."""
-    from st_twofactor.errors import DecryptionError
-
+    """Count (and with ``reseal``, re-seal under the first key) the user's sealed secrets:
+    TOTP secrets, and the key of their recovery codes (without it, no code of the set can
+    be checked)."""
     count = KeyCount(users=1)
     for device in state.totp_devices:
-        count.secrets += 1
-        try:
-            box.decrypt(device.secret, context=user_id)
-        except DecryptionError:
-            count.unreadable += 1
-            continue
-        if reseal and box.needs_rotation(device.secret):
-            device.secret = box.rotate(device.secret, context=user_id)
-            count.rotated += 1
-        key_id = device.secret.split(".")[1]
-        count.by_key[key_id] = count.by_key.get(key_id, 0) + 1
+        device.secret = _count_one(box, user_id, device.secret, count, reseal=reseal)
+    if state.recovery_codes:
+        _count_recovery_keys(box, user_id, state, count, reseal=reseal)
     return count
+
+
+def _count_recovery_keys(
+    box: SecretBox, user_id: str, state: TwoFactorState, count: KeyCount, *, reseal: bool
+) -> None:
+    """Count (and re-seal) the key of the user's recovery codes: every entry of a set
+    carries it, so it is counted once and re-sealed in all of them."""
+    from st_twofactor.factors.recovery_codes import codes
+
+    sealed_keys: dict[str, str] = {}
+    for entry in state.recovery_codes:
+        sealed = _sealed_or_none(entry)
+        if sealed is not None and sealed not in sealed_keys:
+            sealed_keys[sealed] = _count_one(box, user_id, sealed, count, reseal=reseal)
+    if any(old != new for old, new in sealed_keys.items()):
+        state.recovery_codes = [
+            codes.with_sealed_key(entry, sealed_keys[sealed])
+            if (sealed := _sealed_or_none(entry)) is not None
+            else entry
+            for entry in state.recovery_codes
+        ]
+
+
+def _sealed_or_none(entry: str) -> str | None:
+    from st_twofactor.errors import MalformedDataError
+    from st_twofactor.factors.recovery_codes import codes
+
+    try:
+        return codes.sealed_key_of(entry)
+    except MalformedDataError:
+        return None
+
+
+def _count_one(box: SecretBox, user_id: str, sealed: str, count: KeyCount, *, reseal: bool) -> str:
+    """Count ``sealed`` in ``count``; it, re-sealed under the first key with ``reseal``."""
+    from st_twofactor.errors import DecryptionError
+
+    count.secrets += 1
+    try:
+        box.decrypt(sealed, context=user_id)
+    except DecryptionError:
+        count.unreadable += 1
+        return sealed
+    if reseal and box.needs_rotation(sealed):
+        sealed = box.rotate(sealed, context=user_id)
+        count.rotated += 1
+    key_id = sealed.split(".")[1]
+    count.by_key[key_id] = count.by_key.get(key_id, 0) + 1
+    return sealed
 
 
 BATCH = 8
@@ -136,8 +178,8 @@ def _keys_document(config: TwoFactorConfig, total: KeyCount, primary: str) -> di
 def _keys_lines(document: dict[str, Any]) -> list[str]:
     old = ", ".join(f"{k}: {v}" for k, v in document["under_old_keys"].items()) or "none"
     lines = [
-        f"users with TOTP:       {document['users']}",
-        f"TOTP secrets:          {document['secrets']}",
+        f"users with secrets:    {document['users']}",
+        f"sealed secrets:        {document['secrets']} (TOTP secrets, recovery-code keys)",
         f"under the first key:   {document['under_first_key']} (key id {document['first_key_id']})",
         f"under older keys:      {document['still_old']} ({old})",
         f"unreadable:            {document['unreadable']}",
@@ -152,7 +194,7 @@ def _keys_lines(document: dict[str, Any]) -> list[str]:
 
 
 async def keys_status(runtime: TwoFactor, tenants: Sequence[str], out: Output) -> int:
-    """How many TOTP secrets each key sealed (nothing is written)."""
+    """How many sealed secrets each key sealed (nothing is written)."""
     box, store = runtime.box, runtime.store
     total = KeyCount()
 
@@ -173,7 +215,7 @@ async def keys_status(runtime: TwoFactor, tenants: Sequence[str], out: Output) -
 async def keys_rotate(
     runtime: TwoFactor, tenants: Sequence[str], out: Output, *, after: str | None
 ) -> int:
-    """Re-seal every TOTP secret under the first key, one atomic update per user.
+    """Re-seal every sealed secret under the first key, one atomic update per user.
 
     Resumable: a user whose secrets are all under the first key is not written, so
     running it again only does what is left; ``--after USER_ID`` skips the users before.
@@ -182,7 +224,7 @@ async def keys_rotate(
     total = KeyCount()
     async with outages():
         users = await _user_ids(runtime.config.state_store, tenants, after)
-    progress = Progress("re-sealing TOTP secrets", len(users), out.stderr)
+    progress = Progress("re-sealing secrets", len(users), out.stderr)
     last_done = after
     done = 0
     try:

@@ -142,3 +142,26 @@ def security_keys_line(keys: Sequence[dict[str, Any]]) -> str:
         for key in keys
     )
     return f"security keys:       {shown or 'none'}"
+
+
+def remembered_devices_document(devices: Sequence[Any]) -> list[dict[str, Any]]:
+    """The remembered devices of a :class:`~st_twofactor.admin.TwoFactorOverview` for
+    ``user show``: id, name, when remembered, when last used (to within an hour)."""
+    return [
+        {
+            "id": device.id,
+            "name": device.name,
+            "created_at": utc_time(device.created_at / 1000),
+            "last_used_at": utc_time(device.last_used_at / 1000),
+        }
+        for device in devices
+    ]
+
+
+def remembered_devices_line(devices: Sequence[dict[str, Any]]) -> str:
+    """``user show``'s line of remembered devices (from :func:`remembered_devices_document`)."""
+    shown = ", ".join(
+        f"{d['name']} (id {d['id']}, remembered {d['created_at']}, last used {d['last_used_at']})"
+        for d in devices
+    )
+    return f"remembered devices:  {shown or 'none'}"

@@ -20,6 +20,8 @@ from st_twofactor.cli._output import (
     CommandError,
     Output,
     outages,
+    remembered_devices_document,
+    remembered_devices_line,
     security_keys_document,
     security_keys_line,
 )
@@ -86,6 +88,7 @@ def _overview_document(overview: Any) -> dict[str, Any]:
     del document["sessions_revoked"]  # only a reset revokes sessions; it adds the count
     document["totp_devices"] = [{"name": n, "verified": v} for n, v in overview.totp_devices]
     document["security_keys"] = security_keys_document(overview.security_keys)
+    document["remembered_devices"] = remembered_devices_document(overview.remembered_devices)
     document["factors"] = list(overview.factors)
     document["locked_factors"] = list(overview.locked_factors)
     return document
@@ -101,6 +104,7 @@ def _overview_lines(document: dict[str, Any]) -> list[str]:
         f"factors:             {', '.join(document['factors']) or 'none'}",
         f"TOTP devices:        {devices or 'none'}",
         security_keys_line(document["security_keys"]),
+        remembered_devices_line(document["remembered_devices"]),
         f"e-mail for codes:    {document['email'] or '-'}",
         f"phone for codes:     {document['phone'] or '-'}",
         f"recovery codes left: {document['recovery_codes_left']}",

@@ -1,13 +1,9 @@
 """What every second factor shares: the factor contract and the rules that are the same
 for all, held once so that the factors cannot drift apart.
 
-Each factor is a class on :class:`FactorBase`, in its own module (TOTP in
-:mod:`~st_twofactor.factors.totp`, recovery codes in
-:mod:`~st_twofactor.factors.recovery_codes`, e-mailed and SMS codes in
-:mod:`~st_twofactor.factors.codes`, security keys and passkeys in
-:mod:`~st_twofactor.factors.webauthn`), registered in
-:data:`st_twofactor.factors.registry.FACTORS`. Its flows (enrol, verify, remove) change the
-user's state only through the base's rules:
+Each factor is a class on :class:`FactorBase`, in a package of its own under
+:mod:`st_twofactor.factors`, registered in :data:`st_twofactor.factors.registry.FACTORS`.
+Its flows (enrol, verify, remove) change the user's state only through the base's rules:
 
 - **Freshness** (:meth:`FactorBase.check_change`, :meth:`FactorBase.check_removal`): a user
   who has a factor may add one, pin a contact or get new recovery codes only with a second
@@ -21,19 +17,17 @@ user's state only through the base's rules:
   with the wait the throttle reports (milliseconds, rounded up). The events follow from
   the same outcome.
 - **Success** (:meth:`FactorBase.succeeded`): a right code of *any* factor resets the
-  failure counts and lockouts of *all* the user's factors: the user has just proved who
-  they are.
+  failure counts and lockouts of *all* the user's factors (the user just proved who they are).
 - **Recovery codes** come with the first real factor (:meth:`FactorBase.give_recovery_codes`)
   and go with the last one (:meth:`FactorBase.drop_orphaned_recovery_codes`).
 - **Revocation** and the known-device failure count are applied by the store every flow
   uses (:class:`~st_twofactor.kernel.request_store.RequestStore`).
-- **Completing the session**: :mod:`~st_twofactor.kernel.completion` (claim,
-  remember-device, events), called by the HTTP layer once a flow answered ``OK``.
+- **Completing the session**: :mod:`~st_twofactor.kernel.completion`, once a flow says ``OK``.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
@@ -42,6 +36,7 @@ from supertokens_python.recipe.session.claims import BooleanClaim
 from st_twofactor import events
 from st_twofactor.claim import completed_within
 from st_twofactor.factors.recovery_codes import codes as recovery_codes
+from st_twofactor.factors.recovery_codes.codes import NewSet
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel import throttle
 from st_twofactor.kernel.throttle import Allowed, Decision, Refused, ThrottlePolicy
@@ -127,6 +122,9 @@ class Kernel(Protocol):
     box: SecretBox
     completion: SessionCompletion
 
+    @property
+    def emit(self) -> Callable[[events.Event, dict[str, Any] | None], Awaitable[None]]: ...
+
 
 class StepUpRequired(Exception):
     """A factor change was refused: it needs a factor presented in this session within the
@@ -201,11 +199,10 @@ class FactorBase:
 
         existed = await self.store.update(user_id, remove, user_context)
         if existed:
-            await self.emit(
-                events.FactorRemoved(
-                    user_id=user_id, at=self.now(), factor=self.id, device_name=device_name
-                )
+            event = events.FactorRemoved(
+                user_id=user_id, at=self.now(), factor=self.id, device_name=device_name
             )
+            await self.emit(event, user_context)
         return {"status": "OK", "didDeviceExist": existed}
 
     def take_device(self, state: TwoFactorState, device_name: str) -> bool:
@@ -235,48 +232,50 @@ class FactorBase:
         *,
         factor: FactorId | None = None,
         reason: str | None = None,
+        user_context: dict[str, Any] | None = None,
     ) -> Failure:
         """The answer to a counted attempt that did not succeed; its events emitted."""
         answer, happened = failure(
             counted, user_id=user_id, factor=factor or self.id, now=self.now(), reason=reason
         )
         for event in happened:
-            await self.emit(event)
+            await self.emit(event, user_context)
         return answer
 
-    async def refused_code(self, user_id: str, counted: Counted) -> CodeRefused:
+    async def refused_code(
+        self, user_id: str, counted: Counted, user_context: dict[str, Any] | None = None
+    ) -> CodeRefused:
         """A wrong code as the library's own API answers it: ``INVALID_CODE_ERROR`` with
         the attempts left, or ``LIMIT_REACHED_ERROR`` with the wait when the factor is
         locked (also by this very failure)."""
-        answer = await self.failed(user_id, counted)
+        answer = await self.failed(user_id, counted, user_context=user_context)
         if isinstance(answer, Locked):
             return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
         return {"status": "INVALID_CODE_ERROR", "attemptsLeft": answer.attempts_left}
 
-    async def emit(self, event: events.Event) -> None:
-        await events.emit(self.config.on_event, event)
+    async def emit(self, event: events.Event, user_context: dict[str, Any] | None = None) -> None:
+        """To the app's hook and the security e-mails (the request's ``user_context``)."""
+        await self.kernel.emit(event, user_context)
 
     # -- recovery codes --
 
-    async def new_recovery_codes(
-        self, *, only_if_used: bool = False
-    ) -> tuple[list[str], list[str]]:
-        """A new set of codes and their salted hashes, hashed off the event loop (~25 ms)
-        before the update that may store them. ``only_if_used``: none when the app does
-        not enable recovery codes."""
+    def new_recovery_codes(
+        self, user_id: str, *, only_if_used: bool = False
+    ) -> tuple[list[str], NewSet]:
+        """A new set of codes for ``user_id`` and what to store for it (keyed digests and
+        their sealed key, no slow hash), made before the update that may store it.
+        ``only_if_used``: none when the app does not enable recovery codes."""
         if only_if_used and "recovery-code" not in self.config.factors:
-            return [], []
-        codes = recovery_codes.generate(self.config.recovery_code_count)
-        hashes = await asyncio.to_thread(lambda: [recovery_codes.hash_code(c) for c in codes])
-        return codes, hashes
+            return [], NewSet()
+        return recovery_codes.new_set(self.kernel.box, user_id, self.config.recovery_code_count)
 
     @staticmethod
-    def give_recovery_codes(state: TwoFactorState, hashes: list[str]) -> bool:
-        """Store ``hashes`` as the user's recovery codes if they have none (the first real
-        factor brings them); whether they were stored."""
-        if state.recovery_codes or not hashes:
+    def give_recovery_codes(state: TwoFactorState, new: NewSet) -> bool:
+        """Store the set ``new`` as the user's recovery codes if they have none (the first
+        real factor brings them); whether it was stored."""
+        if state.recovery_codes or not new.stored:
             return False
-        state.recovery_codes = list(hashes)
+        new.put(state)
         return True
 
     @staticmethod
@@ -379,7 +378,9 @@ def failure(
     decision = counted.decision
     if isinstance(decision, Refused):
         wait = decision.retry_after_ms
-        locked = events.LockedOut(user_id=user_id, at=now, factor=factor, retry_after_ms=wait)
+        locked = events.LockedOut(
+            user_id=user_id, at=now, factor=factor, retry_after_ms=wait, just_locked=False
+        )
         return Locked(wait), [locked]
     failed: list[events.Event] = [
         events.VerificationFailed(

@@ -14,7 +14,7 @@ from supertokens_python.framework.response import BaseResponse
 from supertokens_python.recipe.session.exceptions import ClaimValidationError, InvalidClaimsError
 from supertokens_python.recipe.session.interfaces import SessionContainer
 
-from st_twofactor.claim import stale_reason
+from st_twofactor.claim import completed_at, stale_reason
 from st_twofactor.errors import DecryptionError
 from st_twofactor.factors._device_names import earlier_device_name
 from st_twofactor.factors.overview import AccountContacts
@@ -24,6 +24,7 @@ from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME
 from st_twofactor.http._body import MAX_BODY_BYTES, MalformedBody, read_json
 from st_twofactor.ids import FactorId
 from st_twofactor.kernel.revocation import bind_session
+from st_twofactor.kernel.trusted_devices import MAX_DEVICE_ID_LENGTH
 from st_twofactor.mfa_claim import MFA_CLAIM_KEY, NOT_SATISFIED
 
 if TYPE_CHECKING:
@@ -155,6 +156,26 @@ class Call:
             # Malformed, not a wrong guess: refused before the store is touched (S13).
             raise BadInput("'code' is not a recovery code")
         return code
+
+    def remembered_device_id(self) -> str:
+        """``id`` of a remembered device: the random id the list shows."""
+        value = self.string("id", required=True)
+        assert value is not None
+        if not re.fullmatch(rf"[A-Za-z0-9_-]{{1,{MAX_DEVICE_ID_LENGTH}}}", value):
+            raise BadInput("'id' is not the id of a remembered device")
+        return value
+
+    def require_completed(self) -> None:
+        """403 with the SDK's invalid-claim body (as ``require_2fa()``) unless the
+        session completed 2FA, in any way: a fresh 2FA is not needed."""
+        claim = self.runtime.claim
+        if completed_at(self.payload, claim=claim) is None:
+            entry = self.payload.get(claim.key)
+            actual = entry.get("v") if isinstance(entry, dict) else None
+            reason = {"message": "wrong value", "expectedValue": True, "actualValue": actual}
+            errors = [ClaimValidationError(claim.key, reason)]
+            errors.append(ClaimValidationError(MFA_CLAIM_KEY, dict(NOT_SATISFIED)))
+            raise InvalidClaimsError("invalid claim", errors)
 
     def refuse_stale(self) -> NoReturn:
         """403 with the same invalid-claim body as ``require_2fa(max_age=...)`` routes

@@ -24,7 +24,15 @@ With ``"webauthn"`` in ``config.factors`` (:data:`WEBAUTHN_ROUTES`, off by defau
 ``POST {base}/2fa/webauthn/device/remove``         remove a key (fresh 2FA)
 =================================================  =====================================
 
-Every route needs a session (401 without) but not a completed 2FA. Expected outcomes
+With ``remember_device`` on (:data:`REMEMBERED_DEVICE_ROUTES`), for a session that
+completed 2FA (403 otherwise; a fresh 2FA is not needed):
+
+=============================================  ==========================================
+``GET  {base}/2fa/remembered-devices``          the user's remembered devices
+``POST {base}/2fa/remembered-devices/remove``   forget one (``id``): ``didExist``
+=============================================  ==========================================
+
+Every other route needs a session (401 without) but not a completed 2FA. Expected outcomes
 answer 200 with a ``status``; malformed input answers 400 with a ``message`` and
 changes nothing; a stale 2FA where a fresh one is needed answers 403 with the SDK's
 invalid-claim body.
@@ -74,7 +82,7 @@ from st_twofactor.ids import CODE_FACTORS, PLUGIN_ID
 from st_twofactor.runtime import TwoFactor
 from st_twofactor.session_override import is_2fa_required, without_2fa
 
-__all__ = ["ROUTES", "WEBAUTHN_ROUTES", "twofactor_plugin"]
+__all__ = ["REMEMBERED_DEVICE_ROUTES", "ROUTES", "WEBAUTHN_ROUTES", "twofactor_plugin"]
 
 
 # -- the flows, one per route: each reads its input, calls its factor, answers --
@@ -99,7 +107,7 @@ async def _overview(call: Call) -> Answer:
 
 async def _create_device(call: Call) -> Answer:
     name = call.device_name()
-    account = await account_name(call.user_id, call.user_context)
+    account = account_name(call.user_id, call.user_context)  # runs while the device is stored
     return await call.runtime.totp.create_device(
         call.user_id, account, name, call.user_context, session_payload=call.payload
     )
@@ -186,6 +194,22 @@ async def _webauthn_remove(call: Call) -> Answer:
     )
 
 
+# -- remembered devices (served only when config.remember_device is on) --
+
+
+async def _remembered_devices(call: Call) -> Answer:
+    call.require_completed()
+    devices = await call.runtime.trusted_devices.listed(call.user_id, call.user_context)
+    return {"status": "OK", "devices": [device.public() for device in devices]}
+
+
+async def _forget_remembered_device(call: Call) -> Answer:
+    call.require_completed()
+    device_id = call.remembered_device_id()
+    existed = await call.runtime.trusted_devices.remove(call.user_id, device_id, call.user_context)
+    return {"status": "OK", "didExist": existed}
+
+
 ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
     ("get", "/2fa", _overview),
     ("post", "/2fa/totp/device", _create_device),
@@ -208,10 +232,19 @@ WEBAUTHN_ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
 ``config.factors`` (the factor is off by default, and so are its routes)."""
 
 
+REMEMBERED_DEVICE_ROUTES: tuple[tuple[str, str, FlowHandler], ...] = (
+    ("get", "/2fa/remembered-devices", _remembered_devices),
+    ("post", "/2fa/remembered-devices/remove", _forget_remembered_device),
+)
+"""The routes of the list of remembered devices; served only with ``remember_device``."""
+
+
 def _served(config: TwoFactorConfig) -> tuple[tuple[str, str, FlowHandler], ...]:
     """The routes ``config`` serves: the library's own, and those of SuperTokens'
     frontend MFA and TOTP recipes (:mod:`st_twofactor.http.mfa`)."""
     own = ROUTES + WEBAUTHN_ROUTES if "webauthn" in config.factors else ROUTES
+    if config.remember_device:
+        own = own + REMEMBERED_DEVICE_ROUTES
     return own + MFA_ROUTES
 
 

@@ -6,9 +6,11 @@ e-mailed or SMS code; DESIGN 10.1):
 - the claim is set in the session that presented the factor
   (:func:`~st_twofactor.claim.mark_completed`, with the factor's id as its ``m``);
 - when the app offers remember-device and the request asked for it (``rememberDevice:
-  true``), a remember-device token (S11) is set as an HttpOnly, SameSite=Strict cookie
-  whose ``Secure`` flag follows the session recipe's ``cookie_secure`` (the app's own
-  session cookies), so it works on http development as on https;
+  true``), the device is recorded in the user's list of remembered devices
+  (:mod:`~st_twofactor.kernel.trusted_devices`) and its remember-device token (S11) is
+  set as an HttpOnly, SameSite=Strict cookie whose ``Secure`` flag follows the session
+  recipe's ``cookie_secure`` (the app's own session cookies), so it works on http
+  development as on https;
 - the token is also returned in the JSON body only to a header-mode client (one that
   sent ``Authorization: Bearer``; it keeps its tokens itself). A cookie-mode browser gets
   it only in the cookie: in the body, any script on the page could read it, which would
@@ -20,6 +22,7 @@ e-mailed or SMS code; DESIGN 10.1):
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from supertokens_python.exceptions import GeneralError
@@ -34,8 +37,7 @@ from st_twofactor.ids import FactorId
 if TYPE_CHECKING:
     from st_twofactor.config import TwoFactorConfig
     from st_twofactor.kernel.known_devices import KnownDevices
-    from st_twofactor.kernel.remember import RememberDeviceTokens
-    from st_twofactor.kernel.request_store import RequestStore
+    from st_twofactor.kernel.trusted_devices import TrustedDevices
 
 __all__ = ["SessionCompletion", "is_header_mode", "remember_cookie_secure"]
 
@@ -53,15 +55,15 @@ class SessionCompletion:
         self,
         config: TwoFactorConfig,
         claim: BooleanClaim,
-        tokens: RememberDeviceTokens,
-        store: RequestStore,
-        known_devices: KnownDevices | None = None,
+        trusted: TrustedDevices,
+        known_devices: KnownDevices | None,
+        emit: Callable[[events.Event, dict[str, Any]], Awaitable[None]],
     ) -> None:
         self.config = config
         self.claim = claim
-        self.tokens = tokens
-        self.store = store
+        self.trusted = trusted
         self.known_devices = known_devices
+        self._emit = emit
 
     async def complete(
         self,
@@ -93,11 +95,9 @@ class SessionCompletion:
         if not (config.remember_device and remember):
             return None
         user_id = session.get_user_id()
-        state = await self.store.load(user_id, user_context)
-        token = self.tokens.issue(
-            user_id, state.epoch, lifetime=config.remember_device_for, now=config.clock
-        )
-        expires_at = config.clock() + config.remember_device_for
+        user_agent = request.get_header("user-agent")
+        token, device = await self.trusted.remember(user_id, user_agent, user_context)
+        expires_at = device.expires_at / 1000
         response.set_cookie(
             key=REMEMBER_COOKIE,
             value=token,
@@ -107,10 +107,14 @@ class SessionCompletion:
             httponly=True,
             samesite="strict",
         )
-        await events.emit(
-            config.on_event,
-            events.DeviceRemembered(user_id=user_id, at=config.clock(), expires_at=expires_at),
+        event = events.DeviceRemembered(
+            user_id=user_id,
+            at=config.clock(),
+            expires_at=expires_at,
+            device_id=device.id,
+            device_name=device.name,
         )
+        await self._emit(event, user_context)
         return token if is_header_mode(request) else None
 
 

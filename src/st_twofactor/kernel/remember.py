@@ -3,12 +3,15 @@
 A token is ``<payload>.<signature>``, both base64url: the text form of
 :class:`~st_twofactor.kernel.signer.Signer`, under a key derived from the app's secret key
 with its own label (never the key that encrypts TOTP secrets). The payload (JSON) holds the
-user id, the expiry, the user's 2FA *epoch* and a random id.
+user id, the expiry, the user's 2FA *epoch*, a random nonce and, for a remembered device,
+the id of its record in the user's state (``d``,
+:mod:`st_twofactor.kernel.trusted_devices`).
 
-Revocation without a token table: the store keeps an epoch per user and increments it
-whenever a factor is added, removed or replaced, or recovery codes are regenerated. A token
-only passes :meth:`RememberDeviceTokens.check` with the current epoch, so changing factors
-revokes every remembered device of that user at once.
+Two ways to revoke: the store keeps an epoch per user and increments it whenever a factor
+is added, removed or replaced, or recovery codes are regenerated; a token only passes with
+the current epoch, so changing factors revokes every remembered device of that user at
+once. And a remembered device's token names its record: removing the record ends that
+device's trust only.
 
 The token is a bearer secret: send it in an HttpOnly, SameSite=Strict cookie (Secure
 whenever the app's session cookies are; see :mod:`~st_twofactor.kernel.completion`) and never
@@ -66,8 +69,10 @@ class RememberDeviceTokens:
         *,
         lifetime: float,
         now: Callable[[], float] = time.time,
+        device_id: str | None = None,
     ) -> str:
-        """A token for ``user_id`` at 2FA epoch ``epoch``, valid for ``lifetime`` seconds."""
+        """A token for ``user_id`` at 2FA epoch ``epoch``, valid for ``lifetime`` seconds;
+        bound to the remembered device's record ``device_id`` when given."""
         if not isinstance(user_id, str) or not user_id:
             raise ConfigurationError("user_id must be a non-empty string")
         if isinstance(epoch, bool) or not isinstance(epoch, int):
@@ -81,6 +86,8 @@ class RememberDeviceTokens:
             "x": math.floor(now() + lifetime),
             "n": b64encode(secrets.token_bytes(16)),
         }
+        if device_id is not None:
+            payload["d"] = device_id
         return self._signer.sign_text(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
 
     def check(
@@ -97,9 +104,29 @@ class RememberDeviceTokens:
         is ``False``, never an exception. The signature is checked before the payload is
         parsed, so only our own payloads ever reach the JSON parser.
         """
+        return self._valid_payload(token, user_id, epoch, now) is not None
+
+    def device_id(
+        self,
+        token: object,
+        user_id: str,
+        epoch: int,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> str | None:
+        """The remembered device's record id in a token that passes :meth:`check`;
+        ``None`` for any other token, and for a valid one that names no record (issued
+        before devices were records)."""
+        payload = self._valid_payload(token, user_id, epoch, now)
+        device = None if payload is None else payload.get("d")
+        return device if isinstance(device, str) and device else None
+
+    def _valid_payload(
+        self, token: object, user_id: str, epoch: int, now: Callable[[], float]
+    ) -> dict[str, object] | None:
         payload = self._verified_payload(token)
         if payload is None:
-            return False
+            return None
         token_user, token_epoch, expires = payload.get("u"), payload.get("e"), payload.get("x")
         if not (
             payload.get("v") == _VERSION
@@ -109,9 +136,9 @@ class RememberDeviceTokens:
             and isinstance(expires, int)
             and not isinstance(expires, bool)
         ):
-            return False
+            return None
         same_user = hmac.compare_digest(_utf8(token_user), _utf8(user_id))
-        return same_user and token_epoch == epoch and now() < expires
+        return payload if same_user and token_epoch == epoch and now() < expires else None
 
     def _verified_payload(self, token: object) -> dict[str, object] | None:
         raw = self._signer.open_text(token)

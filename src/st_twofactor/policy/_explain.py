@@ -55,9 +55,8 @@ class Explanation:
     """Factors refused now after too many failures: milliseconds to wait."""
     remember_device: bool
     """Whether the app offers "remember this device" (a remembered device skips 2FA)."""
-    remembered_devices: int | None
-    """How many remembered devices the user has, when the store records them (``None``:
-    remember-device tokens are not recorded, so they cannot be counted)."""
+    remembered_devices: int
+    """How many remembered devices the user has (each can skip 2FA at sign-in)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json``)."""
@@ -92,8 +91,6 @@ class Explanation:
             + (
                 "not offered"
                 if not self.remember_device
-                else "not recorded (tokens are not listed)"
-                if self.remembered_devices is None
                 else f"{self.remembered_devices} (a remembered device skips 2FA)"
             ),
         ]
@@ -133,7 +130,6 @@ async def explain(
         step = "grace"
     else:
         step = "enrol"
-    remembered = getattr(state, "remembered_devices", None)
     return Explanation(
         user_id=user_id,
         tenant_id=tenant_id,
@@ -148,7 +144,7 @@ async def explain(
         grace_starts=starts,
         locked=dict(seen["locked"]),
         remember_device=config.remember_device,
-        remembered_devices=None if remembered is None else len(remembered),
+        remembered_devices=len(state.remembered_devices),
     )
 
 

@@ -1,7 +1,7 @@
 """A user's 2FA state: the model every store keeps, and its JSON-safe dict form.
 
 :class:`TwoFactorState` is one small document per user (TOTP devices, pinned contacts,
-recovery-code hashes, throttle counters, pending e-mail/SMS codes, send records, security
+recovery-code digests, throttle counters, pending e-mail/SMS codes, send records, security
 keys). :meth:`TwoFactorState.to_dict` and :meth:`TwoFactorState.from_dict` turn it into a
 JSON-safe dict and back, refusing what does not parse (:class:`MalformedDataError`, read
 through :mod:`st_twofactor.stores._reader`); :mod:`st_twofactor.stores.state_codec` makes
@@ -17,6 +17,7 @@ from st_twofactor.errors import MalformedDataError
 from st_twofactor.factors._device_names import device_key
 from st_twofactor.kernel.send_quota import CodeSend
 from st_twofactor.kernel.throttle import FactorCounter, ThrottleState
+from st_twofactor.kernel.trusted_devices import RememberedDevice
 from st_twofactor.stores._reader import Reader
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class TwoFactorState:
     phone: str | None = None
     """Phone number pinned for ``otp-phone`` codes."""
     recovery_codes: list[str] = field(default_factory=list)
-    """Salted hashes of the unused recovery codes (see
-    :mod:`st_twofactor.factors.recovery_codes.codes`)."""
+    """The stored forms of the unused recovery codes, never the codes: keyed digests that
+    each carry their set's sealed key, or salted PBKDF2 hashes for a set made before them
+    (see :mod:`st_twofactor.factors.recovery_codes.codes`)."""
     throttle: ThrottleState = field(default_factory=ThrottleState)
     """Failure counts of attempts from anywhere but the user's known devices."""
     known_throttle: ThrottleState = field(default_factory=ThrottleState)
@@ -114,6 +116,9 @@ class TwoFactorState:
     """The first sign-in at which 2FA was required of the user while they had no factor:
     the enrolment grace period (:mod:`st_twofactor.kernel.grace`) counts from it. Set
     once and never moved, also by a reset, so a grace period cannot be started again."""
+    remembered_devices: list[RememberedDevice] = field(default_factory=list)
+    """The devices that may skip the second factor at sign-in, each named by its
+    remember-device token (:mod:`st_twofactor.kernel.trusted_devices`)."""
 
     def factor_ids(self) -> list[str]:
         """Enrolled factor ids: a verified TOTP device, a pinned contact, unused codes."""
@@ -167,8 +172,10 @@ class TwoFactorState:
         return True
 
     def bump_epoch(self) -> None:
-        """Revoke every remember-device token; call on any factor change."""
+        """Revoke every remember-device token and forget every remembered device; call on
+        any factor change."""
         self.epoch += 1
+        self.remembered_devices = []
 
     def revoke_sessions(self, now: float) -> None:
         """End, for the 2FA state, every session started until ``now`` (see
@@ -233,6 +240,8 @@ class TwoFactorState:
             document["burnt_totp_steps"] = list(self.burnt_totp_steps)
         if self.grace_started_at is not None:  # absent until a grace period starts
             document["grace_started_at"] = self.grace_started_at
+        if self.remembered_devices:  # absent until a device is remembered
+            document["remembered_devices"] = [d.to_dict() for d in self.remembered_devices]
         if self.known_throttle != ThrottleState():  # absent until a known device fails
             document["known_throttle"] = _throttle_dict(self.known_throttle)
         return document
@@ -283,6 +292,16 @@ class TwoFactorState:
             ),
             sessions_revoked_at=doc.optional_float("sessions_revoked_at"),
             grace_started_at=doc.optional_float("grace_started_at"),
+            remembered_devices=[
+                RememberedDevice(
+                    id=d.str_("id"),
+                    name=d.str_("name"),
+                    created_at=d.int_("created_at", 0),
+                    last_used_at=d.int_("last_used_at", 0),
+                    expires_at=d.int_("expires_at", 0),
+                )
+                for d in doc.list_of_objects("remembered_devices")
+            ],
             **_webauthn_entries(doc),
         )
 

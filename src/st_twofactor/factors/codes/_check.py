@@ -141,12 +141,13 @@ class CodeChecking(CodeFlows):
                 )
         finally:
             for event in happened:
-                await self.emit(event)
+                await self.emit(event, user_context)
         if not isinstance(checked, _Claimed):
             return checked
         factor = checked.factor
         if checked.enrolled:
-            await self.emit(events.FactorEnrolled(user_id=user_id, at=now, factor=factor))
+            enrolled = events.FactorEnrolled(user_id=user_id, at=now, factor=factor)
+            await self.emit(enrolled, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
         token = await self.completion.complete(
             session,

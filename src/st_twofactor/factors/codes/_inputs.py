@@ -108,8 +108,23 @@ def _no_claim_validators(
     return []
 
 
+_VERIFIED = "st_twofactor_code_session"
+"""Where :func:`require_session` keeps the session it verified, in the request's
+``user_context``: the guard and then the API override both need it."""
+
+
 async def require_session(request: BaseRequest, user_context: dict[str, Any]) -> SessionContainer:
-    """The request's session; the SDK answers 401 (or try-refresh) without a valid one."""
+    """The request's session; the SDK answers 401 (or try-refresh) without a valid one.
+
+    Verified once per request: the guard checks it before the body, the API override
+    needs it again, and verifying the access token is the request's costliest CPU step
+    after the core calls. Kept in ``user_context`` (one per request) for this request
+    object only.
+    """
+    verified = user_context.get(_VERIFIED)
+    if isinstance(verified, tuple) and verified[0] is request:
+        kept: SessionContainer = verified[1]
+        return kept
     session = await get_session(
         request,
         session_required=True,
@@ -118,6 +133,7 @@ async def require_session(request: BaseRequest, user_context: dict[str, Any]) ->
     )
     if session is None:  # not reached with session_required=True; keeps the type exact
         raise UnauthorisedError("A session is required for second-factor codes")
+    user_context[_VERIFIED] = (request, session)
     return session
 
 

@@ -1,46 +1,82 @@
-"""Recovery codes: generation, normalisation of what users type, salted hashing, matching.
+"""Recovery codes: generation, normalisation of what users type, their stored form, matching.
 
 A code is 10 characters from a 32-letter alphabet without look-alikes (Crockford's base32,
 lower case: no ``i``, ``l``, ``o``, ``u``), so each carries 50 bits (S7). Codes are shown
 as ``xxxxx-xxxxx``; input is accepted in any case, with or without dashes and spaces, and
 the look-alikes ``o``/``i``/``l`` are read as ``0``/``1``/``1``.
 
-Storage: only ``pbkdf2_sha256$<iterations>$<salt>$<hash>`` strings, with a random 16-byte
-salt per code. Why PBKDF2-HMAC-SHA256 at 10,000 iterations: the codes are random, not
-passwords, so a slow KDF is not what protects them; their 50 bits are. The iterations
-still multiply the cost of a brute force on a leaked database by 10,000 (about 2**63
-SHA-256 blocks per code), while matching one input against 10 stored hashes stays around
-25 ms on one core. scrypt with a useful memory cost (n=2**12, r=8) took ~8 ms *per hash*
-and would blow the budget for no real gain. The iteration count is stored with each hash so
-it can change later without invalidating codes.
+Storage: never the code. A set is one entry per code: HMAC-SHA256 of the code under a
+random 32-byte key made with the set, and that key sealed by
+:class:`~st_twofactor.kernel.crypto.SecretBox` under the app's secret keys and bound to the
+user id, like a TOTP secret. A copy of the stored state alone gives nothing to test
+guesses against: without the secret keys the key stays sealed, and a digest under an
+unknown key is a random string. A copy together with the secret keys opens the key; the
+codes are random, not made from it, so each is then found only by trying its 2**50
+values at one HMAC each. Whoever holds both can also read every TOTP secret.
 
-Matching takes a few ms per hash: async callers may run :func:`find_match` in a thread.
+Why not a slow hash: the codes are random, not passwords, so what protects them at rest is
+the sealed key, and their 50 bits once it is open. A PBKDF2 hash per code (10,000
+iterations) cost ~2.5 ms each: ~25 ms to make a set and up to ~25 ms to check one typed
+code against ten. Checking a keyed set opens its key once and derives the typed code once.
+
+Each entry carries the sealed key itself, written in the layout of the PBKDF2 hashes of
+earlier versions: ``pbkdf2_sha256$1$<marker + sealed key>$<digest>``. So a worker of an
+earlier version, during a rolling deploy, keeps the entries verbatim when it rewrites the
+state (an extra field beside them would be dropped, and the codes with it), and reads an
+entry as a PBKDF2 hash of one iteration whose salt is the marked key: a typed code never
+matches it (a PBKDF2 output equal to an HMAC under a secret key), so such a worker refuses
+every code of a new set as a wrong code, neither accepting one nor failing. The marker
+(longer than the 16-byte salts of real PBKDF2 hashes) tells the two forms apart.
+
+Sets made before keyed digests are real PBKDF2 hashes (``pbkdf2_sha256$<iterations>$<salt>$
+<hash>``, a random 16-byte salt per code). They keep working, at their old cost, until the
+user gets a new set; a list may hold both forms.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from st_twofactor.errors import ConfigurationError, MalformedDataError
 from st_twofactor.kernel.crypto import b64decode, b64encode
+
+if TYPE_CHECKING:
+    from st_twofactor.kernel.crypto import SecretBox
+    from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
     "ALPHABET",
     "CODE_LENGTH",
     "DEFAULT_COUNT",
+    "NewSet",
     "find_match",
     "generate",
     "hash_code",
+    "keyed_entry",
+    "needs_slow_check",
+    "new_key",
+    "new_set",
     "normalise",
+    "open_keys",
+    "reseal",
+    "same_code",
+    "sealed_key_of",
+    "with_sealed_key",
 ]
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 CODE_LENGTH = 10
 DEFAULT_COUNT = 10
 
+_KEY_BYTES = 32
+_KEYED_MARK = b"st_twofactor/recovery-code-key/v1|"  # longer than any PBKDF2 salt
+_KEYED_LABEL = b"st_twofactor/recovery-code/v1|"
 _ITERATIONS = 10_000
 _MAX_ITERATIONS = 1_000_000  # refuse stored hashes that would stall a login
 _SALT_BYTES = 16
@@ -75,8 +111,123 @@ def normalise(code: object) -> str | None:
     return canonical
 
 
+# -- a set and its key --
+
+
+@dataclass(frozen=True)
+class NewSet:
+    """What a new set of codes stores: one entry per code (its keyed digest and the set's
+    sealed key). Empty when no set was made."""
+
+    stored: tuple[str, ...] = ()
+
+    def put(self, state: TwoFactorState) -> None:
+        """Make this the user's set in ``state``: the old codes stop working at once."""
+        state.recovery_codes = list(self.stored)
+
+
+def new_set(box: SecretBox, user_id: str, count: int = DEFAULT_COUNT) -> tuple[list[str], NewSet]:
+    """``count`` new codes for ``user_id`` (to show once) and what to store for them: a new
+    random key, sealed once for the user, and one keyed digest per code (microseconds; no
+    slow hash, so it runs on the event loop)."""
+    codes = generate(count)
+    key = new_key()
+    sealed = box.encrypt(b64encode(key), context=user_id)
+    return codes, NewSet(tuple(keyed_entry(code, key, sealed) for code in codes))
+
+
+def new_key() -> bytes:
+    """A new random key for the digests of one set of codes."""
+    return secrets.token_bytes(_KEY_BYTES)
+
+
+def open_keys(box: SecretBox, stored: Sequence[str], user_id: str) -> dict[str, bytes]:
+    """The keys of the keyed entries of ``stored``, by sealed key, each opened once.
+
+    Raises :class:`~st_twofactor.errors.DecryptionError` when no configured secret key
+    opens one (or it was sealed for another user), :class:`MalformedDataError` when an
+    entry cannot be parsed or what a sealed key holds is not a key.
+    """
+    keys: dict[str, bytes] = {}
+    for entry in stored:
+        sealed = sealed_key_of(entry)
+        if sealed is None or sealed in keys:
+            continue
+        try:
+            key = b64decode(box.decrypt(sealed, context=user_id))
+        except ValueError:
+            raise MalformedDataError("stored recovery code key is malformed") from None
+        if len(key) != _KEY_BYTES:
+            raise MalformedDataError("stored recovery code key is malformed")
+        keys[sealed] = key
+    return keys
+
+
+def reseal(box: SecretBox, stored: Sequence[str], user_id: str) -> list[str] | None:
+    """``stored`` with every sealed key re-sealed under the first secret key, or ``None``
+    when none needs it. The digests stay (the keys inside do not change).
+
+    Raises as :func:`open_keys` for a key no configured secret key opens.
+    """
+    resealed: dict[str, str] = {}
+    for entry in stored:
+        sealed = sealed_key_of(entry)
+        if sealed is not None and sealed not in resealed and box.needs_rotation(sealed):
+            resealed[sealed] = box.rotate(sealed, context=user_id)
+    if not resealed:
+        return None
+    out = []
+    for entry in stored:
+        sealed = sealed_key_of(entry)
+        if sealed in resealed:
+            entry = with_sealed_key(entry, resealed[sealed])
+        out.append(entry)
+    return out
+
+
+# -- stored forms --
+
+
+def keyed_entry(code: str, key: bytes, sealed: str) -> str:
+    """The stored entry of ``code`` (as generated or typed) in a set whose key is ``key``,
+    sealed as ``sealed``.
+
+    Raises :class:`MalformedDataError` when ``code`` is not a recovery code.
+    """
+    canonical = normalise(code)
+    if canonical is None:
+        raise MalformedDataError("not a recovery code")
+    return _keyed_form(sealed, _keyed_digest(key, canonical))
+
+
+def sealed_key_of(entry: str) -> str | None:
+    """The sealed key a keyed entry carries; ``None`` for a PBKDF2 hash.
+
+    Raises :class:`MalformedDataError` when ``entry`` is neither.
+    """
+    iterations, salt, _ = _parse(entry)
+    if iterations != 1 or not salt.startswith(_KEYED_MARK):
+        return None
+    try:
+        return salt[len(_KEYED_MARK) :].decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedDataError("stored recovery code key is malformed") from None
+
+
+def with_sealed_key(entry: str, sealed: str) -> str:
+    """The keyed ``entry`` carrying ``sealed`` (its key, sealed anew) instead."""
+    return _keyed_form(sealed, _parse(entry)[2])
+
+
+def same_code(entry: str, other: str) -> bool:
+    """Whether two stored entries are the same code of the same set: the same digest
+    (a keyed entry keeps its digest when its key is re-sealed)."""
+    return hmac.compare_digest(_parse(entry)[2], _parse(other)[2])
+
+
 def hash_code(code: str) -> str:
-    """The storage form of ``code`` (as generated or typed), with a fresh random salt.
+    """The storage form of ``code`` in sets made before keyed digests (PBKDF2, a fresh
+    random salt). New sets use :func:`keyed_entry`; this is kept to read and test old ones.
 
     Raises :class:`MalformedDataError` when ``code`` is not a recovery code.
     """
@@ -88,23 +239,55 @@ def hash_code(code: str) -> str:
     return f"{_SCHEME}${_ITERATIONS}${b64encode(salt)}${b64encode(digest)}"
 
 
-def find_match(code: object, hashes: Sequence[str]) -> int | None:
-    """Index of the stored hash that ``code`` matches, or ``None``.
+def needs_slow_check(stored: Sequence[str]) -> bool:
+    """Whether matching against ``stored`` runs PBKDF2 (a set made before keyed digests):
+    worth running off the event loop. A keyed set is matched in microseconds."""
+    return any(sealed_key_of(entry) is None for entry in stored)
 
-    Malformed input is ``None`` without touching the hashes. Every hash is checked (no
-    early exit) and each comparison uses :func:`hmac.compare_digest`. A stored hash that
-    cannot be parsed raises :class:`MalformedDataError`: corrupt state fails closed.
-    To use the code, remove ``hashes[index]`` in one atomic ``Store.update`` (as the service does).
+
+def find_match(
+    code: object, stored: Sequence[str], keys: Mapping[str, bytes] | None = None
+) -> int | None:
+    """Index of the stored entry that ``code`` matches, or ``None``.
+
+    ``keys``: the opened keys of the keyed entries (:func:`open_keys`); a set made before
+    them needs none. A keyed set costs one HMAC per call (the typed code is derived once
+    per key, and a set has one key), an old PBKDF2 entry one PBKDF2 each. Malformed input
+    is ``None`` without touching the entries. Every entry is checked (no early exit) and
+    each comparison uses :func:`hmac.compare_digest`. An entry that cannot be parsed, or a
+    keyed entry whose key is not in ``keys``, raises :class:`MalformedDataError`: corrupt
+    state fails closed. To use the code, remove the matched entry in one atomic
+    ``Store.update`` (as the flow does).
     """
     canonical = normalise(code)
     if canonical is None:
         return None
+    typed: dict[str, bytes] = {}
     matched: int | None = None
-    for index, stored in enumerate(hashes):
-        iterations, salt, expected = _parse(stored)
-        if hmac.compare_digest(_derive(canonical, salt, iterations), expected):
-            matched = index if matched is None else matched
+    for index, entry in enumerate(stored):
+        iterations, salt, expected = _parse(entry)
+        sealed = sealed_key_of(entry)
+        if sealed is None:
+            found = hmac.compare_digest(_derive(canonical, salt, iterations), expected)
+        else:
+            key = (keys or {}).get(sealed)
+            if key is None:
+                raise MalformedDataError("the key of stored recovery codes is not open")
+            if sealed not in typed:
+                typed[sealed] = _keyed_digest(key, canonical)
+            found = hmac.compare_digest(typed[sealed], expected)
+        if found and matched is None:
+            matched = index
     return matched
+
+
+def _keyed_form(sealed: str, digest: bytes) -> str:
+    marked = b64encode(_KEYED_MARK + sealed.encode("ascii"))
+    return f"{_SCHEME}$1${marked}${b64encode(digest)}"
+
+
+def _keyed_digest(key: bytes, canonical: str) -> bytes:
+    return hmac.new(key, _KEYED_LABEL + canonical.encode("ascii"), hashlib.sha256).digest()
 
 
 def _derive(canonical: str, salt: bytes, iterations: int) -> bytes:
@@ -112,9 +295,16 @@ def _derive(canonical: str, salt: bytes, iterations: int) -> bytes:
 
 
 def _parse(stored: object) -> tuple[int, bytes, bytes]:
+    if not isinstance(stored, str):
+        raise MalformedDataError("stored recovery code hash is malformed")
+    return _parse_text(stored)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(stored: str) -> tuple[int, bytes, bytes]:
+    """The parts of a stored entry; cached, as one check reads each entry several times
+    (an entry carries its sealed key, a few hundred characters of base64)."""
     try:
-        if not isinstance(stored, str):
-            raise ValueError
         scheme, iterations_text, salt_text, digest_text = stored.split("$")
         iterations = int(iterations_text)
         salt, digest = b64decode(salt_text), b64decode(digest_text)

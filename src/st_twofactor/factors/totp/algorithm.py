@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SKEW",
     "DRIFT_STEPS",
     "MIN_SECRET_BYTES",
+    "QR_MASK",
     "STEP_SECONDS",
     "Algorithm",
     "code_at",
@@ -236,15 +237,23 @@ def otpauth_uri(
     return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
 
 
+QR_MASK = 2
+"""The QR code mask pattern :func:`qr_svg` uses. Any of the eight decodes alike (the code
+says which one it uses); choosing the best one for each code means drawing and scoring all
+eight, ~6 of the ~8 ms a QR code of an ``otpauth://`` URI took on the event loop, so one
+is fixed: mask 2 is the one most often chosen for these URIs."""
+
+
 def qr_svg(uri: str, *, scale: int = 4) -> str:
-    """A QR code of ``uri`` as a standalone SVG document (no XML declaration).
+    """A QR code of ``uri`` as a standalone SVG document (no XML declaration), with the
+    fixed mask :data:`QR_MASK` (about 2.5 ms instead of 8).
 
     The SVG carries its namespace, so it can be inlined in HTML or served as an image.
     """
     import segno  # the QR code library, loaded on the first enrolment rather than at import
 
     buffer = io.BytesIO()
-    segno.make(uri, error="m", micro=False).save(
+    segno.make(uri, error="m", micro=False, mask=QR_MASK).save(
         buffer, kind="svg", scale=scale, xmldecl=False, svgns=True, title="QR code"
     )
     return buffer.getvalue().decode("utf-8")

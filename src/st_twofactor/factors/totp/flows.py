@@ -9,8 +9,9 @@ re-encrypted under the newest key when an older one opened it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,7 +81,7 @@ class TotpFactor(FactorBase):
     async def create_device(
         self,
         user_id: str,
-        account_name: str,
+        account_name: str | Awaitable[str],
         device_name: str | None,
         user_context: dict[str, Any],
         *,
@@ -96,7 +97,31 @@ class TotpFactor(FactorBase):
         ``session_payload`` (the access token payload of the user's session), a user who
         has a factor needs a recent 2FA, checked in the same update
         (:class:`~st_twofactor.factors.base.StepUpRequired`).
+
+        ``account_name`` (shown under the issuer in authenticator apps) may be an awaitable,
+        such as a core call that reads the user's e-mail: it then runs while the device is
+        stored, not before.
         """
+        lookup = None if isinstance(account_name, str) else asyncio.ensure_future(account_name)
+        try:
+            return await self._create_device(
+                user_id, account_name, lookup, device_name, user_context, session_payload
+            )
+        finally:
+            if lookup is not None and not lookup.done():
+                lookup.cancel()  # refused: the name is not needed
+            elif lookup is not None and not lookup.cancelled():
+                lookup.exception()  # retrieved, so an unused failure is not logged as lost
+
+    async def _create_device(
+        self,
+        user_id: str,
+        account_name: str | Awaitable[str],
+        lookup: asyncio.Future[str] | None,
+        device_name: str | None,
+        user_context: dict[str, Any],
+        session_payload: dict[str, Any] | None,
+    ) -> CreateDeviceResult:
         secret = totp.new_secret()
         sealed = self.kernel.box.encrypt(secret, context=user_id)
         now = self.now()
@@ -121,7 +146,8 @@ class TotpFactor(FactorBase):
         if refused is not None:
             return refused
         assert chosen is not None  # set by the update that added the device
-        uri = totp.otpauth_uri(secret, account_name, self._issuer(), digits=self.config.totp_digits)
+        account = await lookup if lookup is not None else str(account_name)
+        uri = totp.otpauth_uri(secret, account, self._issuer(), digits=self.config.totp_digits)
         return {
             "status": "OK",
             "deviceName": chosen,
@@ -146,7 +172,7 @@ class TotpFactor(FactorBase):
         and the codes are one atomic update. ``session_payload``: as for
         :meth:`create_device`, checked before the attempt is counted.
         """
-        new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+        new_codes, hashes = self.new_recovery_codes(user_id, only_if_used=True)
         was_verified = False
 
         def device(state: TwoFactorState) -> list[TotpDevice]:
@@ -173,12 +199,13 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "UNKNOWN_DEVICE_ERROR"}
         if not outcome.matched:
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         if not was_verified:
             await self.emit(
                 events.FactorEnrolled(
                     user_id=user_id, at=self.now(), factor="totp", device_name=device_name
-                )
+                ),
+                user_context,
             )
         result: DeviceVerified = {"status": "OK", "wasAlreadyVerified": was_verified}
         if outcome.gave_codes:
@@ -202,7 +229,7 @@ class TotpFactor(FactorBase):
         if outcome is None:
             return {"status": "TOTP_NOT_ENABLED_ERROR"}
         if not outcome.matched:
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=self.now(), factor="totp"))
         return {"status": "OK"}
 
@@ -244,12 +271,16 @@ class TotpFactor(FactorBase):
 
         return await self.store.update(user_id, attempt, user_context)
 
-    async def _refused(self, user_id: str, outcome: _Match) -> CodeRefused:
+    async def _refused(
+        self, user_id: str, outcome: _Match, user_context: dict[str, Any] | None = None
+    ) -> CodeRefused:
         """A wrong code, counted: as :meth:`~st_twofactor.factors.base.FactorBase.refused_code`
         answers it, with ``hint: "CHECK_DEVICE_CLOCK"`` when the code is one a device whose
         clock is a few minutes off would show (only while the factor is not locked)."""
         reason = "clock_skew" if outcome.clock_off else None
-        answer = await self.failed(user_id, outcome.counted, reason=reason)
+        answer = await self.failed(
+            user_id, outcome.counted, reason=reason, user_context=user_context
+        )
         if isinstance(answer, Locked):
             return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
         refused: InvalidCode = {

@@ -162,7 +162,7 @@ class WebAuthnFlows(WebAuthnFactor):
         that verified uses its challenge up)."""
         policy = self.policy
         now = self.config.clock()
-        new_codes, hashes = await self.new_recovery_codes(only_if_used=True)
+        new_codes, hashes = self.new_recovery_codes(user_id, only_if_used=True)
 
         def attempt(state: TwoFactorState) -> Outcome:
             self.check_change(state, payload)
@@ -194,11 +194,12 @@ class WebAuthnFlows(WebAuthnFactor):
         if outcome.refused_as is not None or outcome.refusal in ALREADY_THERE:
             return {"status": "DEVICE_ALREADY_EXISTS_ERROR"}
         if outcome.credential is None:
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         await self.emit(
             events.FactorEnrolled(
                 user_id=user_id, at=self.config.clock(), factor="webauthn", device_name=device_name
-            )
+            ),
+            user_context,
         )
         result: SecurityKeyAdded = {"status": "OK"}
         if outcome.gave_codes:
@@ -284,7 +285,7 @@ class WebAuthnFlows(WebAuthnFactor):
                         device_name=outcome.regressed.name,
                     )
                 )
-            return await self._refused(user_id, outcome)
+            return await self._refused(user_id, outcome, user_context)
         await self.emit(
             events.VerificationSucceeded(user_id=user_id, at=self.config.clock(), factor="webauthn")
         )
@@ -323,7 +324,9 @@ class WebAuthnFlows(WebAuthnFactor):
             return RefusalReason.TOO_MANY_ANSWERS
         return opened
 
-    async def _refused(self, user_id: str, outcome: Outcome) -> CredentialRefused:
+    async def _refused(
+        self, user_id: str, outcome: Outcome, user_context: dict[str, Any]
+    ) -> CredentialRefused:
         """The shared failure rule as this API's answer."""
         if outcome.counted is None:  # an answer that cannot be the owner's: not counted
             await self.emit(
@@ -340,6 +343,7 @@ class WebAuthnFlows(WebAuthnFactor):
             user_id,
             outcome.counted,
             reason=None if outcome.refusal is None else outcome.refusal.value,
+            user_context=user_context,
         )
         if isinstance(answer, Locked):
             return {"status": "LIMIT_REACHED_ERROR", "retryAfterMs": answer.retry_after_ms}
