@@ -8,18 +8,19 @@ checks it on the backend.
 
 ``2fa-completed`` stays the one source of truth. ``st-mfa`` is derived from it wherever
 it is written (:func:`~st_twofactor.claim.claim_value`), so both always agree: ``v`` is
-``True`` exactly when ``2fa-completed`` is; ``c`` records when each factor was presented
-in this session (a remembered device or a policy exemption presents none, so it adds
-nothing to ``c``). The backend validator (:class:`MfaValidator`) decides from
-``2fa-completed`` too: a session whose ``st-mfa`` entry was altered or is missing is not
-let through by it, and one that completed 2FA is never refused by it.
+``True`` exactly when the session counts as completed (``2fa-completed`` true, and a
+grace period's end not passed: ``PUT /mfa/info`` writes ``v: false`` once it has);
+``c`` records when each factor was presented in this session (a remembered device or a
+policy exemption presents none, so it adds nothing to ``c``). The backend validator
+(:class:`MfaValidator`) decides from ``2fa-completed`` too: a session whose ``st-mfa``
+entry was altered or is missing is not let through by it, and one that completed 2FA is
+never refused by it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.interfaces import (
     ClaimValidationResult,
     SessionClaimValidator,
@@ -56,12 +57,14 @@ def mfa_entry(
     return {MFA_CLAIM_KEY: {"c": factors, "v": completed}}
 
 
-def in_sync(payload: dict[str, Any], claim: BooleanClaim) -> bool:
-    """Whether the payload's ``st-mfa`` entry agrees with its ``2fa-completed``."""
+def in_sync(payload: dict[str, Any], completed: bool) -> bool:
+    """Whether the payload's ``st-mfa`` entry agrees with ``completed``: whether the
+    session counts as completed now (:func:`~st_twofactor.claim.is_completed`, which a
+    grace period's end turns false while ``2fa-completed`` still holds ``true``)."""
     entry = payload.get(MFA_CLAIM_KEY)
     if not isinstance(entry, dict) or not isinstance(entry.get("c"), dict):
         return False
-    return entry.get("v") is (claim.get_value_from_payload(payload) is True)
+    return entry.get("v") is completed
 
 
 class MfaValidator(SessionClaimValidator):

@@ -88,8 +88,8 @@ async def _mfa_info(call: Call) -> Answer:
     if any(f in runtime.config.factors for f in CODE_FACTORS):
         account = await account_contacts(call.session, call.user_context)
     overview = runtime.overview(state, call.payload, required, account)
-    completed = runtime.claim.get_value_from_payload(call.payload) is True
-    if not in_sync(call.payload, runtime.claim):  # a session made before st-mfa existed
+    completed = overview["completed"]  # a grace period past its end is not complete
+    if not in_sync(call.payload, completed):  # made before st-mfa existed, or grace over
         entry = mfa_entry(call.payload, completed=completed, factor=None, now=0.0)
         await call.session.merge_into_access_token_payload(entry, call.user_context)
     return mfa_info(overview, state.factor_ids(), completed)

@@ -199,8 +199,11 @@ class _Function(Policy):
         answer = self.function(user_id, tenant_id, user_context)
         if inspect.isawaitable(answer):
             answer = await answer
-        required = answer is not False  # as at sign-in: only an explicit False exempts
-        return Verdict(required, f"{self.name}: {'yes' if required else 'no'}")
+        if not isinstance(answer, bool):
+            # Not "required" here: inside not_() that would exempt. An error requires 2FA
+            # wherever the function sits in a combination.
+            raise PolicyUnavailable(f"{self.name} answered {answer!r}, not True or False")
+        return Verdict(answer, f"{self.name}: {'yes' if answer else 'no'}")
 
     def describe(self) -> str:
         return self.name
@@ -211,7 +214,8 @@ def from_function(
 ) -> Policy:
     """Your own ``(user_id, tenant_id, user_context) -> bool`` (sync or async) as a policy
     that combines with the others; ``name`` says what it checks, e.g. ``"paid plan"``.
-    As at sign-in, anything but ``False`` means required, and an error requires 2FA."""
+    An answer that is not a bool is an error, and an error requires 2FA, also inside
+    :func:`not_`."""
     if not callable(function) or not isinstance(name, str) or not name:
         raise ValueError("from_function() takes a function and a name saying what it checks")
     return _Function(function, name)

@@ -146,8 +146,8 @@ def match_step(
         if counter < 0:
             continue
         expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")
-        if hmac.compare_digest(expected, candidate) and matched is None:
-            matched = counter
+        if hmac.compare_digest(expected, candidate):
+            matched = counter  # the latest wins: a future step is the one to burn
     return matched
 
 
@@ -164,7 +164,8 @@ def drifted_step(
 ) -> int | None:
     """The time step *outside* the accepted window (``skew`` steps of now) but at most
     ``reach`` steps beyond it, either side, whose code equals ``code``: what a device
-    whose clock is a few minutes off shows. ``None`` when there is none.
+    whose clock is a few minutes off shows (the latest, when several do). ``None`` when
+    there is none.
 
     Such a code is never accepted: this only tells the caller that the device's clock
     should be checked. Every step looked at is compared, as in :func:`match_step`.
@@ -184,8 +185,8 @@ def drifted_step(
         if counter < 0:
             continue
         expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")
-        if hmac.compare_digest(expected, candidate) and matched is None:
-            matched = counter
+        if hmac.compare_digest(expected, candidate):
+            matched = counter  # the latest wins: a future step is the one to burn
     return matched
 
 

@@ -304,9 +304,13 @@ class TotpFactor(FactorBase):
 
         A code of a *future* step is burnt in ``state`` (never accepted, also once its
         time comes), so that telling someone who guesses it that their code is a future
-        one gains them nothing: the hint tells only what the code's owner knows.
+        one gains them nothing: the hint tells only what the code's owner knows. Every
+        device is looked at: one device explaining the code by a past step must not leave
+        another's future step unburnt.
         """
         skew = self.config.totp_skew
+        current = totp.step_at(now)
+        off = False
         for device in devices:
             secret = self.kernel.box.decrypt(device.secret, context=user_id)
             step = totp.drifted_step(
@@ -314,11 +318,10 @@ class TotpFactor(FactorBase):
             )
             if step is None:
                 continue
-            current = totp.step_at(now)
             if step > current:
                 state.burn_totp_step(step, oldest_useful=current - skew)
-            return True
-        return False
+            off = True
+        return off
 
     def _reseal(self, user_id: str, devices: list[TotpDevice]) -> None:
         """Key rotation: re-encrypt under the first secret key each of ``devices`` that an
