@@ -239,12 +239,14 @@ async def _initial_value(
     if config.remember_device and await _is_remembered_device(runtime, user_id, user_context):
         return REMEMBERED, None
     required = await is_2fa_required(config, user_id, tenant_id, user_context)
+    period = config.grace_seconds
+    if required and period is None:  # not completed whatever the state holds: not read
+        return None, None
     state = await runtime.store.load(user_id, user_context)
     if state.factor_ids():
         return None, None
     if not required:
         return EXEMPT, None
-    period = config.grace_seconds
     if period is None:
         return None, None
     now = config.clock()

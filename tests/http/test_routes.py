@@ -264,6 +264,34 @@ def test_core_calls_per_flow_with_the_default_store(
     assert calls_since(start) == update_and_complete
 
 
+def test_first_factor_reads_no_state_when_everyone_must_do_2fa(
+    harness: Callable[..., Harness], devcore: DevCore, devcore_app: str
+) -> None:
+    """With the defaults (2FA for everyone, no enrolment grace) a new session starts not
+    completed whatever the user's state holds, so sign-up and sign-in make the SDK's core
+    calls and no more: no read of the user's 2FA state (one core call per sign-in)."""
+    h = harness(store=UserMetadataStore())
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+
+    def calls_since(start: int) -> list[str]:
+        done = [r for r in devcore.requests(app_id) if not r.path.endswith("/jwks.json")]
+        return [f"{r.method} {r.path}" for r in done[start:]]
+
+    start = len(calls_since(0))
+    tokens = h.signed_up("frank@example.com")
+    made = calls_since(start)
+    assert "POST /public/recipe/session" in made
+    assert not [c for c in made if "metadata" in c], made
+    assert status(h.get("/api/secret", tokens)) == 403  # not completed: 2FA is needed
+    h.enrol_totp(tokens)
+    start = len(calls_since(0))
+    again = h.signed_in("frank@example.com")
+    made = calls_since(start)
+    assert "POST /public/recipe/session" in made
+    assert not [c for c in made if "metadata" in c], made
+    assert status(h.get("/api/secret", again)) == 403
+
+
 def test_totp_step_is_never_accepted_twice(harness: Callable[..., Harness]) -> None:
     """S3: the same code (same time step) in a second session is refused."""
     h = harness()
