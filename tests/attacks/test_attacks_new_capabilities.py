@@ -110,6 +110,7 @@ def _past_of_one_future_of_other(first: str, second: str, start: int) -> tuple[i
     raise AssertionError("no such code found")  # about 1 in 10,000 steps has one
 
 
+@pytest.mark.slow
 def test_a_hinted_future_code_of_a_second_device_is_never_accepted(make: MakeApp) -> None:
     h = make()
     owner = h.signed_up("two-devices@example.com")
@@ -152,6 +153,7 @@ def test_a_grace_session_changes_no_factor_through_the_mfa_dialect(make: MakeApp
     assert h.document(user) == before
 
 
+@pytest.mark.slow
 def test_the_first_code_exemption_is_one_send_per_sign_in_within_the_hourly_cap(
     make: MakeApp,
 ) -> None:

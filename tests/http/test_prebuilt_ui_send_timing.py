@@ -45,6 +45,7 @@ def test_signing_in_right_after_signing_up_gets_the_first_code(h: Harness) -> No
     assert h.protected(again) == 200
 
 
+@pytest.mark.slow
 def test_many_sign_ins_still_meet_the_hourly_cap(h: Harness) -> None:
     tokens = h.signed_up("often@example.com")
     h.complete_with_email(tokens, "often@example.com")

@@ -28,6 +28,7 @@ def make(request: pytest.FixtureRequest, devcore_app: str) -> Iterator[MakeApp]:
 # -- recovery codes --
 
 
+@pytest.mark.slow
 def test_recovery_codes_left_and_the_low_event(make: MakeApp) -> None:
     app = make()
     tokens = app.signed_up("codes@example.com")

@@ -126,6 +126,7 @@ def test_a_malformed_removal_is_a_400_and_changes_nothing(
     assert body(h.get(LIST, tokens)) == before
 
 
+@pytest.mark.slow
 def test_the_least_recently_used_device_is_evicted(app: Callable[..., App]) -> None:
     h = app(remember_device=True)
     tokens, secret = enrolled(h, "many@example.com")
