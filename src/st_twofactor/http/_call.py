@@ -22,14 +22,17 @@ from st_twofactor.factors.recovery_codes import codes as recovery_codes
 from st_twofactor.factors.totp.flows import DEFAULT_DEVICE_NAME, valid_device_name
 from st_twofactor.factors.webauthn.factor import DEFAULT_KEY_NAME
 from st_twofactor.http._body import MAX_BODY_BYTES, MalformedBody, read_json
-from st_twofactor.ids import FactorId
+from st_twofactor.ids import CODE_FACTORS, FactorId
+from st_twofactor.kernel.required import is_2fa_required
 from st_twofactor.kernel.revocation import bind_session
 from st_twofactor.kernel.trusted_devices import MAX_DEVICE_ID_LENGTH
 from st_twofactor.mfa_claim import MFA_CLAIM_KEY, NOT_SATISFIED
 
 if TYPE_CHECKING:
     from st_twofactor.kernel.crypto import SecretBox
+    from st_twofactor.results import Overview
     from st_twofactor.runtime import TwoFactor
+    from st_twofactor.stores.state import TwoFactorState
 
 __all__ = [
     "Answer",
@@ -203,6 +206,20 @@ class Call:
             user_context=self.user_context,
         )
         return {"status": "OK"} if token is None else {"status": "OK", "rememberDeviceToken": token}
+
+    async def read_overview(self) -> tuple[TwoFactorState, Overview]:
+        """The user's state and what ``GET /auth/2fa`` shows of it for this session (the
+        policy applied; the account read when a code factor is enabled): what both
+        dialects' status routes answer from."""
+        runtime = self.runtime
+        state = await runtime.store.load(self.user_id, self.user_context)
+        required = await is_2fa_required(
+            runtime.config, self.user_id, self.session.get_tenant_id(), self.user_context
+        )
+        account = None
+        if any(f in runtime.config.factors for f in CODE_FACTORS):
+            account = await account_contacts(self.session, self.user_context)
+        return state, runtime.overview(state, self.payload, required, account)
 
     async def completed_if_ok(self, result: Answer, factor: FactorId) -> Answer:
         """``result`` as it is when the factor refused; else ``result`` plus what

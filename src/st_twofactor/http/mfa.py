@@ -25,12 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from st_twofactor.http._call import Answer, BadInput, Call, FlowHandler, account_contacts
+from st_twofactor.http._call import Answer, BadInput, Call, FlowHandler
 from st_twofactor.http._call import account_name as _account_name
-from st_twofactor.ids import CODE_FACTORS
 from st_twofactor.mfa_claim import in_sync, mfa_entry
 from st_twofactor.results import CodeRefused, Overview
-from st_twofactor.session_override import is_2fa_required
 
 __all__ = ["MFA_FACTORS", "MFA_ROUTES", "mfa_info"]
 
@@ -79,15 +77,7 @@ def mfa_info(overview: Overview, state_factors: list[str], completed: bool) -> d
 
 
 async def _mfa_info(call: Call) -> Answer:
-    runtime = call.runtime
-    state = await runtime.store.load(call.user_id, call.user_context)
-    required = await is_2fa_required(
-        runtime.config, call.user_id, call.session.get_tenant_id(), call.user_context
-    )
-    account = None
-    if any(f in runtime.config.factors for f in CODE_FACTORS):
-        account = await account_contacts(call.session, call.user_context)
-    overview = runtime.overview(state, call.payload, required, account)
+    state, overview = await call.read_overview()
     completed = overview["completed"]  # a grace period past its end is not complete
     if not in_sync(call.payload, completed):  # made before st-mfa existed, or grace over
         entry = mfa_entry(call.payload, completed=completed, factor=None, now=0.0)

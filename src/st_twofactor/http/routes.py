@@ -69,7 +69,6 @@ from st_twofactor.http._call import (
     Call,
     FlowHandler,
     UnreadableSecrets,
-    account_contacts,
     account_name,
     credential,
     key_name,
@@ -78,9 +77,9 @@ from st_twofactor.http._call import (
 from st_twofactor.http._outage import outage_message
 from st_twofactor.http._setup_check import refuse_paid_recipes
 from st_twofactor.http.mfa import MFA_ROUTES
-from st_twofactor.ids import CODE_FACTORS, PLUGIN_ID
+from st_twofactor.ids import PLUGIN_ID
 from st_twofactor.runtime import TwoFactor
-from st_twofactor.session_override import is_2fa_required, without_2fa
+from st_twofactor.session_override import without_2fa
 
 __all__ = ["REMEMBERED_DEVICE_ROUTES", "ROUTES", "WEBAUTHN_ROUTES", "twofactor_plugin"]
 
@@ -90,14 +89,7 @@ __all__ = ["REMEMBERED_DEVICE_ROUTES", "ROUTES", "WEBAUTHN_ROUTES", "twofactor_p
 
 async def _overview(call: Call) -> Answer:
     runtime = call.runtime
-    state = await runtime.store.load(call.user_id, call.user_context)
-    required = await is_2fa_required(
-        runtime.config, call.user_id, call.session.get_tenant_id(), call.user_context
-    )
-    account = None
-    if any(f in runtime.config.factors for f in CODE_FACTORS):
-        account = await account_contacts(call.session, call.user_context)
-    overview = runtime.overview(state, call.payload, required, account)
+    state, overview = await call.read_overview()
     if "webauthn" in overview["next"]:  # the key's options, from the state read above
         options = runtime.webauthn.options_for(state, call.user_id, call.session.get_handle())
         if options is not None:

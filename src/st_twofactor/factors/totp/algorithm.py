@@ -17,7 +17,7 @@ import io
 import secrets
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal
 from urllib.parse import quote, urlencode
 
@@ -141,14 +141,8 @@ def match_step(
     if candidate is None:
         return None
     current = step_at(now(), step=step)
-    matched: int | None = None
-    for counter in range(current - skew, current + skew + 1):
-        if counter < 0:
-            continue
-        expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")
-        if hmac.compare_digest(expected, candidate):
-            matched = counter  # the latest wins: a future step is the one to burn
-    return matched
+    window = range(current - skew, current + skew + 1)
+    return _latest_match(key, candidate, window, digits, algorithm)
 
 
 def drifted_step(
@@ -180,13 +174,21 @@ def drifted_step(
         *range(current - skew - reach, current - skew),
         *range(current + skew + 1, current + skew + reach + 1),
     ]
+    return _latest_match(key, candidate, outside, digits, algorithm)
+
+
+def _latest_match(
+    key: bytes, candidate: bytes, counters: Iterable[int], digits: int, algorithm: Algorithm
+) -> int | None:
+    """The latest of ``counters`` whose code equals ``candidate``, comparing every one
+    (constant time per step, whichever matched); a future step is the one to burn."""
     matched: int | None = None
-    for counter in outside:
+    for counter in counters:
         if counter < 0:
             continue
         expected = hotp(key, counter, digits=digits, algorithm=algorithm).encode("ascii")
         if hmac.compare_digest(expected, candidate):
-            matched = counter  # the latest wins: a future step is the one to burn
+            matched = counter
     return matched
 
 
