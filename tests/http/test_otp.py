@@ -39,10 +39,12 @@ from st_twofactor import events
 from st_twofactor.claim import make_second_factor_claim
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
-from st_twofactor.errors import MalformedDataError
+from st_twofactor.errors import DecryptionError, MalformedDataError
+from st_twofactor.factors.codes._devices import CODES_PER_DEVICE
 from st_twofactor.factors.codes._timing import Durations
 from st_twofactor.http._body import MAX_BODY_BYTES
 from st_twofactor.http.passwordless import MAX_PENDING_CODES
+from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.recipes import build_recipe_list
 from st_twofactor.stores import InMemoryStore, Store, TwoFactorState
 from st_twofactor.stores.state import PendingCode
@@ -143,7 +145,8 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
 
     calls = h.core_calls()
     device, sent = h.ask_ok(tokens, email="Ada@Example.com ")
-    create_calls = h.core_calls() - calls
+    create_calls = h.core_paths()[calls:]
+    assert h.passwordless_devices() == 0, "the code lives in the user's state, not the core"
     assert sent.to == "ada@example.com"
     assert len(sent.code) == 6 and sent.code.isascii() and sent.code.isdigit()
     assert sent.lifetime_ms == 600_000  # the library's lifetime, not the core's 900 s
@@ -164,21 +167,26 @@ def test_email_code_completes_the_existing_session(make_harness: MakeHarness) ->
     assert h.protected(tokens) == 200
 
     assert h.user_count() == users, "no passwordless user was created"
-    assert h.passwordless_devices() == 0, "the code was revoked"
+    assert h.passwordless_devices() == 0
     state = h.state(user_id)
     assert state.email == "ada@example.com" and state.otp_pending == {}
     assert state.epoch == 1
     assert h.kinds()[-2:] == ["factor_enrolled", "verification_succeeded"]
     # The budget, itemised in the module doc of st_twofactor.http.passwordless.
-    assert create_calls <= 4, create_calls
-    assert len(consume_calls) <= 7, consume_calls
-    calls = h.core_calls()
-    h.ask_ok(tokens, email="ada@example.com")  # pinned now: no user lookup
-    assert h.core_paths()[calls:] == [
+    assert create_calls == [
         "GET /recipe/user/metadata",
-        "POST /public/recipe/signinup/code",
+        "GET /user/id",
         "PUT /recipe/user/metadata",
     ]
+    assert consume_calls == [
+        "GET /recipe/user/metadata",
+        "PUT /recipe/user/metadata",
+        "POST /recipe/session/regenerate",
+        "GET /user/id",
+    ]
+    calls = h.core_calls()
+    h.ask_ok(tokens, email="ada@example.com")  # pinned now: no user lookup
+    assert h.core_paths()[calls:] == ["GET /recipe/user/metadata", "PUT /recipe/user/metadata"]
 
 
 def test_each_code_request_verifies_its_session_once(
@@ -249,7 +257,7 @@ def test_without_a_session_every_endpoint_is_401_and_no_user_is_made(
     assert status(h.post("/auth/signinup/code/resend", None, codes_request(device))) == 401
     assert len(h.outbox) == sent_before
     assert status(h.consume(None, device, sent.code)) == 401
-    assert h.user_count() == users and h.passwordless_devices() == 1
+    assert h.user_count() == users and len(h.state(user_id_of(tokens)).otp_pending) == 1
 
     # The code was not used up by the refused request: its owner's session can use it.
     assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
@@ -408,6 +416,29 @@ def test_a_resend_keeps_the_deadline_of_the_first_code(make_harness: MakeHarness
     assert answer["status"] == "EXPIRED_USER_INPUT_CODE_ERROR"
 
 
+def test_a_resend_adds_a_code_and_a_device_keeps_its_latest_five(
+    make_harness: MakeHarness,
+) -> None:
+    """Every code sent for a device works until one is used (a message that arrives late
+    is still good); a device keeps its latest ``CODES_PER_DEVICE`` codes."""
+    h = make_harness()
+    tokens = h.signed_up("ada@example.com")
+    key_of = user_id_of(tokens)
+    device, first = h.ask_ok(tokens, email="ada@example.com")
+    codes = [first.code]
+    for _ in range(CODES_PER_DEVICE):
+        answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(device)))
+        assert answer == {"status": "OK"}
+        codes.append(h.outbox[-1].code)
+    pending = h.state(key_of).otp_pending[device["preAuthSessionId"]]
+    assert pending.codes is not None and len(pending.codes) == CODES_PER_DEVICE
+    assert first.code not in codes[1:], "six random codes in a row, one repeated: run again"
+    answer = body(h.consume(tokens, device, first.code))
+    assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR"
+    assert body(h.consume(tokens, device, codes[1]))["status"] == "OK"
+    assert h.protected(tokens) == 200
+
+
 def test_a_used_code_is_refused_the_second_time(make_harness: MakeHarness) -> None:
     h = make_harness()
     tokens = h.signed_up("ada@example.com")
@@ -437,13 +468,14 @@ def test_one_code_used_concurrently_succeeds_once(make_harness: MakeHarness) -> 
     assert set(outcomes) == {"OK", "RESTART_FLOW_ERROR"}
 
 
-def test_the_client_holds_a_handle_and_never_the_cores_device_id(
+def test_a_second_factor_device_is_no_core_device_and_its_code_is_stored_sealed(
     make_harness: MakeHarness,
 ) -> None:
-    """The client's ``deviceId`` is a handle, not the core's id (whose SHA-256 is the
-    ``preAuthSessionId``): without the session, the ids and the code are no sign-in. A
-    device recorded before ids were masked (its client holds the core's id) is no longer
-    accepted: the flow restarts."""
+    """The ids handed out name no device in the core (the ``preAuthSessionId`` is not the
+    SHA-256 of the ``deviceId``, as the core's would be), the core holds nothing for
+    them, and the user's state keeps neither the ``deviceId`` nor the code: only the code
+    sealed under the app's keys, bound to this user and device. A device an earlier
+    version made in the core (no codes of its own) is no longer accepted."""
     h = make_harness()
     tokens = h.signed_up("ada@example.com")
     user_id = user_id_of(tokens)
@@ -451,13 +483,23 @@ def test_the_client_holds_a_handle_and_never_the_cores_device_id(
     handle = base64.b64decode(device["deviceId"])
     digest = base64.urlsafe_b64encode(hashlib.sha256(handle).digest()).rstrip(b"=")
     assert len(handle) == 32 and digest.decode() != device["preAuthSessionId"]
-    pending = h.state(user_id).otp_pending[device["preAuthSessionId"]]
-    assert pending.device_mask and device["deviceId"] not in json_text(h.document(user_id))
+    assert h.passwordless_devices() == 0
+    key = device["preAuthSessionId"]
+    pending = h.state(user_id).otp_pending[key]
+    assert device["deviceId"] not in json_text(h.document(user_id))
+    assert pending.codes is not None and len(pending.codes) == 1
+    sealed = pending.codes[0]
+    assert sealed.startswith("v1.") and sealed != sent.code
+    box = SecretBox(h.config.keys_in_use)
+    assert box.decrypt(sealed, context=f"second-factor code|{user_id}|{key}") == sent.code
+    for elsewhere in (f"second-factor code|other-user|{key}", f"second-factor code|{user_id}|x"):
+        with pytest.raises(DecryptionError):
+            box.decrypt(sealed, context=elsewhere)
 
-    def unmask(state: TwoFactorState) -> None:
-        state.otp_pending[device["preAuthSessionId"]].device_mask = None
+    def from_an_earlier_version(state: TwoFactorState) -> None:
+        state.otp_pending[key].codes = None
 
-    asyncio.run(h.config.state_store.update(user_id, unmask))
+    asyncio.run(h.config.state_store.update(user_id, from_an_earlier_version))
     assert body(h.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
     answer = body(h.post("/auth/signinup/code/resend", tokens, codes_request(device)))
     assert answer["status"] == "RESTART_FLOW_ERROR"
@@ -550,7 +592,7 @@ def test_a_code_takes_at_most_otp_max_attempts(make_harness: MakeHarness) -> Non
     assert answer["maximumCodeInputAttempts"] == 2
     answer = body(h.consume(tokens, device, wrong(sent.code)))
     assert answer["status"] == "RESTART_FLOW_ERROR"
-    assert h.passwordless_devices() == 0, "the device's codes were revoked"
+    assert h.passwordless_devices() == 0, "the core never held it"
     assert h.state(user_id_of(tokens)).otp_pending == {}
     assert body(h.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
     assert h.protected(tokens) == 403
@@ -845,9 +887,9 @@ def test_pending_codes_round_trip_and_old_documents_still_load() -> None:
     state = TwoFactorState(
         email="ada@example.com",
         otp_pending={
-            "abc": PendingCode("otp-email", "ada@example.com", 1.5, 2, "handle-1", "bWFzaw"),
+            "abc": PendingCode("otp-email", "ada@example.com", 1.5, 2, "handle-1", ["v1.a.b"]),
             "def": PendingCode("otp-phone", PHONE, 2.0),
-            "ghi": PendingCode("otp-phone", OTHER_PHONE, 3.0, 0, "handle-2", "bWFzaw", True),
+            "ghi": PendingCode("otp-phone", OTHER_PHONE, 3.0, 0, "handle-2", [], True),
         },
     )
     document = json.loads(json_text(state.to_dict()))
@@ -871,7 +913,8 @@ def test_pending_codes_round_trip_and_old_documents_still_load() -> None:
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "failures": "1"}}},
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "created_at": "now"}}},
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "session_handle": 1}}},
-        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "device_mask": 1}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "codes": 1}}},
+        {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "codes": [1]}}},
         {"otp_pending": {"abc": {"factor": "otp-email", "contact": "a", "decoy": "yes"}}},
     ],
 )

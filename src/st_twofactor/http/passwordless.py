@@ -7,13 +7,14 @@ as a first factor, ``first_factor=True``):
 
 - Every endpoint needs a session (401 without one; see ``first_factor`` below); the 2FA
   claim itself is not required, since these endpoints are how it gets completed. With a
-  session no passwordless user and no new session is ever created: a code is made with
-  the recipe's ``create_code`` and sent through the recipe's e-mail or SMS delivery,
-  checked with the recipe's ``check_code``, its device's codes are revoked, and the
-  claim is set in the session that asked for the code. The SDK's own
-  ``create_code_post`` is not used: its sign-in/up checks (account lookups, the tenant's
-  first factors) are about a passwordless user that is never created here, so they
-  decide nothing for a second factor and cost three core calls.
+  session no passwordless user and no new session is ever created, and nothing is made
+  in the core: the library makes the code (six random digits, or the app's
+  ``get_custom_user_input_code``), keeps it sealed in the user's state with its device
+  (:mod:`~st_twofactor.factors.codes._devices`), sends it through the recipe's e-mail or
+  SMS delivery, checks it itself, and sets the claim in the session that asked for it.
+  The SDK's own ``create_code_post`` is not used: its sign-in/up checks (account
+  lookups, the tenant's first factors) are about a passwordless user that is never
+  created here, so they decide nothing for a second factor and cost three core calls.
 - With ``first_factor=True`` (passwordless is also how users sign in) the request's
   ``shouldTryLinkingWithSessionUser`` decides, as it does in the SDK. ``true`` (what
   SuperTokens' MFA screens send) makes a request to ``signinup/code``, ``.../resend`` or
@@ -27,8 +28,8 @@ as a first factor, ``first_factor=True``):
   (that would be the first factor twice). A second-factor code works only in the session
   that asked for it, and only as a second factor: used in a sign-in (with or without a
   session) it is a ``RESTART_FLOW_ERROR``, no user and no session is made, and such a
-  resend sends nothing; the client never holds the core's ``deviceId`` of a
-  second-factor device (see below), which the SDK's sign-in would need.
+  resend sends nothing; a second factor's device is no device of the core's, which the
+  SDK's sign-in would need.
 - Codes go only to the contact pinned for the user (:attr:`TwoFactorState.email` /
   :attr:`~TwoFactorState.phone`), so someone who knows the password cannot have the code
   sent to their own inbox or phone (S6). Until an e-mail is pinned, the default is one of the
@@ -40,11 +41,11 @@ as a first factor, ``first_factor=True``):
   pinned, one of the account's) gets a *decoy*: the answer a real code gets (ids of the
   same format; the same quota, lockout and step-up refusals; about the same time), and a
   pending device that resends and checks codes like a real one, on which every code is
-  wrong; it is metered by the send quota like a send (S15). But nothing is sent and
-  nothing is made in the core. So someone holding the session (the password known, the
-  second factor pending, the pinned number shown masked) cannot tell from the answers
-  which destination is pinned, and their guesses are bounded by the send quota. A user
-  who mistypes their own number waits for a code that never comes, and asks again.
+  wrong; it is metered by the send quota like a send (S15). But nothing is sent. So
+  someone holding the session (the password known, the second factor pending, the pinned
+  number shown masked) cannot tell from the answers which destination is pinned, and
+  their guesses are bounded by the send quota. A user who mistypes their own number
+  waits for a code that never comes, and asks again.
 - A user whose account has no e-mail address and no pinned e-mail cannot use
   ``otp-email``: the request is answered ``GENERAL_ERROR`` and nothing is sent. That is
   the case of a social login that shared no e-mail, for which the SDK stores a made-up
@@ -53,16 +54,15 @@ as a first factor, ``first_factor=True``):
 - Each code is bound to the user, the session and the request that made it: the
   ``preAuthSessionId`` of its device is recorded with the session handle in the user's
   state (:attr:`TwoFactorState.otp_pending`, at most :data:`MAX_PENDING_CODES`); the
-  client's ``deviceId`` is a handle of its own, not the core's id
-  (:mod:`~st_twofactor.factors.codes._devices`), and must be presented with it (400 otherwise); a
-  consume or resend naming a device that is not pending for this session is a
-  ``RESTART_FLOW_ERROR``. A code works once, also under
+  ``deviceId`` handed out with it (:mod:`~st_twofactor.factors.codes._devices`) must be
+  presented with it (400 otherwise); a consume or resend naming a device that is not
+  pending for this session is a ``RESTART_FLOW_ERROR``. A code works once, also under
   concurrent use (removing the pending entry is the atomic step that decides).
 - Every code of a device expires ``config.otp_code_lifetime`` seconds after the device was
-  created (10 minutes by default), whatever the core's own lifetime; a resend sends a new
-  code but does not extend that deadline. The lifetime in the e-mail or SMS is corrected
-  accordingly. At most ``config.otp_max_attempts`` wrong codes per device (then its codes
-  are revoked), and the factor is throttled per user across devices and sessions (S2):
+  created (10 minutes by default); a resend sends a new code (the device's earlier codes
+  stay good, the latest five are kept) but does not extend that deadline; the e-mail or
+  SMS states the time left. At most ``config.otp_max_attempts`` wrong codes per device (then it is
+  gone), and the factor is throttled per user across devices and sessions (S2):
   a locked factor is answered ``GENERAL_ERROR`` with the wait in the message and in
   ``retryAfterMs``, and no code is sent or checked.
 - Only ``deviceId`` + ``userInputCode`` is accepted: the recipe runs in the
@@ -74,29 +74,25 @@ as a first factor, ``first_factor=True``):
   installing the override also installs, once the SDK is initialised, a check of the body's
   shape in front of the passwordless recipe's handlers (:func:`guard_request_bodies`).
 
-Cost, in core calls with the default user-metadata store: asking for a code takes 4
-(the state read; the user, for their e-mail; the code; the state written to record the
-device), 3 once the contact is pinned (no user lookup); using it takes 7 (the state read;
-the attempt counted; ``check_code``; the device claimed; revoking the codes, since
-``check_code`` leaves them in the core; the session's new access token; the user for the
-answer). A decoy makes no core call of its own (the state read and written, and the
-user looked up while no e-mail is pinned) and waits, instead, about as long as real
-calls and deliveries took lately (:mod:`~st_twofactor.factors.codes._timing`). Each request's
-steps are one store transaction, so the state is read once. The
-passwordless recipe's ``create_code`` and ``check_code`` run inside it: an app that
-overrides them must not change the same user's 2FA state from there (with the default
-store that would wait for the user's lock, and fail after 30 s).
+Cost, in core calls with the default user-metadata store: asking for a code takes 3
+(the state read; the user, for their e-mail; the state written with the device and its
+sealed code), 2 once the contact is pinned (no user lookup); using it takes 4 (the state
+read; the state written: the attempt counted, the code compared and the device claimed
+in that one update; the session's new access token; the user for the answer). A decoy
+makes the same calls and, in place of a delivery, waits about as long as real
+deliveries took lately (:mod:`~st_twofactor.factors.codes._timing`). Each request's
+steps are one store transaction, so the state is read once.
 
 A right code completes the session through :mod:`~st_twofactor.kernel.completion`, as every
 factor does; ``rememberDevice: true`` in the consume body remembers the device (when the
 app offers it), as on the TOTP and recovery-code routes.
 
-Layout: this module holds the override (the endpoints); the flows behind it are
-``_otp_send`` (asking for a code, quotas, pending devices, decoys), ``_otp_check``
-(using one), ``_otp_inputs`` (the request: session, body shape, ids, the typed code),
-``_otp_devices`` (the device ids handed to clients), ``_otp_timing`` (decoys' timing),
-``_otp_delivery`` (the e-mail/SMS deliveries as a second factor) and ``_otp_common``
-(what those share).
+Layout: this module holds the override (the endpoints); the flows behind it are in
+:mod:`st_twofactor.factors.codes`: ``_send`` (asking for a code, quotas, pending devices,
+decoys), ``_check`` (using one), ``_inputs`` (the request: session, body shape, ids, the
+typed code), ``_devices`` (device ids and sealed codes), ``_timing`` (decoys' timing),
+``_delivery`` (the e-mail/SMS deliveries as a second factor) and ``flows`` (what those
+share).
 
 Codes never appear in logs or messages from this module; in development mode
 :func:`~st_twofactor.recipes.build_recipe_list` configures a delivery that writes them to
@@ -247,11 +243,11 @@ def override_passwordless_apis(
             if forgotten_device(pre_auth_session_id, device_id):
                 return ResendCodePostRestartFlowError()
             device = device_ref(pre_auth_session_id, device_id)
-            found = await sending.resendable(session, device, user_context)
+            found = await sending.resendable(session, device, api_options, user_context)
             if not isinstance(found, Resendable):
                 await sending.report_refused_send(session, found)
                 return found
-            return await sending.resend(found, session, api_options, original_resend, user_context)
+            return await sending.resend(found, session, api_options, user_context)
 
         async def consume_code_post(
             pre_auth_session_id: str,
@@ -267,7 +263,7 @@ def override_passwordless_apis(
             session = await request_session(api_options.request, user_context, first_factor)
             if session is None:  # a first-factor sign-in/up: the SDK's own
                 if device_id is not None and core_pair(pre_auth_session_id, device_id) is False:
-                    # A second factor's device (its handle, not the core's id): its code
+                    # A second factor's device (no device of the core's): its code
                     # works only in the session that asked for it, never as a sign-in.
                     return ConsumeCodePostRestartFlowError()
                 return await original_consume(

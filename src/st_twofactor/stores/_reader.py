@@ -98,6 +98,10 @@ class Reader:
             raise self._fail(key, "a list of strings")
         return [item for item in items if isinstance(item, str)]
 
+    def optional_list_of_str(self, key: str) -> list[str] | None:
+        """The list of strings at ``key``, or ``None`` when absent or null."""
+        return None if self._get(key) is None else self.list_of_str(key)
+
     def list_of_int(self, key: str) -> list[int]:
         items = self._list(key)
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):

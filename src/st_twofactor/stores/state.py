@@ -60,11 +60,11 @@ class PendingCode:
     """Wrong codes entered for this device."""
     session_handle: str | None = None
     """The session that asked for the code: only that session may use it."""
-    device_mask: str | None = None
-    """The core's device id, masked by the id handed to the client (see
-    :mod:`st_twofactor.factors.codes._devices`): the client never holds the core's id, so it cannot
-    use the code anywhere but here. ``None``: a device recorded before ids were masked,
-    whose client holds the core's id; it is no longer accepted (the user asks again)."""
+    codes: list[str] | None = None
+    """The codes sent for this device (a resend adds one), each sealed with the app's
+    secret keys and bound to the user and the device
+    (:mod:`st_twofactor.factors.codes._devices`). ``None``: a device an earlier version
+    made in the core; it is no longer accepted (the user asks again)."""
     decoy: bool = False
     """Asked for a destination other than the user's: nothing was sent and no code exists,
     but it is answered like a real device, so the answers do not tell which destination
@@ -223,7 +223,7 @@ class TwoFactorState:
                     "created_at": p.created_at,
                     "failures": p.failures,
                     "session_handle": p.session_handle,
-                    "device_mask": p.device_mask,
+                    "codes": p.codes,
                     "decoy": p.decoy,
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
@@ -281,7 +281,7 @@ class TwoFactorState:
                     created_at=p.float_("created_at", 0.0),
                     failures=p.int_("failures", 0),
                     session_handle=p.optional_str("session_handle"),
-                    device_mask=p.optional_str("device_mask"),
+                    codes=p.optional_list_of_str("codes"),
                     decoy=p.bool_("decoy", False),
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")

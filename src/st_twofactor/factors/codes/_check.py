@@ -1,6 +1,6 @@
 """Using a code (``signinup/code/consume``): the attempt counted, the code checked, the
-device claimed, the contact pinned, the session completed
-(:mod:`st_twofactor.http.passwordless`)."""
+device claimed and the contact pinned, all in one store update; then the session
+completed (:mod:`st_twofactor.http.passwordless`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from typing import Any, Literal, cast
 from supertokens_python.framework import BaseRequest
 from supertokens_python.recipe.passwordless.interfaces import (
     APIOptions,
-    CheckCodeExpiredUserInputCodeError,
-    CheckCodeIncorrectUserInputCodeError,
-    CheckCodeOkResult,
     ConsumeCodePostExpiredUserInputCodeError,
     ConsumeCodePostIncorrectUserInputCodeError,
     ConsumeCodePostOkResult,
@@ -25,9 +22,8 @@ from supertokens_python.types.response import APIResponse, GeneralErrorResponse
 from supertokens_python.utils import get_backwards_compatible_user_info
 
 from st_twofactor import events
-from st_twofactor.factors.base import Counted, Kernel, Locked, failure
-from st_twofactor.factors.codes._delivery import revoke_codes
-from st_twofactor.factors.codes._devices import core_device_id
+from st_twofactor.factors.base import Counted, Locked, failure
+from st_twofactor.factors.codes._devices import code_matches, is_device_id_of
 from st_twofactor.factors.codes._inputs import CodeEntry, refuse_mismatch
 from st_twofactor.factors.codes.flows import (
     EMAIL,
@@ -42,9 +38,8 @@ from st_twofactor.factors.codes.flows import (
     session_user,
 )
 from st_twofactor.kernel import throttle
-from st_twofactor.kernel.throttle import Allowed, Refused
-from st_twofactor.stores.base import Transaction
-from st_twofactor.stores.state import PendingCode, TwoFactorState
+from st_twofactor.kernel.throttle import Refused
+from st_twofactor.stores.state import TwoFactorState
 
 
 class _RememberedResult(APIResponse):
@@ -84,33 +79,31 @@ class _RememberedResult(APIResponse):
         }
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    """A right code whose device this request claimed: the session may be completed."""
-
-    factor: Factor
-    enrolled: bool
+Outcome = Literal["restart", "mismatch", "expired", "refused", "wrong", "used-up", "step-up"]
+"""How an attempt ended, when not with a right code (see :class:`_Attempt`)."""
 
 
 @dataclass(frozen=True)
 class _Attempt:
-    """What the atomic start of a consume decided. ``core_device_id``: the core's id of
-    the device, set once the client's handle proved to be the device's."""
+    """What the one update of a consume decided.
 
-    pending: PendingCode | None
-    core_device_id: str | None = None
+    ``outcome`` is ``None`` for a right code (the device is claimed: ``enrolled`` when
+    this pinned the contact). Otherwise: ``restart`` (no such device for this session),
+    ``mismatch`` (the ``deviceId`` is not the device's; nothing changed), ``expired``,
+    ``refused`` (the factor is locked; nothing checked), ``wrong`` (counted),
+    ``used-up`` (wrong, and the device's last attempt: it is gone), ``step-up`` (a right
+    code that may not pin its contact now; the device is gone, the attempt counted).
+    """
+
+    outcome: Outcome | None
+    factor: Factor | None = None
     counted: Counted | None = None
-    expired: bool = False
+    failures: int = 0
+    enrolled: bool = False
 
 
 class CodeChecking(CodeFlows):
     """Checking codes: the checks and state changes behind ``signinup/code/consume``."""
-
-    def __init__(self, kernel: Kernel, *, first_factor: bool = False) -> None:
-        super().__init__(kernel, first_factor=first_factor)
-        self._core_max_attempts: int | None = None
-        """The core's own limit of tries per device, as its last answer stated it: a
-        decoy's wrong codes are counted against the same limit as a real device's."""
 
     async def consume(
         self,
@@ -121,31 +114,20 @@ class CodeChecking(CodeFlows):
     ) -> ConsumeCodePostResult:
         """Check the code for the user's pending device; complete 2FA if right.
 
-        The attempt's count, the check and what follows from it are one store
-        transaction (the state is read once); events go to the app's hook, and the
-        session is completed, after it.
+        Counting the attempt, checking the code against the device's sealed codes and
+        claiming the device are one store update (the attempt is counted before the code
+        is compared, in the same atomic step, so parallel guesses cannot pass the limit,
+        and of parallel requests with the right code only one claims the device). Events
+        go to the app's hook, and the session is completed, after it.
         """
         user_id = session.get_user_id()
         now = self.now()
-        happened: list[events.Event] = []
-        try:
-            async with self.store.transaction(user_id, user_context) as held:
-                checked = await self._check(
-                    held,
-                    happened,
-                    session,
-                    entry,
-                    api_options,
-                    now,
-                    user_context,
-                )
-        finally:
-            for event in happened:
-                await self.emit(event, user_context)
-        if not isinstance(checked, _Claimed):
-            return checked
-        factor = checked.factor
-        if checked.enrolled:
+        attempt = await self.store.update(user_id, self._attempt(entry, session, now), user_context)
+        if attempt.outcome is not None:
+            return await self._refusal(attempt, user_id, now, user_context)
+        assert attempt.factor is not None
+        factor = attempt.factor
+        if attempt.enrolled:
             enrolled = events.FactorEnrolled(user_id=user_id, at=now, factor=factor)
             await self.emit(enrolled, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
@@ -172,203 +154,84 @@ class CodeChecking(CodeFlows):
         # Not one of the SDK's result classes: the SDK sends its to_json() as the body.
         return cast(ConsumeCodePostResult, remembered)
 
-    async def _check(
-        self,
-        held: Transaction,
-        happened: list[events.Event],
-        session: SessionContainer,
-        entry: CodeEntry,
-        api_options: APIOptions,
-        now: float,
-        user_context: dict[str, Any],
-    ) -> ConsumeCodePostResult | _Claimed:
-        """The part of :meth:`consume` inside the transaction: the answer to a wrong,
-        expired or refused code, or the device claimed for a right one. Events for the
-        app's hook are appended to ``happened``, not sent."""
-        user_id = session.get_user_id()
-        key = entry.device.key
-        attempt = await held.update(self._begin(entry, session, now))
-        pending = attempt.pending
-        if pending is None:
-            return ConsumeCodePostRestartFlowError()
-        if attempt.core_device_id is None:
-            refuse_mismatch()  # nothing was counted or changed
-        factor = pending_contact(pending).factor
-        if attempt.expired:
-            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
-            return ConsumeCodePostExpiredUserInputCodeError(
-                failed_code_input_attempt_count=pending.failures,
-                maximum_code_input_attempts=self.config.otp_max_attempts,
-            )
-        counted = attempt.counted
-        assert counted is not None  # set whenever the device was found and not expired
-        if not isinstance(counted.decision, Allowed):
-            answer, failed = failure(counted, user_id=user_id, factor=factor, now=now)
-            happened.extend(failed)
-            assert isinstance(answer, Locked)
-            return LimitReachedResponse(answer.retry_after_ms)
-
-        tenant_id = session.get_tenant_id()
-        if pending.decoy:  # no code exists: every code is wrong, in the time a check takes
-            await self.durations.imitate("check")
-            limit = self.config.otp_max_attempts
-            if self._core_max_attempts is not None:
-                limit = min(limit, self._core_max_attempts)
-            failures = await held.update(self._count_failure(key, 0, limit))
-            expired = False
-        else:
-            async with self.durations.timed("check"):
-                result = await api_options.recipe_implementation.check_code(
-                    pre_auth_session_id=entry.device.pre_auth_session_id,
-                    user_input_code=entry.code,
-                    device_id=attempt.core_device_id,
-                    link_code=None,
-                    tenant_id=tenant_id,
-                    user_context=user_context,
-                )
-            if isinstance(result, CheckCodeOkResult):
-                device = result.consumed_device
-                consumed = device.email if factor == EMAIL else device.phone_number
-                if consumed is None or not same_contact(consumed, pending_contact(pending)):
-                    await held.update(self._forget(key))
-                    await revoke_codes(api_options, pending, tenant_id, user_context)
-                    return ConsumeCodePostRestartFlowError()
-                return await self._claim(
-                    held, happened, session, key, pending, now, api_options, user_context
-                )
-            if isinstance(
-                result, (CheckCodeIncorrectUserInputCodeError, CheckCodeExpiredUserInputCodeError)
-            ):
-                self._core_max_attempts = result.maximum_code_input_attempts
-                limit = min(self.config.otp_max_attempts, result.maximum_code_input_attempts)
-                failures = await held.update(
-                    self._count_failure(key, result.failed_code_input_attempt_count, limit)
-                )
-            else:  # the core no longer has the device (used, revoked, or too many attempts)
-                limit = self.config.otp_max_attempts
-                failures = await held.update(self._forget(key))
-            expired = isinstance(result, CheckCodeExpiredUserInputCodeError)
-        exhausted = failures is None or failures >= limit
-        if exhausted and failures is not None:
-            if pending.decoy:  # nothing to revoke, in the time revoking takes
-                await self.durations.imitate("revoke")
-            else:
-                async with self.durations.timed("revoke"):
-                    await revoke_codes(api_options, pending, tenant_id, user_context)
-
-        answer, failed = failure(counted, user_id=user_id, factor=factor, now=now)
-        happened.extend(failed)
-        if isinstance(answer, Locked):  # this failure locked the factor
-            return LimitReachedResponse(answer.retry_after_ms)
-        if exhausted:
-            return ConsumeCodePostRestartFlowError()
-        assert failures is not None
-        if expired:
-            return ConsumeCodePostExpiredUserInputCodeError(
-                failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
-            )
-        return ConsumeCodePostIncorrectUserInputCodeError(
-            failed_code_input_attempt_count=failures, maximum_code_input_attempts=limit
-        )
-
-    def _begin(
+    def _attempt(
         self, entry: CodeEntry, session: SessionContainer, now: float
     ) -> Callable[[TwoFactorState], _Attempt]:
-        """Find the session's pending device and unmask its core id with the client's
-        handle (a wrong handle: nothing more is done); refuse if locked or expired, else
-        count the attempt (before the code is checked, so parallel guesses cannot pass
-        the limit)."""
+        """The update of :meth:`consume` (see :class:`_Attempt`)."""
         key = entry.device.key
+        user_id = session.get_user_id()
 
-        def begin(state: TwoFactorState) -> _Attempt:
+        def attempt(state: TwoFactorState) -> _Attempt:
             pending = own_pending(state, key, session)
             if pending is None:
-                return _Attempt(None)
-            core_id = core_device_id(pending, key, entry.device.handle)
-            if core_id is None:
-                return _Attempt(pending)
-            decision = throttle.check(self.throttle_policy, state.throttle, pending.factor, now)
+                return _Attempt("restart")
+            if not is_device_id_of(key, entry.device.handle):
+                return _Attempt("mismatch")
+            contact = pending_contact(pending)
+            factor = contact.factor
+            decision = throttle.check(self.throttle_policy, state.throttle, factor, now)
             if isinstance(decision, Refused):
-                return _Attempt(pending, core_id, Counted(decision))
+                return _Attempt("refused", factor, Counted(decision))
             if self.deadline(pending.created_at) <= now:
-                return _Attempt(pending, core_id, expired=True)
-            factor = pending_contact(pending).factor
-            return _Attempt(pending, core_id, self.count(state, now, factor))
-
-        return begin
-
-    @staticmethod
-    def _count_failure(
-        key: str, core_count: int, limit: int
-    ) -> Callable[[TwoFactorState], int | None]:
-        """Count a wrong code for the device; forget the device at ``limit``."""
-
-        def count(state: TwoFactorState) -> int | None:
-            pending = state.otp_pending.get(key)
-            if pending is None:
-                return None
-            pending.failures = max(pending.failures + 1, core_count)
-            if pending.failures >= limit:
+                return _Attempt("expired", factor, failures=pending.failures)
+            counted = self.count(state, now, factor)
+            if isinstance(counted.decision, Refused):
+                return _Attempt("refused", factor, counted)
+            sealed = pending.codes or []
+            if not code_matches(self.kernel.box, user_id, key, sealed, entry.code):
+                pending.failures += 1
+                if pending.failures < self.config.otp_max_attempts:
+                    return _Attempt("wrong", factor, counted, pending.failures)
                 del state.otp_pending[key]
-            return pending.failures
-
-        return count
-
-    @staticmethod
-    def _forget(key: str) -> Callable[[TwoFactorState], None]:
-        def forget(state: TwoFactorState) -> None:
-            state.otp_pending.pop(key, None)
-
-        return forget
-
-    async def _claim(
-        self,
-        held: Transaction,
-        happened: list[events.Event],
-        session: SessionContainer,
-        key: str,
-        pending: PendingCode,
-        now: float,
-        api_options: APIOptions,
-        user_context: dict[str, Any],
-    ) -> ConsumeCodePostResult | _Claimed:
-        """The code was right: claim the device, revoke its codes, pin the contact and
-        reset the throttle; :meth:`consume` then completes the session.
-
-        Claiming (removing the pending entry) comes first and decides between concurrent
-        requests with the same code; revoking before it would make the others' checks
-        fail and forget the device under the winner.
-        """
-        user_id = session.get_user_id()
-        contact = pending_contact(pending)
-        factor = contact.factor
-
-        def claim(state: TwoFactorState) -> Literal["OK", "ENROLLED", "REFUSED", "USED"]:
-            if state.otp_pending.pop(key, None) is None:
-                return "USED"  # a concurrent request with the same code won
+                return _Attempt("used-up", factor, counted, pending.failures)
+            del state.otp_pending[key]  # a code works once
             pinned = pinned_contact(state, factor)
-            outcome: Literal["OK", "ENROLLED"] = "OK"
+            enrolled = False
             if pinned is None:
-                # Re-checked here: a factor may have been enrolled since the code was sent.
+                # A contact is pinned by its first right code, only by a user with no
+                # factor yet or a fresh session (S8), as for adding any factor.
                 if not self._may_pin(state, session):
-                    return "REFUSED"
+                    return _Attempt("step-up", factor)
                 if factor == EMAIL:
                     state.email = contact.value
                 else:
                     state.phone = contact.value
                 state.bump_epoch()
-                outcome = "ENROLLED"
+                enrolled = True
             elif not same_contact(pinned, contact):
-                return "REFUSED"
+                return _Attempt("step-up", factor)  # another contact was pinned since
             self.succeeded(state, now)
-            return outcome
+            return _Attempt(None, factor, enrolled=enrolled)
 
-        outcome = await held.update(claim)
-        if outcome == "USED":
-            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
+        return attempt
+
+    async def _refusal(
+        self, attempt: _Attempt, user_id: str, now: float, user_context: dict[str, Any]
+    ) -> ConsumeCodePostResult:
+        """The answer, and the app's events, for an attempt that did not complete 2FA."""
+        outcome, factor = attempt.outcome, attempt.factor
+        if outcome == "restart":
             return ConsumeCodePostRestartFlowError()
-        await revoke_codes(api_options, pending, session.get_tenant_id(), user_context)
-        if outcome == "REFUSED":
-            happened.append(events.VerificationFailed(user_id=user_id, at=now, factor=factor))
-            return GeneralErrorResponse(self._step_up_message(factor))
-        return _Claimed(factor, enrolled=outcome == "ENROLLED")
+        if outcome == "mismatch":
+            refuse_mismatch()  # nothing was counted or changed
+        assert factor is not None
+        limit = self.config.otp_max_attempts
+        if outcome in ("expired", "step-up"):
+            failed = events.VerificationFailed(user_id=user_id, at=now, factor=factor)
+            await self.emit(failed, user_context)
+            if outcome == "step-up":
+                return GeneralErrorResponse(self._step_up_message(factor))
+            return ConsumeCodePostExpiredUserInputCodeError(
+                failed_code_input_attempt_count=attempt.failures, maximum_code_input_attempts=limit
+            )
+        assert attempt.counted is not None
+        answer, happened = failure(attempt.counted, user_id=user_id, factor=factor, now=now)
+        for event in happened:
+            await self.emit(event, user_context)
+        if isinstance(answer, Locked):  # locked before, or by this very failure
+            return LimitReachedResponse(answer.retry_after_ms)
+        if outcome == "used-up":
+            return ConsumeCodePostRestartFlowError()
+        return ConsumeCodePostIncorrectUserInputCodeError(
+            failed_code_input_attempt_count=attempt.failures, maximum_code_input_attempts=limit
+        )

@@ -1,23 +1,26 @@
-"""The device ids a client holds for second-factor codes
+"""The devices and codes of e-mailed and texted second-factor codes
 (:mod:`st_twofactor.http.passwordless`).
 
-The core names a passwordless device by two ids: ``deviceId`` (random bytes, base64) and
-``preAuthSessionId`` (the SHA-256 of those bytes, URL-safe base64 without padding). With
-both and the code, the SDK's own consume endpoint signs in: in an app where passwordless
-is also a first factor, a second-factor code used without a session would be a sign-in
-for its contact. So the client is never given the core's ``deviceId``:
+SuperTokens' frontends name a pending code by two ids, ``deviceId`` and
+``preAuthSessionId``, and send both back with the code. Second-factor codes are made and
+kept by this library, not by the core (no passwordless device, code or user exists in the
+core for them), in the user's state:
 
-- it gets ``preAuthSessionId`` as it is (the key of the pending device in the user's
-  state) and, as ``deviceId``, a *handle*: 32 fresh random bytes, in the core's format;
-- the user's state keeps the core's id XOR a keystream drawn from the handle (the
-  *mask*); the handle the client sends back unmasks it, and the core's own relation
-  (the SHA-256 of the id is ``preAuthSessionId``) tells whether it was the right handle.
+- a *device* is a ``deviceId`` of 32 fresh random bytes (standard base64, as the core
+  writes its own) and a ``preAuthSessionId`` derived from it (a labelled SHA-256,
+  URL-safe base64 without padding), the key of the pending device in the user's state.
+  The state keeps no copy of the ``deviceId``: whoever presents it proves they hold the
+  id handed out, and the derivation differs from the core's (whose ``preAuthSessionId``
+  is the plain SHA-256 of its ``deviceId``), so a second factor's ids are never taken
+  for a core device (:func:`core_pair`);
+- a *code* is six random digits (or the app's ``get_custom_user_input_code``), stored
+  only sealed (AES-GCM under the app's secret keys, :class:`~st_twofactor.kernel.crypto.SecretBox`)
+  and bound to the user and the device: a sealed code copied to another user's record or
+  another device does not open there, and a copy of the database without the app's keys
+  gives no code.
 
-Only the session that asked for the code can have its handle turned back into the core's
-id (the pending device is looked up in its user's state, for its session), and the
-stored mask alone does not give the id. A *decoy* (a device for a destination that is not
-the user's: nothing sent, nothing in the core) is made the same way from random bytes,
-so its ids have the same format and unmask the same way.
+A *decoy* (a destination that is not the user's: nothing sent) is a device like any
+other with no code: every code typed for it is wrong.
 """
 
 from __future__ import annotations
@@ -27,82 +30,93 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from st_twofactor.kernel.crypto import b64decode, b64encode
-from st_twofactor.stores.state import PendingCode
+from st_twofactor.errors import DecryptionError
+from st_twofactor.kernel.crypto import SecretBox, b64encode
+
+__all__ = [
+    "CODES_PER_DEVICE",
+    "HANDLE_BYTES",
+    "Device",
+    "code_matches",
+    "core_pair",
+    "is_device_id_of",
+    "new_code",
+    "new_device",
+    "seal_code",
+]
 
 HANDLE_BYTES = 32
-"""Bytes of a handle, and of a decoy's made-up core id (the core's device ids' size)."""
+"""Random bytes of a ``deviceId`` (the size of the core's own device ids)."""
 
-_KEYSTREAM_LABEL = b"st-twofactor otp device id\x00"
+CODES_PER_DEVICE = 5
+"""Codes kept per device: a resend adds one, the oldest beyond this goes."""
+
+_LABEL = b"st-twofactor second-factor device\x00"
 
 
 @dataclass(frozen=True)
-class HandedOut:
-    """Ids for the client (``device_id`` is a handle) and the mask kept in the state."""
+class Device:
+    """The ids a client is given for a new device."""
 
     device_id: str
     pre_auth_session_id: str
-    mask: str
 
 
-def hand_out(core_device_id: str, pre_auth_session_id: str) -> HandedOut:
-    """The client's ids for a device the core made, and the mask to keep for it."""
-    handle = secrets.token_bytes(HANDLE_BYTES)
-    core_id = base64.b64decode(core_device_id, validate=True)
-    return HandedOut(_device_id_text(handle), pre_auth_session_id, _mask(core_id, handle))
+def new_device() -> Device:
+    """A new device: a random ``deviceId`` and the ``preAuthSessionId`` derived from it."""
+    raw = secrets.token_bytes(HANDLE_BYTES)
+    return Device(base64.b64encode(raw).decode("ascii"), _derived_key(raw))
 
 
-def decoy() -> HandedOut:
-    """Ids and mask for a decoy: a made-up core id, handed out like a real one."""
-    made_up = secrets.token_bytes(HANDLE_BYTES)
-    handle = secrets.token_bytes(HANDLE_BYTES)
-    return HandedOut(_device_id_text(handle), pre_auth_session_id(made_up), _mask(made_up, handle))
+def is_device_id_of(key: str, device_id: bytes) -> bool:
+    """Whether ``device_id`` (decoded) is the id handed out with the device ``key``."""
+    return hmac.compare_digest(_derived_key(device_id).encode(), key.encode("ascii"))
 
 
-def core_device_id(pending: PendingCode, key: str, handle: bytes) -> str | None:
-    """The core's ``deviceId`` of ``pending`` (pending under ``key``) given the ``handle``
-    the client sent, or ``None`` when that is not the device's handle."""
-    if pending.device_mask is None:
-        return None
-    try:
-        mask = b64decode(pending.device_mask)
-    except ValueError:
-        return None
-    core_id = bytes(m ^ k for m, k in zip(mask, _keystream(handle, len(mask)), strict=True))
-    if not hmac.compare_digest(pre_auth_session_id(core_id).encode(), key.encode("ascii")):
-        return None
-    return _device_id_text(core_id)
+def new_code(custom: str | None) -> str:
+    """The app's own code when it makes them, else six random digits."""
+    return custom if custom is not None else f"{secrets.randbelow(1_000_000):06d}"
+
+
+def seal_code(box: SecretBox, user_id: str, key: str, code: str) -> str:
+    """``code`` as stored: sealed under the app's keys, bound to the user and device."""
+    return box.encrypt(code, context=_context(user_id, key))
+
+
+def code_matches(box: SecretBox, user_id: str, key: str, sealed: Sequence[str], typed: str) -> bool:
+    """Whether ``typed`` is one of the device's codes. Every stored code is opened and
+    compared in constant time (no early exit); one that no configured key opens (its key
+    was retired) matches nothing."""
+    found = False
+    for item in sealed:
+        try:
+            code = box.decrypt(item, context=_context(user_id, key))
+        except DecryptionError:
+            continue
+        found |= hmac.compare_digest(code.encode("utf-8"), typed.encode("utf-8"))
+    return found
 
 
 def core_pair(pre_auth_session_id_text: str, device_id: str) -> bool | None:
-    """Whether ``device_id`` is the core's id of ``pre_auth_session_id_text``: ``True``,
-    ``False`` (e.g. a second-factor handle), or ``None`` when either is malformed."""
+    """Whether ``device_id`` is a *core* device's id for ``pre_auth_session_id_text`` (its
+    SHA-256): ``True``, ``False`` (e.g. a second factor's device), or ``None`` when
+    either is malformed."""
     try:
         raw = base64.b64decode(device_id, validate=True)
     except (binascii.Error, ValueError):
         return None
     if not pre_auth_session_id_text.isascii():
         return None
-    expected = pre_auth_session_id(raw).encode()
+    expected = b64encode(hashlib.sha256(raw).digest()).encode()
     return hmac.compare_digest(expected, pre_auth_session_id_text.rstrip("=").encode())
 
 
-def pre_auth_session_id(core_id: bytes) -> str:
-    """The core's ``preAuthSessionId`` of a device id: its SHA-256, URL-safe, unpadded."""
-    return b64encode(hashlib.sha256(core_id).digest())
+def _derived_key(device_id: bytes) -> str:
+    return b64encode(hashlib.sha256(_LABEL + device_id).digest())
 
 
-def _device_id_text(raw: bytes) -> str:
-    """A device id as the core writes it: standard base64, padded."""
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _mask(core_id: bytes, handle: bytes) -> str:
-    keystream = _keystream(handle, len(core_id))
-    return b64encode(bytes(c ^ k for c, k in zip(core_id, keystream, strict=True)))
-
-
-def _keystream(handle: bytes, length: int) -> bytes:
-    return hashlib.shake_256(_KEYSTREAM_LABEL + handle).digest(length)
+def _context(user_id: str, key: str) -> str:
+    return f"second-factor code|{user_id}|{key}"

@@ -1,22 +1,22 @@
 """Asking for a code (``signinup/code``, ``.../resend``): may one go to this contact, the
-send quota, the pending device, and decoys. A destination other than the user's (not the
-pinned one; before an e-mail address is pinned, not one of the account's) gets a *decoy*:
-the same answer and id formats as a real code, a pending device metered like a real send,
-in about the same time (:mod:`~st_twofactor.factors.codes._timing`); but nothing is made
-in the core or sent, and every code typed for it is wrong. So asking for codes does not
-tell anyone holding a session which contact is pinned; guessing is bounded by the quota.
+send quota, the pending device and its code, and decoys. A destination other than the
+user's (not the pinned one; before an e-mail address is pinned, not one of the
+account's) gets a *decoy*: the same answer and id formats as a real code, a pending
+device metered like a real send, in about the same time
+(:mod:`~st_twofactor.factors.codes._timing`); but nothing is sent, and every code typed
+for it is wrong. So asking for codes does not tell anyone holding a session which
+contact is pinned; guessing is bounded by the quota.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from supertokens_python.exceptions import raise_bad_input_exception
 from supertokens_python.recipe.passwordless.interfaces import (
     APIOptions,
-    CreateCodeOkResult,
     CreateCodePostOkResult,
     ResendCodePostOkResult,
     ResendCodePostRestartFlowError,
@@ -26,8 +26,15 @@ from supertokens_python.types.response import GeneralErrorResponse
 
 from st_twofactor import events
 from st_twofactor.claim import session_started
-from st_twofactor.factors.codes._delivery import deliver, second_factor_options
-from st_twofactor.factors.codes._devices import HandedOut, core_device_id, decoy, hand_out
+from st_twofactor.factors.codes._delivery import deliver
+from st_twofactor.factors.codes._devices import (
+    CODES_PER_DEVICE,
+    Device,
+    is_device_id_of,
+    new_code,
+    new_device,
+    seal_code,
+)
 from st_twofactor.factors.codes._inputs import (
     DeviceRef,
     normalise_email,
@@ -64,25 +71,14 @@ from st_twofactor.stores.state import PendingCode, TwoFactorState
 Destination = Literal["real", "decoy"]
 """What a code asked for gets: a real code, to the user's destination, or a decoy."""
 
-OriginalResend = Callable[..., Awaitable[ResendCodePostResult]]
-"""The SDK's ``resend_code_post``, called with keyword arguments."""
-
 
 @dataclass(frozen=True)
 class Resendable:
-    """A pending device a new code may be sent for, with the core's id of it."""
+    """A pending device a new code is sent for (``code``; ``None`` for a decoy)."""
 
     pending: PendingCode
-    core_device_id: str
+    code: str | None
     pre_auth_session_id: str
-
-
-@dataclass(frozen=True)
-class _Made:
-    """A code made in the core (``None`` for a decoy) and the ids handed to the client."""
-
-    code: CreateCodeOkResult | None
-    handed: HandedOut
 
 
 class CodeSending(CodeFlows):
@@ -146,101 +142,66 @@ class CodeSending(CodeFlows):
         api_options: APIOptions,
         user_context: dict[str, Any],
     ) -> CreateCodePostResult:
-        """Make a code for ``contact`` if :meth:`may_send` allows it, record its device as
-        pending for this session, and send it; or, for a destination that is not the
-        user's, a decoy (see the module doc).
+        """Make a code for ``contact`` if :meth:`may_send` allows it, record it (sealed)
+        with its new device as pending for this session, and send it; or, for a
+        destination that is not the user's, a decoy (see the module doc).
 
-        The check, the code and the record are one store transaction: the state is read
-        once, and no other request of this process changes it in between. The code is
-        made with the recipe's ``create_code`` (app overrides of the recipe apply) and
-        sent through the recipe's delivery, as the SDK's ``create_code_post`` would, minus
-        its sign-in/up checks (see the module doc), once the transaction is over. Only the
-        user input code is sent, never a magic link. The client gets a handle as the
-        ``deviceId``, never the core's (:mod:`st_twofactor.factors.codes._devices`).
+        The check and the record are one store transaction: the state is read once, and
+        no other request of this process changes it in between. The code is the app's
+        ``get_custom_user_input_code`` when it has one, else six random digits; it is sent
+        through the recipe's delivery once the transaction is over (a typed code, never a
+        magic link). Nothing is made in the core: the SDK's ``create_code_post`` is not
+        used, since its sign-in/up checks are about a passwordless user that is never
+        created here (:mod:`st_twofactor.factors.codes._devices`).
         """
+        user_id = session.get_user_id()
         tenant_id = session.get_tenant_id()
         now = self.now()
-        make_code = api_options.config.get_custom_user_input_code
-        user_input_code = None if make_code is None else await make_code(tenant_id, user_context)
-        made: _Made | SendLimitResponse | None = None
-        async with self.store.transaction(session.get_user_id(), user_context) as held:
+        code = await self._new_code(api_options, tenant_id, user_context)
+        device = new_device()
+        key = pending_key(device.pre_auth_session_id)
+        refused: GeneralErrorResponse | None = None
+        async with self.store.transaction(user_id, user_context) as held:
             decided = await self.may_send(held, session, contact, user_context)
-            if decided == "real":
-                made = await self._create_code(
-                    held, session, contact, user_input_code, api_options, now, user_context
-                )
-            elif decided == "decoy":
-                made = await self._make_decoy(held, session, contact, now)
-        refused = decided if isinstance(decided, GeneralErrorResponse) else made
-        if isinstance(refused, GeneralErrorResponse):
+            if isinstance(decided, GeneralErrorResponse):
+                refused = decided
+            else:
+                decoy = decided == "decoy"
+                sealed = [] if decoy else [seal_code(self.kernel.box, user_id, key, code)]
+                add = self._add_pending(session, device, contact, now, sealed, decoy)
+                refused = await held.update(add)
+        if refused is not None:
             await self.report_refused_send(session, refused)
             return refused
-        assert isinstance(made, _Made)
         operation = f"deliver:{contact.factor}"
-        if made.code is None:
+        if decided == "decoy":
             await self.durations.imitate(operation)
         else:
             async with self.durations.timed(operation):
                 await deliver(
                     api_options,
                     contact,
-                    made.code,
+                    code,
+                    device.pre_auth_session_id,
                     tenant_id,
-                    self.deadline(now),
-                    self.now(),
+                    self._ms_left(now),
                     user_context,
                 )
-        handed = made.handed
         return CreateCodePostOkResult(
-            handed.device_id, handed.pre_auth_session_id, "USER_INPUT_CODE"
+            device.device_id, device.pre_auth_session_id, "USER_INPUT_CODE"
         )
 
-    async def _create_code(
-        self,
-        held: Transaction,
-        session: SessionContainer,
-        contact: Contact,
-        user_input_code: str | None,
-        api_options: APIOptions,
-        now: float,
-        user_context: dict[str, Any],
-    ) -> _Made | SendLimitResponse:
-        """Make the code in the core, then record its device and the send in one update.
+    @staticmethod
+    async def _new_code(
+        api_options: APIOptions, tenant_id: str, user_context: dict[str, Any]
+    ) -> str:
+        """The app's ``get_custom_user_input_code`` if it has one, else six random digits."""
+        make_code = api_options.config.get_custom_user_input_code
+        return new_code(None if make_code is None else await make_code(tenant_id, user_context))
 
-        The send quota is checked again in that update (a store that does not hold the
-        user for the whole transaction may have let a parallel send in): over quota, the
-        code just made is revoked and never sent.
-        """
-        tenant_id = session.get_tenant_id()
-        async with self.durations.timed(f"create:{contact.factor}"):
-            code = await api_options.recipe_implementation.create_code(
-                # The normalised contact, so the code goes exactly where it is pinned.
-                email=contact.value if contact.factor == EMAIL else None,
-                phone_number=contact.value if contact.factor == PHONE else None,
-                user_input_code=user_input_code,
-                session=None,
-                should_try_linking_with_session_user=False,
-                tenant_id=tenant_id,
-                user_context=user_context,
-            )
-        handed = hand_out(code.device_id, code.pre_auth_session_id)
-        refused = await held.update(self._add_pending(session, handed, contact, now))
-        if refused is not None:
-            await api_options.recipe_implementation.revoke_code(
-                code_id=code.code_id, tenant_id=tenant_id, user_context=user_context
-            )
-            return refused
-        return _Made(code, handed)
-
-    async def _make_decoy(
-        self, held: Transaction, session: SessionContainer, contact: Contact, now: float
-    ) -> _Made | SendLimitResponse:
-        """A decoy's device, recorded and metered like :meth:`_create_code`'s, in about
-        the time the core takes to make a real one; nothing is made in the core."""
-        await self.durations.imitate(f"create:{contact.factor}")
-        handed = decoy()
-        refused = await held.update(self._add_pending(session, handed, contact, now, decoy=True))
-        return refused if refused is not None else _Made(None, handed)
+    def _ms_left(self, created_at: float) -> int:
+        """What is left of the lifetime of a device made at ``created_at``, in ms."""
+        return int((self.deadline(created_at) - self.now()) * 1000)
 
     def _over_quota(
         self, state: TwoFactorState, factor: Factor, session: SessionContainer, *, pinned: bool
@@ -283,15 +244,15 @@ class CodeSending(CodeFlows):
     def _add_pending(
         self,
         session: SessionContainer,
-        handed: HandedOut,
+        device: Device,
         contact: Contact,
         now: float,
-        *,
-        decoy: bool = False,
+        sealed_codes: list[str],
+        decoy: bool,
     ) -> Callable[[TwoFactorState], SendLimitResponse | None]:
-        """Count the send and record a new device for the user; expired and the oldest
-        extra devices are dropped. Over a send quota, nothing changes."""
-        key = pending_key(handed.pre_auth_session_id)
+        """Count the send and record a new device with its code for the user; expired and
+        the oldest extra devices are dropped. Over a send quota, nothing changes."""
+        key = pending_key(device.pre_auth_session_id)
 
         def add(state: TwoFactorState) -> SendLimitResponse | None:
             refused = self._count_send(state, contact, session)
@@ -305,7 +266,7 @@ class CodeSending(CodeFlows):
                 contact=contact.value,
                 created_at=now,
                 session_handle=session.get_handle(),
-                device_mask=handed.mask,
+                codes=sealed_codes,
                 decoy=decoy,
             )
             state.otp_pending = kept
@@ -314,13 +275,22 @@ class CodeSending(CodeFlows):
         return add
 
     async def resendable(
-        self, session: SessionContainer, device: DeviceRef, user_context: dict[str, Any]
+        self,
+        session: SessionContainer,
+        device: DeviceRef,
+        api_options: APIOptions,
+        user_context: dict[str, Any],
     ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse:
         """The pending device to send a new code for, or why not. A resend is a send:
-        the quota is checked and the send counted in the same update (S15). A decoy is
-        resendable like a real device. 400 when ``deviceId`` is not the device's handle."""
+        the quota is checked and the send counted in the same update (S15), which also
+        adds the new code (sealed) to the device's (at most :data:`CODES_PER_DEVICE`). A
+        decoy is resendable like a real device. 400 when ``deviceId`` is not the one
+        handed out with the device."""
         now = self.now()
         key = device.key
+        user_id = session.get_user_id()
+        code = await self._new_code(api_options, session.get_tenant_id(), user_context)
+        sealed = seal_code(self.kernel.box, user_id, key, code)
 
         def check(
             state: TwoFactorState,
@@ -328,9 +298,8 @@ class CodeSending(CodeFlows):
             pending = own_pending(state, key, session)
             if pending is None:
                 return ResendCodePostRestartFlowError()
-            core_id = core_device_id(pending, key, device.handle)
-            if core_id is None:
-                return None  # not this device's handle; nothing changed
+            if not is_device_id_of(key, device.handle):
+                return None  # not the id handed out with this device; nothing changed
             decision = throttle.check(self.throttle_policy, state.throttle, pending.factor, now)
             if isinstance(decision, Refused):
                 return LimitReachedResponse(decision.retry_after_ms)
@@ -340,11 +309,15 @@ class CodeSending(CodeFlows):
             pinned = pinned_contact(state, pending.factor)
             if not pending.decoy and pinned is not None and not same_contact(pinned, contact):
                 return ResendCodePostRestartFlowError()
-            return self._count_send(state, contact, session) or Resendable(
-                pending, core_id, device.pre_auth_session_id
-            )
+            refused = self._count_send(state, contact, session)
+            if refused is not None:
+                return refused
+            if pending.decoy:
+                return Resendable(pending, None, device.pre_auth_session_id)
+            pending.codes = [*(pending.codes or []), sealed][-CODES_PER_DEVICE:]
+            return Resendable(pending, code, device.pre_auth_session_id)
 
-        found = await self.store.update(session.get_user_id(), check, user_context)
+        found = await self.store.update(user_id, check, user_context)
         if found is None:
             refuse_mismatch()
         return found
@@ -354,25 +327,23 @@ class CodeSending(CodeFlows):
         found: Resendable,
         session: SessionContainer,
         api_options: APIOptions,
-        original_resend: OriginalResend,
         user_context: dict[str, Any],
     ) -> ResendCodePostResult:
-        """Send a new code for a :meth:`resendable` device with the SDK's own resend (as a
-        second factor, with the device's deadline); for a decoy, only its time."""
+        """Send the new code of a :meth:`resendable` device (it expires with the device's
+        first code: a resend does not extend the deadline); for a decoy, only its time."""
         pending = found.pending
-        operation = f"resend:{pending.factor}"
-        if pending.decoy:
+        operation = f"deliver:{pending.factor}"
+        if found.code is None:
             await self.durations.imitate(operation)
             return ResendCodePostOkResult()
         async with self.durations.timed(operation):
-            return await original_resend(
-                device_id=found.core_device_id,
-                pre_auth_session_id=found.pre_auth_session_id,
-                session=None,
-                should_try_linking_with_session_user=False,
-                tenant_id=session.get_tenant_id(),
-                api_options=second_factor_options(
-                    api_options, deadline=self.deadline(pending.created_at), clock=self.config.clock
-                ),
-                user_context=user_context,
+            await deliver(
+                api_options,
+                pending_contact(pending),
+                found.code,
+                found.pre_auth_session_id,
+                session.get_tenant_id(),
+                self._ms_left(pending.created_at),
+                user_context,
             )
+        return ResendCodePostOkResult()

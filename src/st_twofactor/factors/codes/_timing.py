@@ -1,14 +1,13 @@
-"""How long real code operations take, so that a decoy takes as long
+"""How long real deliveries take, so that a decoy takes as long
 (:mod:`st_twofactor.http.passwordless`).
 
-A code for the user's own destination makes a device in the core and waits for the mail
-or SMS service; a decoy (a destination that is not the user's) does neither. Answered
-at once, a decoy would tell a wrong destination by its speed. So each real operation
-(``create``, ``deliver``, ``resend`` per factor, ``check``, ``revoke``) is timed, and a
-decoy waits, in its place, a duration drawn from the latest real ones of that operation
-in this process: the decoy's timing follows the real one's distribution, spread
-included. Until this process has timed one real operation of a kind, its decoys do not
-wait.
+A code for the user's own destination waits for the mail or SMS service; a decoy (a
+destination that is not the user's) sends nothing. Answered at once, a decoy would tell
+a wrong destination by its speed. So each real delivery is timed (per factor), and a
+decoy waits, in its place, a duration drawn from the latest real ones of that factor in
+this process: the decoy's timing follows the real one's distribution, spread included.
+Everything else a decoy does is what a real code does (the same state read and written).
+Until this process has timed one real delivery of a kind, its decoys do not wait.
 """
 
 from __future__ import annotations

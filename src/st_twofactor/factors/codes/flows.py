@@ -124,7 +124,7 @@ class CodeFlows(FactorBase):
         self.first_factor = first_factor
         self.completion = kernel.completion
         self.durations = Durations()
-        """How long real core calls and deliveries take, for decoys to take as long."""
+        """How long real deliveries take, for decoys to take as long."""
 
     def deadline(self, created_at: float) -> float:
         return created_at + self.config.otp_code_lifetime
@@ -188,10 +188,10 @@ def same_contact(stored: str, contact: Contact) -> bool:
 
 def own_pending(state: TwoFactorState, key: str, session: SessionContainer) -> PendingCode | None:
     """The device ``key`` if this session asked for it (a code is bound to its request).
-    A device recorded before device ids were masked is not one any more: its client
-    holds the core's id, which could be used without the session; it asks again."""
+    A device an earlier version made in the core (no codes of its own) is not one any
+    more: the user asks again."""
     pending = state.otp_pending.get(key)
-    if pending is None or pending.factor not in (EMAIL, PHONE) or pending.device_mask is None:
+    if pending is None or pending.factor not in (EMAIL, PHONE) or pending.codes is None:
         return None
     if pending.session_handle is not None and pending.session_handle != session.get_handle():
         return None
