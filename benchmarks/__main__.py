@@ -25,6 +25,7 @@ class Settings:
     protected_per_round: int
     flow_rounds: int
     flow_journeys: int
+    flow_runs: int
     core_sizes: tuple[int, ...]
     core_clients: tuple[int, ...]
     core_seconds: float
@@ -42,6 +43,7 @@ FULL = Settings(
     protected_per_round=50,
     flow_rounds=4,
     flow_journeys=2,
+    flow_runs=3,
     core_sizes=(1_000, 10_000, 100_000),
     core_clients=(1, 4, 16),
     core_seconds=1.0,
@@ -58,6 +60,7 @@ QUICK = Settings(
     protected_per_round=10,
     flow_rounds=1,
     flow_journeys=1,
+    flow_runs=2,
     core_sizes=(20, 50),
     core_clients=(1, 2),
     core_seconds=0.2,
@@ -112,6 +115,14 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, command: str = "") 
                     )
                     result.flows = everything.only({a.key: a.key for a in alts if a.setup == BASE})
                     result.speed = everything
+                    plain = [a for a in alts if not a.setup.https]
+                    for number in range(2, settings.flow_runs + 1):
+                        _say(f"flows over HTTP, off and on: run {number} of {settings.flow_runs}")
+                        result.repeats.append(
+                            flows.measure_flows(
+                                plain, rounds=settings.flow_rounds, journeys=settings.flow_journeys
+                            )
+                        )
                     ours = {a.setup: a for a in alts if a.key.startswith(LIBRARY)}
                     _say("one core call, its parts, with and without reuse_core_connections()")
                     samples = max(2, 2 * settings.flow_rounds)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import devcore_load, protected
-from ._common import median
+from ._common import median, table
 from .alternatives import FLOWS
 from .chart import Bar, grouped_bars
 from .devcore_load import OPERATIONS, LoadResults
@@ -19,6 +18,7 @@ from .imports import CANDIDATES, ImportResults
 from .load import LoadRun
 from .profiles import Row
 from .protected import GOAL_RATIO, MARGIN, VARIANTS, ProtectedResults
+from .report_repeats import repeats_goal, repeats_section
 from .report_work import cpu_section, load_section, ratio_goals
 
 LIBRARY = "st-twofactor"
@@ -47,17 +47,13 @@ class Run:
     """Per variant (speed-up on) and flow: CPU time on the app's thread, the library's part."""
     app_load: LoadRun | None = None
     """Many users through one app worker per alternative."""
+    repeats: list[FlowResults] = field(default_factory=list)
+    """The flows over plain HTTP (speed-up off and on) measured again, run after run."""
     wall_seconds: float = 0.0
     load_average: str = ""
 
 
 # -- small formatting helpers --
-
-
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
 
 
 def ms(seconds: float) -> str:
@@ -244,6 +240,8 @@ def _goals(run: Run) -> list[str]:
             ]
         )
     rows += _speed_goals(run)
+    if run.speed is not None and run.flows is not None:
+        rows += repeats_goal([run.speed, *run.repeats], _kinds(run)[1:])
     if not rows:
         return []
     return ["## Goals", "", *table(["goal", "this run", ""], rows), ""]
@@ -403,6 +401,8 @@ def _flows_section(run: Run) -> tuple[list[str], str]:
             "",
         ]
     out += _speed_section(run)
+    if run.speed is not None:
+        out += repeats_section([run.speed, *run.repeats], _kinds(run)[1:], results.titles)
     if run.flow_cpu is not None:
         titles = {variant(k, reuse=True): t for k, t in run.flows.titles.items()}
         journeys = int(run.settings.get("cpu_journeys", 0))

@@ -5,6 +5,7 @@ one app worker. :mod:`benchmarks.report` puts them in the document."""
 from __future__ import annotations
 
 from ._common import median
+from ._common import table as markdown_table
 from .alternatives import FLOWS
 from .flows import FlowCpu, FlowResults
 from .load import LoadRun, table
@@ -97,7 +98,7 @@ def cpu_section(
         f"per request is what the library can add to the event loop's lag: {worst:.2f} ms "
         f"here (goal: under {LAG_GOAL_MS:g} ms; the load section measures the lag itself).",
         "",
-        *_table(header, body),
+        *markdown_table(header, body),
         "",
     ]
 
@@ -124,12 +125,4 @@ def load_section(run: LoadRun, number: int) -> list[str]:
         "",
         *table(run),
         "",
-    ]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(row) + " |" for row in rows),
     ]

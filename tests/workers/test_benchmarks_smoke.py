@@ -48,6 +48,12 @@ def test_every_flow_runs_or_says_why_not(quick_run: Run) -> None:
             assert len(samples.seconds) == flows.journeys, (alt, flow)
             assert samples.call_count > 0, (alt, flow)
     assert flows.unsupported["st-twofactor"] == {}
+    assert len(quick_run.repeats) == QUICK.flow_runs - 1
+    for again in quick_run.repeats:  # the plain-HTTP variants, speed-up off and on
+        assert set(again.samples) == {
+            f"{alt}{suffix}" for alt in flows.samples for suffix in ("", "+reuse")
+        }
+        assert again.failed == {key: {} for key in again.samples}
     assert quick_run.call_cost is not None and quick_run.call_cost.through_sdk > 0
 
 
@@ -96,6 +102,10 @@ def test_the_document_and_chart_are_written(quick_run: Run, tmp_path: Path) -> N
     assert "Protected request: zero core calls | 0 core calls" in markdown
     for _, title in FLOWS:
         assert f"| {title} |" in markdown
+    assert "\n### Runs\n" in markdown
+    runs = [line for line in markdown.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(runs) == QUICK.flow_runs and all("x)" in line for line in runs), runs
+    assert f"met in each of {QUICK.flow_runs} runs" in markdown
     goal = next(line for line in markdown.splitlines() if "Security keys: no more core" in line)
     assert goal.endswith("| **met** |"), goal
     chart = (tmp_path / "docs" / "benchmarks.svg").read_text()
