@@ -114,7 +114,22 @@ def _count_bits(version: int) -> int:
 
 def _data_codewords(version: int, level: str) -> int:
     blocks = _BLOCK_COUNT[level][version - 1]
-    return _layout(version).codewords - blocks * _ECC[level][version - 1]
+    return _codewords(version) - blocks * _ECC[level][version - 1]
+
+
+def _codewords(version: int) -> int:
+    """The codewords a version holds: its modules less the fixed ones (finders with their
+    separators, format information and the dark module, timing, alignment patterns less
+    what they share with the timing patterns, version information), by 8. Counted here so
+    that choosing a version lays out only the one chosen."""
+    size = 4 * version + 17
+    fixed = 3 * 64 + 31 + 2 * (size - 16)
+    if version >= 2:
+        side = version // 7 + 2  # alignment patterns per row and column
+        fixed += 25 * (side * side - 3) - 10 * (side - 2)
+    if version >= 7:
+        fixed += 36
+    return (size * size - fixed) // 8
 
 
 def _modules(data: bytes, version: int, level: str) -> str:
@@ -146,7 +161,7 @@ def _interleaved(data: bytes, version: int, level: str) -> bytes:
     both interleaved as the standard orders them."""
     blocks = _BLOCK_COUNT[level][version - 1]
     ecc = _ECC[level][version - 1]
-    total = _layout(version).codewords
+    total = _codewords(version)
     short = blocks - total % blocks  # blocks one data codeword shorter than the rest
     short_length = total // blocks - ecc
     data_total = total - blocks * ecc
