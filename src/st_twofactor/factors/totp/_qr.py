@@ -272,10 +272,8 @@ class _Layout:
         self.order = order
         self.data_modules = len(order)
         self.codewords = len(order) // 8
-        mask = 0
-        for position in order:
-            mask = mask << 1 | (position % size % 3 == 0)  # pattern 2 (MASK)
-        self.mask = mask
+        # Pattern 2 (MASK), the data modules' bits in their order as one integer.
+        self.mask = int("".join("1" if p % size % 3 == 0 else "0" for p in order), 2)
 
 
 @functools.cache
@@ -296,19 +294,14 @@ class _Formatted:
         bits = ((data << 10) | _bch(data, 0x537)) ^ 0x5412
         for i, (x, y) in enumerate(_format_places(size)):
             grid[y][x] = bits >> (i % 15) & 1
-        where = dict(zip(layout.order, range(layout.data_modules), strict=True))
-        fixed: list[str] = []
-        sources: list[int] = []
-        for y in range(size):
-            for x in range(size):
-                position = y * size + x
-                if position in where:
-                    sources.append(where[position])
-                else:
-                    sources.append(layout.data_modules + len(fixed))
-                    fixed.append(str(grid[y][x]))
+        sources: list[int] = [-1] * (size * size)
+        for index, position in enumerate(layout.order):
+            sources[position] = index
+        cells = [cell for row in grid for cell in row]
+        fixed = [str(cells[p]) for p in range(size * size) if sources[p] < 0]
+        next_fixed = iter(range(layout.data_modules, layout.data_modules + len(fixed)))
         self.fixed = "".join(fixed)
-        self.gather = itemgetter(*sources)
+        self.gather = itemgetter(*(s if s >= 0 else next(next_fixed) for s in sources))
 
 
 @functools.cache
