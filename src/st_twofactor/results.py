@@ -95,13 +95,14 @@ class TooManyDevices(TypedDict):
 
 
 class DeviceCreated(TypedDict):
-    """A TOTP device to activate: its secret, ``otpauth://`` URI and QR code."""
+    """A TOTP device to activate: its secret, ``otpauth://`` URI and QR code (the code is
+    left out only when the caller asked for none)."""
 
     status: Literal["OK"]
     deviceName: str
     secret: str
     otpauthUri: str
-    qrCodeSvg: str
+    qrCodeSvg: NotRequired[str]
 
 
 class DeviceVerified(Ok, total=False):

@@ -33,6 +33,24 @@ def test_generate_uses_the_whole_alphabet() -> None:
     assert seen == set(rc.ALPHABET)  # 1000 draws: a missing letter is ~2**-45 unlikely
 
 
+def test_each_letter_is_equally_likely() -> None:
+    """A letter per random byte is fair only because 32 divides 256 (with 30 letters the
+    first 16 would come 9 times in 8): the table gives each letter to 8 byte values."""
+    table = rc._LETTER_OF_BYTE
+    assert sorted(table) == sorted(rc.ALPHABET.encode() * 8)
+    letters = "".join(code for _ in range(100) for code in rc.generate(100))
+    counts = [letters.count(letter) for letter in rc.ALPHABET]
+    expected = 100 * 100 * rc.CODE_LENGTH / 32  # 3,125 of 100,000, give or take 56
+    assert all(abs(n - expected) < 6 * math.sqrt(expected) for n in counts), counts
+
+
+def test_codes_come_from_the_secrets_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: bytes(range(31, 31 + n)))
+    assert rc.generate(1) == ["z0123-45678"]
+
+
 def test_generate_is_not_repeatable() -> None:
     assert set(rc.generate()).isdisjoint(rc.generate())
 

