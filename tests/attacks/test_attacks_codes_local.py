@@ -42,7 +42,7 @@ from ..helpers.codes_harness import (
 )
 from ..helpers.outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from ..helpers.race import race
-from ..helpers.sdk import Tokens, body, status
+from ..helpers.sdk import HEADER_MODE, Tokens, body, status
 
 MakeHarness = Callable[..., Harness]
 CONSUME = "/auth/signinup/code/consume"
@@ -239,8 +239,8 @@ def test_a_second_factors_device_never_signs_anyone_in(make: MakeHarness) -> Non
     """Where passwordless is also a first factor: a second factor's device and its right
     code, used as a sign-in (no session; a session with the flag false; a ``linkCode``
     naming its ``preAuthSessionId``; its ``deviceId`` with the ``preAuthSessionId`` the
-    core would derive), sign no one in and make no user; its own session can still use
-    it afterwards."""
+    core would derive), sign no one in and make no user, and resent without a session
+    send nothing; its own session can still use it afterwards."""
     h = make(first_factors=("emailpassword", "passwordless"))
     tokens = h.signed_up("ff@example.com")
     users = h.user_count()
@@ -254,12 +254,16 @@ def test_a_second_factors_device_never_signs_anyone_in(make: MakeHarness) -> Non
         (None, {**consume_body(device, sent.code), "preAuthSessionId": core_style}),
     ]
     for session, payload in attempts:
-        response = h.client.post(
-            CONSUME, json=payload, headers=session.auth() if session else {"st-auth-mode": "header"}
-        )
+        headers = session.auth() if session else HEADER_MODE
+        response = h.client.post(CONSUME, json=payload, headers=headers)
         assert status(response) < 500, (payload, body(response))
         assert body(response).get("status") != "OK", (payload, body(response))
         assert not Tokens.of(response).refresh, "no new session"
+    outbox = len(h.outbox)
+    for ids in (codes_request(device), {**codes_request(device), "preAuthSessionId": core_style}):
+        response = h.client.post(RESEND, json=ids, headers=HEADER_MODE)
+        assert body(response)["status"] == "RESTART_FLOW_ERROR", (ids, body(response))
+    assert len(h.outbox) == outbox, "nothing was sent"
     assert h.user_count() == users
     assert body(h.consume(tokens, device, sent.code))["status"] == "OK"
     assert h.protected(tokens) == 200
