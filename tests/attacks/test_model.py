@@ -4,7 +4,8 @@ Hypothesis drives one user of the test app (FastAPI, the 2FA plugin, the passwor
 override, the development core) through random sequences of: sign-ins (with or without
 a remember-device token, on the owner's device or elsewhere, exempted by the policy or
 not), refreshes, an attacker's wrong codes until a lockout, TOTP enrolment and
-codes, recovery codes, e-mailed and texted codes, security keys (and answers that
+codes, recovery codes, e-mailed and texted codes (and such a code tried in another
+session, mistyped, used, and used again), security keys (and answers that
 cannot be a key's), removal and regeneration, remember-device and removing a remembered
 device from the user's list, time
 passing, policy changes, "sign out everywhere" and the admin functions. Every session
@@ -579,6 +580,52 @@ class TwoFactorMachine(RuleBasedStateMachine):
         else:
             self.model.email_pinned = True
         self.presented(session, consumed)
+
+    @rule(session=sessions, other=sessions, by_sms=st.booleans(), dialect=DIALECTS)
+    def code_misused(self, session: Session, other: Session, by_sms: bool, dialect: str) -> None:
+        """S2/S6 on the codes the library makes and checks: a code asked for in
+        ``session`` is refused in ``other`` (another session of the user; nothing counted
+        or changed), a wrong code is counted on its device and toward the factor, the
+        right one then works in its own session, and used again it is refused."""
+        pinned = self.model.phone_pinned if by_sms else self.model.email_pinned
+        scope = self.scope(session)
+        if session.revoked or not (pinned or self.may_change(session)):
+            return  # refusals to send: code_by_email_or_sms
+        if self.model.wrong[scope] >= MAX_WRONG:
+            return
+        before = self.factor_fields()
+        outbox = len(self.h.outbox)
+        link = {"shouldTryLinkingWithSessionUser": True} if dialect == "mfa" else {}
+        destination: dict[str, Any] = {"phoneNumber": PHONE} if by_sms else {"email": self.email}
+        asked = self.call("POST", "/auth/signinup/code", session, {**destination, **link})
+        assert asked.json()["status"] == "OK" and len(self.h.outbox) > outbox, asked.text
+        code = self.h.outbox[-1].code
+        ids = {k: asked.json()[k] for k in ("preAuthSessionId", "deviceId")}
+        path = "/auth/signinup/code/consume"
+        if other is not session:
+            elsewhere = self.call("POST", path, other, {**ids, "userInputCode": code, **link})
+            if other.revoked:
+                assert elsewhere.status_code == 401, elsewhere.text
+            else:
+                assert elsewhere.json()["status"] == "RESTART_FLOW_ERROR", elsewhere.text
+            assert self.factor_fields() == before
+        typo = next(c for c in ("000000", "111111") if c != code)
+        wrong = self.call("POST", path, session, {**ids, "userInputCode": typo, **link})
+        assert wrong.json()["status"] == "INCORRECT_USER_INPUT_CODE_ERROR", wrong.text
+        assert wrong.json()["failedCodeInputAttemptCount"] == 1, wrong.text
+        self.model.wrong[scope] += 1
+        assert self.factor_fields() == before
+        right = self.call("POST", path, session, {**ids, "userInputCode": code, **link})
+        assert right.json()["status"] == "OK", right.text
+        if by_sms:
+            self.model.phone_pinned = True
+        else:
+            self.model.email_pinned = True
+        self.presented(session, right)
+        pinned_now = self.factor_fields()
+        again = self.call("POST", path, session, {**ids, "userInputCode": code, **link})
+        assert again.json()["status"] == "RESTART_FLOW_ERROR", again.text
+        assert self.factor_fields() == pinned_now
 
     @rule(session=sessions)
     def add_security_key(self, session: Session) -> None:

@@ -53,11 +53,12 @@ class UserMetadataStore(BaseStore):
     or machines (several workers). The core's metadata API has no
     compare-and-set and the state is one document written whole, so the last write wins.
     Two requests for the same user whose read-modify-write windows (milliseconds) overlap
-    in two workers can then both accept one TOTP code or one recovery code, get more tries
-    than the throttle allows (up to the limit in each worker), and lose one of the two
-    changes, including a factor change: a device added or removed, or recovery codes
-    regenerated (the old codes come back), or the epoch bump that revokes remembered
-    devices, overwritten by the other request's stale copy. Run one worker process with
+    in two workers can then both accept one TOTP code, recovery code or e-mailed/texted
+    code, get more tries than the throttle or a code's own limit allows (up to the limit
+    in each worker: e-mailed codes are checked in this state, not by the core), and lose
+    one of the two changes, including a factor change: a device added or removed, or
+    recovery codes regenerated (the old codes come back), or the epoch bump that revokes
+    remembered devices, overwritten by the other request's stale copy. Run one worker process with
     it (threads are fine), or use :class:`~st_twofactor.stores.sql.SQLStore` or
     :class:`~st_twofactor.stores.redis.RedisStore`. User metadata is also app data: app code
     and the SuperTokens dashboard can edit or clear it, which removes the user's factors.
