@@ -806,10 +806,17 @@ class TwoFactorMachine(RuleBasedStateMachine):
     @invariant()
     def st_mfa_agrees_with_the_claim(self) -> None:
         """Both dialects' claims say the same of every session: ``st-mfa.v`` is
-        ``2fa-completed.v``, and a factor presented is in ``st-mfa.c`` at its time."""
+        ``2fa-completed.v``, and a factor presented is in ``st-mfa.c`` at its time. Past
+        the end of a grace completion, ``2fa-completed`` keeps ``v: true`` with its
+        deadline (every check refuses it), and ``st-mfa`` says ``v: false`` once
+        ``PUT /auth/mfa/info`` has looked (until then its check refuses it too)."""
         for session in self.all:
             payload = jwt_payload(session.tokens.access or "")
             claim, mfa = payload[CLAIM], payload["st-mfa"]
+            if claim.get("m") == "grace" and self.now() * 1000 >= claim["u"]:
+                assert claim["v"] is True and session.completed, (session, payload)
+                assert not session.completed_at(self.now()), (session, payload)
+                continue
             assert mfa["v"] is (claim["v"] is True) is session.completed, (session, payload)
             method = claim.get("m")
             if claim["v"] is True and method not in ("remembered", "not-required", "grace"):
