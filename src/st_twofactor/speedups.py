@@ -34,8 +34,10 @@ context saves (docs/benchmarks.md has the figures).
 Everything else stays as without it: the URL, headers and body of every call (the SDK's
 network interceptor runs before the client is asked for), the 30 s timeouts, the
 exceptions of a down or slow core (so the SDK's retries and next-host logic, and this
-library's 503 answers, are unchanged), the 429 retries, proxy settings read per call, no
-cookies kept between calls, no connection limit across calls.
+library's 503 answers, are unchanged), the 429 retries, proxy settings read per call (when
+no environment variable can hold one, its name says so, and httpx's slower scan of the
+whole environment is skipped), no cookies kept between calls, no connection limit across
+calls.
 
 It checks the SDK first and does nothing (and logs why) when the SDK is not 0.31.x, when
 ``Querier.api_request`` no longer makes a client per call or already passes its own TLS
@@ -48,6 +50,7 @@ import logging
 import os
 import ssl
 import threading
+import urllib.request
 from types import CodeType
 from typing import Any
 
@@ -169,4 +172,23 @@ def _core_client(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
     a new client, as before, whose connections close with it (no keep-alive between calls)."""
     if args or not set(kwargs) <= {"timeout"}:
         return httpx.AsyncClient(*args, **kwargs)  # settings it does not know: as before
+    if _no_proxy_settings():
+        # What trust_env would add is nothing: no proxy, and the TLS context is given.
+        return httpx.AsyncClient(verify=shared_tls_context(), trust_env=False, **kwargs)
     return httpx.AsyncClient(verify=shared_tls_context(), **kwargs)
+
+
+def _no_proxy_settings() -> bool:
+    """Whether httpx would find no proxy settings if it read them now.
+
+    httpx reads them through ``urllib.request.getproxies()`` for every new client: on
+    Linux and the other POSIX systems but macOS, only from variables whose name ends in
+    ``_proxy`` (any case), and it scans the whole environment twice to find them, the
+    largest part of making a client. No such name means nothing to find. Read on every
+    call, so a proxy set while the app runs is used by the next call, as without the
+    speed-up; where Python also reads the system's settings, this says False and httpx
+    reads them.
+    """
+    if urllib.request.getproxies is not urllib.request.getproxies_environment:
+        return False
+    return not any(name.lower().endswith("_proxy") for name in os.environ)
