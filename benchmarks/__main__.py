@@ -41,7 +41,7 @@ class Settings:
 FULL = Settings(
     protected_rounds=80,
     protected_per_round=50,
-    flow_rounds=4,
+    flow_rounds=6,
     flow_journeys=2,
     flow_runs=3,
     core_sizes=(1_000, 10_000, 100_000),
