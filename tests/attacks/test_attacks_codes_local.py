@@ -87,10 +87,12 @@ def make(
             settings["store"] = InMemoryStore() if store is None else store
         config = TwoFactorConfig(**settings)
         extra: dict[str, Any] = {} if first_factors is None else {"first_factors": first_factors}
+        if "otp-email" in config.factors:
+            extra["email_delivery"] = EmailDeliveryConfig(service=CapturedEmail(outbox))
+        if "otp-phone" in config.factors:
+            extra["sms_delivery"] = SMSDeliveryConfig(service=CapturedSMS(outbox))
         recipe_list = build_recipe_list(
             config=config,
-            email_delivery=EmailDeliveryConfig(service=CapturedEmail(outbox)),
-            sms_delivery=SMSDeliveryConfig(service=CapturedSMS(outbox)),
             emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
             **extra,
         )
@@ -419,3 +421,70 @@ def test_damaged_sealed_codes_are_wrong_codes_not_errors(
     assert answer["status"] == "INCORRECT_USER_INPUT_CODE_ERROR", answer
     assert body(h.post(RESEND, tokens, codes_request(device))) == {"status": "OK"}
     assert body(h.consume(tokens, device, h.outbox[-1].code))["status"] == "OK"
+
+
+# -- what changes under a device while it is pending ----------------------------------------
+
+
+def test_after_a_pin_no_device_made_before_it_resends(make: MakeHarness) -> None:
+    """Which of an asker's devices still resend after the owner pins an address must not
+    tell the asker which address that is: once a contact of the factor is pinned, every
+    device made before the pin restarts, real (any address) or decoy; devices asked for
+    after the pin resend alike again."""
+    h = make()
+    owner = h.signed_up("pin@example.com")
+    asker = h.signed_in("pin@example.com")  # the password alone, no factor yet
+    real, _ = h.ask_ok(asker, email="pin@example.com")
+    decoy_answer, nothing = h.ask(asker, email="someone-else@example.com")
+    assert nothing is None and body(decoy_answer)["status"] == "OK"
+    decoy = body(decoy_answer)
+    h.complete_with_email(owner, "pin@example.com")  # the owner pins the address
+    sent = len(h.outbox)
+    for device in (real, decoy):
+        answer = body(h.post(RESEND, asker, codes_request(device)))
+        assert answer["status"] == "RESTART_FLOW_ERROR", answer
+    assert len(h.outbox) == sent, "nothing was sent"
+    h.clock.advance(1)  # newer than the devices above (a user keeps the newest three)
+    real_after, _ = h.ask_ok(asker, email="pin@example.com")
+    h.clock.advance(1)
+    decoy_after = body(h.ask(asker, email="someone-else@example.com")[0])
+    for name, device in (("real", real_after), ("decoy", decoy_after)):
+        answer = body(h.post(RESEND, asker, codes_request(device)))
+        assert answer == {"status": "OK"}, (name, answer)
+
+
+def test_a_factor_disabled_since_a_code_was_sent_takes_it_no_more(make: MakeHarness) -> None:
+    """The app restarts without ``otp-email``: a code asked before is neither checked nor
+    resent (``RESTART_FLOW_ERROR``), and nothing is counted."""
+    store = InMemoryStore()
+    h = make(store=store)
+    tokens = h.signed_up("off@example.com")
+    user_id = user_id_of(tokens)
+    device, sent = h.ask_ok(tokens, email="off@example.com")
+    before = h.state(user_id).throttle
+    without = make(store=store, factors=tuple(f for f in ALL_FACTORS if f != "otp-email"))
+    assert body(without.consume(tokens, device, sent.code))["status"] == "RESTART_FLOW_ERROR"
+    assert body(without.post(RESEND, tokens, codes_request(device)))["status"] == (
+        "RESTART_FLOW_ERROR"
+    )
+    assert without.state(user_id).throttle == before
+    assert without.protected(tokens) == 403
+
+
+def test_a_right_code_refused_for_step_up_is_reported_as_counted(make: MakeHarness) -> None:
+    """A code asked while the user had no factor, entered after another session enrolled
+    one: the contact may not be pinned by this session any more (step-up), and the
+    attempt stays counted, so the app's event says how many tries are left."""
+    h = make()
+    first = h.signed_up("late@example.com")
+    other = h.signed_in("late@example.com")
+    device, sent = h.ask_ok(first, email="late@example.com")
+    phone, phone_sent = h.ask_ok(other, phoneNumber=PHONE)
+    assert body(h.consume(other, phone, phone_sent.code))["status"] == "OK"  # a factor now
+    before = len(h.seen)
+    answer = body(h.consume(first, device, sent.code))
+    assert answer["status"] == "GENERAL_ERROR" and "second factor" in answer["message"], answer
+    failed = [e for e in h.seen[before:] if isinstance(e, events.VerificationFailed)]
+    assert len(failed) == 1 and failed[0].factor == "otp-email"
+    assert failed[0].attempts_left is not None and failed[0].attempts_left < 5
+    assert h.protected(first) == 403

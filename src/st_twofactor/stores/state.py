@@ -65,6 +65,9 @@ class PendingCode:
     secret keys and bound to the user and the device
     (:mod:`st_twofactor.factors.codes._devices`). ``None``: a device an earlier version
     made in the core; it is no longer accepted (the user asks again)."""
+    before_pin: bool = False
+    """Made while no contact of its factor was pinned (a decoy made then, and pinned
+    over since, restarts like a real device whose contact was not the one pinned)."""
     decoy: bool = False
     """Asked for a destination other than the user's: nothing was sent and no code exists,
     but it is answered like a real device, so the answers do not tell which destination
@@ -224,6 +227,7 @@ class TwoFactorState:
                     "failures": p.failures,
                     "session_handle": p.session_handle,
                     "codes": p.codes,
+                    "before_pin": p.before_pin,
                     "decoy": p.decoy,
                 }
                 for pre_auth_session_id, p in self.otp_pending.items()
@@ -282,6 +286,7 @@ class TwoFactorState:
                     failures=p.int_("failures", 0),
                     session_handle=p.optional_str("session_handle"),
                     codes=p.optional_list_of_str("codes"),
+                    before_pin=p.bool_("before_pin", False),
                     decoy=p.bool_("decoy", False),
                 )
                 for pre_auth_session_id, p in doc.objects_by_name("otp_pending")

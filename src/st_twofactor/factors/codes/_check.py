@@ -88,11 +88,12 @@ class _Attempt:
     """What the one update of a consume decided.
 
     ``outcome`` is ``None`` for a right code (the device is claimed: ``enrolled`` when
-    this pinned the contact). Otherwise: ``restart`` (no such device for this session),
-    ``mismatch`` (the ``deviceId`` is not the device's; nothing changed), ``expired``,
-    ``refused`` (the factor is locked; nothing checked), ``wrong`` (counted),
-    ``used-up`` (wrong, and the device's last attempt: it is gone), ``step-up`` (a right
-    code that may not pin its contact now; the device is gone, the attempt counted).
+    this pinned the contact). Otherwise: ``restart`` (no such device for this session, or
+    its factor is no longer enabled), ``mismatch`` (the ``deviceId`` is not the device's;
+    nothing changed), ``expired``, ``refused`` (the factor is locked; nothing checked),
+    ``wrong`` (counted), ``used-up`` (wrong, and the device's last attempt: it is gone),
+    ``step-up`` (a right code that may not pin its contact now; the device is gone, the
+    attempt counted).
     """
 
     outcome: Outcome | None
@@ -163,8 +164,8 @@ class CodeChecking(CodeFlows):
 
         def attempt(state: TwoFactorState) -> _Attempt:
             pending = own_pending(state, key, session)
-            if pending is None:
-                return _Attempt("restart")
+            if pending is None or pending.factor not in self.config.factors:
+                return _Attempt("restart")  # none, or its factor is no longer enabled
             if not is_device_id_of(key, entry.device.handle):
                 return _Attempt("mismatch")
             contact = pending_contact(pending)
@@ -191,7 +192,7 @@ class CodeChecking(CodeFlows):
                 # A contact is pinned by its first right code, only by a user with no
                 # factor yet or a fresh session (S8), as for adding any factor.
                 if not self._may_pin(state, session):
-                    return _Attempt("step-up", factor)
+                    return _Attempt("step-up", factor, counted)
                 if factor == EMAIL:
                     state.email = contact.value
                 else:
@@ -199,7 +200,7 @@ class CodeChecking(CodeFlows):
                 state.bump_epoch()
                 enrolled = True
             elif not same_contact(pinned, contact):
-                return _Attempt("step-up", factor)  # another contact was pinned since
+                return _Attempt("step-up", factor, counted)  # another was pinned since
             self.succeeded(state, now)
             return _Attempt(None, factor, enrolled=enrolled)
 
@@ -216,18 +217,18 @@ class CodeChecking(CodeFlows):
             refuse_mismatch()  # nothing was counted or changed
         assert factor is not None
         limit = self.config.otp_max_attempts
-        if outcome in ("expired", "step-up"):
+        if outcome == "expired":
             failed = events.VerificationFailed(user_id=user_id, at=now, factor=factor)
             await self.emit(failed, user_context)
-            if outcome == "step-up":
-                return GeneralErrorResponse(self._step_up_message(factor))
             return ConsumeCodePostExpiredUserInputCodeError(
                 failed_code_input_attempt_count=attempt.failures, maximum_code_input_attempts=limit
             )
         assert attempt.counted is not None
         answer, happened = failure(attempt.counted, user_id=user_id, factor=factor, now=now)
-        for event in happened:
+        for event in happened:  # a right code refused for step-up stays counted, too
             await self.emit(event, user_context)
+        if outcome == "step-up":
+            return GeneralErrorResponse(self._step_up_message(factor))
         if isinstance(answer, Locked):  # locked before, or by this very failure
             return LimitReachedResponse(answer.retry_after_ms)
         if outcome == "used-up":

@@ -267,6 +267,7 @@ class CodeSending(CodeFlows):
                 created_at=now,
                 session_handle=session.get_handle(),
                 codes=sealed_codes,
+                before_pin=pinned_contact(state, contact.factor) is None,
                 decoy=decoy,
             )
             state.otp_pending = kept
@@ -284,8 +285,9 @@ class CodeSending(CodeFlows):
         """The pending device to send a new code for, or why not. A resend is a send:
         the quota is checked and the send counted in the same update (S15), which also
         adds the new code (sealed) to the device's (at most :data:`CODES_PER_DEVICE`). A
-        decoy is resendable like a real device. 400 when ``deviceId`` is not the one
-        handed out with the device."""
+        decoy is resendable like a real device; once a contact of the factor is pinned,
+        no device made before is. 400 when ``deviceId`` is not the one handed out with
+        the device."""
         now = self.now()
         key = device.key
         user_id = session.get_user_id()
@@ -296,7 +298,7 @@ class CodeSending(CodeFlows):
             state: TwoFactorState,
         ) -> Resendable | ResendCodePostRestartFlowError | GeneralErrorResponse | None:
             pending = own_pending(state, key, session)
-            if pending is None:
+            if pending is None or pending.factor not in self.config.factors:
                 return ResendCodePostRestartFlowError()
             if not is_device_id_of(key, device.handle):
                 return None  # not the id handed out with this device; nothing changed
@@ -307,7 +309,12 @@ class CodeSending(CodeFlows):
                 return ResendCodePostRestartFlowError()
             contact = pending_contact(pending)
             pinned = pinned_contact(state, pending.factor)
-            if not pending.decoy and pinned is not None and not same_contact(pinned, contact):
+            if pinned is not None and (
+                pending.before_pin or (not pending.decoy and not same_contact(pinned, contact))
+            ):
+                # A contact was pinned since the device was made: every device made before
+                # restarts, real or decoy, whichever contact was pinned, so that which
+                # devices go on does not tell the asker which contact that is.
                 return ResendCodePostRestartFlowError()
             refused = self._count_send(state, contact, session)
             if refused is not None:
