@@ -4,6 +4,7 @@ completed (:mod:`st_twofactor.http.passwordless`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -132,15 +133,19 @@ class CodeChecking(CodeFlows):
             enrolled = events.FactorEnrolled(user_id=user_id, at=now, factor=factor)
             await self.emit(enrolled, user_context)
         await self.emit(events.VerificationSucceeded(user_id=user_id, at=now, factor=factor))
-        token = await self.completion.complete(
-            session,
-            factor,
-            remember=entry.remember,
-            request=api_options.request,
-            response=api_options.response,
-            user_context=user_context,
+        # The answer carries the user: read while the session is completed (two core
+        # calls, neither waiting for the other).
+        token, user = await asyncio.gather(
+            self.completion.complete(
+                session,
+                factor,
+                remember=entry.remember,
+                request=api_options.request,
+                response=api_options.response,
+                user_context=user_context,
+            ),
+            session_user(session, user_context),
         )
-        user = await session_user(session, user_context)
         if token is None:
             return ConsumeCodePostOkResult(
                 created_new_recipe_user=False, user=user, session=session
