@@ -28,19 +28,18 @@ from st_twofactor import events
 from st_twofactor.config import TwoFactorConfig
 from st_twofactor.devcore import DevCore
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores import InMemoryStore, Store, TwoFactorState
+from st_twofactor.stores import InMemoryStore, TwoFactorState
 
 from ..helpers.codes_harness import (
     ALL_FACTORS,
     PHONE,
     SECRET_KEY,
-    Clock,
     Harness,
-    add_protected_route,
+    build_harness,
     codes_request,
     user_id_of,
 )
-from ..helpers.outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
+from ..helpers.outbox import CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from ..helpers.race import race
 from ..helpers.sdk import HEADER_MODE, Tokens, body, status
 
@@ -69,39 +68,26 @@ def make(
     def build(
         *,
         first_factors: tuple[str, ...] | None = None,
-        store: Store | str | None = None,
         **options: Any,
     ) -> Harness:
-        clock = Clock()
-        seen: list[events.Event] = []
-        outbox: list[Sent] = []
-        settings: dict[str, Any] = {
-            "factors": ALL_FACTORS,
-            "secret_keys": [SECRET_KEY],
-            "clock": clock,
-            "on_event": seen.append,
-            "send_quota": UNMETERED,
-            **options,
-        }
-        if store != "metadata":
-            settings["store"] = InMemoryStore() if store is None else store
-        config = TwoFactorConfig(**settings)
-        extra: dict[str, Any] = {} if first_factors is None else {"first_factors": first_factors}
-        if "otp-email" in config.factors:
-            extra["email_delivery"] = EmailDeliveryConfig(service=CapturedEmail(outbox))
-        if "otp-phone" in config.factors:
-            extra["sms_delivery"] = SMSDeliveryConfig(service=CapturedSMS(outbox))
-        recipe_list = build_recipe_list(
-            config=config,
-            emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
-            **extra,
-        )
-        app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
-        client = add_protected_route(app, framework)
-        app_id = devcore_app.rsplit("/appid-", 1)[1]
+        def recipes(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
+            extra: dict[str, Any] = {}
+            if first_factors is not None:
+                extra["first_factors"] = first_factors
+            if "otp-email" in config.factors:
+                extra["email_delivery"] = EmailDeliveryConfig(service=CapturedEmail(outbox))
+            if "otp-phone" in config.factors:
+                extra["sms_delivery"] = SMSDeliveryConfig(service=CapturedSMS(outbox))
+            return build_recipe_list(
+                config=config,
+                emailpassword_email_delivery=EmailDeliveryConfig(service=CapturedPasswordReset([])),
+                **extra,
+            )
+
+        app = fastapi_app if framework == "fastapi" else flask_app
         uses_session = first_factors is not None and "passwordless" in first_factors
-        return Harness(
-            client, framework, clock, config, app_id, devcore, outbox, seen, uses_session
+        return build_harness(
+            framework, app, devcore, devcore_app, recipes, uses_session=uses_session, **options
         )
 
     yield build

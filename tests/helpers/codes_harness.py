@@ -9,13 +9,17 @@ SDK's plain ``verify_session()``, which needs a completed 2FA).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from supertokens_python import RecipeInit
+
 from st_twofactor import Event, TwoFactorConfig, TwoFactorState
 from st_twofactor.devcore import DevCore
+from st_twofactor.stores import InMemoryStore
 
-from .outbox import Sent
+from .outbox import UNMETERED, Sent
 from .sdk import API_DOMAIN, HEADER_MODE, Tokens, body, jwt_payload, sign_in, sign_up, status
 from .twofactor_app import Clock
 
@@ -170,6 +174,41 @@ def handle_of(tokens: Tokens) -> str:
 
 def codes_request(device: dict[str, Any]) -> dict[str, Any]:
     return {"preAuthSessionId": device["preAuthSessionId"], "deviceId": device["deviceId"]}
+
+
+def build_harness(
+    framework: str,
+    make_app: Callable[[list[RecipeInit]], Any],
+    devcore: DevCore,
+    devcore_app: str,
+    recipes: Callable[[TwoFactorConfig, list[Sent]], list[RecipeInit]],
+    *,
+    uses_session: bool = False,
+    **options: Any,
+) -> Harness:
+    """The harness the code tests share: a config with every code factor, this module's
+    secret key, a clock of its own, events recorded and no send quota (``options``
+    override any of it; ``store``: an in-memory one unless given, ``"metadata"`` for the
+    default store, the user's SuperTokens metadata), and the app ``make_app`` builds from
+    ``recipes(config, outbox)`` for ``framework``, with ``GET /protected``."""
+    clock = Clock()
+    seen: list[Event] = []
+    outbox: list[Sent] = []
+    store = options.pop("store", None)
+    settings: dict[str, Any] = {
+        "factors": ALL_FACTORS,
+        "secret_keys": [SECRET_KEY],
+        "clock": clock,
+        "on_event": seen.append,
+        "send_quota": UNMETERED,
+        **options,
+    }
+    if store != "metadata":
+        settings["store"] = InMemoryStore() if store is None else store
+    config = TwoFactorConfig(**settings)
+    client = add_protected_route(make_app(recipes(config, outbox)), framework)
+    app_id = devcore_app.rsplit("/appid-", 1)[1]
+    return Harness(client, framework, clock, config, app_id, devcore, outbox, seen, uses_session)
 
 
 def add_protected_route(app: Any, framework: str) -> Any:

@@ -46,22 +46,20 @@ from st_twofactor.http._body import MAX_BODY_BYTES
 from st_twofactor.http.passwordless import MAX_PENDING_CODES
 from st_twofactor.kernel.crypto import SecretBox
 from st_twofactor.recipes import build_recipe_list
-from st_twofactor.stores import InMemoryStore, Store, TwoFactorState
+from st_twofactor.stores import TwoFactorState
 from st_twofactor.stores.state import PendingCode
 
 from ..helpers.codes_harness import (
-    ALL_FACTORS,
     OTHER_PHONE,
     PHONE,
     SECRET_KEY,
-    Clock,
     Harness,
-    add_protected_route,
+    build_harness,
     codes_request,
     handle_of,
     user_id_of,
 )
-from ..helpers.outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
+from ..helpers.outbox import CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from ..helpers.sdk import (
     API_DOMAIN,
     HEADER_MODE,
@@ -93,41 +91,25 @@ def make_harness(
         *,
         capture: bool = True,
         providers: list[ProviderInput] | None = None,
-        store: Store | None = None,
         claim: Any = None,
         **options: Any,
     ) -> Harness:
-        clock = Clock()
-        seen: list[events.Event] = []
-        outbox: list[Sent] = []
-        settings: dict[str, Any] = {
-            "factors": ALL_FACTORS,
-            "secret_keys": [SECRET_KEY],
-            "clock": clock,
-            "on_event": seen.append,
-            "store": InMemoryStore() if store is None else store,
-            "send_quota": UNMETERED,
-            **options,
-        }
-        if settings["store"] == "metadata":
-            del settings["store"]
-        config = TwoFactorConfig(**settings)
-        deliveries: dict[str, Any] = {}
-        if capture:
-            deliveries = {
-                "email_delivery": EmailDeliveryConfig(service=CapturedEmail(outbox)),
-                "sms_delivery": SMSDeliveryConfig(service=CapturedSMS(outbox)),
-                "emailpassword_email_delivery": EmailDeliveryConfig(
-                    service=CapturedPasswordReset([])
-                ),
-            }
-        if claim is not None:
-            deliveries["claim"] = claim
-        recipe_list = build_recipe_list(config=config, providers=providers or [], **deliveries)
-        app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
-        client = add_protected_route(app, framework)
-        app_id = devcore_app.rsplit("/appid-", 1)[1]
-        return Harness(client, framework, clock, config, app_id, devcore, outbox, seen)
+        def recipes(config: TwoFactorConfig, outbox: list[Sent]) -> list[RecipeInit]:
+            deliveries: dict[str, Any] = {}
+            if capture:
+                deliveries = {
+                    "email_delivery": EmailDeliveryConfig(service=CapturedEmail(outbox)),
+                    "sms_delivery": SMSDeliveryConfig(service=CapturedSMS(outbox)),
+                    "emailpassword_email_delivery": EmailDeliveryConfig(
+                        service=CapturedPasswordReset([])
+                    ),
+                }
+            if claim is not None:
+                deliveries["claim"] = claim
+            return build_recipe_list(config=config, providers=providers or [], **deliveries)
+
+        app = fastapi_app if framework == "fastapi" else flask_app
+        return build_harness(framework, app, devcore, devcore_app, recipes, **options)
 
     yield make
 

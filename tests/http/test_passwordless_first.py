@@ -39,20 +39,16 @@ from st_twofactor import (
     override_passwordless_apis,
 )
 from st_twofactor.devcore import DevCore
-from st_twofactor.stores import InMemoryStore
 
 from ..helpers.codes_harness import (
-    ALL_FACTORS,
     PHONE,
-    SECRET_KEY,
-    Clock,
     Harness,
-    add_protected_route,
+    build_harness,
     codes_request,
     handle_of,
     user_id_of,
 )
-from ..helpers.outbox import UNMETERED, CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
+from ..helpers.outbox import CapturedEmail, CapturedPasswordReset, CapturedSMS, Sent
 from ..helpers.sdk import HEADER_MODE, Tokens, body, jwt_payload, sign_up, status
 
 MakeApp = Callable[..., Harness]
@@ -77,26 +73,10 @@ def make_app(
         recipes: Callable[[TwoFactorConfig, list[Sent]], list[RecipeInit]] | None = None,
         **options: Any,
     ) -> Harness:
-        clock = Clock()
-        seen: list[Any] = []
-        outbox: list[Sent] = []
-        config = TwoFactorConfig(
-            **{
-                "factors": ALL_FACTORS,
-                "secret_keys": [SECRET_KEY],
-                "clock": clock,
-                "on_event": seen.append,
-                "store": InMemoryStore(),
-                "send_quota": UNMETERED,
-                **options,
-            }
-        )
-        recipe_list = (recipes or passwordless_first)(config, outbox)
-        app = (fastapi_app if framework == "fastapi" else flask_app)(recipe_list)
-        client = add_protected_route(app, framework)
-        app_id = devcore_app.rsplit("/appid-", 1)[1]
-        return Harness(
-            client, framework, clock, config, app_id, devcore, outbox, seen, uses_session=True
+        app = fastapi_app if framework == "fastapi" else flask_app
+        chosen = recipes or passwordless_first
+        return build_harness(
+            framework, app, devcore, devcore_app, chosen, uses_session=True, **options
         )
 
     yield make
