@@ -173,20 +173,10 @@ class CodeSending(CodeFlows):
         if refused is not None:
             await self.report_refused_send(session, refused)
             return refused
-        operation = f"deliver:{contact.factor}"
-        if decided == "decoy":
-            await self.durations.imitate(operation)
-        else:
-            async with self.durations.timed(operation):
-                await deliver(
-                    api_options,
-                    contact,
-                    code,
-                    device.pre_auth_session_id,
-                    tenant_id,
-                    self._ms_left(now),
-                    user_context,
-                )
+        real = None if decided == "decoy" else code
+        await self._deliver(
+            api_options, contact, real, device.pre_auth_session_id, tenant_id, now, user_context
+        )
         return CreateCodePostOkResult(
             device.device_id, device.pre_auth_session_id, "USER_INPUT_CODE"
         )
@@ -199,9 +189,33 @@ class CodeSending(CodeFlows):
         make_code = api_options.config.get_custom_user_input_code
         return new_code(None if make_code is None else await make_code(tenant_id, user_context))
 
-    def _ms_left(self, created_at: float) -> int:
-        """What is left of the lifetime of a device made at ``created_at``, in ms."""
-        return int((self.deadline(created_at) - self.now()) * 1000)
+    async def _deliver(
+        self,
+        api_options: APIOptions,
+        contact: Contact,
+        code: str | None,
+        pre_auth_session_id: str,
+        tenant_id: str,
+        created_at: float,
+        user_context: dict[str, Any],
+    ) -> None:
+        """Send ``code`` of the device made at ``created_at`` (with the time it has left),
+        timed; for a decoy (``code`` is ``None``), wait about as long instead."""
+        operation = f"deliver:{contact.factor}"
+        if code is None:
+            await self.durations.imitate(operation)
+            return
+        lifetime_ms = int((self.deadline(created_at) - self.now()) * 1000)
+        async with self.durations.timed(operation):
+            await deliver(
+                api_options,
+                contact,
+                code,
+                pre_auth_session_id,
+                tenant_id,
+                lifetime_ms,
+                user_context,
+            )
 
     def _over_quota(
         self, state: TwoFactorState, factor: Factor, session: SessionContainer, *, pinned: bool
@@ -339,18 +353,13 @@ class CodeSending(CodeFlows):
         """Send the new code of a :meth:`resendable` device (it expires with the device's
         first code: a resend does not extend the deadline); for a decoy, only its time."""
         pending = found.pending
-        operation = f"deliver:{pending.factor}"
-        if found.code is None:
-            await self.durations.imitate(operation)
-            return ResendCodePostOkResult()
-        async with self.durations.timed(operation):
-            await deliver(
-                api_options,
-                pending_contact(pending),
-                found.code,
-                found.pre_auth_session_id,
-                session.get_tenant_id(),
-                self._ms_left(pending.created_at),
-                user_context,
-            )
+        await self._deliver(
+            api_options,
+            pending_contact(pending),
+            found.code,
+            found.pre_auth_session_id,
+            session.get_tenant_id(),
+            pending.created_at,
+            user_context,
+        )
         return ResendCodePostOkResult()
